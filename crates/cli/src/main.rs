@@ -1,0 +1,49 @@
+//! `rampart`: the command-line entry point.
+//!
+//! Subcommands: `scan` (files, folders, stdin; text, JSON, SARIF, JSONL batch; redaction),
+//! `eval` (accuracy on labelled data), `detectors` (the registry reference).
+//! Exit codes: 0 nothing found, 1 findings, 2 error.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod detectors_doc;
+mod eval;
+mod output;
+mod scan;
+
+/// Runtime defense for cloud applications, their APIs and the AI models they call.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan files, folders or stdin for PII, secrets and API keys.
+    Scan(scan::ScanArgs),
+    /// Measure detection accuracy on labelled data (precision, recall, F1).
+    Eval(eval::EvalArgs),
+    /// Print the detector registry (Markdown reference with --markdown).
+    Detectors(detectors_doc::DetectorsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Detectors(args) => detectors_doc::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

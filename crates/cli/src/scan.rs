@@ -1,0 +1,397 @@
+//! `rampart scan`: files, folders (recursive, .gitignore-aware), stdin, and JSONL batches.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use rampart_detect::{HashKey, Redactor, ScanOptions, Scanner, ScannerConfig, Strategy, detectors};
+use serde::Serialize;
+
+use crate::output::{self, FileReport};
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line per finding, for people.
+    Text,
+    /// One JSON document with every file's findings.
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+}
+
+/// Arguments of `rampart scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders to scan; folders are walked recursively honouring .gitignore. Nothing,
+    /// or `-`, reads stdin.
+    pub paths: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Batch mode: every input line is `{"id": ..., "text": ...}` and gives one output line
+    /// `{"id": ..., "findings": [{"class", "detector", "start", "end", "score"}]}` with byte
+    /// offsets into the UTF-8 text.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Write redacted output: to stdout for one input (the report then goes to stderr), to
+    /// --output-dir for several files, or as a "redacted" field in --jsonl mode.
+    #[arg(long)]
+    pub redact: bool,
+    /// Redaction strategy: mask, partial, hash, fake or tokenize.
+    #[arg(long, default_value = "mask", value_parser = parse_strategy)]
+    pub strategy: Strategy,
+    /// Folder for redacted copies of scanned files (with --redact).
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Drop findings scoring below this confidence (0..1).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_score: f32,
+    /// Do not honour .gitignore, .ignore and hidden-file rules when walking folders.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Skip files larger than this many bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_file_size: u64,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    Strategy::from_name(s)
+        .ok_or_else(|| format!("unknown strategy {s:?}; use mask, partial, hash, fake or tokenize"))
+}
+
+/// The hash key: derived from `RAMPART_HASH_KEY` when set (so hashes correlate across runs),
+/// else random for this run.
+pub fn hash_key() -> HashKey {
+    match std::env::var("RAMPART_HASH_KEY") {
+        Ok(k) if !k.is_empty() => HashKey::derive(k.as_bytes()),
+        _ => HashKey::random(),
+    }
+}
+
+/// Runs `rampart scan`.
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    if !(0.0..=1.0).contains(&args.min_score) {
+        bail!("--min-score {} is outside 0..1", args.min_score);
+    }
+    let key = hash_key();
+    let scanner = Scanner::new(
+        detectors::all(),
+        ScannerConfig {
+            min_score: args.min_score,
+            hash_key: key.clone(),
+        },
+    )?;
+    let stdin_only = args.paths.is_empty() || args.paths.iter().all(|p| p.as_os_str() == "-");
+    if args.jsonl {
+        return run_jsonl(&args, &scanner, key, stdin_only);
+    }
+    let opts = ScanOptions {
+        max_input: args.max_file_size as usize,
+        ..ScanOptions::default()
+    };
+    let mut reports = Vec::new();
+    if stdin_only {
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .context("cannot read stdin")?;
+        let mut redacted = Vec::new();
+        reports.push(scan_one(
+            "<stdin>",
+            &input,
+            &scanner,
+            &opts,
+            args.redact
+                .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
+        ));
+        if args.redact {
+            std::io::stdout().write_all(&redacted)?;
+        }
+    } else {
+        let files = walk(&args.paths, !args.no_ignore)?;
+        if args.redact && files.len() > 1 && args.output_dir.is_none() {
+            bail!("--redact with several files needs --output-dir DIR for the redacted copies");
+        }
+        let progress = progress_bar(files.len(), args.no_progress);
+        for file in &files {
+            progress.inc(1);
+            let name = file.display().to_string();
+            let meta = match std::fs::metadata(file) {
+                Ok(m) => m,
+                Err(e) => {
+                    reports.push(FileReport::error(&name, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            if meta.len() > args.max_file_size {
+                reports.push(FileReport::error(
+                    &name,
+                    format!(
+                        "skipped: {} bytes is over --max-file-size {}",
+                        meta.len(),
+                        args.max_file_size
+                    ),
+                ));
+                continue;
+            }
+            let input = match std::fs::read(file) {
+                Ok(b) => b,
+                Err(e) => {
+                    reports.push(FileReport::error(&name, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            if looks_binary(&input) {
+                continue;
+            }
+            let mut redacted = Vec::new();
+            let report = scan_one(
+                &name,
+                &input,
+                &scanner,
+                &opts,
+                args.redact
+                    .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
+            );
+            if args.redact && report.error.is_none() {
+                match &args.output_dir {
+                    Some(dir) => write_copy(dir, file, &redacted)?,
+                    None => std::io::stdout().write_all(&redacted)?,
+                }
+            }
+            reports.push(report);
+        }
+        progress.finish_and_clear();
+    }
+    let report_to_stderr = args.redact && args.output_dir.is_none();
+    let rendered = match args.format {
+        Format::Text => output::text(&reports),
+        Format::Json => output::json(&reports),
+        Format::Sarif => output::sarif(&reports, &scanner),
+    };
+    if report_to_stderr {
+        std::io::stderr().write_all(rendered.as_bytes())?;
+    } else {
+        std::io::stdout().write_all(rendered.as_bytes())?;
+    }
+    Ok(exit_code(&reports))
+}
+
+/// 2 when an input could not be scanned, else 1 when anything was found, else 0.
+fn exit_code(reports: &[FileReport]) -> ExitCode {
+    if reports.iter().any(|r| r.error.is_some()) {
+        ExitCode::from(2)
+    } else if reports.iter().any(|r| !r.findings.is_empty()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn scan_one(
+    name: &str,
+    input: &[u8],
+    scanner: &Scanner,
+    opts: &ScanOptions,
+    redact: Option<(Redactor, &mut Vec<u8>)>,
+) -> FileReport {
+    match scanner.scan(input, opts) {
+        Ok(scan) => {
+            if let Some((mut redactor, out)) = redact {
+                scan.redact(&mut redactor, out);
+            }
+            FileReport::new(name, &scan)
+        }
+        Err(e) => FileReport::error(name, e.to_string()),
+    }
+}
+
+/// Files under `paths`, sorted, honouring ignore files when `ignore` is set.
+fn walk(paths: &[PathBuf], ignore: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.exists() {
+            bail!("{}: no such file or folder", path.display());
+        }
+        if path.is_file() {
+            files.push(path.clone());
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(path)
+            .standard_filters(ignore)
+            .require_git(false)
+            .build();
+        for entry in walker {
+            let entry = entry.with_context(|| format!("cannot walk {}", path.display()))?;
+            if entry.file_type().is_some_and(|t| t.is_file()) {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// A NUL in the first 8 KiB of a file that is not gzip marks it binary (as ripgrep does).
+fn looks_binary(input: &[u8]) -> bool {
+    !input.starts_with(&[0x1f, 0x8b]) && input[..input.len().min(8192)].contains(&0)
+}
+
+fn write_copy(dir: &Path, file: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let rel: PathBuf = file
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    let dest = dir.join(rel);
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&dest, data).with_context(|| format!("cannot write {}", dest.display()))
+}
+
+fn progress_bar(n: usize, disabled: bool) -> indicatif::ProgressBar {
+    if disabled || n < 200 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(n as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} scanning {pos}/{len} files [{elapsed}] {wide_bar}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// One output line of --jsonl mode.
+#[derive(Serialize)]
+struct JsonlOut<'a> {
+    id: &'a serde_json::Value,
+    findings: Vec<JsonlFinding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redacted: Option<String>,
+}
+
+/// One finding of --jsonl mode.
+#[derive(Serialize)]
+struct JsonlFinding {
+    class: &'static str,
+    detector: &'static str,
+    start: usize,
+    end: usize,
+    score: f64,
+}
+
+fn run_jsonl(
+    args: &ScanArgs,
+    scanner: &Scanner,
+    key: HashKey,
+    stdin_only: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut readers: Vec<(String, Box<dyn BufRead>)> = Vec::new();
+    if stdin_only {
+        readers.push(("<stdin>".into(), Box::new(std::io::stdin().lock())));
+    } else {
+        for p in &args.paths {
+            let f =
+                std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+            readers.push((
+                p.display().to_string(),
+                Box::new(std::io::BufReader::new(f)),
+            ));
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut any_findings, mut any_errors) = (false, false);
+    let opts = ScanOptions::default();
+    for (name, reader) in readers {
+        for (n, line) in reader.split(b'\n').enumerate() {
+            let line = line.with_context(|| format!("cannot read {name}"))?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed: Result<serde_json::Value, String> =
+                serde_json::from_slice(&line).map_err(|e| e.to_string());
+            let (id, text) = match &parsed {
+                Ok(v) => match v.get("text").and_then(|t| t.as_str()) {
+                    Some(t) => (v.get("id").unwrap_or(&serde_json::Value::Null), t),
+                    None => {
+                        any_errors = true;
+                        let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
+                        writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({"id": id, "error": format!("{name}:{}: no string field \"text\"", n + 1)})
+                        )?;
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    any_errors = true;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"id": null, "error": format!("{name}:{}: not JSON: {e}", n + 1)})
+                    )?;
+                    continue;
+                }
+            };
+            let scan = match scanner.scan(text.as_bytes(), &opts) {
+                Ok(s) => s,
+                Err(e) => {
+                    any_errors = true;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"id": id, "error": e.to_string()})
+                    )?;
+                    continue;
+                }
+            };
+            let findings: Vec<JsonlFinding> = scan
+                .findings()
+                .map(|f| JsonlFinding {
+                    class: f.class.name(),
+                    detector: f.detector,
+                    start: f.span.start,
+                    end: f.span.end,
+                    score: output::round(f.score),
+                })
+                .collect();
+            any_findings |= !findings.is_empty();
+            let redacted = args.redact.then(|| {
+                let mut buf = Vec::new();
+                scan.redact(&mut Redactor::new(args.strategy, key.clone()), &mut buf);
+                String::from_utf8_lossy(&buf).into_owned()
+            });
+            serde_json::to_writer(
+                &mut out,
+                &JsonlOut {
+                    id,
+                    findings,
+                    redacted,
+                },
+            )?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(if any_errors {
+        ExitCode::from(2)
+    } else if any_findings {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,101 @@
+//! Base64 blobs that decode to text: standard and URL-safe alphabets, padded or not.
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use rampart_core::Span;
+
+/// Shortest run of base64 characters worth decoding.
+pub const MIN_RUN: usize = 24;
+
+const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
+
+fn is_b64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+}
+
+/// Finds runs of at least [`MIN_RUN`] base64 characters (plus padding) that mix upper case,
+/// lower case and digits, as encoded data does and words, numbers and hex digests do not.
+pub fn candidates(text: &[u8]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !is_b64(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (mut upper, mut lower, mut digit) = (false, false, false);
+        while i < text.len() && is_b64(text[i]) {
+            let b = text[i];
+            upper |= b.is_ascii_uppercase();
+            lower |= b.is_ascii_lowercase();
+            digit |= b.is_ascii_digit();
+            i += 1;
+        }
+        let mut end = i;
+        while end < text.len() && end - i < 2 && text[end] == b'=' {
+            end += 1;
+        }
+        if i - start >= MIN_RUN && upper && lower && digit {
+            out.push(Span::new(start, end));
+        }
+        i = end.max(i);
+    }
+    out
+}
+
+/// Decodes a candidate run when it decodes to text (valid UTF-8 of which at least 90% is
+/// printable or white space). `max` bounds the decoded size.
+pub fn decode_text(run: &[u8], max: usize) -> Option<Vec<u8>> {
+    if run.len() / 4 * 3 > max {
+        return None;
+    }
+    let trimmed = run
+        .strip_suffix(b"==")
+        .or_else(|| run.strip_suffix(b"="))
+        .unwrap_or(run);
+    let url_safe = trimmed.iter().any(|&b| b == b'-' || b == b'_');
+    let decoded = if url_safe {
+        URL_SAFE.decode(trimmed).ok()?
+    } else {
+        STANDARD.decode(trimmed).ok()?
+    };
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let printable = text
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .count();
+    (printable * 10 >= text.chars().count() * 9 && !decoded.is_empty()).then_some(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_and_decodes_text_blobs() {
+        let blob = STANDARD.encode("my ssn is 536-90-4399, keep it safe");
+        let text = format!("data={blob}&x=1");
+        let c = candidates(text.as_bytes());
+        assert_eq!(c.len(), 1);
+        let run = &text.as_bytes()[c[0].start..c[0].end];
+        assert_eq!(
+            decode_text(run, 1 << 20).unwrap(),
+            b"my ssn is 536-90-4399, keep it safe"
+        );
+    }
+
+    #[test]
+    fn skips_words_hex_and_binary() {
+        assert!(candidates(b"internationalization_is_a_long_word").is_empty());
+        assert!(candidates(b"d41d8cd98f00b204e9800998ecf8427e").is_empty());
+        let bin = STANDARD.encode([
+            0u8, 1, 2, 3, 250, 251, 252, 253, 254, 255, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+        ]);
+        assert!(decode_text(bin.as_bytes(), 1 << 20).is_none());
+    }
+}

@@ -1,0 +1,167 @@
+//! The registry item: one small, self-describing detector.
+//!
+//! A detector carries everything about itself in one place: its stable id, the class of data it
+//! finds, its docs, one regular expression, a validator that runs only on hits, context words,
+//! a base confidence, a severity, and positive and negative examples that the test suite runs and
+//! the reference docs print. Detectors are `const` values listed once in a static registry
+//! ([`crate::detectors::all`]).
+
+use rampart_core::{DataClass, Severity};
+
+/// A validator: given the sensitive value (the `v` group, or the whole match), says whether it
+/// really is what the pattern suggests (a checksum holds, a range is possible, it is no
+/// placeholder).
+pub type Validator = fn(&[u8]) -> bool;
+
+/// Words near a hit that make it more (or less) likely to be real.
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    /// Words that raise confidence when they appear near the hit (ASCII, matched
+    /// case-insensitively on word boundaries; `_` and `-` count as boundaries).
+    pub words: &'static [&'static str],
+    /// When true, a hit with none of `words` nearby is dropped.
+    pub required: bool,
+    /// Words that lower confidence when they appear near the hit.
+    pub against: &'static [&'static str],
+}
+
+/// One detector of the registry. Build it with the `const` constructors and setters, e.g.
+/// `Detector::secret("openai_api_key", "OpenAI API key", PATTERN).validate(f).examples(P, N)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Detector {
+    /// Stable id, `snake_case`; for secrets it names the key kind (`aws_access_key_id`).
+    pub id: &'static str,
+    /// The class of data found.
+    pub class: DataClass,
+    /// Human title for reports.
+    pub title: &'static str,
+    /// What it finds and how it decides; printed in docs/DETECTORS.md.
+    pub docs: &'static str,
+    /// One regular expression over bytes (Unicode off: `\d` is `[0-9]`, `\w` is ASCII, `\b` is
+    /// an ASCII word boundary). It must not match the empty string and must have a bounded
+    /// maximum length. A capture group named `v` marks the sensitive value inside the match;
+    /// without one, the whole match is the value.
+    pub pattern: &'static str,
+    /// Runs on each hit's value; `None` accepts every hit.
+    pub validator: Option<Validator>,
+    /// Minimum Shannon entropy of the value in bits per byte (0 disables the check).
+    pub min_entropy: f32,
+    /// Context words.
+    pub context: Context,
+    /// Confidence of a validated hit without context, in 0..=1.
+    pub score: f32,
+    /// Severity of a disclosure.
+    pub severity: Severity,
+    /// Inputs in which this detector must report a finding.
+    pub positives: &'static [&'static str],
+    /// Inputs in which this detector must report nothing.
+    pub negatives: &'static [&'static str],
+}
+
+const NO_CONTEXT: Context = Context {
+    words: &[],
+    required: false,
+    against: &[],
+};
+
+impl Detector {
+    /// A detector of personal data of `class`, medium severity, base score 0.8.
+    pub const fn pii(
+        id: &'static str,
+        class: DataClass,
+        title: &'static str,
+        pattern: &'static str,
+    ) -> Detector {
+        Detector {
+            id,
+            class,
+            title,
+            docs: "",
+            pattern,
+            validator: None,
+            min_entropy: 0.0,
+            context: NO_CONTEXT,
+            score: 0.8,
+            severity: Severity::Medium,
+            positives: &[],
+            negatives: &[],
+        }
+    }
+
+    /// A detector of a secret (class `SECRET`), high severity, base score 0.9.
+    pub const fn secret(id: &'static str, title: &'static str, pattern: &'static str) -> Detector {
+        Detector {
+            id,
+            class: DataClass::Secret,
+            title,
+            docs: "",
+            pattern,
+            validator: None,
+            min_entropy: 0.0,
+            context: NO_CONTEXT,
+            score: 0.9,
+            severity: Severity::High,
+            positives: &[],
+            negatives: &[],
+        }
+    }
+
+    /// Sets the docs.
+    pub const fn docs(mut self, docs: &'static str) -> Detector {
+        self.docs = docs;
+        self
+    }
+
+    /// Sets the validator.
+    pub const fn validate(mut self, validator: Validator) -> Detector {
+        self.validator = Some(validator);
+        self
+    }
+
+    /// Sets the minimum entropy of the value, in bits per byte.
+    pub const fn entropy(mut self, bits: f32) -> Detector {
+        self.min_entropy = bits;
+        self
+    }
+
+    /// Sets the words that raise confidence.
+    pub const fn context(mut self, words: &'static [&'static str]) -> Detector {
+        self.context.words = words;
+        self
+    }
+
+    /// Makes the context words required: a hit without one nearby is dropped.
+    pub const fn require_context(mut self) -> Detector {
+        self.context.required = true;
+        self
+    }
+
+    /// Sets the words that lower confidence.
+    pub const fn against(mut self, words: &'static [&'static str]) -> Detector {
+        self.context.against = words;
+        self
+    }
+
+    /// Sets the base score of a validated hit.
+    pub const fn score(mut self, score: f32) -> Detector {
+        self.score = score;
+        self
+    }
+
+    /// Sets the severity.
+    pub const fn severity(mut self, severity: Severity) -> Detector {
+        self.severity = severity;
+        self
+    }
+
+    /// Sets the positive and negative examples.
+    pub const fn examples(
+        mut self,
+        positives: &'static [&'static str],
+        negatives: &'static [&'static str],
+    ) -> Detector {
+        self.positives = positives;
+        self.negatives = negatives;
+        self
+    }
+}

@@ -1,0 +1,380 @@
+//! Personal-data detectors: structured identifiers with validators, and context-gated ones
+//! (dates of birth, passports, driver's licences, bare nine-digit numbers) that report only when
+//! a context word is near.
+
+use rampart_core::{DataClass, Severity};
+
+use crate::detector::Detector;
+use crate::validate;
+
+const PHONE_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "call",
+    "called",
+    "calling",
+    "dial",
+    "fax",
+    "contact",
+    "sms",
+    "whatsapp",
+    "ph",
+    "phone number",
+    "number",
+];
+/// Words that make a group of digits a national phone number.
+const NATIONAL_PHONE_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "call",
+    "called",
+    "calling",
+    "dial",
+    "fax",
+    "sms",
+    "whatsapp",
+    "ph",
+    "desk",
+    "office",
+];
+/// Phone words strong enough to make a bare run of digits a phone number.
+const PHONE_REQUIRED: &[&str] = &[
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "call",
+    "called",
+    "calling",
+    "dial",
+    "fax",
+    "contact",
+    "sms",
+    "whatsapp",
+    "ph",
+];
+const SSN_WORDS: &[&str] = &[
+    "ssn",
+    "social security",
+    "social sec",
+    "ssn#",
+    "tin",
+    "taxpayer",
+];
+const NUMBER_AGAINST: &[&str] = &[
+    "order",
+    "invoice",
+    "isbn",
+    "tracking",
+    "version",
+    "build",
+    "ts",
+    "timestamp",
+    "ref",
+    "epoch",
+    "serial",
+    "sku",
+];
+
+fn nanp_phone(v: &[u8]) -> bool {
+    validate::nanp_phone(v)
+}
+
+fn uk_phone(v: &[u8]) -> bool {
+    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+    let first_after_zero = v
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .nth(1)
+        .copied()
+        .unwrap_or(b'0');
+    (10..=11).contains(&digits) && matches!(first_after_zero, b'1'..=b'3' | b'5' | b'7'..=b'9')
+}
+
+fn national_phone(v: &[u8]) -> bool {
+    let digits: Vec<u8> = v.iter().copied().filter(u8::is_ascii_digit).collect();
+    // a calendar date is not a phone number, no national number starts 000, and the
+    // 3-2-4 dashed shape is an SSN's (valid or not), not a phone's
+    let ssn_shape = v.len() == 11 && v[3] == b'-' && v[6] == b'-';
+    (7..=12).contains(&digits.len())
+        && !digits.starts_with(b"000")
+        && !ssn_shape
+        && !digits.iter().all(|&d| d == digits[0])
+        && !validate::birth_date(v)
+}
+
+fn compact_phone(v: &[u8]) -> bool {
+    if v.first() == Some(&b'0') {
+        uk_phone(v)
+    } else {
+        validate::nanp_phone(v)
+    }
+}
+
+fn not_repeated(v: &[u8]) -> bool {
+    let digits: Vec<u8> = v.iter().copied().filter(u8::is_ascii_digit).collect();
+    digits.len() >= 5 && !digits.iter().all(|&d| d == digits[0])
+}
+
+/// Detectors of this group, in registry order.
+pub static DETECTORS: &[Detector] = &[
+    Detector::pii(
+        "email_address",
+        DataClass::EmailAddress,
+        "E-mail address",
+        r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}\b",
+    )
+    .docs("RFC 5322 addresses in their common form; the domain needs a letters-only top-level domain of 2-24 letters.")
+    .validate(validate::email)
+    .score(0.95)
+    .context(&["email", "e-mail", "mail", "contact"])
+    .examples(
+        &["reach me at stephanie95@example.com today", "{\"email\": \"pwalker@example.org\"}"],
+        &["user@localhost", "version 1.2@3", "a@b.c"],
+    ),
+    Detector::pii(
+        "credit_card",
+        DataClass::CreditCard,
+        "Payment card number",
+        r"\b(?:\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{12,19})\b",
+    )
+    .docs("12-19 digit card numbers, plain or in 4-4-4-4 / 4-6-5 groups; Luhn-valid and in a known issuer range with a length it issues (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro).")
+    .validate(validate::credit_card)
+    .score(0.9)
+    .severity(Severity::High)
+    .context(&["card", "credit", "visa", "mastercard", "amex", "cc", "payment", "pan"])
+    .examples(
+        &["card 4111 1111 1111 1111 exp 12/29", "card_number=6011 6360 8377 8352", "amex 378282246310005"],
+        &["4111 1111 1111 1112", "order 1234567812345678", "ts=1700000000000", "id 123456789012"],
+    ),
+    Detector::pii(
+        "us_ssn",
+        DataClass::UsSsn,
+        "US social security number",
+        r"\b\d{3}([- ])\d{2}(?:-| )\d{4}\b",
+    )
+    .docs("Dashed or spaced SSNs (`123-45-6789`); area 000, 666 and 900-999, group 00 and serial 0000 are impossible and rejected, as are advertising numbers.")
+    .validate(validate::us_ssn)
+    .score(0.85)
+    .severity(Severity::High)
+    .context(SSN_WORDS)
+    .against(&["isbn", "order", "invoice"])
+    .examples(
+        &["customer (SSN 231-03-6510) called", "ssn=536-90-4399"],
+        &["fixture uses 000-12-3456", "666-12-3456", "912-34-5678"],
+    ),
+    Detector::pii(
+        "iban",
+        DataClass::Iban,
+        "IBAN",
+        r"(?i)\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b",
+    )
+    .docs("International bank account numbers, compact or in groups of four, either case; the country's length and the mod-97 check must hold.")
+    .validate(validate::iban)
+    .score(0.95)
+    .severity(Severity::High)
+    .context(&["iban", "account", "bank", "wire", "transfer"])
+    .examples(
+        &["IBAN GB38ESZY14177763170669 please", "DE89 3704 0044 0532 0130 00", "iban gb82west12345698765432"],
+        &["GB82WEST12345698765433", "XX00TEST0000000000"],
+    ),
+    Detector::pii(
+        "phone_nanp",
+        DataClass::PhoneNumber,
+        "Phone number (North America)",
+        r"(?:(?:\+1|\b001|\b1)[ .-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?: ?(?:x|ext\.?) ?\d{1,6}\b|\b)",
+    )
+    .docs("NANP numbers with separators: `(415) 555-2671`, `415.555.2671`, `+1-415-555-2671`, `001-415-555-2671x123`; area code and exchange must start with 2-9.")
+    .validate(nanp_phone)
+    .score(0.8)
+    .context(PHONE_WORDS)
+    .against(NUMBER_AGAINST)
+    .examples(
+        &["call me at 637.340.6812", "phone=+1-202-555-0147", "(415) 555-2671 x204", "223-656-8516x5291"],
+        &["123-456-7890", "415-155-2671"],
+    ),
+    Detector::pii(
+        "phone_international",
+        DataClass::PhoneNumber,
+        "Phone number (international)",
+        r"(?:\+|\b00)[1-9](?:[ .()-]{0,2}\d){6,14}\b",
+    )
+    .docs("E.164 and international forms starting with `+` or `00`: `+44 161 496 0000`, `+44(0)20 7946 0123`, `+441914960921`; 7-15 digits.")
+    .validate(validate::intl_phone)
+    .score(0.8)
+    .context(PHONE_WORDS)
+    .examples(&["phone=+441914960921", "ring +44(0)20 7946 0123", "+49 30 901820"], &["+1 111", "2+2=4"]),
+    Detector::pii(
+        "phone_uk",
+        DataClass::PhoneNumber,
+        "Phone number (UK national)",
+        r"(?:\(0\d{2,4}\) ?|\b0\d{2,4} )\d{3,4} ?\d{3,4}\b",
+    )
+    .docs("UK national numbers with a trunk 0: `0161 496 0000`, `(01632) 960960`, `020 7946 0123`; 10-11 digits.")
+    .validate(uk_phone)
+    .score(0.75)
+    .context(PHONE_WORDS)
+    .against(NUMBER_AGAINST)
+    .examples(&["call 0161 496 0000", "(01632) 960960"], &["0000 000 0000", "0611 496 0000"]),
+    Detector::pii(
+        "ipv4_address",
+        DataClass::IpAddress,
+        "IPv4 address",
+        r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
+    )
+    .docs("Dotted quads with octets 0-255 and no leading zeros. `version`/`build` just before lowers confidence below the report threshold.")
+    .validate(validate::ipv4)
+    .score(0.7)
+    .severity(Severity::Low)
+    .context(&["ip", "address", "client", "host", "remote", "from", "addr", "source"])
+    .against(&["version", "build", "release", "v", "ver"])
+    .examples(&["client_ip=203.0.113.7", "User from 8.8.4.4 reported"], &["version 1.2.3.4", "999.1.1.1", "1.2.3"]),
+    Detector::pii(
+        "ipv6_address",
+        DataClass::IpAddress,
+        "IPv6 address",
+        r"(?:\b[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}\b",
+    )
+    .docs("IPv6 addresses, full or `::`-compressed, as the standard library parses them.")
+    .validate(validate::ipv6)
+    .score(0.75)
+    .severity(Severity::Low)
+    .context(&["ip", "ipv6", "address", "client", "host", "remote"])
+    .examples(&["from 2001:db8::1 at noon", "fe80::1ff:fe23:4567:890a"], &["12:30:45", "00:1A:2B:3C:4D:5E"]),
+    Detector::pii(
+        "uk_nino",
+        DataClass::UkNino,
+        "UK national insurance number",
+        r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+    )
+    .docs("`AB 12 34 56 C`: two allowed prefix letters, six digits, suffix A-D.")
+    .validate(validate::uk_nino)
+    .score(0.8)
+    .context(&["nino", "national insurance", "ni number", "ni no"])
+    .examples(&["NI number AB 12 34 56 C", "nino=JG103759A"], &["GB123456A", "DA123456C"]),
+    // Context-gated: reported only with a context word near.
+    Detector::pii(
+        "us_bank_routing",
+        DataClass::UsBankRouting,
+        "US bank routing number",
+        r"\b\d{9}\b",
+    )
+    .docs("Nine-digit ABA routing transit numbers with a valid Federal Reserve prefix and the 3-7-1 checksum; needs a context word.")
+    .validate(validate::aba_routing)
+    .score(0.85)
+    .context(&["routing", "aba", "rtn", "transit", "routing number", "bank"])
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["routing number 021000021", "ABA: 011000015"], &["021000021", "routing 123456789"]),
+    Detector::pii(
+        "ca_sin",
+        DataClass::CaSin,
+        "Canadian social insurance number",
+        r"\b\d{3}[ -]?\d{3}[ -]?\d{3}\b",
+    )
+    .docs("Nine digits, Luhn-valid, not starting with 8; needs a context word.")
+    .validate(validate::ca_sin)
+    .score(0.85)
+    .severity(Severity::High)
+    .context(&["sin", "social insurance", "nas", "numero d'assurance sociale"])
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["SIN: 046 454 286", "social insurance number 046-454-286"], &["046 454 286", "SIN 046 454 287"]),
+    Detector::pii(
+        "us_ssn_compact",
+        DataClass::UsSsn,
+        "US social security number (undashed)",
+        r"\b\d{9}\b",
+    )
+    .docs("Nine digits with no separators, valid as an SSN; needs a context word.")
+    .validate(validate::us_ssn)
+    .score(0.85)
+    .severity(Severity::High)
+    .context(SSN_WORDS)
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["SSN 536904399", "ssn=231036510"], &["536904399", "ssn 000123456"]),
+    Detector::pii(
+        "phone_compact",
+        DataClass::PhoneNumber,
+        "Phone number (digits only)",
+        r"\b(?:1?[2-9]\d{2}[2-9]\d{6}|0[1-9]\d{8,9})\b",
+    )
+    .docs("Ten NANP digits, or a UK number with its trunk 0, without separators; needs a context word.")
+    .validate(compact_phone)
+    .score(0.8)
+    .context(PHONE_REQUIRED)
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["phone: 4155552671", "call 2025550147"], &["4155552671", "ts=1653427890"]),
+    Detector::pii(
+        "date_of_birth",
+        DataClass::DateOfBirth,
+        "Date of birth",
+        r"\b(?:(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d{2})\b",
+    )
+    .docs("Numeric dates (`1952-11-08`, `08/11/1952`, `28.11.1990`) with a plausible birth year; needs a context word (dob, born, birth).")
+    .validate(validate::birth_date)
+    .score(0.85)
+    .context(&["dob", "born", "birth", "birthday", "date of birth", "birthdate", "d.o.b", "geboren", "naissance"])
+    .require_context()
+    .examples(&["dob=1952-11-08", "I was born on 1990-05-17."], &["released 1952-11-08", "dob 1952-13-08"]),
+    Detector::pii(
+        "date_of_birth_text",
+        DataClass::DateOfBirth,
+        "Date of birth (month name)",
+        r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6},? (?:19|20)\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6} \d{1,2}(?:st|nd|rd|th)?, (?:19|20)\d{2})\b",
+    )
+    .docs("Dates written with a month name (`17 May 1990`, `May 17, 1990`); needs a context word.")
+    .score(0.8)
+    .context(&["dob", "born", "birth", "birthday", "date of birth", "birthdate"])
+    .require_context()
+    .examples(&["born on May 17, 1990", "date of birth: 3rd March 1961"], &["released May 17, 1990"]),
+    Detector::pii(
+        "passport_number",
+        DataClass::Passport,
+        "Passport number",
+        r"\b[A-Z]{0,2}\d{6,9}\b",
+    )
+    .docs("Passport numbers (US and UK nine digits, letter-prefixed forms of many countries); needs the word passport near.")
+    .validate(not_repeated)
+    .score(0.8)
+    .severity(Severity::High)
+    .context(&["passport", "passport no", "passport number", "passeport", "reisepass"])
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["passport number 533380006", "Passport: C03005988"], &["533380006", "passport 000000000"]),
+    Detector::pii(
+        "driver_license",
+        DataClass::DriverLicense,
+        "Driver's licence number",
+        r"\b(?:[A-Z]{1,2}\d{4,14}|\d{7,12}|[A-Z]\d{3}-\d{4}-\d{4}|[A-Z]{5}\d{6}[A-Z0-9]{5})\b",
+    )
+    .docs("US state licence formats (letter plus digits, 7-12 digits, `A123-4567-8901`) and UK licences; needs a context word.")
+    .validate(not_repeated)
+    .score(0.8)
+    .context(&["driver", "driver's", "drivers", "license", "licence", "dl", "driving", "dln"])
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["driver's license D1234567", "DL# A123-4567-8901"], &["D1234567", "license 0000000"]),
+    Detector::pii(
+        "phone_national",
+        DataClass::PhoneNumber,
+        "Phone number (national formats)",
+        r"(?:\(\d{1,4}\) ?|\b)\d{2,4}(?:[ .-]\d{2,4}){1,4}\b",
+    )
+    .docs("National numbers of other countries in groups of 2-4 digits (`0490 75 40 81`, `(37) 788-063`, `699 956 915`), 7-12 digits; needs a phone word near.")
+    .validate(national_phone)
+    .score(0.75)
+    .context(NATIONAL_PHONE_WORDS)
+    .require_context()
+    .against(NUMBER_AGAINST)
+    .examples(&["Phone: 0490 75 40 81", "call me on 9472 7916?"], &["0490 75 40 81", "version 12 34 56 78"]),
+];

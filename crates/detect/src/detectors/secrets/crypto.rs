@@ -1,0 +1,6 @@
+//! Secret detectors: crypto.
+
+use crate::detector::Detector;
+
+/// Detectors of this group, in registry order.
+pub static DETECTORS: &[Detector] = &[];

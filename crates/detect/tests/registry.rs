@@ -1,0 +1,85 @@
+//! Every detector of the registry, checked against its own positive and negative examples.
+
+use rampart_core::DataClass;
+use rampart_detect::{ScanOptions, Scanner, ScannerConfig, detectors};
+
+fn detector_ids_in(text: &str) -> Vec<&'static str> {
+    let scan = Scanner::builtin()
+        .scan(text.as_bytes(), &ScanOptions::default())
+        .unwrap();
+    scan.findings().map(|f| f.detector).collect()
+}
+
+#[test]
+fn registry_compiles_without_diagnostics() {
+    let scanner = Scanner::new(detectors::all(), ScannerConfig::default());
+    if let Err(e) = scanner {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn every_detector_is_documented_and_has_examples() {
+    let mut problems = Vec::new();
+    for d in detectors::all() {
+        if d.docs.is_empty() {
+            problems.push(format!("{}: no docs", d.id));
+        }
+        if d.positives.is_empty() || d.negatives.is_empty() {
+            problems.push(format!("{}: needs positive and negative examples", d.id));
+        }
+        if !d
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            problems.push(format!("{}: id must be snake_case", d.id));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn at_least_100_secret_formats() {
+    let n = detectors::all()
+        .filter(|d| d.class == DataClass::Secret)
+        .count();
+    assert!(n >= 100, "only {n} secret detectors");
+}
+
+#[test]
+fn positives_are_found_by_their_detector() {
+    let mut misses = Vec::new();
+    for d in detectors::all() {
+        for p in d.positives {
+            let ids = detector_ids_in(p);
+            if !ids.contains(&d.id) {
+                misses.push(format!("{}: not found in {p:?} (found {ids:?})", d.id));
+            }
+        }
+    }
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
+}
+
+#[test]
+fn negatives_are_not_reported_by_their_detector() {
+    let mut hits = Vec::new();
+    for d in detectors::all() {
+        for n in d.negatives {
+            if detector_ids_in(n).contains(&d.id) {
+                hits.push(format!("{}: reported in negative {n:?}", d.id));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "{} false hits:\n{}",
+        hits.len(),
+        hits.join("\n")
+    );
+}

@@ -1,0 +1,96 @@
+//! The streaming scanner releases exactly what a whole-buffer scan writes, for any chunking.
+
+use proptest::prelude::*;
+use rampart_detect::stream::redact_raw;
+use rampart_detect::{HashKey, Redactor, Scanner, Strategy, StreamScanner, detectors};
+
+mod common;
+
+fn whole(text: &[u8], strategy: Strategy) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut r = Redactor::new(strategy, HashKey::derive(b"k"));
+    redact_raw(Scanner::builtin(), text, &mut r, &mut out);
+    out
+}
+
+fn streamed(text: &[u8], cuts: &[usize], strategy: Strategy) -> Vec<u8> {
+    let mut s = StreamScanner::new(
+        Scanner::builtin(),
+        Redactor::new(strategy, HashKey::derive(b"k")),
+    );
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for &c in cuts {
+        s.feed(&text[prev..c], &mut out);
+        prev = c;
+    }
+    s.feed(&text[prev..], &mut out);
+    s.finish(&mut out);
+    out
+}
+
+/// All corpora joined into documents of a few KiB: detector examples, faker PII rows,
+/// gitleaks cases.
+fn corpus() -> &'static Vec<Vec<u8>> {
+    static DOCS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    DOCS.get_or_init(|| {
+        let mut lines: Vec<String> = detectors::all()
+            .flat_map(|d| d.positives.iter().chain(d.negatives.iter()))
+            .map(|s| s.to_string())
+            .collect();
+        lines.extend(common::faker_rows().into_iter().map(|r| r.text));
+        lines.extend(common::gitleaks_cases().into_iter().map(|c| c.text));
+        let mut docs = Vec::new();
+        let mut cur = Vec::new();
+        for l in lines {
+            cur.extend_from_slice(l.as_bytes());
+            cur.push(b'\n');
+            if cur.len() > 6000 {
+                docs.push(std::mem::take(&mut cur));
+            }
+        }
+        docs.push(cur);
+        docs
+    })
+}
+
+#[test]
+fn every_corpus_document_single_byte_chunks() {
+    // the hardest chunking: every boundary at once
+    for doc in corpus().iter().step_by(7) {
+        let cuts: Vec<usize> = (1..doc.len()).collect();
+        assert_eq!(
+            streamed(doc, &cuts, Strategy::Mask),
+            whole(doc, Strategy::Mask)
+        );
+    }
+}
+
+#[test]
+fn a_secret_split_at_every_position_is_caught() {
+    let text = b"key AKIAIOSFODNN7Q3K9ZTW and ssn 536-90-4399 end";
+    let expected = whole(text, Strategy::Mask);
+    assert!(!expected.windows(4).any(|w| w == b"AKIA"));
+    for cut in 1..text.len() {
+        assert_eq!(
+            streamed(text, &[cut], Strategy::Mask),
+            expected,
+            "cut at {cut}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_chunkings_match_whole_buffer(doc_idx in any::<prop::sample::Index>(), mut cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40), tok in any::<bool>()) {
+        let docs = corpus();
+        let doc = &docs[doc_idx.index(docs.len())];
+        let mut cuts: Vec<usize> = cuts.drain(..).map(|i| i.index(doc.len().max(1))).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let strategy = if tok { Strategy::Tokenize } else { Strategy::Fake };
+        prop_assert_eq!(streamed(doc, &cuts, strategy), whole(doc, strategy));
+    }
+}
