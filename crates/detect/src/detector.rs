@@ -25,6 +25,33 @@ pub struct Context {
     pub against: &'static [&'static str],
 }
 
+/// Where the scanner looks for a detector's matches. Gates let the scanner skip text that
+/// cannot hold a match instead of running every pattern over every byte; a property test checks
+/// that gated scanning reports exactly what an ungated scan of the same patterns reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Every match starts with one of the pattern's literal prefixes (derived from the pattern;
+    /// case-insensitive prefixes are matched case-insensitively). The default.
+    Prefix,
+    /// Every match starts at a word start or a `+`/`(` at most [`crate::scanner::DIGIT_LOOKBACK`]
+    /// bytes before the first digit of a run of digits.
+    Digit,
+    /// Every match contains a colon between two hex digits or colons, at most four bytes after
+    /// its start (IPv6).
+    HexColon,
+    /// Every match contains `literal` (case-sensitive) starting at most `within` bytes after the
+    /// match start: for formats whose fixed part is inside (`.atlasv1.`, a `NRAL` suffix).
+    Inner {
+        /// The fixed part.
+        literal: &'static str,
+        /// Its largest offset from the match start.
+        within: u16,
+    },
+    /// No gate: the pattern is scanned over all text (one more automaton pass; use only for
+    /// patterns the regex engine accelerates itself, such as the `@` of e-mail addresses).
+    Scan,
+}
+
 /// One detector of the registry. Build it with the `const` constructors and setters, e.g.
 /// `Detector::secret("openai_api_key", "OpenAI API key", PATTERN).validate(f).examples(P, N)`.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +69,8 @@ pub struct Detector {
     /// maximum length. A capture group named `v` marks the sensitive value inside the match;
     /// without one, the whole match is the value.
     pub pattern: &'static str,
+    /// Where the scanner looks for matches.
+    pub gate: Gate,
     /// Runs on each hit's value; `None` accepts every hit.
     pub validator: Option<Validator>,
     /// Minimum Shannon entropy of the value in bits per byte (0 disables the check).
@@ -78,6 +107,7 @@ impl Detector {
             title,
             docs: "",
             pattern,
+            gate: Gate::Prefix,
             validator: None,
             min_entropy: 0.0,
             context: NO_CONTEXT,
@@ -96,6 +126,7 @@ impl Detector {
             title,
             docs: "",
             pattern,
+            gate: Gate::Prefix,
             validator: None,
             min_entropy: 0.0,
             context: NO_CONTEXT,
@@ -104,6 +135,12 @@ impl Detector {
             positives: &[],
             negatives: &[],
         }
+    }
+
+    /// Sets the gate.
+    pub const fn gate(mut self, gate: Gate) -> Detector {
+        self.gate = gate;
+        self
     }
 
     /// Sets the docs.

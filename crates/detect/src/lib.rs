@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod corpus;
 pub mod decode;
 pub mod detector;
 pub mod detectors;
@@ -25,7 +26,7 @@ pub mod stream;
 pub mod validate;
 
 pub use decode::DecodeError;
-pub use detector::{Context, Detector, Validator};
+pub use detector::{Context, Detector, Gate, Validator};
 pub use hash::HashKey;
 pub use redact::{Redactor, Strategy, Vault};
 pub use scan::{Found, Scan, ScanOptions};

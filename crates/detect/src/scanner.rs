@@ -1,20 +1,26 @@
-//! The compiled scanner: every detector's pattern in one multi-pattern regex automaton.
+//! The compiled scanner: every detector's pattern compiled into a few multi-pattern automata
+//! behind cheap gates.
 //!
-//! One leftmost-first [`meta::Regex`] holds all patterns (byte-oriented, Unicode off, so its
-//! lazy DFA runs on any input including invalid UTF-8). Validators and context checks run only
-//! on hits. When a hit is rejected, the other patterns that match at the same position are tried
-//! (found with a second, all-matches automaton), and the search resumes one byte later, so a
-//! rejected candidate never hides a real one. Every pattern has a bounded maximum length, which
-//! bounds the work per position and lets the streaming scanner hold back a fixed window.
+//! Patterns are byte-oriented (Unicode off), so the automata run on any input, invalid UTF-8
+//! included. Each detector has a [`Gate`] that says where its matches can start: at one of its
+//! literal prefixes (one Aho-Corasick automaton over all prefixes), near a run of digits, near a
+//! hex colon, or anywhere (a plain unanchored search). At each candidate position the scanner
+//! asks the group's all-matches automaton which patterns match there, then tries them in
+//! registry order; validators and context checks run only on those hits. The semantics are
+//! those of one leftmost-first search over all patterns that, when a hit is rejected, tries
+//! the other patterns matching at the same position and then resumes one byte later: a rejected
+//! candidate never hides a real one. [`Scanner::scan_raw_reference`] is that search, written
+//! plainly, and the tests check the gated scanner against it. Every pattern has a bounded
+//! maximum length, which bounds the work per candidate and lets the streaming scanner hold back
+//! a fixed window.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use rampart_core::{DataClass, Span};
 use regex_automata::meta::Regex;
-use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
 
-use crate::detector::Detector;
+use crate::detector::{Detector, Gate};
 use crate::hash::HashKey;
 use crate::validate;
 
@@ -24,6 +30,8 @@ pub const CONTEXT_BEFORE: usize = 48;
 pub const CONTEXT_AFTER: usize = 32;
 /// Patterns longer than this must start with a literal (see [`Scanner::long_anchors`]).
 pub const LONG_PATTERN: usize = 1024;
+/// How far before the first digit of a run a [`Gate::Digit`] match may start.
+pub const DIGIT_LOOKBACK: usize = 10;
 
 /// How much a context word raises a hit's score.
 const CONTEXT_BOOST: f32 = 0.15;
@@ -78,20 +86,55 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// All detectors of a registry compiled into one automaton. Build once, share behind `Arc` or a
-/// `static`; scanning takes `&self` and is thread-safe.
+/// How a group finds its candidate positions.
+#[derive(Debug)]
+enum Candidates {
+    /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords.
+    Literals(Vec<AhoCorasick>),
+    /// Word starts (and `+`, `(`) shortly before runs of digits.
+    Digits,
+    /// Word starts shortly before a colon between hex digits or colons.
+    HexColons,
+    /// Every position at most `within[k]` bytes before an occurrence of inner literal `k`.
+    Inner(AhoCorasick, Vec<usize>),
+    /// Every position: an unanchored search finds the next match.
+    Scan,
+}
+
+/// Detectors sharing a gate, compiled together.
+#[derive(Debug)]
+struct Group {
+    candidates: Candidates,
+    /// Leftmost-first automaton over the group's patterns, for `Scan` groups' unanchored search.
+    re: Option<Regex>,
+    /// All-matches automaton over the group's patterns: lists what matches at a position.
+    all: Regex,
+    /// Local pattern id -> detector index.
+    ids: Vec<usize>,
+}
+
+/// One detector's own automaton: finds its span at a known start and its `v` capture group.
+/// Small, so capture extraction never runs a big automaton.
+#[derive(Debug)]
+struct Single {
+    re: Regex,
+    value_group: Option<usize>,
+}
+
+/// All detectors of a registry compiled into gated automata. Build once, share behind `Arc` or
+/// a `static`; scanning takes `&self` and is thread-safe.
 #[derive(Debug)]
 pub struct Scanner {
     detectors: Vec<&'static Detector>,
-    re: Regex,
-    all: Regex,
-    value_group: Vec<Option<usize>>,
+    singles: Vec<Single>,
+    groups: Vec<Group>,
     words: AhoCorasick,
     word_owners: Vec<Vec<(usize, bool)>>,
     max_len: usize,
     long_anchors: Option<AhoCorasick>,
     long_max: usize,
     config: ScannerConfig,
+    reference: std::sync::OnceLock<Regex>,
 }
 
 impl Scanner {
@@ -107,7 +150,7 @@ impl Scanner {
         let mut long_max = 0;
         let mut long_literals: Vec<Vec<u8>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let parser_config = syntax::Config::new().unicode(false).utf8(false);
+        let mut prefixes: Vec<(Vec<Vec<u8>>, bool)> = Vec::new();
         for d in &detectors {
             if !seen.insert(d.id) {
                 diagnostics.push(diag(
@@ -124,9 +167,29 @@ impl Scanner {
                 Ok(hir) => hir,
                 Err(e) => {
                     diagnostics.push(diag(d, format!("pattern does not parse: {e}")));
+                    prefixes.push((Vec::new(), false));
                     continue;
                 }
             };
+            if let Gate::Inner { literal, .. } = d.gate {
+                if literal.len() < 2 {
+                    diagnostics.push(diag(d, "an inner-literal gate needs a literal of 2+ bytes".into()));
+                }
+            }
+            if d.gate == Gate::Prefix {
+                match literal_prefixes(&hir) {
+                    Some(lits) => prefixes.push(lits),
+                    None => {
+                        prefixes.push((Vec::new(), false));
+                        diagnostics.push(diag(
+                            d,
+                            "pattern does not start with a literal of 2+ bytes; add a literal prefix (a vendor prefix or keyword) or set a gate such as Gate::Digit".into(),
+                        ));
+                    }
+                }
+            } else {
+                prefixes.push((Vec::new(), false));
+            }
             let props = hir.properties();
             if props.minimum_len().unwrap_or(0) == 0 {
                 diagnostics.push(diag(
@@ -167,33 +230,101 @@ impl Scanner {
         if !diagnostics.is_empty() {
             return Err(BuildError { diagnostics });
         }
-        let patterns: Vec<&str> = detectors.iter().map(|d| d.pattern).collect();
-        let build = |kind: MatchKind| {
-            Regex::builder()
-                .syntax(parser_config)
-                .configure(
-                    Regex::config()
-                        .match_kind(kind)
-                        .utf8_empty(false)
-                        .hybrid_cache_capacity(8 << 20),
-                )
-                .build_many(&patterns)
+        let mut groups = Vec::new();
+        let kind = |g: Gate| match g {
+            Gate::Prefix => 0,
+            Gate::Digit => 1,
+            Gate::HexColon => 2,
+            Gate::Inner { .. } => 3,
+            Gate::Scan => 4,
         };
-        let re = build(MatchKind::LeftmostFirst).map_err(|e| BuildError {
-            diagnostics: vec![Diagnostic {
-                detector: "*",
-                message: format!("patterns do not compile together: {e}"),
-            }],
-        })?;
-        let all = build(MatchKind::All).map_err(|e| BuildError {
-            diagnostics: vec![Diagnostic {
-                detector: "*",
-                message: format!("patterns do not compile together: {e}"),
-            }],
-        })?;
-        let value_group = (0..detectors.len())
-            .map(|i| re.group_info().to_index(PatternID::must(i), "v"))
-            .collect();
+        // one group per gate kind, except that every `Scan` detector gets its own automaton so
+        // the regex engine can apply its own single-pattern accelerations (e-mail's `@`)
+        let mut plan: Vec<(Gate, Vec<usize>)> = Vec::new();
+        for gate in [Gate::Prefix, Gate::Digit, Gate::HexColon, Gate::Inner { literal: "", within: 0 }] {
+            let ids: Vec<usize> = (0..detectors.len())
+                .filter(|&i| kind(detectors[i].gate) == kind(gate))
+                .collect();
+            plan.push((gate, ids));
+        }
+        for i in (0..detectors.len()).filter(|&i| detectors[i].gate == Gate::Scan) {
+            plan.push((Gate::Scan, vec![i]));
+        }
+        for (gate, ids) in plan {
+            if ids.is_empty() {
+                continue;
+            }
+            let patterns: Vec<&str> = ids.iter().map(|&i| detectors[i].pattern).collect();
+            let all = compile(&patterns, MatchKind::All)?;
+            let re = match gate {
+                Gate::Scan => Some(compile(&patterns, MatchKind::LeftmostFirst)?),
+                _ => None,
+            };
+            let candidates = match gate {
+                Gate::Prefix => {
+                    // prefixes spelled in every case (`(?i:password)`) are matched by one
+                    // case-insensitive automaton over their lowercase forms; the rest exactly
+                    let (mut exact, mut folded): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+                    for &i in &ids {
+                        let (lits, fold) = &prefixes[i];
+                        if *fold {
+                            folded.extend(lits.iter().cloned());
+                        } else {
+                            exact.extend(lits.iter().cloned());
+                        }
+                    }
+                    let mut automata = Vec::new();
+                    for (mut lits, fold) in [(exact, false), (folded, true)] {
+                        lits.sort();
+                        lits.dedup();
+                        if lits.is_empty() {
+                            continue;
+                        }
+                        automata.push(
+                            AhoCorasickBuilder::new()
+                                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                                .ascii_case_insensitive(fold)
+                                .match_kind(AcMatchKind::Standard)
+                                .build(&lits)
+                                .expect("literal prefixes compile"),
+                        );
+                    }
+                    Candidates::Literals(automata)
+                }
+                Gate::Digit => Candidates::Digits,
+                Gate::HexColon => Candidates::HexColons,
+                Gate::Inner { .. } => {
+                    let mut lits: Vec<&str> = Vec::new();
+                    let mut within: Vec<usize> = Vec::new();
+                    for &i in &ids {
+                        if let Gate::Inner { literal, within: w } = detectors[i].gate {
+                            match lits.iter().position(|l| *l == literal) {
+                                Some(k) => within[k] = within[k].max(usize::from(w)),
+                                None => {
+                                    lits.push(literal);
+                                    within.push(usize::from(w));
+                                }
+                            }
+                        }
+                    }
+                    Candidates::Inner(AhoCorasick::new(&lits).expect("inner literals compile"), within)
+                }
+                Gate::Scan => Candidates::Scan,
+            };
+            groups.push(Group {
+                candidates,
+                re,
+                all,
+                ids,
+            });
+        }
+
+        let mut singles = Vec::with_capacity(detectors.len());
+        for d in &detectors {
+            let re = compile(&[d.pattern], MatchKind::LeftmostFirst)?;
+            let value_group = re.group_info().to_index(PatternID::ZERO, "v");
+            singles.push(Single { re, value_group });
+        }
 
         let mut word_list: Vec<String> = Vec::new();
         let mut word_owners: Vec<Vec<(usize, bool)>> = Vec::new();
@@ -225,15 +356,15 @@ impl Scanner {
         };
         Ok(Scanner {
             detectors,
-            re,
-            all,
-            value_group,
+            singles,
+            groups,
             words,
             word_owners,
             max_len,
             long_anchors,
             long_max,
             config,
+            reference: std::sync::OnceLock::new(),
         })
     }
 
@@ -286,70 +417,130 @@ impl Scanner {
     /// is in progress before `limit`, the hits are exactly those a scan of the whole stream would
     /// report in this range: the streaming scanner relies on it.
     pub fn scan_until(&self, hay: &[u8], from: usize, limit: usize, hits: &mut Vec<Hit>) -> usize {
+        let limit = limit.min(hay.len());
+        // candidate starts per group, sorted; `Scan` groups find theirs as they go
+        let mut cands: Vec<Vec<usize>> = self
+            .groups
+            .iter()
+            .map(|g| candidates(&g.candidates, hay, from, limit))
+            .collect();
+        let mut next: Vec<usize> = vec![0; self.groups.len()];
+        let mut scan_next: Vec<Option<usize>> = vec![None; self.groups.len()];
+        let mut sets: Vec<PatternSet> = self.groups.iter().map(|g| PatternSet::new(g.all.pattern_len())).collect();
+        let mut tries: Vec<usize> = Vec::new();
         let mut pos = from;
-        let mut caps = self.re.create_captures();
-        let mut set = PatternSet::new(self.re.pattern_len());
-        while pos < limit {
-            let Some(m) = self.re.search(&Input::new(hay).range(pos..)) else {
-                return limit;
-            };
-            if m.start() >= limit {
-                return limit;
-            }
-            if let Some(hit) =
-                self.check(hay, m.pattern(), Span::new(m.start(), m.end()), &mut caps)
-            {
-                pos = m.end();
-                hits.push(hit);
-                continue;
-            }
-            // Rejected: try the other patterns that match at the same start.
-            set.clear();
-            let anchored = Input::new(hay).range(m.start()..).anchored(Anchored::Yes);
-            self.all.which_overlapping_matches(&anchored, &mut set);
-            let mut accepted = None;
-            for pid in set.iter().filter(|&p| p != m.pattern()) {
-                let input = Input::new(hay)
-                    .range(m.start()..)
-                    .anchored(Anchored::Pattern(pid));
-                if let Some(alt) = self.re.search(&input) {
-                    if let Some(hit) =
-                        self.check(hay, pid, Span::new(alt.start(), alt.end()), &mut caps)
-                    {
-                        accepted = Some((hit, alt.end()));
-                        break;
+        loop {
+            // the nearest candidate of every group at or after `pos`
+            let mut q = usize::MAX;
+            for (gi, g) in self.groups.iter().enumerate() {
+                let start = if let Candidates::Scan = g.candidates {
+                    if scan_next[gi].is_none_or(|s| s < pos) {
+                        let re = g.re.as_ref().expect("scan groups have a leftmost-first automaton");
+                        scan_next[gi] = re
+                            .search(&Input::new(hay).range(pos.min(hay.len())..))
+                            .map_or(Some(usize::MAX), |m| Some(m.start()));
                     }
+                    scan_next[gi].unwrap_or(usize::MAX)
+                } else {
+                    let list = &mut cands[gi];
+                    while next[gi] < list.len() && list[next[gi]] < pos {
+                        next[gi] += 1;
+                    }
+                    list.get(next[gi]).copied().unwrap_or(usize::MAX)
+                };
+                q = q.min(start);
+            }
+            if q >= limit {
+                return pos.max(limit);
+            }
+            // every pattern of every group that matches at `q`, in registry order
+            tries.clear();
+            let anchored = Input::new(hay).range(q..).anchored(Anchored::Yes);
+            for (gi, g) in self.groups.iter().enumerate() {
+                let at_q = match g.candidates {
+                    Candidates::Scan => scan_next[gi] == Some(q),
+                    _ => cands[gi].get(next[gi]) == Some(&q),
+                };
+                if !at_q {
+                    continue;
+                }
+                sets[gi].clear();
+                g.all.which_overlapping_matches(&anchored, &mut sets[gi]);
+                if sets[gi].is_empty() {
+                    continue;
+                }
+                tries.extend(sets[gi].iter().map(|pid| g.ids[pid.as_usize()]));
+            }
+            tries.sort_unstable();
+            let mut accepted = None;
+            for &idx in &tries {
+                if let Some((hit, end)) = self.try_at(hay, idx, q) {
+                    accepted = Some((hit, end));
+                    break;
                 }
             }
             match accepted {
                 Some((hit, end)) => {
                     hits.push(hit);
-                    pos = end;
+                    pos = end.max(q + 1);
+                }
+                None => pos = q + 1,
+            }
+        }
+    }
+
+    /// The plain semantics the gated scanner implements: one leftmost-first search over every
+    /// pattern, trying the others at the same position when a hit is rejected, resuming one byte
+    /// later. Slow; kept to test the gated scanner against.
+    #[doc(hidden)]
+    pub fn scan_raw_reference(&self, hay: &[u8], hits: &mut Vec<Hit>) {
+        let re = self.reference.get_or_init(|| {
+            let patterns: Vec<&str> = self.detectors.iter().map(|d| d.pattern).collect();
+            compile(&patterns, MatchKind::LeftmostFirst).expect("the registry compiled once already")
+        });
+        let mut pos = 0;
+        while pos < hay.len() {
+            let Some(m) = re.search(&Input::new(hay).range(pos..)) else { return };
+            // the leftmost match's pattern first, then every other pattern in registry order
+            let first = m.pattern().as_usize();
+            let order = std::iter::once(first).chain((0..self.detectors.len()).filter(|&i| i != first));
+            let mut accepted = None;
+            for idx in order {
+                if let Some(found) = self.try_at(hay, idx, m.start()) {
+                    accepted = Some(found);
+                    break;
+                }
+            }
+            match accepted {
+                Some((hit, end)) => {
+                    hits.push(hit);
+                    pos = end.max(m.start() + 1);
                 }
                 None => pos = m.start() + 1,
             }
         }
-        pos
     }
 
-    /// Validates one match of detector `pid` at `span`, returning a hit when it is accepted.
-    fn check(&self, hay: &[u8], pid: PatternID, span: Span, caps: &mut Captures) -> Option<Hit> {
-        let idx = pid.as_usize();
-        let det = self.detectors[idx];
-        let value = match self.value_group[idx] {
+    /// Tries detector `idx` anchored at `q`: its match there, validated. Returns the hit and
+    /// the end of the whole match.
+    fn try_at(&self, hay: &[u8], idx: usize, q: usize) -> Option<(Hit, usize)> {
+        let single = &self.singles[idx];
+        let input = Input::new(hay).range(q..).anchored(Anchored::Yes);
+        let m = single.re.search(&input)?;
+        let span = Span::new(m.start(), m.end());
+        let value = match single.value_group {
             Some(group) => {
-                let input = Input::new(hay)
-                    .range(span.start..span.end)
-                    .anchored(Anchored::Pattern(pid));
-                self.re.search_captures(&input, caps);
-                let g = caps.get_group(group)?;
-                Span::new(g.start, g.end)
+                let mut caps = single.re.create_captures();
+                single.re.search_captures(&Input::new(hay).range(span.start..span.end).anchored(Anchored::Yes), &mut caps);
+                let c = caps.get_group(group)?;
+                Span::new(c.start, c.end)
             }
             None => span,
         };
         if value.is_empty() {
             return None;
         }
+        let det = self.detectors[idx];
         let bytes = &hay[value.start..value.end];
         if let Some(validator) = det.validator {
             if !validator(bytes) {
@@ -360,11 +551,14 @@ impl Scanner {
             return None;
         }
         let score = self.score(hay, idx, span)?;
-        (score >= self.config.min_score).then_some(Hit {
-            detector: idx,
-            span: value,
-            score,
-        })
+        (score >= self.config.min_score).then_some((
+            Hit {
+                detector: idx,
+                span: value,
+                score,
+            },
+            span.end,
+        ))
     }
 
     /// The score of a validated hit of detector `idx` after context words, or `None` when the
@@ -428,9 +622,172 @@ impl Scanner {
     }
 }
 
+/// Compiles patterns into one automaton of the given match kind.
+fn compile(patterns: &[&str], kind: MatchKind) -> Result<Regex, BuildError> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            Regex::config()
+                .match_kind(kind)
+                .utf8_empty(false)
+                .hybrid_cache_capacity(8 << 20),
+        )
+        .build_many(patterns)
+        .map_err(|e| BuildError {
+            diagnostics: vec![Diagnostic {
+                detector: "*",
+                message: format!("patterns do not compile together: {e}"),
+            }],
+        })
+}
+
+/// The literal prefixes every match of `hir` starts with, at most 64 of them: case variants
+/// spelled out by `(?i)` and classes spelled out (`xoxe-\d{3}` gives 1000) are cut back to
+/// shorter prefixes until few remain. Each is 2+ bytes. The flag says the set is
+/// case-insensitive (lowercased, to match ignoring ASCII case).
+fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)> {
+    let mut extractor = regex_syntax::hir::literal::Extractor::new();
+    extractor
+        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+        .limit_literal_len(8)
+        .limit_total(4096);
+    let seq = extractor.extract(hir);
+    let lits: Vec<Vec<u8>> = seq.literals()?.iter().map(|l| l.as_bytes().to_vec()).collect();
+    let set = |lits: &[Vec<u8>], k: usize, fold: bool| {
+        let mut out: Vec<Vec<u8>> = lits
+            .iter()
+            .map(|l| {
+                let l = &l[..l.len().min(k)];
+                if fold { l.to_ascii_lowercase() } else { l.to_vec() }
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+    let fold = set(&lits, 8, true).len() < set(&lits, 8, false).len();
+    for k in (2..=8).rev() {
+        let out = set(&lits, k, fold);
+        if out.is_empty() || out.iter().any(|l| l.len() < 2) {
+            return None;
+        }
+        if out.len() <= 64 {
+            return Some((out, fold));
+        }
+    }
+    None
+}
+
+/// Candidate match starts in `[from, limit)` for a group, sorted and unique.
+fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let word_start = |q: usize| q == 0 || !hay[q - 1].is_ascii_alphanumeric();
+    match kind {
+        Candidates::Scan => {}
+        Candidates::Literals(automata) => {
+            let end = (limit + 64).min(hay.len());
+            for ac in automata {
+                for m in ac.find_overlapping_iter(&hay[from..end]) {
+                    let q = from + m.start();
+                    if q < limit {
+                        out.push(q);
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+        }
+        Candidates::Digits => {
+            let end = (limit + DIGIT_LOOKBACK).min(hay.len());
+            let mut i = from;
+            let mut last = from; // every candidate below `last` was emitted already
+            while i < end {
+                if !hay[i].is_ascii_digit() {
+                    i += 1;
+                    continue;
+                }
+                // a run of digits starts at `i`: candidates are in [i - lookback, i]
+                for q in i.saturating_sub(DIGIT_LOOKBACK).max(last)..=i {
+                    if q >= limit {
+                        break;
+                    }
+                    let b = hay[q];
+                    if b == b'+' || b == b'(' || (b.is_ascii_alphanumeric() && word_start(q)) {
+                        out.push(q);
+                    }
+                }
+                last = i + 1;
+                while i < end && hay[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+        }
+        Candidates::Inner(ac, within) => {
+            let reach = within.iter().copied().max().unwrap_or(0);
+            let end = (limit + reach + 64).min(hay.len());
+            for m in ac.find_overlapping_iter(&hay[from..end]) {
+                let at = from + m.start();
+                for q in at.saturating_sub(within[m.pattern().as_usize()]).max(from)..=at {
+                    // matches start at a word start or at a delimiter, never inside a word
+                    if q < limit && (!hay[q].is_ascii_alphanumeric() || word_start(q)) {
+                        out.push(q);
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+        }
+        Candidates::HexColons => {
+            let end = (limit + 5).min(hay.len());
+            let mut last = from;
+            let hexish = |b: u8| b.is_ascii_hexdigit() || b == b':';
+            for c in memchr::memchr_iter(b':', &hay[from..end]) {
+                let c = from + c;
+                let before = c > 0 && hexish(hay[c - 1]);
+                let after = hay.get(c + 1).is_some_and(|&b| hexish(b));
+                if !(before && after || hay.get(c + 1) == Some(&b':')) {
+                    continue;
+                }
+                for q in c.saturating_sub(4).max(last)..=c {
+                    if q >= limit {
+                        break;
+                    }
+                    if hay[q] == b':' || (hay[q].is_ascii_hexdigit() && word_start(q)) {
+                        out.push(q);
+                    }
+                }
+                last = c + 1;
+            }
+        }
+    }
+    out
+}
+
 fn diag(d: &Detector, message: String) -> Diagnostic {
     Diagnostic {
         detector: d.id,
         message,
+    }
+}
+
+impl Scanner {
+    /// Candidate counts and times per group (diagnostics for benchmarks).
+    #[doc(hidden)]
+    pub fn candidate_profile(&self, hay: &[u8]) -> Vec<(String, usize, f64)> {
+        self.groups
+            .iter()
+            .map(|g| {
+                let t = std::time::Instant::now();
+                let n = candidates(&g.candidates, hay, 0, hay.len()).len();
+                let name = match &g.candidates {
+                    Candidates::Literals(acs) => format!("literals({:?})", acs.iter().map(|a| a.patterns_len()).collect::<Vec<_>>()),
+                    Candidates::Digits => "digits".into(),
+                    Candidates::HexColons => "hexcolons".into(),
+                    Candidates::Inner(..) => "inner".into(),
+                    Candidates::Scan => format!("scan({})", self.detectors[g.ids[0]].id),
+                };
+                (name, n, t.elapsed().as_secs_f64())
+            })
+            .collect()
     }
 }

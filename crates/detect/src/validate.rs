@@ -298,7 +298,7 @@ pub fn iban(value: &[u8]) -> bool {
 }
 
 /// An IPv4 address in dotted-quad form with each octet 0..=255 and no leading zeros; rejects
-/// 0.0.0.0 and the broadcast address, which carry no information about anyone.
+/// 0.0.0.0/8 and 255.0.0.0/8 (netmasks, broadcast), which carry no information about anyone.
 pub fn ipv4(value: &[u8]) -> bool {
     let Ok(s) = std::str::from_utf8(value) else {
         return false;
@@ -314,7 +314,8 @@ pub fn ipv4(value: &[u8]) -> bool {
             _ => return false,
         }
     }
-    count == 4 && s != "0.0.0.0" && s != "255.255.255.255"
+    // 0.x.x.x is "this network" and 255.x.x.x only appears as netmasks and broadcast
+    count == 4 && !s.starts_with("0.") && !s.starts_with("255.")
 }
 
 /// An IPv6 address as the standard library parses it, with at least two groups spelled out and
@@ -323,8 +324,11 @@ pub fn ipv6(value: &[u8]) -> bool {
     let Ok(s) = std::str::from_utf8(value) else {
         return false;
     };
+    // eight groups of exactly two hex digits is colon-hex byte notation (key fingerprints,
+    // MAC-like ids), not an address anyone writes
+    let byte_pairs = !s.contains("::") && s.split(':').all(|g| g.len() == 2);
     match s.parse::<std::net::Ipv6Addr>() {
-        Ok(a) => !a.is_unspecified() && s.matches(':').count() >= 2 && s.len() >= 6,
+        Ok(a) => !a.is_unspecified() && !byte_pairs && s.matches(':').count() >= 2 && s.len() >= 6,
         Err(_) => false,
     }
 }
@@ -384,8 +388,8 @@ pub fn nanp_phone(value: &[u8]) -> bool {
     d[0] >= 2 && d[3] >= 2 && !d.iter().all(|&x| x == d[0])
 }
 
-/// A phone number in international or national form with 7..=15 digits (E.164 bound), not all
-/// one digit.
+/// A phone number in international form with 7..=15 digits (E.164 bound), not all one digit.
+/// A leading `+` is a strong enough signal that NANP area and exchange rules are not applied.
 pub fn intl_phone(value: &[u8]) -> bool {
     let Some((d, n)) = digits(value) else {
         return false;

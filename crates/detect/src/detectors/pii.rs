@@ -4,7 +4,7 @@
 
 use rampart_core::{DataClass, Severity};
 
-use crate::detector::Detector;
+use crate::detector::{Detector, Gate};
 use crate::validate;
 
 const PHONE_WORDS: &[&str] = &[
@@ -131,6 +131,7 @@ pub static DETECTORS: &[Detector] = &[
         "E-mail address",
         r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}\b",
     )
+    .gate(Gate::Scan)
     .docs("RFC 5322 addresses in their common form; the domain needs a letters-only top-level domain of 2-24 letters.")
     .validate(validate::email)
     .score(0.95)
@@ -145,6 +146,7 @@ pub static DETECTORS: &[Detector] = &[
         "Payment card number",
         r"\b(?:\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{12,19})\b",
     )
+    .gate(Gate::Digit)
     .docs("12-19 digit card numbers, plain or in 4-4-4-4 / 4-6-5 groups; Luhn-valid and in a known issuer range with a length it issues (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro).")
     .validate(validate::credit_card)
     .score(0.9)
@@ -160,6 +162,7 @@ pub static DETECTORS: &[Detector] = &[
         "US social security number",
         r"\b\d{3}([- ])\d{2}(?:-| )\d{4}\b",
     )
+    .gate(Gate::Digit)
     .docs("Dashed or spaced SSNs (`123-45-6789`); area 000, 666 and 900-999, group 00 and serial 0000 are impossible and rejected, as are advertising numbers.")
     .validate(validate::us_ssn)
     .score(0.85)
@@ -174,15 +177,16 @@ pub static DETECTORS: &[Detector] = &[
         "iban",
         DataClass::Iban,
         "IBAN",
-        r"(?i)\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b",
+        r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b",
     )
-    .docs("International bank account numbers, compact or in groups of four, either case; the country's length and the mod-97 check must hold.")
+    .gate(Gate::Digit)
+    .docs("International bank account numbers, compact or in groups of four; the country's length and the mod-97 check must hold.")
     .validate(validate::iban)
     .score(0.95)
     .severity(Severity::High)
     .context(&["iban", "account", "bank", "wire", "transfer"])
     .examples(
-        &["IBAN GB38ESZY14177763170669 please", "DE89 3704 0044 0532 0130 00", "iban gb82west12345698765432"],
+        &["IBAN GB38ESZY14177763170669 please", "DE89 3704 0044 0532 0130 00"],
         &["GB82WEST12345698765433", "XX00TEST0000000000"],
     ),
     Detector::pii(
@@ -191,6 +195,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (North America)",
         r"(?:(?:\+1|\b001|\b1)[ .-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?: ?(?:x|ext\.?) ?\d{1,6}\b|\b)",
     )
+    .gate(Gate::Digit)
     .docs("NANP numbers with separators: `(415) 555-2671`, `415.555.2671`, `+1-415-555-2671`, `001-415-555-2671x123`; area code and exchange must start with 2-9.")
     .validate(nanp_phone)
     .score(0.8)
@@ -206,6 +211,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (international)",
         r"(?:\+|\b00)[1-9](?:[ .()-]{0,2}\d){6,14}\b",
     )
+    .gate(Gate::Digit)
     .docs("E.164 and international forms starting with `+` or `00`: `+44 161 496 0000`, `+44(0)20 7946 0123`, `+441914960921`; 7-15 digits.")
     .validate(validate::intl_phone)
     .score(0.8)
@@ -217,6 +223,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (UK national)",
         r"(?:\(0\d{2,4}\) ?|\b0\d{2,4} )\d{3,4} ?\d{3,4}\b",
     )
+    .gate(Gate::Digit)
     .docs("UK national numbers with a trunk 0: `0161 496 0000`, `(01632) 960960`, `020 7946 0123`; 10-11 digits.")
     .validate(uk_phone)
     .score(0.75)
@@ -229,6 +236,7 @@ pub static DETECTORS: &[Detector] = &[
         "IPv4 address",
         r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
     )
+    .gate(Gate::Digit)
     .docs("Dotted quads with octets 0-255 and no leading zeros. `version`/`build` just before lowers confidence below the report threshold.")
     .validate(validate::ipv4)
     .score(0.7)
@@ -242,6 +250,7 @@ pub static DETECTORS: &[Detector] = &[
         "IPv6 address",
         r"(?:\b[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}\b",
     )
+    .gate(Gate::HexColon)
     .docs("IPv6 addresses, full or `::`-compressed, as the standard library parses them.")
     .validate(validate::ipv6)
     .score(0.75)
@@ -254,6 +263,7 @@ pub static DETECTORS: &[Detector] = &[
         "UK national insurance number",
         r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
     )
+    .gate(Gate::Digit)
     .docs("`AB 12 34 56 C`: two allowed prefix letters, six digits, suffix A-D.")
     .validate(validate::uk_nino)
     .score(0.8)
@@ -266,6 +276,7 @@ pub static DETECTORS: &[Detector] = &[
         "US bank routing number",
         r"\b\d{9}\b",
     )
+    .gate(Gate::Digit)
     .docs("Nine-digit ABA routing transit numbers with a valid Federal Reserve prefix and the 3-7-1 checksum; needs a context word.")
     .validate(validate::aba_routing)
     .score(0.85)
@@ -279,6 +290,7 @@ pub static DETECTORS: &[Detector] = &[
         "Canadian social insurance number",
         r"\b\d{3}[ -]?\d{3}[ -]?\d{3}\b",
     )
+    .gate(Gate::Digit)
     .docs("Nine digits, Luhn-valid, not starting with 8; needs a context word.")
     .validate(validate::ca_sin)
     .score(0.85)
@@ -293,6 +305,7 @@ pub static DETECTORS: &[Detector] = &[
         "US social security number (undashed)",
         r"\b\d{9}\b",
     )
+    .gate(Gate::Digit)
     .docs("Nine digits with no separators, valid as an SSN; needs a context word.")
     .validate(validate::us_ssn)
     .score(0.85)
@@ -307,6 +320,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (digits only)",
         r"\b(?:1?[2-9]\d{2}[2-9]\d{6}|0[1-9]\d{8,9})\b",
     )
+    .gate(Gate::Digit)
     .docs("Ten NANP digits, or a UK number with its trunk 0, without separators; needs a context word.")
     .validate(compact_phone)
     .score(0.8)
@@ -320,6 +334,7 @@ pub static DETECTORS: &[Detector] = &[
         "Date of birth",
         r"\b(?:(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d{2})\b",
     )
+    .gate(Gate::Digit)
     .docs("Numeric dates (`1952-11-08`, `08/11/1952`, `28.11.1990`) with a plausible birth year; needs a context word (dob, born, birth).")
     .validate(validate::birth_date)
     .score(0.85)
@@ -332,6 +347,7 @@ pub static DETECTORS: &[Detector] = &[
         "Date of birth (month name)",
         r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6},? (?:19|20)\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6} \d{1,2}(?:st|nd|rd|th)?, (?:19|20)\d{2})\b",
     )
+    .gate(Gate::Digit)
     .docs("Dates written with a month name (`17 May 1990`, `May 17, 1990`); needs a context word.")
     .score(0.8)
     .context(&["dob", "born", "birth", "birthday", "date of birth", "birthdate"])
@@ -343,6 +359,7 @@ pub static DETECTORS: &[Detector] = &[
         "Passport number",
         r"\b[A-Z]{0,2}\d{6,9}\b",
     )
+    .gate(Gate::Digit)
     .docs("Passport numbers (US and UK nine digits, letter-prefixed forms of many countries); needs the word passport near.")
     .validate(not_repeated)
     .score(0.8)
@@ -357,6 +374,7 @@ pub static DETECTORS: &[Detector] = &[
         "Driver's licence number",
         r"\b(?:[A-Z]{1,2}\d{4,14}|\d{7,12}|[A-Z]\d{3}-\d{4}-\d{4}|[A-Z]{5}\d{6}[A-Z0-9]{5})\b",
     )
+    .gate(Gate::Digit)
     .docs("US state licence formats (letter plus digits, 7-12 digits, `A123-4567-8901`) and UK licences; needs a context word.")
     .validate(not_repeated)
     .score(0.8)
@@ -370,6 +388,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (national formats)",
         r"(?:\(\d{1,4}\) ?|\b)\d{2,4}(?:[ .-]\d{2,4}){1,4}\b",
     )
+    .gate(Gate::Digit)
     .docs("National numbers of other countries in groups of 2-4 digits (`0490 75 40 81`, `(37) 788-063`, `699 956 915`), 7-12 digits; needs a phone word near.")
     .validate(national_phone)
     .score(0.75)

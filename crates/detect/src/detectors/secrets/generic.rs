@@ -1,6 +1,440 @@
-//! Secret detectors: generic.
+//! Secret detectors: generic keyword-plus-entropy fallbacks, and the validators the other secret
+//! groups share.
+//!
+//! This group is listed last in the registry. A generic hit needs a secret-ish keyword, an
+//! assignment, and a value that looks random (digits and letters, enough entropy for its length)
+//! and is none of: a placeholder, a path, a UUID, an identifier or constant name, a short hex id,
+//! or a key format that a specific detector reports (so the specific one names it).
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::detector::Detector;
+use crate::validate::{entropy, is_placeholder};
+
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+
+/// Standard base64 (`+/`), padding optional.
+pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+
+/// URL-safe base64 (`-_`), padding optional.
+pub(crate) const BASE64_URL: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// A random token: no placeholder, and at least two of uppercase letters, lowercase letters and
+/// digits (which plain words, constant names and all-digit ids lack).
+pub(crate) fn token(v: &[u8]) -> bool {
+    let upper = v.iter().any(u8::is_ascii_uppercase);
+    let lower = v.iter().any(u8::is_ascii_lowercase);
+    let digit = v.iter().any(u8::is_ascii_digit);
+    u8::from(upper) + u8::from(lower) + u8::from(digit) >= 2 && !is_placeholder(v)
+}
+
+/// A random token mixing uppercase letters, lowercase letters and digits, and no placeholder.
+pub(crate) fn mixed_token(v: &[u8]) -> bool {
+    v.iter().any(u8::is_ascii_uppercase)
+        && v.iter().any(u8::is_ascii_lowercase)
+        && v.iter().any(u8::is_ascii_digit)
+        && !is_placeholder(v)
+}
+
+/// A random token found next to a vendor keyword: [`token`], and not in a key format that a
+/// specific detector reports (so `NETLIFY_TOKEN=nfp_...` is reported as the prefixed format).
+pub(crate) fn kw_token(v: &[u8]) -> bool {
+    token(v) && !specific_format(v)
+}
+
+/// Prefixes of key formats that have their own detector; a generic or header detector leaves
+/// such values to it.
+const KNOWN_PREFIXES: &[&[u8]] = &[
+    b"sk-",
+    b"sk_",
+    b"rk_",
+    b"pk_",
+    b"whsec_",
+    b"ghp_",
+    b"gho_",
+    b"ghu_",
+    b"ghs_",
+    b"ghr_",
+    b"github_pat_",
+    b"glpat-",
+    b"gldt-",
+    b"glrt-",
+    b"glptt-",
+    b"glsoat-",
+    b"gloas-",
+    b"glft-",
+    b"glimt-",
+    b"glagent-",
+    b"glcbt-",
+    b"glffct-",
+    b"GR1348941",
+    b"xox",
+    b"xapp-",
+    b"AKIA",
+    b"ASIA",
+    b"ABIA",
+    b"ACCA",
+    b"A3T",
+    b"AIza",
+    b"eyJ",
+    b"hf_",
+    b"api_org_",
+    b"gsk_",
+    b"r8_",
+    b"pplx-",
+    b"xai-",
+    b"lsv2_",
+    b"pcsk_",
+    b"nvapi-",
+    b"tvly-",
+    b"llx-",
+    b"csk-",
+    b"tgp_v1_",
+    b"fw_",
+    b"pa-",
+    b"npm_",
+    b"pypi-",
+    b"rubygems_",
+    b"oy2",
+    b"dckr_",
+    b"CCIPAT_",
+    b"CCIPRJ_",
+    b"bkua_",
+    b"AKCp",
+    b"cmVmd",
+    b"sqp_",
+    b"squ_",
+    b"sqa_",
+    b"sntrys_",
+    b"sntryu_",
+    b"ATATT3",
+    b"ATBB",
+    b"PMAK-",
+    b"glc_",
+    b"glsa_",
+    b"NRAK-",
+    b"NRII-",
+    b"NRJS-",
+    b"dt0c0",
+    b"dt0s0",
+    b"sgp_",
+    b"API-",
+    b"SG.",
+    b"key-",
+    b"xkeysib-",
+    b"xsmtpsib-",
+    b"mlsn.",
+    b"os_v2_",
+    b"shpat_",
+    b"shpca_",
+    b"shppa_",
+    b"shpss_",
+    b"EAA",
+    b"sq0atp-",
+    b"sq0csp-",
+    b"access_token$",
+    b"access-production-",
+    b"access-sandbox-",
+    b"access-development-",
+    b"FLWSECK",
+    b"FLWPUBK",
+    b"rzp_",
+    b"pdl_",
+    b"Mid-server-",
+    b"SB-Mid-server-",
+    b"xnd_",
+    b"dop_v1_",
+    b"doo_v1_",
+    b"dor_v1_",
+    b"DO00",
+    b"HRKU-",
+    b"LTAI",
+    b"AKID",
+    b"GOCSPX-",
+    b"ya29.",
+    b"1//0",
+    b"hvs.",
+    b"hvb.",
+    b"s.",
+    b"dp.",
+    b"pul-",
+    b"sbp_",
+    b"sb_secret_",
+    b"sb_publishable_",
+    b"dapi",
+    b"fo1_",
+    b"fm1",
+    b"fm2_",
+    b"FlyV1",
+    b"nfp_",
+    b"rnd_",
+    b"4b1d",
+    b"tk-us-",
+    b"AQVN",
+    b"sha256~",
+    b"lin_api_",
+    b"lin_oauth_",
+    b"ntn_",
+    b"secret_",
+    b"figd_",
+    b"CFPAT-",
+    b"sl.",
+    b"tfp_",
+    b"AGE-SECRET-KEY-",
+    b"shippo_",
+    b"EZAK",
+    b"EZTK",
+    b"fio-u-",
+    b"pscale_",
+    b"pnu_",
+    b"rdme_",
+    b"CLOJARS_",
+    b"duffel_",
+    b"ico-",
+    b"ops_",
+    b"A3-",
+    b"sm_aat_",
+    b"sm_pat_",
+    b"sm_sat_",
+    b"s-s4t2",
+    b"dnkey-",
+    b"aio_",
+    b"pat-na",
+    b"pat-eu",
+    b"pat-ap",
+    b"secret-live-",
+    b"secret-test-",
+    b"SCW",
+    b"amzn.mws.",
+    b"ABSK",
+    b"bedrock-api-key-",
+    b"IQoJb3JpZ2lu",
+    b"FwoGZXIvYXdzE",
+    b"v1.0-",
+    b"LS0tLS1CRUdJTi",
+    b"AAAAAAAAAAAAAAAAAAAAA",
+    b"Mid-client-",
+    b"re_",
+    b"sk.eyJ",
+    b"pk.eyJ",
+];
+
+/// True when `v` is in a key format that a specific detector of the registry reports: a known
+/// vendor prefix, or a known shape (OpenAI's `T3BlbkFJ` marker, Mailchimp's `-usNN` suffix,
+/// Twilio SIDs, Entra ID secrets, Terraform and Airtable tokens, New Relic license keys, Discord
+/// bot tokens).
+pub(crate) fn specific_format(v: &[u8]) -> bool {
+    if KNOWN_PREFIXES.iter().any(|p| v.starts_with(p)) {
+        return true;
+    }
+    let find = |w: &[u8]| memchr::memmem::find(v, w).is_some();
+    let hex32 =
+        |s: &[u8]| s.len() == 32 && s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let n = v.len();
+    // Mailchimp: `-us` and one or two digits at the end
+    let mailchimp = |k: usize| {
+        n > k + 3 && &v[n - k - 3..n - k] == b"-us" && v[n - k..].iter().all(u8::is_ascii_digit)
+    };
+    find(b"T3BlbkFJ")
+        || find(b".atlasv1.")
+        || mailchimp(1)
+        || mailchimp(2)
+        || ((v.starts_with(b"SK") || v.starts_with(b"AC")) && hex32(&v[2..]))
+        || (n > 8 && v[3].is_ascii_digit() && v[4] == b'Q' && v[5] == b'~')
+        || (n == 40 && v.ends_with(b"NRAL"))
+        || (n > 18 && v.starts_with(b"pat") && v[17] == b'.')
+        || (n == 58 && v.starts_with(b"KEY") && v[35] == b'_')
+        || v.starts_with(b"pat.")
+        || v.starts_with(b"sat.")
+        || discord_token_shape(v)
+}
+
+/// The shape of a Discord bot token: three dot-separated url-safe base64 parts whose first part
+/// decodes to a 17-20 digit user id.
+pub(crate) fn discord_token_shape(v: &[u8]) -> bool {
+    let mut parts = v.split(|&b| b == b'.');
+    let (Some(id), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let mut buf = [0u8; 32];
+    if id.len() > 40 {
+        return false;
+    }
+    match BASE64_URL.decode_slice(id, &mut buf) {
+        Ok(n) => (17..=20).contains(&n) && buf[..n].iter().all(u8::is_ascii_digit),
+        Err(_) => false,
+    }
+}
+
+/// A path or URL rather than a secret: starts with `/`, `./`, `../` or `~/`, has `//`, or ends
+/// in a file extension after a `/`.
+fn looks_like_path(v: &[u8]) -> bool {
+    if v.starts_with(b"/") || v.starts_with(b"./") || v.starts_with(b"../") || v.starts_with(b"~/")
+    {
+        return true;
+    }
+    if memchr::memmem::find(v, b"//").is_some() {
+        return true;
+    }
+    match (memchr::memrchr(b'/', v), memchr::memrchr(b'.', v)) {
+        (Some(slash), Some(dot)) if dot > slash => {
+            let ext = &v[dot + 1..];
+            (1..=5).contains(&ext.len()) && ext.iter().all(u8::is_ascii_alphabetic)
+        }
+        _ => false,
+    }
+}
+
+/// A UUID (8-4-4-4-12 hex digits) and nothing else.
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Code rather than a secret: a constant name (`DB_PASSWORD_2`), a dotted reference
+/// (`process.env.API_KEY`, `settings.secret_v2`), or words joined by `_`, `-` or `.`
+/// (`my-secret-value`).
+fn looks_like_identifier(v: &[u8]) -> bool {
+    let constant = v.contains(&b'_')
+        && v.iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_');
+    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+    let dotted = v.contains(&b'.')
+        && digits <= 2
+        && v.split(|&b| b == b'.').all(|s| {
+            s.first().is_some_and(u8::is_ascii_alphabetic)
+                && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        });
+    let segments = v.split(|b| matches!(b, b'_' | b'-' | b'.'));
+    let wordy = segments.clone().count() >= 2
+        && segments.clone().all(|s| {
+            s.iter().all(u8::is_ascii_alphabetic)
+                || (s.len() <= 4 && s.iter().all(u8::is_ascii_digit))
+        });
+    constant || dotted || wordy
+}
+
+/// The value of a generic `api_key = ...` / `secret: ...` assignment: 16-100 characters with
+/// letters and digits, enough entropy for its length (3.3 bits/byte under 20 characters, 3.5
+/// under 32, 3.7 above; 3.0 for hex of 32+ characters, shorter hex is rejected), and not a
+/// placeholder, path, UUID, identifier or specific key format.
+fn generic_secret(v: &[u8]) -> bool {
+    let n = v.len();
+    if !(16..=100).contains(&n) || is_placeholder(v) || specific_format(v) {
+        return false;
+    }
+    if !v.iter().any(u8::is_ascii_digit) || !v.iter().any(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    if looks_like_path(v) || is_uuid(v) || looks_like_identifier(v) {
+        return false;
+    }
+    let hex = v.iter().all(u8::is_ascii_hexdigit);
+    let min = match (hex, n) {
+        (true, ..32) => return false,
+        (true, _) => 3.0,
+        (false, ..20) => 3.3,
+        (false, ..32) => 3.5,
+        (false, _) => 3.7,
+    };
+    entropy(v) >= min
+}
+
+/// Passwords that appear in documentation and default configurations, not in deployments.
+const DEFAULT_PASSWORDS: &[&[u8]] = &[
+    b"password",
+    b"password1",
+    b"password123",
+    b"passw0rd",
+    b"p@ssw0rd",
+    b"p@ssword",
+    b"secret",
+    b"secret123",
+    b"changeme1",
+    b"admin123",
+    b"test1234",
+    b"qwerty123",
+    b"letmein1",
+    b"welcome1",
+    b"default",
+    b"mypassword",
+    b"yourpassword",
+    b"newpassword",
+    b"oldpassword",
+    b"undefined",
+];
+
+/// A password value: 6-128 characters with a letter and a digit or symbol (or a digit and a
+/// symbol), at least 2.5 bits/byte of entropy, and none of: a placeholder, a well-known default,
+/// a variable or template reference (`$X`, `%X%`, `{{x}}`, `env:X`), an identifier, a path or a
+/// function call.
+pub(crate) fn password_value(v: &[u8]) -> bool {
+    let n = v.len();
+    let Some(&first) = v.first() else {
+        return false;
+    };
+    if !(6..=128).contains(&n)
+        || is_placeholder(v)
+        || specific_format(v)
+        || matches!(
+            first,
+            b'$' | b'%' | b'{' | b'<' | b'[' | b'@' | b'&' | b'*' | b'#'
+        )
+        || DEFAULT_PASSWORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
+    {
+        return false;
+    }
+    let letter = v.iter().any(u8::is_ascii_alphabetic);
+    let digit = v.iter().any(u8::is_ascii_digit);
+    let symbol = v
+        .iter()
+        .any(|b| !b.is_ascii_alphanumeric() && !matches!(b, b'_' | b'-' | b'.'));
+    if !((letter && (digit || symbol)) || (digit && symbol)) {
+        return false;
+    }
+    // `env:NAME`, `vault:path`, `file:...` references
+    let reference = memchr::memchr(b':', v)
+        .is_some_and(|c| (1..=8).contains(&c) && v[..c].iter().all(u8::is_ascii_lowercase));
+    let call = v.ends_with(b")") && v.contains(&b'(');
+    if reference || call {
+        return false;
+    }
+    !looks_like_identifier(v) && !looks_like_path(v) && entropy(v) >= 2.5
+}
 
 /// Detectors of this group, in registry order.
-pub static DETECTORS: &[Detector] = &[];
+pub static DETECTORS: &[Detector] = &[
+    Detector::secret(
+        "generic_password",
+        "Password assignment",
+        r#"(?i:passw(?:or)?d|passwd|passphrase|pwd)[0-9]?\\?["']?[ \t]{0,3}(?::=|=>|[=:])[ \t]{0,3}\\?["']?(?P<v>[^\s"'\\,;&<>(){}\[\]\x60]{6,64})(?:["'\x60\s,;&\\]|$)"#,
+    )
+    .docs("Password assignments (`password = \"...\"`, `\"passwd\": \"...\"`, `DB_PASSWORD=...`): a lower entropy bar than generic keys but strict rejection of placeholders, defaults, variable references, identifiers and plain words.")
+    .validate(password_value)
+    .score(0.7)
+    .examples(
+        &[r#"DB_PASSWORD="n7los4Go!qzG""#, r#"{"username": "svc", "password": "srjMJy#1190"}"#, "smtp_passwd: 'NC8TIsN0E83U'"],
+        &[r#"password = "changeme""#, "password: ${DB_PASSWORD}", r#"password = "password123""#, r#"PASSWORD_FIELD = "password""#, "password: getPassword()", r#"password = "********""#],
+    ),
+    Detector::secret(
+        "generic_api_key",
+        "Generic API key or secret",
+        r#"(?i:api[_-]?key|apikey|client[_-]?secret|access[_-]?token|auth[_-]?token|secret|passw(?:or)?d|passwd|pwd|private[_-]?key|token)(?:[_.-]?(?i:key|value|token|secret|base))?\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
+    )
+    .docs("A secret-ish keyword (`api_key`, `secret`, `client_secret`, `access_token`, `auth_token`, `password`, `private_key`, `token`) assigned a random-looking 16-100 character value; values in a specific key format are left to their own detector.")
+    .validate(generic_secret)
+    .score(0.75)
+    .examples(
+        &["API_KEY=IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv", r#""client_secret" : "f257a59276164209df13b56074166105bdc49c92e6550f6dcf16a43f8266f17c""#, "config.secret_key = 'L1QOck4mRL67MqOL/h4LzXLy38kyTJ8mcLw3pw+T'", "auth_token: Way_wBOmQ6WoRMsjP7H6FxPV"],
+        &["API_KEY=your_api_key_here", r#"api_key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c""#, r#"token = "cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9""#, "secret: process.env.CLIENT_SECRET", "token_path=/var/run/secrets/kubernetes.io/token", "SECRET_KEY=DJANGO_SECRET_KEY_VALUE", r#"api_key = "0bfb80fb6287f783""#],
+    ),
+];

@@ -1,0 +1,230 @@
+//! `rampart` as a user runs it: real processes, real files, exit codes and output formats.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn rampart(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .env("RAMPART_HASH_KEY", "test-key")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SSN: &str = "536-90-4399";
+const KEY: &str = "ghp_R2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi";
+
+#[test]
+fn findings_exit_1_and_never_print_the_value() {
+    let o = rampart(&["scan"], format!("ssn {SSN} token {KEY}").as_bytes());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("US_SSN") && out.contains("SECRET"), "{out}");
+    assert!(!out.contains(SSN) && !out.contains(KEY), "{out}");
+}
+
+#[test]
+fn clean_input_exits_0() {
+    let o = rampart(&["scan"], b"nothing to see here, version 1.2.3, 42 apples");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn jsonl_gives_byte_offsets_into_utf8_text() {
+    let text = format!("caf\u{e9} \u{1F600} ssn {SSN}");
+    let input = format!(
+        "{}\n{}\n",
+        serde_json::json!({"id": 7, "text": text}),
+        serde_json::json!({"id": "b", "text": "no pii"})
+    );
+    let o = rampart(&["scan", "--jsonl"], input.as_bytes());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], 7);
+    let f = &lines[0]["findings"][0];
+    let (s, e) = (f["start"].as_u64().unwrap() as usize, f["end"].as_u64().unwrap() as usize);
+    assert_eq!(&text.as_bytes()[s..e], SSN.as_bytes());
+    assert_eq!(f["class"], "US_SSN");
+    assert_eq!(f["detector"], "us_ssn");
+    assert!(f["score"].as_f64().unwrap() > 0.5);
+    assert_eq!(lines[1], serde_json::json!({"id": "b", "findings": []}));
+}
+
+#[test]
+fn jsonl_bad_lines_are_reported_and_the_rest_is_scanned() {
+    let input = format!("not json\n{{\"id\": 1}}\n{}\n", serde_json::json!({"id": 2, "text": format!("ssn {SSN}")}));
+    let o = rampart(&["scan", "--jsonl"], input.as_bytes());
+    assert_eq!(o.status.code(), Some(2));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["error"].as_str().unwrap().contains(":1: not JSON"));
+    assert!(lines[1]["error"].as_str().unwrap().contains("no string field \"text\""));
+    assert_eq!(lines[2]["findings"][0]["class"], "US_SSN");
+}
+
+#[test]
+fn jsonl_redact_adds_redacted_text() {
+    let input = serde_json::json!({"id": 1, "text": format!("ssn {SSN}")}).to_string();
+    let o = rampart(&["scan", "--jsonl", "--redact", "--strategy", "partial"], input.as_bytes());
+    let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(line["redacted"], "ssn ***-**-4399");
+}
+
+#[test]
+fn sarif_is_valid_2_1_0_with_rules_and_regions() {
+    let o = rampart(&["scan", "--format", "sarif"], format!("line one\nssn {SSN}\n").as_bytes());
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    assert!(run["tool"]["driver"]["rules"].as_array().unwrap().len() > 100);
+    let r = &run["results"][0];
+    assert_eq!(r["ruleId"], "us_ssn");
+    let region = &r["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 2);
+    assert_eq!(region["startColumn"], 5);
+    assert!(!stdout(&o).contains(SSN));
+}
+
+#[test]
+fn json_report_lists_findings_per_input() {
+    let o = rampart(&["scan", "--format", "json"], format!("{KEY}").as_bytes());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["summary"]["findings"], 1);
+    let f = &v["inputs"][0]["findings"][0];
+    assert_eq!(f["class"], "SECRET");
+    assert_eq!(f["detector"], "github_pat_classic");
+    assert_eq!(f["hash"].as_str().unwrap().len(), 32);
+    assert!(f["owasp"].as_array().unwrap().iter().any(|o| o == "LLM02:2025"));
+}
+
+#[test]
+fn redacted_json_stays_valid_json() {
+    let doc = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/support-ticket.json")).unwrap();
+    for strategy in ["mask", "partial", "hash", "fake", "tokenize"] {
+        let o = rampart(&["scan", "--redact", "--strategy", strategy], &doc);
+        assert_eq!(o.status.code(), Some(1), "{strategy}: {}", stderr(&o));
+        let out = stdout(&o);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{strategy}: {e}: {out}"));
+        let content = v["messages"][1]["content"].as_str().unwrap();
+        for raw in [SSN, KEY, "4111 1111 1111 1111", "dana.q@example.org", "Zq8!vR2mPw", "(415) 555-2671"] {
+            assert!(!content.contains(raw), "{strategy} leaked {raw}: {content}");
+        }
+        assert!(!v["metadata"]["iban"].as_str().unwrap().contains("3704 0044"), "{strategy}");
+        // the report went to stderr
+        assert!(stderr(&o).contains("finding(s)"), "{strategy}");
+    }
+}
+
+#[test]
+fn json_escapes_and_base64_and_query_strings_are_decoded() {
+    let cases = [
+        format!("{{\"q\": \"ssn 536\\u002d90\\u002d4399\"}}"),
+        format!("GET /?token={}&x=1", "ghp%5FR2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi"),
+        format!("payload: {}", "c3NuIDUzNi05MC00Mzk5IGFuZCBtb3Jl"),
+    ];
+    for c in cases {
+        let o = rampart(&["scan", "--redact"], c.as_bytes());
+        assert_eq!(o.status.code(), Some(1), "{c}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("[REDACTED:"), "{c} -> {out}");
+    }
+}
+
+#[test]
+fn folders_are_walked_honouring_gitignore() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".gitignore"), "ignored.txt\n").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/config.env"), format!("GITHUB_TOKEN={KEY}\n")).unwrap();
+    std::fs::write(dir.path().join("ignored.txt"), format!("ssn {SSN}\n")).unwrap();
+    std::fs::write(dir.path().join("clean.md"), "hello\n").unwrap();
+    let o = rampart(&["scan", "--format", "json", dir.path().to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let paths: Vec<&str> = v["inputs"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+    assert!(paths.iter().any(|p| p.ends_with("config.env")));
+    assert!(!paths.iter().any(|p| p.ends_with("ignored.txt")), "{paths:?}");
+    let o = rampart(&["scan", "--no-ignore", dir.path().to_str().unwrap()], b"");
+    assert!(stdout(&o).contains("US_SSN"));
+}
+
+#[test]
+fn redacted_copies_go_to_output_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), format!("ssn {SSN}\n")).unwrap();
+    std::fs::write(dir.path().join("b.txt"), "fine\n").unwrap();
+    let o = rampart(&["scan", "--redact", "--output-dir", out.path().to_str().unwrap(), dir.path().to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let copies: Vec<_> = walk(out.path());
+    let a = copies.iter().find(|p| p.ends_with("a.txt")).expect("copy of a.txt");
+    assert_eq!(std::fs::read_to_string(a).unwrap(), "ssn [REDACTED:US_SSN]\n");
+    let o = rampart(&["scan", "--redact", dir.path().to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--output-dir"));
+}
+
+fn walk(p: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn gzip_files_are_scanned_and_bombs_are_clear_errors() {
+    use flate2::write::GzEncoder;
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(format!("ssn {SSN}").as_bytes()).unwrap();
+    std::fs::write(dir.path().join("body.gz"), e.finish().unwrap()).unwrap();
+    let o = rampart(&["scan", dir.path().join("body.gz").to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("in compressed"));
+
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![b'a'; 300 << 20]).unwrap();
+    std::fs::write(dir.path().join("bomb.gz"), e.finish().unwrap()).unwrap();
+    let o = rampart(&["scan", dir.path().join("bomb.gz").to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("decompression bomb") || stdout(&o).contains("expands past"), "{}", stdout(&o));
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let o = rampart(&["scan", "/no/such/path"], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no such file or folder"));
+    let o = rampart(&["scan", "--strategy", "shred"], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown strategy"));
+}
+
+#[test]
+fn detector_reference_doc_is_generated_from_the_registry() {
+    let o = rampart(&["detectors", "--markdown"], b"");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DETECTORS.md")).unwrap();
+    assert!(stdout(&o) == doc, "docs/DETECTORS.md is stale: run `cargo run -p rampart -- detectors --markdown > docs/DETECTORS.md`");
+}

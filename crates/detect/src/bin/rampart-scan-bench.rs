@@ -1,0 +1,55 @@
+//! Prints the scanner's throughput on the shared benchmark inputs as JSON lines, for the
+//! side-by-side script in `bench/`. `rampart-scan-bench [--write-inputs DIR]`.
+#![forbid(unsafe_code)]
+
+use std::time::Instant;
+
+use rampart_detect::{ScanOptions, Scanner, corpus};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let data = corpus::data_dir(&std::env::current_dir().unwrap()).expect("shared data not found; set RAMPART_SHARED_DATA");
+    let inputs = [
+        ("benign_api_json", corpus::benign_json(&data).unwrap()),
+        ("pii_dense_text", corpus::pii_dense(&data).unwrap()),
+        ("mixed_10mb", corpus::mixed(&data, 10 << 20).unwrap()),
+    ];
+    if let Some(i) = args.iter().position(|a| a == "--write-inputs") {
+        let dir = std::path::PathBuf::from(&args[i + 1]);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, input) in &inputs {
+            std::fs::write(dir.join(format!("{name}.txt")), input).unwrap();
+        }
+        return;
+    }
+    let scanner = Scanner::builtin();
+    let opts = ScanOptions::default();
+    for (name, input) in &inputs {
+        let mut times = Vec::new();
+        let mut findings = 0;
+        for _ in 0..7 {
+            let t = Instant::now();
+            findings = scanner.scan(input, &opts).unwrap().found.len();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        if std::env::var("RAW").is_ok() {
+            let mut hits = Vec::new();
+            let t = Instant::now();
+            scanner.scan_raw(input, &mut hits);
+            eprintln!("raw {name}: {:.1} MB/s, {} hits", input.len() as f64 / t.elapsed().as_secs_f64() / 1e6, hits.len());
+            let t = Instant::now();
+            let n = rampart_detect::decode::base64::candidates(input).len();
+            eprintln!("b64 candidates {name}: {:.1} MB/s, {n}", input.len() as f64 / t.elapsed().as_secs_f64() / 1e6);
+            let t = Instant::now();
+            let j = rampart_detect::decode::json::parse(input).is_some();
+            eprintln!("json {name}: {:.1} MB/s {j}", input.len() as f64 / t.elapsed().as_secs_f64() / 1e6);
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        let median = times[times.len() / 2];
+        println!(
+            "{{\"tool\":\"rampart\",\"input\":\"{name}\",\"bytes\":{},\"seconds\":{median:.6},\"mb_per_s\":{:.1},\"findings\":{findings}}}",
+            input.len(),
+            input.len() as f64 / median / 1e6
+        );
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of Rampart: format check, clippy (-D warnings), the whole test
+# suite, and a freshness check of generated docs. Idempotent; safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The evaluation data lives beside the repository (../shared/data); tests read it from there.
+if [ -z "${RAMPART_SHARED_DATA:-}" ] && [ -d ../shared/data ]; then
+  RAMPART_SHARED_DATA="$(cd ../shared/data && pwd)"
+  export RAMPART_SHARED_DATA
+fi
+if [ ! -d "${RAMPART_SHARED_DATA:-/nonexistent}" ]; then
+  echo "test.sh: evaluation data not found: put shared/data beside the repository or set RAMPART_SHARED_DATA" >&2
+  exit 2
+fi
+
+command -v cargo >/dev/null || { echo "test.sh: cargo not found; install the Rust toolchain (rustup)" >&2; exit 2; }
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --doc --locked
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
