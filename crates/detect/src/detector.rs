@@ -47,6 +47,10 @@ pub enum Gate {
         /// Its largest offset from the match start.
         within: u16,
     },
+    /// As [`Gate::Digit`], and only where one of the detector's context words is near (it must
+    /// require context). For broad patterns (any nine digits) that count only with a word such
+    /// as `routing` or `passport` near.
+    Context,
     /// No gate: the pattern is scanned over all text (one more automaton pass; use only for
     /// patterns the regex engine accelerates itself, such as the `@` of e-mail addresses).
     Scan,

@@ -89,8 +89,18 @@ pub struct Hit {
 /// How a group finds its candidate positions.
 #[derive(Debug)]
 enum Candidates {
-    /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords.
-    Literals(Vec<AhoCorasick>),
+    /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords; for each
+    /// automaton, the detectors each literal belongs to.
+    Literals(Vec<(AhoCorasick, Vec<Vec<usize>>)>),
+    /// Digit candidates with a context word (case-insensitive) near; `reach` is how far
+    /// before a word a match may start.
+    Context {
+        /// The context words of the group's detectors.
+        words: AhoCorasick,
+        /// Longest match of the group plus the context after a hit.
+        reach: usize,
+    },
+
     /// Word starts (and `+`, `(`) shortly before runs of digits.
     Digits,
     /// Word starts shortly before a colon between hex digits or colons.
@@ -151,6 +161,7 @@ impl Scanner {
         let mut long_literals: Vec<Vec<u8>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut prefixes: Vec<(Vec<Vec<u8>>, bool)> = Vec::new();
+        let mut max_lens: Vec<usize> = Vec::new();
         for d in &detectors {
             if !seen.insert(d.id) {
                 diagnostics.push(diag(
@@ -168,6 +179,7 @@ impl Scanner {
                 Err(e) => {
                     diagnostics.push(diag(d, format!("pattern does not parse: {e}")));
                     prefixes.push((Vec::new(), false));
+                    max_lens.push(0);
                     continue;
                 }
             };
@@ -191,6 +203,10 @@ impl Scanner {
                 prefixes.push((Vec::new(), false));
             }
             let props = hir.properties();
+            max_lens.push(props.maximum_len().unwrap_or(0));
+            if d.gate == Gate::Context && !d.context.required {
+                diagnostics.push(diag(d, "a context gate needs required context words (.require_context())".into()));
+            }
             if props.minimum_len().unwrap_or(0) == 0 {
                 diagnostics.push(diag(
                     d,
@@ -236,12 +252,13 @@ impl Scanner {
             Gate::Digit => 1,
             Gate::HexColon => 2,
             Gate::Inner { .. } => 3,
-            Gate::Scan => 4,
+            Gate::Context => 4,
+            Gate::Scan => 5,
         };
         // one group per gate kind, except that every `Scan` detector gets its own automaton so
         // the regex engine can apply its own single-pattern accelerations (e-mail's `@`)
         let mut plan: Vec<(Gate, Vec<usize>)> = Vec::new();
-        for gate in [Gate::Prefix, Gate::Digit, Gate::HexColon, Gate::Inner { literal: "", within: 0 }] {
+        for gate in [Gate::Prefix, Gate::Digit, Gate::HexColon, Gate::Inner { literal: "", within: 0 }, Gate::Context] {
             let ids: Vec<usize> = (0..detectors.len())
                 .filter(|&i| kind(detectors[i].gate) == kind(gate))
                 .collect();
@@ -264,30 +281,38 @@ impl Scanner {
                 Gate::Prefix => {
                     // prefixes spelled in every case (`(?i:password)`) are matched by one
                     // case-insensitive automaton over their lowercase forms; the rest exactly
-                    let (mut exact, mut folded): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
-                    for &i in &ids {
-                        let (lits, fold) = &prefixes[i];
-                        if *fold {
-                            folded.extend(lits.iter().cloned());
-                        } else {
-                            exact.extend(lits.iter().cloned());
-                        }
-                    }
                     let mut automata = Vec::new();
-                    for (mut lits, fold) in [(exact, false), (folded, true)] {
-                        lits.sort();
-                        lits.dedup();
-                        if lits.is_empty() {
+                    // one pass of a case-insensitive automaton over every literal of 4+ bytes
+                    // (lowercased: a superset of the exact ones' hits), and an exact automaton
+                    // for short case-sensitive ones (`AC`, `SK`), which folded would hit in
+                    // every other English word
+                    for fold in [true, false] {
+                        // literal -> detectors that start with it
+                        let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
+                        for &i in &ids {
+                            let (lits, folded) = &prefixes[i];
+                            for lit in lits {
+                                let short_exact = !*folded && lit.len() < 4;
+                                if short_exact != fold {
+                                    let key = if fold { lit.to_ascii_lowercase() } else { lit.clone() };
+                                    owners.entry(key).or_default().push(i);
+                                }
+                            }
+                        }
+                        for v in owners.values_mut() {
+                            v.sort_unstable();
+                            v.dedup();
+                        }
+                        if owners.is_empty() {
                             continue;
                         }
-                        automata.push(
-                            AhoCorasickBuilder::new()
-                                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                                .ascii_case_insensitive(fold)
-                                .match_kind(AcMatchKind::Standard)
-                                .build(&lits)
-                                .expect("literal prefixes compile"),
-                        );
+                        let ac = AhoCorasickBuilder::new()
+                            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                            .ascii_case_insensitive(fold)
+                            .match_kind(AcMatchKind::Standard)
+                            .build(owners.keys())
+                            .expect("literal prefixes compile");
+                        automata.push((ac, owners.into_values().collect()));
                     }
                     Candidates::Literals(automata)
                 }
@@ -307,7 +332,30 @@ impl Scanner {
                             }
                         }
                     }
-                    Candidates::Inner(AhoCorasick::new(&lits).expect("inner literals compile"), within)
+                    Candidates::Inner(
+                        AhoCorasickBuilder::new()
+                            .match_kind(AcMatchKind::LeftmostFirst)
+                            .build(&lits)
+                            .expect("inner literals compile"),
+                        within,
+                    )
+                }
+                Gate::Context => {
+                    let mut words: Vec<String> = ids
+                        .iter()
+                        .flat_map(|&i| detectors[i].context.words.iter().map(|w| w.to_ascii_lowercase()))
+                        .collect();
+                    words.sort();
+                    words.dedup();
+                    let reach = ids.iter().map(|&i| max_lens[i]).max().unwrap_or(0) + CONTEXT_AFTER;
+                    Candidates::Context {
+                        words: AhoCorasickBuilder::new()
+                            .match_kind(AcMatchKind::LeftmostFirst)
+                            .ascii_case_insensitive(true)
+                            .build(&words)
+                            .expect("context words compile"),
+                        reach,
+                    }
                 }
                 Gate::Scan => Candidates::Scan,
             };
@@ -345,6 +393,7 @@ impl Scanner {
             }
         }
         let words = AhoCorasickBuilder::new()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .ascii_case_insensitive(true)
             .match_kind(AcMatchKind::Standard)
             .build(&word_list)
@@ -418,8 +467,10 @@ impl Scanner {
     /// report in this range: the streaming scanner relies on it.
     pub fn scan_until(&self, hay: &[u8], from: usize, limit: usize, hits: &mut Vec<Hit>) -> usize {
         let limit = limit.min(hay.len());
-        // candidate starts per group, sorted; `Scan` groups find theirs as they go
-        let mut cands: Vec<Vec<usize>> = self
+        // per group: sorted candidates `(start, tag)`; a tag names the detectors of a literal
+        // (`Literals`), else the group's all-matches automaton says what matches there.
+        // `Scan` and `Context` groups find their next match with a search instead.
+        let cands: Vec<Vec<(usize, u32)>> = self
             .groups
             .iter()
             .map(|g| candidates(&g.candidates, hay, from, limit))
@@ -433,20 +484,24 @@ impl Scanner {
             // the nearest candidate of every group at or after `pos`
             let mut q = usize::MAX;
             for (gi, g) in self.groups.iter().enumerate() {
-                let start = if let Candidates::Scan = g.candidates {
-                    if scan_next[gi].is_none_or(|s| s < pos) {
-                        let re = g.re.as_ref().expect("scan groups have a leftmost-first automaton");
-                        scan_next[gi] = re
-                            .search(&Input::new(hay).range(pos.min(hay.len())..))
-                            .map_or(Some(usize::MAX), |m| Some(m.start()));
+                let start = match g.candidates {
+                    Candidates::Scan => {
+                        if scan_next[gi].is_none_or(|s| s < pos) {
+                            let re = g.re.as_ref().expect("scan groups have a leftmost-first automaton");
+                            scan_next[gi] = Some(
+                                re.search(&Input::new(hay).range(pos.min(hay.len())..))
+                                    .map_or(usize::MAX, |m| m.start()),
+                            );
+                        }
+                        scan_next[gi].unwrap_or(usize::MAX)
                     }
-                    scan_next[gi].unwrap_or(usize::MAX)
-                } else {
-                    let list = &mut cands[gi];
-                    while next[gi] < list.len() && list[next[gi]] < pos {
-                        next[gi] += 1;
+                    _ => {
+                        let list = &cands[gi];
+                        while next[gi] < list.len() && list[next[gi]].0 < pos {
+                            next[gi] += 1;
+                        }
+                        list.get(next[gi]).map_or(usize::MAX, |c| c.0)
                     }
-                    list.get(next[gi]).copied().unwrap_or(usize::MAX)
                 };
                 q = q.min(start);
             }
@@ -457,12 +512,27 @@ impl Scanner {
             tries.clear();
             let anchored = Input::new(hay).range(q..).anchored(Anchored::Yes);
             for (gi, g) in self.groups.iter().enumerate() {
-                let at_q = match g.candidates {
-                    Candidates::Scan => scan_next[gi] == Some(q),
-                    _ => cands[gi].get(next[gi]) == Some(&q),
-                };
-                if !at_q {
-                    continue;
+                match &g.candidates {
+                    Candidates::Scan => {
+                        if scan_next[gi] != Some(q) {
+                            continue;
+                        }
+                    }
+                    Candidates::Literals(automata) => {
+                        let list = &cands[gi];
+                        let mut k = next[gi];
+                        while k < list.len() && list[k].0 == q {
+                            let tag = list[k].1 as usize;
+                            tries.extend(&automata[tag >> 24].1[tag & 0xff_ffff]);
+                            k += 1;
+                        }
+                        continue;
+                    }
+                    _ => {
+                        if cands[gi].get(next[gi]).map(|c| c.0) != Some(q) {
+                            continue;
+                        }
+                    }
                 }
                 sets[gi].clear();
                 g.all.which_overlapping_matches(&anchored, &mut sets[gi]);
@@ -472,6 +542,7 @@ impl Scanner {
                 tries.extend(sets[gi].iter().map(|pid| g.ids[pid.as_usize()]));
             }
             tries.sort_unstable();
+            tries.dedup();
             let mut accepted = None;
             for &idx in &tries {
                 if let Some((hit, end)) = self.try_at(hay, idx, q) {
@@ -678,19 +749,79 @@ fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)
     None
 }
 
-/// Candidate match starts in `[from, limit)` for a group, sorted and unique.
-fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<usize> {
-    let mut out = Vec::new();
+/// Tag of a candidate whose detectors the all-matches automaton must find.
+const NO_TAG: u32 = u32::MAX;
+
+/// Candidate match starts in `[from, limit)` for a group, sorted, with their tags.
+fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(usize, u32)> {
+    let mut out: Vec<(usize, u32)> = Vec::new();
     let word_start = |q: usize| q == 0 || !hay[q - 1].is_ascii_alphanumeric();
     match kind {
         Candidates::Scan => {}
+        Candidates::Context { words, reach } => {
+            // matches start near digits (as for `Digits`) and need a context word near them:
+            // keep the digit candidates that have a word within reach
+            let digits = candidates(&Candidates::Digits, hay, from, limit);
+            let mut i = 0;
+            while i < digits.len() {
+                // a cluster of candidates whose word windows overlap is checked in one search
+                let first = digits[i].0;
+                let mut last = first;
+                let mut j = i + 1;
+                while j < digits.len() && digits[j].0 <= last + 2 * reach {
+                    last = digits[j].0;
+                    j += 1;
+                }
+                let lo = first.saturating_sub(CONTEXT_BEFORE + reach);
+                let hi = (last + CONTEXT_BEFORE + reach).min(hay.len());
+                let mut word_starts: Vec<usize> = Vec::new();
+                let mut at = lo;
+                while let Some(m) = words.find(aho_corasick::Input::new(&hay[..hi]).range(at..)) {
+                    at = m.start() + 1;
+                    word_starts.push(m.start());
+                }
+                // a word at ws lets a match start in [ws - reach, ws + CONTEXT_BEFORE]; both
+                // lists are sorted, so one sweep finds, for each candidate, the first word not
+                // too far before it
+                let mut k = 0;
+                for &(q, tag) in &digits[i..j] {
+                    while k < word_starts.len() && word_starts[k] + CONTEXT_BEFORE < q {
+                        k += 1;
+                    }
+                    if k < word_starts.len() && word_starts[k] <= q + reach {
+                        out.push((q, tag));
+                    }
+                }
+                i = j;
+            }
+            return out;
+        }
         Candidates::Literals(automata) => {
             let end = (limit + 64).min(hay.len());
-            for ac in automata {
+            for (k, (ac, _)) in automata.iter().enumerate() {
                 for m in ac.find_overlapping_iter(&hay[from..end]) {
                     let q = from + m.start();
                     if q < limit {
-                        out.push(q);
+                        out.push((q, ((k as u32) << 24) | m.pattern().as_u32()));
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+        }
+        Candidates::Inner(ac, within) => {
+            let reach = within.iter().copied().max().unwrap_or(0);
+            let end = (limit + reach + 64).min(hay.len());
+            // leftmost searches restarted one byte after each hit find overlapping hits too,
+            // and unlike overlapping iteration they use the automaton's prefilter
+            let mut at = from;
+            while let Some(m) = ac.find(aho_corasick::Input::new(&hay[..end]).range(at..)) {
+                at = m.start() + 1;
+                let at = m.start();
+                for q in at.saturating_sub(within[m.pattern().as_usize()]).max(from)..=at {
+                    // matches start at a word start or at a delimiter, never inside a word
+                    if q < limit && (!hay[q].is_ascii_alphanumeric() || word_start(q)) {
+                        out.push((q, NO_TAG));
                     }
                 }
             }
@@ -713,7 +844,7 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<u
                     }
                     let b = hay[q];
                     if b == b'+' || b == b'(' || (b.is_ascii_alphanumeric() && word_start(q)) {
-                        out.push(q);
+                        out.push((q, NO_TAG));
                     }
                 }
                 last = i + 1;
@@ -721,21 +852,6 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<u
                     i += 1;
                 }
             }
-        }
-        Candidates::Inner(ac, within) => {
-            let reach = within.iter().copied().max().unwrap_or(0);
-            let end = (limit + reach + 64).min(hay.len());
-            for m in ac.find_overlapping_iter(&hay[from..end]) {
-                let at = from + m.start();
-                for q in at.saturating_sub(within[m.pattern().as_usize()]).max(from)..=at {
-                    // matches start at a word start or at a delimiter, never inside a word
-                    if q < limit && (!hay[q].is_ascii_alphanumeric() || word_start(q)) {
-                        out.push(q);
-                    }
-                }
-            }
-            out.sort_unstable();
-            out.dedup();
         }
         Candidates::HexColons => {
             let end = (limit + 5).min(hay.len());
@@ -753,7 +869,7 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<u
                         break;
                     }
                     if hay[q] == b':' || (hay[q].is_ascii_hexdigit() && word_start(q)) {
-                        out.push(q);
+                        out.push((q, NO_TAG));
                     }
                 }
                 last = c + 1;
@@ -780,7 +896,8 @@ impl Scanner {
                 let t = std::time::Instant::now();
                 let n = candidates(&g.candidates, hay, 0, hay.len()).len();
                 let name = match &g.candidates {
-                    Candidates::Literals(acs) => format!("literals({:?})", acs.iter().map(|a| a.patterns_len()).collect::<Vec<_>>()),
+                    Candidates::Context { .. } => "context".into(),
+                    Candidates::Literals(acs) => format!("literals({:?})", acs.iter().map(|a| a.0.patterns_len()).collect::<Vec<_>>()),
                     Candidates::Digits => "digits".into(),
                     Candidates::HexColons => "hexcolons".into(),
                     Candidates::Inner(..) => "inner".into(),

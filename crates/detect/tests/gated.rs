@@ -29,7 +29,7 @@ fn examples_and_corpora_agree_with_reference() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
 
     /// Random mixes of example fragments, digits, separators and words.
     #[test]

@@ -68,7 +68,7 @@ fn every_corpus_document_single_byte_chunks() {
 
 #[test]
 fn a_secret_split_at_every_position_is_caught() {
-    let text = b"key AKIAIOSFODNN7Q3K9ZTW and ssn 536-90-4399 end";
+    let text = b"key AKIAZ7QW3RT5YB2KX4LM and ssn 536-90-4399 end";
     let expected = whole(text, Strategy::Mask);
     assert!(!expected.windows(4).any(|w| w == b"AKIA"));
     for cut in 1..text.len() {

@@ -1,5 +1,6 @@
 //! Prints the scanner's throughput on the shared benchmark inputs as JSON lines, for the
-//! side-by-side script in `bench/`. `rampart-scan-bench [--write-inputs DIR]`.
+//! side-by-side script in `bench/`. `rampart-scan-bench [--write-inputs DIR] [--profile]`
+//! (`--profile` also prints the raw-layer speed and candidate counts per gate to stderr).
 #![forbid(unsafe_code)]
 
 use std::time::Instant;
@@ -32,17 +33,15 @@ fn main() {
             findings = scanner.scan(input, &opts).unwrap().found.len();
             times.push(t.elapsed().as_secs_f64());
         }
-        if std::env::var("RAW").is_ok() {
+        if args.iter().any(|a| a == "--profile") {
             let mut hits = Vec::new();
             let t = Instant::now();
             scanner.scan_raw(input, &mut hits);
-            eprintln!("raw {name}: {:.1} MB/s, {} hits", input.len() as f64 / t.elapsed().as_secs_f64() / 1e6, hits.len());
-            let t = Instant::now();
-            let n = rampart_detect::decode::base64::candidates(input).len();
-            eprintln!("b64 candidates {name}: {:.1} MB/s, {n}", input.len() as f64 / t.elapsed().as_secs_f64() / 1e6);
-            let t = Instant::now();
-            let j = rampart_detect::decode::json::parse(input).is_some();
-            eprintln!("json {name}: {:.1} MB/s {j}", input.len() as f64 / t.elapsed().as_secs_f64() / 1e6);
+            let secs = t.elapsed().as_secs_f64();
+            eprintln!("{name}: raw layer {:.1} MB/s, {} hits", input.len() as f64 / secs / 1e6, hits.len());
+            for (group, n, secs) in scanner.candidate_profile(input) {
+                eprintln!("  {group}: {n} candidates in {:.1} ms", secs * 1e3);
+            }
         }
         times.sort_by(|a, b| a.total_cmp(b));
         let median = times[times.len() / 2];

@@ -276,7 +276,7 @@ pub static DETECTORS: &[Detector] = &[
         "US bank routing number",
         r"\b\d{9}\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Nine-digit ABA routing transit numbers with a valid Federal Reserve prefix and the 3-7-1 checksum; needs a context word.")
     .validate(validate::aba_routing)
     .score(0.85)
@@ -290,7 +290,7 @@ pub static DETECTORS: &[Detector] = &[
         "Canadian social insurance number",
         r"\b\d{3}[ -]?\d{3}[ -]?\d{3}\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Nine digits, Luhn-valid, not starting with 8; needs a context word.")
     .validate(validate::ca_sin)
     .score(0.85)
@@ -305,7 +305,7 @@ pub static DETECTORS: &[Detector] = &[
         "US social security number (undashed)",
         r"\b\d{9}\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Nine digits with no separators, valid as an SSN; needs a context word.")
     .validate(validate::us_ssn)
     .score(0.85)
@@ -320,7 +320,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (digits only)",
         r"\b(?:1?[2-9]\d{2}[2-9]\d{6}|0[1-9]\d{8,9})\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Ten NANP digits, or a UK number with its trunk 0, without separators; needs a context word.")
     .validate(compact_phone)
     .score(0.8)
@@ -334,7 +334,7 @@ pub static DETECTORS: &[Detector] = &[
         "Date of birth",
         r"\b(?:(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d{2})\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Numeric dates (`1952-11-08`, `08/11/1952`, `28.11.1990`) with a plausible birth year; needs a context word (dob, born, birth).")
     .validate(validate::birth_date)
     .score(0.85)
@@ -347,7 +347,7 @@ pub static DETECTORS: &[Detector] = &[
         "Date of birth (month name)",
         r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6},? (?:19|20)\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6} \d{1,2}(?:st|nd|rd|th)?, (?:19|20)\d{2})\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Dates written with a month name (`17 May 1990`, `May 17, 1990`); needs a context word.")
     .score(0.8)
     .context(&["dob", "born", "birth", "birthday", "date of birth", "birthdate"])
@@ -359,7 +359,7 @@ pub static DETECTORS: &[Detector] = &[
         "Passport number",
         r"\b[A-Z]{0,2}\d{6,9}\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("Passport numbers (US and UK nine digits, letter-prefixed forms of many countries); needs the word passport near.")
     .validate(not_repeated)
     .score(0.8)
@@ -374,7 +374,7 @@ pub static DETECTORS: &[Detector] = &[
         "Driver's licence number",
         r"\b(?:[A-Z]{1,2}\d{4,14}|\d{7,12}|[A-Z]\d{3}-\d{4}-\d{4}|[A-Z]{5}\d{6}[A-Z0-9]{5})\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("US state licence formats (letter plus digits, 7-12 digits, `A123-4567-8901`) and UK licences; needs a context word.")
     .validate(not_repeated)
     .score(0.8)
@@ -388,7 +388,7 @@ pub static DETECTORS: &[Detector] = &[
         "Phone number (national formats)",
         r"(?:\(\d{1,4}\) ?|\b)\d{2,4}(?:[ .-]\d{2,4}){1,4}\b",
     )
-    .gate(Gate::Digit)
+    .gate(Gate::Context)
     .docs("National numbers of other countries in groups of 2-4 digits (`0490 75 40 81`, `(37) 788-063`, `699 956 915`), 7-12 digits; needs a phone word near.")
     .validate(national_phone)
     .score(0.75)

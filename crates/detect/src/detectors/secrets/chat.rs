@@ -126,9 +126,8 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "discord_bot_token",
         "Discord bot token",
-        r"\b(?P<v>[MNO][A-Za-z0-9_-]{22,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40})(?:[^A-Za-z0-9_-]|$)",
+        r"\b(?P<v>(?:M[Tjz]|N[DTjz]|O[DT])[A-Za-z0-9_-]{21,26}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40})(?:[^A-Za-z0-9_-]|$)",
     )
-    .gate(Gate::Scan)
     .docs("Discord bot tokens: three url-safe base64 parts whose first part decodes to the bot's numeric user id.")
     .validate(discord_bot_token)
     .entropy(3.5)
@@ -165,8 +164,8 @@ pub static DETECTORS: &[Detector] = &[
         "Telegram bot token",
         r"\b(?P<v>\d{8,10}:AA[A-Za-z0-9_-]{33})(?:[^A-Za-z0-9_-]|$)",
     )
-    .gate(Gate::Digit)
     .docs("Telegram Bot API tokens: the numeric bot id, `:AA`, and 33 url-safe characters.")
+    .gate(Gate::Inner { literal: ":AA", within: 10 })
     .validate(token)
     .entropy(3.5)
     .examples(
@@ -224,11 +223,10 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "webex_access_token",
         "Webex access token",
-        r"\b(?P<v>[A-Za-z0-9]{64}_[A-Za-z0-9]{4}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:[^A-Za-z0-9_-]|$)",
+        r#"(?i:webex|spark)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9]{64}_[A-Za-z0-9]{4}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:[^A-Za-z0-9_-]|$)"#,
     )
-    .gate(Gate::Scan)
-    .docs("Webex bot and integration tokens: 64 alphanumerics, `_`, a 4-character cluster code, `_`, the org UUID.")
-    .validate(token)
+    .docs("Webex bot and integration tokens (64 alphanumerics, `_`, a 4-character cluster code, `_`, the org UUID) after `webex` in an assignment.")
+    .validate(kw_token)
     .entropy(3.5)
     .examples(
         &["WEBEX_TOKEN=aTn01ZerItTBS5221Q2M9AXk13zGlITknacxb4UlgCkRuc4sWjGzCCANflR8CGVk_P0A1_b92995e3-d62a-4c5d-a0aa-241618df97e8"],

@@ -209,8 +209,8 @@ pub static DETECTORS: &[Detector] = &[
         "Microsoft Entra ID (Azure AD) client secret",
         r#"(?:^|[\\'"\x60\s>=:(,)])(?P<v>[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34})(?:$|[\\'"\x60\s<),])"#,
     )
-    .gate(Gate::Inner { literal: "Q~", within: 5 })
     .docs("Entra ID application client secrets: three characters, a digit, `Q~`, then 31-34 characters.")
+    .gate(Gate::Inner { literal: "Q~", within: 5 })
     .validate(token)
     .entropy(3.0)
     .severity(Severity::Critical)
@@ -627,8 +627,8 @@ pub static DETECTORS: &[Detector] = &[
         "Terraform Cloud / HCP Terraform API token",
         r"\b(?P<v>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70})(?:[^A-Za-z0-9_=-]|$)",
     )
-    .gate(Gate::Inner { literal: ".atlasv1.", within: 14 })
     .docs("Terraform Cloud user, team and organization tokens: 14 characters, `.atlasv1.`, 60-70 characters.")
+    .gate(Gate::Inner { literal: ".atlasv1.", within: 14 })
     .validate(token)
     .entropy(3.5)
     .examples(

@@ -641,8 +641,8 @@ pub static DETECTORS: &[Detector] = &[
         "New Relic ingest license key",
         r"\b(?P<v>[a-f0-9]{36}NRAL)(?:[^A-Za-z0-9_-]|$)",
     )
-    .gate(Gate::Inner { literal: "NRAL", within: 36 })
     .docs("New Relic ingest license keys: 36 hex digits ending in `NRAL`.")
+    .gate(Gate::Inner { literal: "NRAL", within: 36 })
     .validate(token)
     .entropy(3.0)
     .examples(
@@ -708,6 +708,19 @@ pub static DETECTORS: &[Detector] = &[
     .examples(
         &["SRC_ACCESS_TOKEN=sgp_5709b3dd1f3c0a6e_1e8eebd5707609f9f160f2260fa2b413185f22ff", "SRC_ACCESS_TOKEN=sgp_local_e039a0cdeb3c640d1f77f3ecfbd52d9a3368bf77"],
         &["sgp_5555555dAAAAA7777777CcccCFaaaaaaaaaaaaaa", "sgp_91485283c614eedf6600"],
+    ),
+    Detector::secret(
+        "sourcegraph_access_token_legacy",
+        "Sourcegraph access token (legacy)",
+        r#"(?i:sourcegraph)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Fa-f0-9]{40})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Older Sourcegraph access tokens: 40 hex digits after `sourcegraph` in an assignment.")
+    .validate(kw_token)
+    .entropy(3.0)
+    .score(0.8)
+    .examples(
+        &["sourcegraph: 2c101d3e767e5559c5399fbd8977b44c065883a3"],
+        &["sourcegraph: 0000000000000000000000000000000000000000", "commit 182d9084d8ec6d435c5549aa3404485ea8bb1325"],
     ),
     Detector::secret(
         "octopus_deploy_api_key",

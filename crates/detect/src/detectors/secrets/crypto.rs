@@ -70,6 +70,7 @@ fn url_password(v: &[u8]) -> bool {
     if v.len() < 3
         || matches!(first, b'$' | b'%' | b'{' | b'<' | b'[' | b'*' | b'#' | b'&')
         || (v.len() <= 5 && v.iter().all(u8::is_ascii_digit))
+        || v.iter().all(|&b| b == first)
         || WEAK_PASSWORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
     {
         return false;
@@ -138,7 +139,7 @@ fn basic_credentials(v: &[u8]) -> bool {
         return false;
     };
     let pair = &buf[..n];
-    if !pair.iter().all(|b| (0x20..0x7f).contains(b)) {
+    if pair.first() == Some(&b'{') || !pair.iter().all(|b| (0x20..0x7f).contains(b)) {
         return false;
     }
     match pair.iter().position(|&b| b == b':') {
@@ -248,6 +249,7 @@ pub static DETECTORS: &[Detector] = &[
     )
     .docs("Database connection URLs (PostgreSQL, MySQL, MongoDB, Redis, AMQP, SQL Server, ClickHouse, ...) with an embedded password; placeholders, variable references and default passwords are rejected.")
     .validate(url_password)
+    .score(0.95)
     .examples(
         &["DATABASE_URL=postgres://app:G5E2JLycTLRi@db.internal:5432/app", r#"MONGO_URI="mongodb+srv://svc:Il9RuAl8OF%40x@cluster0.abcde.mongodb.net/prod""#, "redis://:iXSE0a4oMeE7ssE6@cache:6379/0"],
         &["postgres://user:password@localhost/db", "mysql://root:${MYSQL_PASSWORD}@db/app", "postgresql://app:****@db:5432/app", "mongodb://admin:<password>@host"],
@@ -259,7 +261,6 @@ pub static DETECTORS: &[Detector] = &[
     )
     .docs("URLs with a `user:password@host` part (HTTP, FTP, SMTP, LDAP, git, ...); placeholders, variable references and tokens reported by more specific detectors are skipped.")
     .validate(url_password)
-    .score(0.85)
     .examples(
         &["https://deploy:DDPw47gUet30On@nexus.acme.io/repository/", "ftp://backup:2KriLMfsrz!@files.acme.io/"],
         &["https://user:pass@example.com", "https://user:${TOKEN}@example.com", "http://example.com:8080@evil.io"],
@@ -300,15 +301,15 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "bearer_token_header",
         "HTTP Bearer token",
-        r#"(?i:authorization)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?(?i:bearer|token)[ \t]{1,3}(?P<v>[A-Za-z0-9._~+/=-]{16,400})(?:[^A-Za-z0-9._~+/=-]|$)"#,
+        r#"(?i:authorization)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?(?:(?i:bearer|token|api-token|apikey)[ \t]{1,3})?(?P<v>[A-Za-z0-9._~+/=-]{16,400})(?:[^A-Za-z0-9._~+/=-]|$)"#,
     )
-    .docs("HTTP `Authorization: Bearer` / `Token` headers with an opaque token (JWTs and vendor-prefixed tokens are reported by their own detectors).")
+    .docs("HTTP `Authorization` headers (`Bearer`, `Token`, `Api-Token` or no scheme) with an opaque token (JWTs and vendor-prefixed tokens are reported by their own detectors).")
     .validate(header_token)
     .entropy(3.0)
     .score(0.85)
     .examples(
-        &["Authorization: Bearer L12v0qOF7owcmUDYv2ffu2uE8e95kgvNvN5AK4Ps", r#"-H "Authorization: Token ddcf540afb19e01fc2af0868f6f2b3a65322ba5d""#],
-        &["Authorization: Bearer XXXXXXXXXXXX", "Authorization: Bearer ${ACCESS_TOKEN}", "Authorization: Bearer short"],
+        &["Authorization: Bearer L12v0qOF7owcmUDYv2ffu2uE8e95kgvNvN5AK4Ps", r#"-H "Authorization: Token ddcf540afb19e01fc2af0868f6f2b3a65322ba5d""#, "Authorization: a3e38dcb-0878-47f5-ae55-a1529ae138b8"],
+        &["Authorization: Bearer XXXXXXXXXXXX", "Authorization: Bearer ${ACCESS_TOKEN}", "Authorization: Bearer short", "Authorization: Basic ZGVwbG95OlpxOCF2UjJtVHg5dw=="],
     ),
     Detector::secret(
         "api_key_header",
@@ -326,7 +327,7 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "curl_basic_auth",
         "curl -u credentials",
-        r#"\bcurl\b[^\n]{0,200}?[ \t](?:-u|--user)(?:[ \t]{1,3}|=)["']?[^\s"':]{0,64}:(?P<v>[^\s"']{3,64})(?:["'\s]|$)"#,
+        r#"\bcurl\b[^\n]{0,200}?[ \t](?:-u|--user)(?:[ \t]{1,3}|=)["']?[^\s"':<>]{0,64}["']?:["']?(?P<v>[^\s"'<>]{3,64})(?:["'\s]|$)"#,
     )
     .docs("Passwords given to curl with `-u user:password` / `--user`; variable references and placeholders are rejected.")
     .validate(url_password)

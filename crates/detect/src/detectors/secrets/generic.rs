@@ -80,7 +80,6 @@ const KNOWN_PREFIXES: &[&[u8]] = &[
     b"ACCA",
     b"A3T",
     b"AIza",
-    b"eyJ",
     b"hf_",
     b"api_org_",
     b"gsk_",
@@ -88,6 +87,7 @@ const KNOWN_PREFIXES: &[&[u8]] = &[
     b"pplx-",
     b"xai-",
     b"lsv2_",
+    b"eyJrIjoi",
     b"pcsk_",
     b"nvapi-",
     b"tvly-",
@@ -239,7 +239,8 @@ pub(crate) fn specific_format(v: &[u8]) -> bool {
     let mailchimp = |k: usize| {
         n > k + 3 && &v[n - k - 3..n - k] == b"-us" && v[n - k..].iter().all(u8::is_ascii_digit)
     };
-    find(b"T3BlbkFJ")
+    (v.starts_with(b"eyJ") && v.contains(&b'.'))
+        || find(b"T3BlbkFJ")
         || find(b".atlasv1.")
         || mailchimp(1)
         || mailchimp(2)
@@ -272,11 +273,15 @@ pub(crate) fn discord_token_shape(v: &[u8]) -> bool {
     }
 }
 
-/// A path or URL rather than a secret: starts with `/`, `./`, `../` or `~/`, has `//`, or ends
-/// in a file extension after a `/`.
+/// A path or URL rather than a secret: starts with `/`, `./`, `../` or `~/`, has `//`, has two
+/// or more `/` but no uppercase letter (random base64 with slashes has both cases), or ends in a
+/// file extension after a `/`.
 fn looks_like_path(v: &[u8]) -> bool {
     if v.starts_with(b"/") || v.starts_with(b"./") || v.starts_with(b"../") || v.starts_with(b"~/")
     {
+        return true;
+    }
+    if v.iter().filter(|&&b| b == b'/').count() >= 2 && !v.iter().any(u8::is_ascii_uppercase) {
         return true;
     }
     if memchr::memmem::find(v, b"//").is_some() {
@@ -428,13 +433,14 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "generic_api_key",
         "Generic API key or secret",
-        r#"(?i:api[_-]?key|apikey|client[_-]?secret|access[_-]?token|auth[_-]?token|secret|passw(?:or)?d|passwd|pwd|private[_-]?key|token)(?:[_.-]?(?i:key|value|token|secret|base))?\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
+        r#"(?i:api[_-]?key|apikey|client[_-]?secret|access[_-]?token|access[_-]?key|auth[_-]?token|auth|credentials?|creds|secret|passw(?:or)?d|passwd|pwd|private[_-]?key|token)(?:[_.-]?(?i:key|value|token|secret|base))?\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
     )
-    .docs("A secret-ish keyword (`api_key`, `secret`, `client_secret`, `access_token`, `auth_token`, `password`, `private_key`, `token`) assigned a random-looking 16-100 character value; values in a specific key format are left to their own detector.")
+    .docs("A secret-ish keyword (`api_key`, `secret`, `client_secret`, `access_token`, `access_key`, `auth`, `auth_token`, `credentials`, `password`, `private_key`, `token`) assigned a random-looking 16-100 character value; values in a specific key format are left to their own detector.")
     .validate(generic_secret)
+    .against(&["page", "next", "cursor", "continuation", "csrf", "xsrf", "nonce", "sha", "hash", "checksum", "commit", "etag"])
     .score(0.75)
     .examples(
-        &["API_KEY=IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv", r#""client_secret" : "f257a59276164209df13b56074166105bdc49c92e6550f6dcf16a43f8266f17c""#, "config.secret_key = 'L1QOck4mRL67MqOL/h4LzXLy38kyTJ8mcLw3pw+T'", "auth_token: Way_wBOmQ6WoRMsjP7H6FxPV"],
-        &["API_KEY=your_api_key_here", r#"api_key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c""#, r#"token = "cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9""#, "secret: process.env.CLIENT_SECRET", "token_path=/var/run/secrets/kubernetes.io/token", "SECRET_KEY=DJANGO_SECRET_KEY_VALUE", r#"api_key = "0bfb80fb6287f783""#],
+        &["API_KEY=IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv", r#""credentials": "8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL""#, r#""client_secret" : "2d4379e942ee3a32f8e2c52cdf9c42f972cdacf4530a7ef8a9709d81253684b9""#, "config.secret_key = 'Way+wBOmQ6WoRMsjP7H6FxPVnWU1HsVBAZDhTe/N'", "auth_token: YU8oHrSQ8ZfLeCjrEnGghXOG"],
+        &["API_KEY=your_api_key_here", r#"api_key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c""#, r#"token = "cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9""#, "secret: process.env.CLIENT_SECRET", "token_path=/var/run/secrets/kubernetes.io/token", "x-amz-credential: 123456789/20191005/us-east-1/s3/aws4_request", "SECRET_KEY=DJANGO_SECRET_KEY_VALUE", r#"api_key = "790fd9b11c71216a""#],
     ),
 ];

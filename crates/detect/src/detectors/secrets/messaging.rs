@@ -88,8 +88,8 @@ pub static DETECTORS: &[Detector] = &[
         "Mailchimp API key",
         r"\b(?P<v>[a-f0-9]{32}-us\d{1,2})(?:[^A-Za-z0-9_-]|$)",
     )
-    .gate(Gate::Inner { literal: "-us", within: 32 })
     .docs("Mailchimp marketing API keys: 32 hex digits and the data-centre suffix `-usNN`.")
+    .gate(Gate::Inner { literal: "-us", within: 32 })
     .validate(token)
     .entropy(3.0)
     .examples(

@@ -226,8 +226,8 @@ pub static DETECTORS: &[Detector] = &[
         "EasyPost API key",
         "(?:^|[^A-Za-z0-9+/])(?P<v>EZ[AT]K[A-Za-z0-9]{54})(?:[^A-Za-z0-9+/_-]|$)",
     )
-    .gate(Gate::Inner { literal: "EZ", within: 1 })
     .docs("EasyPost production (`EZAK`) and test (`EZTK`) API keys: 54 alphanumerics after the prefix.")
+    .gate(Gate::Inner { literal: "EZ", within: 1 })
     .validate(token)
     .entropy(3.5)
     .examples(
@@ -457,8 +457,8 @@ pub static DETECTORS: &[Detector] = &[
         "Facebook app access token",
         r"\b(?P<v>\d{15,16}(?:\||%7C)[A-Za-z0-9_-]{27,40})(?:[^A-Za-z0-9_-]|$)",
     )
-    .gate(Gate::Digit)
     .docs("Facebook app access tokens: the numeric app id, `|`, and the app secret or a signature.")
+    .gate(Gate::Digit)
     .validate(token)
     .entropy(3.5)
     .context(&["facebook", "graph", "fb", "access_token"])
@@ -547,8 +547,8 @@ pub static DETECTORS: &[Detector] = &[
         "MaxMind license key",
         r"\b(?P<v>[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)(?:[^A-Za-z0-9_-]|$)",
     )
-    .gate(Gate::Inner { literal: "_mmk", within: 36 })
     .docs("MaxMind GeoIP license keys: 6 characters, `_`, 29 characters, `_mmk`.")
+    .gate(Gate::Inner { literal: "_mmk", within: 36 })
     .validate(token)
     .entropy(4.0)
     .examples(
@@ -585,7 +585,7 @@ pub static DETECTORS: &[Detector] = &[
         r#"(?i:BUNDLE_ENTERPRISE__CONTRIBSYS__COM|BUNDLE_GEMS__CONTRIBSYS__COM)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[a-f0-9]{8}:[a-f0-9]{8})(?:[^A-Za-z0-9_-]|$)"#,
     )
     .docs("Sidekiq Pro / Enterprise gem-server credentials (`<8 hex>:<8 hex>`) in `BUNDLE_..._CONTRIBSYS__COM` settings.")
-    .validate(kw_token)
+    .validate(not_placeholder)
     .examples(
         &["export BUNDLE_ENTERPRISE__CONTRIBSYS__COM=8bc0daf1:db5d21c9"],
         &["BUNDLE_GEMS__CONTRIBSYS__COM: ${SIDEKIQ_CREDS}", "BUNDLE_GEMS__CONTRIBSYS__COM=00000000:00000000"],
