@@ -53,11 +53,17 @@ fn jsonl_gives_byte_offsets_into_utf8_text() {
     );
     let o = rampart(&["scan", "--jsonl"], input.as_bytes());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["id"], 7);
     let f = &lines[0]["findings"][0];
-    let (s, e) = (f["start"].as_u64().unwrap() as usize, f["end"].as_u64().unwrap() as usize);
+    let (s, e) = (
+        f["start"].as_u64().unwrap() as usize,
+        f["end"].as_u64().unwrap() as usize,
+    );
     assert_eq!(&text.as_bytes()[s..e], SSN.as_bytes());
     assert_eq!(f["class"], "US_SSN");
     assert_eq!(f["detector"], "us_ssn");
@@ -67,27 +73,44 @@ fn jsonl_gives_byte_offsets_into_utf8_text() {
 
 #[test]
 fn jsonl_bad_lines_are_reported_and_the_rest_is_scanned() {
-    let input = format!("not json\n{{\"id\": 1}}\n{}\n", serde_json::json!({"id": 2, "text": format!("ssn {SSN}")}));
+    let input = format!(
+        "not json\n{{\"id\": 1}}\n{}\n",
+        serde_json::json!({"id": 2, "text": format!("ssn {SSN}")})
+    );
     let o = rampart(&["scan", "--jsonl"], input.as_bytes());
     assert_eq!(o.status.code(), Some(2));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0]["error"].as_str().unwrap().contains(":1: not JSON"));
-    assert!(lines[1]["error"].as_str().unwrap().contains("no string field \"text\""));
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no string field \"text\"")
+    );
     assert_eq!(lines[2]["findings"][0]["class"], "US_SSN");
 }
 
 #[test]
 fn jsonl_redact_adds_redacted_text() {
     let input = serde_json::json!({"id": 1, "text": format!("ssn {SSN}")}).to_string();
-    let o = rampart(&["scan", "--jsonl", "--redact", "--strategy", "partial"], input.as_bytes());
+    let o = rampart(
+        &["scan", "--jsonl", "--redact", "--strategy", "partial"],
+        input.as_bytes(),
+    );
     let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(line["redacted"], "ssn ***-**-4399");
 }
 
 #[test]
 fn sarif_is_valid_2_1_0_with_rules_and_regions() {
-    let o = rampart(&["scan", "--format", "sarif"], format!("line one\nssn {SSN}\n").as_bytes());
+    let o = rampart(
+        &["scan", "--format", "sarif"],
+        format!("line one\nssn {SSN}\n").as_bytes(),
+    );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["version"], "2.1.0");
@@ -103,29 +126,52 @@ fn sarif_is_valid_2_1_0_with_rules_and_regions() {
 
 #[test]
 fn json_report_lists_findings_per_input() {
-    let o = rampart(&["scan", "--format", "json"], format!("{KEY}").as_bytes());
+    let o = rampart(&["scan", "--format", "json"], KEY.as_bytes());
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["summary"]["findings"], 1);
     let f = &v["inputs"][0]["findings"][0];
     assert_eq!(f["class"], "SECRET");
     assert_eq!(f["detector"], "github_pat_classic");
     assert_eq!(f["hash"].as_str().unwrap().len(), 32);
-    assert!(f["owasp"].as_array().unwrap().iter().any(|o| o == "LLM02:2025"));
+    assert!(
+        f["owasp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "LLM02:2025")
+    );
 }
 
 #[test]
 fn redacted_json_stays_valid_json() {
-    let doc = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/support-ticket.json")).unwrap();
+    let doc = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/support-ticket.json"),
+    )
+    .unwrap();
     for strategy in ["mask", "partial", "hash", "fake", "tokenize"] {
         let o = rampart(&["scan", "--redact", "--strategy", strategy], &doc);
         assert_eq!(o.status.code(), Some(1), "{strategy}: {}", stderr(&o));
         let out = stdout(&o);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{strategy}: {e}: {out}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{strategy}: {e}: {out}"));
         let content = v["messages"][1]["content"].as_str().unwrap();
-        for raw in [SSN, KEY, "4111 1111 1111 1111", "dana.q@example.org", "Zq8!vR2mPw", "(415) 555-2671"] {
+        for raw in [
+            SSN,
+            KEY,
+            "4111 1111 1111 1111",
+            "dana.q@example.org",
+            "Zq8!vR2mPw",
+            "(415) 555-2671",
+        ] {
             assert!(!content.contains(raw), "{strategy} leaked {raw}: {content}");
         }
-        assert!(!v["metadata"]["iban"].as_str().unwrap().contains("3704 0044"), "{strategy}");
+        assert!(
+            !v["metadata"]["iban"]
+                .as_str()
+                .unwrap()
+                .contains("3704 0044"),
+            "{strategy}"
+        );
         // the report went to stderr
         assert!(stderr(&o).contains("finding(s)"), "{strategy}");
     }
@@ -134,8 +180,11 @@ fn redacted_json_stays_valid_json() {
 #[test]
 fn json_escapes_and_base64_and_query_strings_are_decoded() {
     let cases = [
-        format!("{{\"q\": \"ssn 536\\u002d90\\u002d4399\"}}"),
-        format!("GET /?token={}&x=1", "ghp%5FR2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi"),
+        r#"{"q": "ssn 536\u002d90\u002d4399"}"#.to_string(),
+        format!(
+            "GET /?token={}&x=1",
+            "ghp%5FR2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi"
+        ),
         format!("payload: {}", "c3NuIDUzNi05MC00Mzk5IGFuZCBtb3Jl"),
     ];
     for c in cases {
@@ -151,15 +200,30 @@ fn folders_are_walked_honouring_gitignore() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".gitignore"), "ignored.txt\n").unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
-    std::fs::write(dir.path().join("sub/config.env"), format!("GITHUB_TOKEN={KEY}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("sub/config.env"),
+        format!("GITHUB_TOKEN={KEY}\n"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("ignored.txt"), format!("ssn {SSN}\n")).unwrap();
     std::fs::write(dir.path().join("clean.md"), "hello\n").unwrap();
-    let o = rampart(&["scan", "--format", "json", dir.path().to_str().unwrap()], b"");
+    let o = rampart(
+        &["scan", "--format", "json", dir.path().to_str().unwrap()],
+        b"",
+    );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let paths: Vec<&str> = v["inputs"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
     assert!(paths.iter().any(|p| p.ends_with("config.env")));
-    assert!(!paths.iter().any(|p| p.ends_with("ignored.txt")), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.ends_with("ignored.txt")),
+        "{paths:?}"
+    );
     let o = rampart(&["scan", "--no-ignore", dir.path().to_str().unwrap()], b"");
     assert!(stdout(&o).contains("US_SSN"));
 }
@@ -170,11 +234,26 @@ fn redacted_copies_go_to_output_dir() {
     let out = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.txt"), format!("ssn {SSN}\n")).unwrap();
     std::fs::write(dir.path().join("b.txt"), "fine\n").unwrap();
-    let o = rampart(&["scan", "--redact", "--output-dir", out.path().to_str().unwrap(), dir.path().to_str().unwrap()], b"");
+    let o = rampart(
+        &[
+            "scan",
+            "--redact",
+            "--output-dir",
+            out.path().to_str().unwrap(),
+            dir.path().to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let copies: Vec<_> = walk(out.path());
-    let a = copies.iter().find(|p| p.ends_with("a.txt")).expect("copy of a.txt");
-    assert_eq!(std::fs::read_to_string(a).unwrap(), "ssn [REDACTED:US_SSN]\n");
+    let a = copies
+        .iter()
+        .find(|p| p.ends_with("a.txt"))
+        .expect("copy of a.txt");
+    assert_eq!(
+        std::fs::read_to_string(a).unwrap(),
+        "ssn [REDACTED:US_SSN]\n"
+    );
     let o = rampart(&["scan", "--redact", dir.path().to_str().unwrap()], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--output-dir"));
@@ -209,7 +288,11 @@ fn gzip_files_are_scanned_and_bombs_are_clear_errors() {
     std::fs::write(dir.path().join("bomb.gz"), e.finish().unwrap()).unwrap();
     let o = rampart(&["scan", dir.path().join("bomb.gz").to_str().unwrap()], b"");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stdout(&o).contains("decompression bomb") || stdout(&o).contains("expands past"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("decompression bomb") || stdout(&o).contains("expands past"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -225,6 +308,12 @@ fn bad_arguments_are_clear_errors() {
 #[test]
 fn detector_reference_doc_is_generated_from_the_registry() {
     let o = rampart(&["detectors", "--markdown"], b"");
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DETECTORS.md")).unwrap();
-    assert!(stdout(&o) == doc, "docs/DETECTORS.md is stale: run `cargo run -p rampart -- detectors --markdown > docs/DETECTORS.md`");
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DETECTORS.md"),
+    )
+    .unwrap();
+    assert!(
+        stdout(&o) == doc,
+        "docs/DETECTORS.md is stale: run `cargo run -p rampart -- detectors --markdown > docs/DETECTORS.md`"
+    );
 }

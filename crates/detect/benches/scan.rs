@@ -29,10 +29,13 @@ fn bench(c: &mut Criterion) {
                 hits.len()
             })
         });
-        g.bench_function("layered", |b| b.iter(|| scanner.scan(&input, &opts).unwrap().found.len()));
+        g.bench_function("layered", |b| {
+            b.iter(|| scanner.scan(&input, &opts).unwrap().found.len())
+        });
         g.bench_function("stream_redact_4k_chunks", |b| {
             b.iter(|| {
-                let mut s = StreamScanner::new(scanner, Redactor::new(Strategy::Mask, HashKey::default()));
+                let mut s =
+                    StreamScanner::new(scanner, Redactor::new(Strategy::Mask, HashKey::default()));
                 let mut out = Vec::with_capacity(input.len());
                 for chunk in input.chunks(4096) {
                     s.feed(chunk, &mut out);

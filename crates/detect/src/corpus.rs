@@ -44,7 +44,7 @@ pub fn pii_dense(data: &Path) -> std::io::Result<Vec<u8>> {
             // the text field holds JSON escapes; keep them: the scanner sees what a log would
             let rest = &line[start + 9..];
             if let Some(end) = rest.find("\", \"spans\"") {
-                out.extend_from_slice(rest[..end].as_bytes());
+                out.extend_from_slice(&rest.as_bytes()[..end]);
                 out.push(b'\n');
             }
         }

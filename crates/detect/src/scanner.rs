@@ -185,7 +185,10 @@ impl Scanner {
             };
             if let Gate::Inner { literal, .. } = d.gate {
                 if literal.len() < 2 {
-                    diagnostics.push(diag(d, "an inner-literal gate needs a literal of 2+ bytes".into()));
+                    diagnostics.push(diag(
+                        d,
+                        "an inner-literal gate needs a literal of 2+ bytes".into(),
+                    ));
                 }
             }
             if d.gate == Gate::Prefix {
@@ -205,7 +208,10 @@ impl Scanner {
             let props = hir.properties();
             max_lens.push(props.maximum_len().unwrap_or(0));
             if d.gate == Gate::Context && !d.context.required {
-                diagnostics.push(diag(d, "a context gate needs required context words (.require_context())".into()));
+                diagnostics.push(diag(
+                    d,
+                    "a context gate needs required context words (.require_context())".into(),
+                ));
             }
             if props.minimum_len().unwrap_or(0) == 0 {
                 diagnostics.push(diag(
@@ -258,7 +264,16 @@ impl Scanner {
         // one group per gate kind, except that every `Scan` detector gets its own automaton so
         // the regex engine can apply its own single-pattern accelerations (e-mail's `@`)
         let mut plan: Vec<(Gate, Vec<usize>)> = Vec::new();
-        for gate in [Gate::Prefix, Gate::Digit, Gate::HexColon, Gate::Inner { literal: "", within: 0 }, Gate::Context] {
+        for gate in [
+            Gate::Prefix,
+            Gate::Digit,
+            Gate::HexColon,
+            Gate::Inner {
+                literal: "",
+                within: 0,
+            },
+            Gate::Context,
+        ] {
             let ids: Vec<usize> = (0..detectors.len())
                 .filter(|&i| kind(detectors[i].gate) == kind(gate))
                 .collect();
@@ -288,13 +303,18 @@ impl Scanner {
                     // every other English word
                     for fold in [true, false] {
                         // literal -> detectors that start with it
-                        let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
+                        let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> =
+                            Default::default();
                         for &i in &ids {
                             let (lits, folded) = &prefixes[i];
                             for lit in lits {
                                 let short_exact = !*folded && lit.len() < 4;
                                 if short_exact != fold {
-                                    let key = if fold { lit.to_ascii_lowercase() } else { lit.clone() };
+                                    let key = if fold {
+                                        lit.to_ascii_lowercase()
+                                    } else {
+                                        lit.clone()
+                                    };
                                     owners.entry(key).or_default().push(i);
                                 }
                             }
@@ -343,7 +363,13 @@ impl Scanner {
                 Gate::Context => {
                     let mut words: Vec<String> = ids
                         .iter()
-                        .flat_map(|&i| detectors[i].context.words.iter().map(|w| w.to_ascii_lowercase()))
+                        .flat_map(|&i| {
+                            detectors[i]
+                                .context
+                                .words
+                                .iter()
+                                .map(|w| w.to_ascii_lowercase())
+                        })
                         .collect();
                     words.sort();
                     words.dedup();
@@ -477,7 +503,11 @@ impl Scanner {
             .collect();
         let mut next: Vec<usize> = vec![0; self.groups.len()];
         let mut scan_next: Vec<Option<usize>> = vec![None; self.groups.len()];
-        let mut sets: Vec<PatternSet> = self.groups.iter().map(|g| PatternSet::new(g.all.pattern_len())).collect();
+        let mut sets: Vec<PatternSet> = self
+            .groups
+            .iter()
+            .map(|g| PatternSet::new(g.all.pattern_len()))
+            .collect();
         let mut tries: Vec<usize> = Vec::new();
         let mut pos = from;
         loop {
@@ -487,7 +517,9 @@ impl Scanner {
                 let start = match g.candidates {
                     Candidates::Scan => {
                         if scan_next[gi].is_none_or(|s| s < pos) {
-                            let re = g.re.as_ref().expect("scan groups have a leftmost-first automaton");
+                            let re =
+                                g.re.as_ref()
+                                    .expect("scan groups have a leftmost-first automaton");
                             scan_next[gi] = Some(
                                 re.search(&Input::new(hay).range(pos.min(hay.len())..))
                                     .map_or(usize::MAX, |m| m.start()),
@@ -567,14 +599,18 @@ impl Scanner {
     pub fn scan_raw_reference(&self, hay: &[u8], hits: &mut Vec<Hit>) {
         let re = self.reference.get_or_init(|| {
             let patterns: Vec<&str> = self.detectors.iter().map(|d| d.pattern).collect();
-            compile(&patterns, MatchKind::LeftmostFirst).expect("the registry compiled once already")
+            compile(&patterns, MatchKind::LeftmostFirst)
+                .expect("the registry compiled once already")
         });
         let mut pos = 0;
         while pos < hay.len() {
-            let Some(m) = re.search(&Input::new(hay).range(pos..)) else { return };
+            let Some(m) = re.search(&Input::new(hay).range(pos..)) else {
+                return;
+            };
             // the leftmost match's pattern first, then every other pattern in registry order
             let first = m.pattern().as_usize();
-            let order = std::iter::once(first).chain((0..self.detectors.len()).filter(|&i| i != first));
+            let order =
+                std::iter::once(first).chain((0..self.detectors.len()).filter(|&i| i != first));
             let mut accepted = None;
             for idx in order {
                 if let Some(found) = self.try_at(hay, idx, m.start()) {
@@ -602,7 +638,12 @@ impl Scanner {
         let value = match single.value_group {
             Some(group) => {
                 let mut caps = single.re.create_captures();
-                single.re.search_captures(&Input::new(hay).range(span.start..span.end).anchored(Anchored::Yes), &mut caps);
+                single.re.search_captures(
+                    &Input::new(hay)
+                        .range(span.start..span.end)
+                        .anchored(Anchored::Yes),
+                    &mut caps,
+                );
                 let c = caps.get_group(group)?;
                 Span::new(c.start, c.end)
             }
@@ -723,13 +764,21 @@ fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)
         .limit_literal_len(8)
         .limit_total(4096);
     let seq = extractor.extract(hir);
-    let lits: Vec<Vec<u8>> = seq.literals()?.iter().map(|l| l.as_bytes().to_vec()).collect();
+    let lits: Vec<Vec<u8>> = seq
+        .literals()?
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
     let set = |lits: &[Vec<u8>], k: usize, fold: bool| {
         let mut out: Vec<Vec<u8>> = lits
             .iter()
             .map(|l| {
                 let l = &l[..l.len().min(k)];
-                if fold { l.to_ascii_lowercase() } else { l.to_vec() }
+                if fold {
+                    l.to_ascii_lowercase()
+                } else {
+                    l.to_vec()
+                }
             })
             .collect();
         out.sort();
@@ -818,9 +867,10 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
             while let Some(m) = ac.find(aho_corasick::Input::new(&hay[..end]).range(at..)) {
                 at = m.start() + 1;
                 let at = m.start();
-                for q in at.saturating_sub(within[m.pattern().as_usize()]).max(from)..=at {
+                let lo = at.saturating_sub(within[m.pattern().as_usize()]).max(from);
+                for (q, &b) in hay.iter().enumerate().take((at + 1).min(limit)).skip(lo) {
                     // matches start at a word start or at a delimiter, never inside a word
-                    if q < limit && (!hay[q].is_ascii_alphanumeric() || word_start(q)) {
+                    if !b.is_ascii_alphanumeric() || word_start(q) {
                         out.push((q, NO_TAG));
                     }
                 }
@@ -838,11 +888,8 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
                     continue;
                 }
                 // a run of digits starts at `i`: candidates are in [i - lookback, i]
-                for q in i.saturating_sub(DIGIT_LOOKBACK).max(last)..=i {
-                    if q >= limit {
-                        break;
-                    }
-                    let b = hay[q];
+                let lo = i.saturating_sub(DIGIT_LOOKBACK).max(last);
+                for (q, &b) in hay.iter().enumerate().take((i + 1).min(limit)).skip(lo) {
                     if b == b'+' || b == b'(' || (b.is_ascii_alphanumeric() && word_start(q)) {
                         out.push((q, NO_TAG));
                     }
@@ -864,11 +911,9 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
                 if !(before && after || hay.get(c + 1) == Some(&b':')) {
                     continue;
                 }
-                for q in c.saturating_sub(4).max(last)..=c {
-                    if q >= limit {
-                        break;
-                    }
-                    if hay[q] == b':' || (hay[q].is_ascii_hexdigit() && word_start(q)) {
+                let lo = c.saturating_sub(4).max(last);
+                for (q, &b) in hay.iter().enumerate().take((c + 1).min(limit)).skip(lo) {
+                    if b == b':' || (b.is_ascii_hexdigit() && word_start(q)) {
                         out.push((q, NO_TAG));
                     }
                 }
@@ -897,7 +942,10 @@ impl Scanner {
                 let n = candidates(&g.candidates, hay, 0, hay.len()).len();
                 let name = match &g.candidates {
                     Candidates::Context { .. } => "context".into(),
-                    Candidates::Literals(acs) => format!("literals({:?})", acs.iter().map(|a| a.0.patterns_len()).collect::<Vec<_>>()),
+                    Candidates::Literals(acs) => format!(
+                        "literals({:?})",
+                        acs.iter().map(|a| a.0.patterns_len()).collect::<Vec<_>>()
+                    ),
                     Candidates::Digits => "digits".into(),
                     Candidates::HexColons => "hexcolons".into(),
                     Candidates::Inner(..) => "inner".into(),

@@ -9,7 +9,8 @@ use rampart_detect::{ScanOptions, Scanner, corpus};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let data = corpus::data_dir(&std::env::current_dir().unwrap()).expect("shared data not found; set RAMPART_SHARED_DATA");
+    let data = corpus::data_dir(&std::env::current_dir().unwrap())
+        .expect("shared data not found; set RAMPART_SHARED_DATA");
     let inputs = [
         ("benign_api_json", corpus::benign_json(&data).unwrap()),
         ("pii_dense_text", corpus::pii_dense(&data).unwrap()),
@@ -38,7 +39,11 @@ fn main() {
             let t = Instant::now();
             scanner.scan_raw(input, &mut hits);
             let secs = t.elapsed().as_secs_f64();
-            eprintln!("{name}: raw layer {:.1} MB/s, {} hits", input.len() as f64 / secs / 1e6, hits.len());
+            eprintln!(
+                "{name}: raw layer {:.1} MB/s, {} hits",
+                input.len() as f64 / secs / 1e6,
+                hits.len()
+            );
             for (group, n, secs) in scanner.candidate_profile(input) {
                 eprintln!("  {group}: {n} candidates in {:.1} ms", secs * 1e3);
             }

@@ -78,6 +78,18 @@ pub static DETECTORS: &[Detector] = &[
         &["sk-ant-admin01-2suU_lOBYvzNflALn7CzECh6Jg7KoVl8MeZqZOw5AA", "sk-ant-admin01-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxAA"],
     ),
     Detector::secret(
+        "anthropic_oauth_token",
+        "Anthropic OAuth token",
+        r"\b(?P<v>sk-ant-(?:oat|ort)\d{2}-[A-Za-z0-9_-]{80,120})(?:[^A-Za-z0-9_-]|$)",
+    )
+    .docs("Anthropic OAuth access (`sk-ant-oat01-`) and refresh (`sk-ant-ort01-`) tokens, as issued to Claude Code and other OAuth clients.")
+    .validate(not_placeholder)
+    .entropy(3.5)
+    .examples(
+        &["CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-ZL4HqV1wj1yRsWytiz-EhEMacN4lHstaI0aGWrDfY2xL3ARggyjQwmo_mZZyGCZ7t0qB23l21VJVUXSx55-UE9kzrR3UuAA"],
+        &["sk-ant-oat01-0HMEq3A8dpqJ71JjXJyqcHW487qCRi", "sk-ant-oat01-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"],
+    ),
+    Detector::secret(
         "google_api_key",
         "Google API key (Gemini, Maps, Firebase)",
         r"\b(?P<v>AIza[0-9A-Za-z_-]{35})(?:[^A-Za-z0-9_-]|$)",
@@ -107,7 +119,7 @@ pub static DETECTORS: &[Detector] = &[
         "Hugging Face access token",
         r"\b(?P<v>hf_[A-Za-z0-9]{34})(?:[^A-Za-z0-9_-]|$)",
     )
-    .docs("Hugging Face user access tokens: `hf_` and 34 letters; must mix cases and not be a placeholder.")
+    .docs("Hugging Face user access tokens: `hf_` and 34 letters (both cases), not a placeholder.")
     .validate(token)
     .entropy(3.5)
     .examples(
@@ -437,6 +449,81 @@ pub static DETECTORS: &[Detector] = &[
     .examples(
         &["VOYAGE_API_KEY=pa-rxX6ExprIx_2Yi2lWps4iU4jC5M8djCxXJO9hkKfZnD"],
         &["VOYAGE_API_KEY=pa-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "pa-Lqn8mWuLRFv97k8RFdRoVoZoK2TsD73zduY1lAXFm59"],
+    ),
+    Detector::secret(
+        "firecrawl_api_key",
+        "Firecrawl API key",
+        r"\b(?P<v>fc-[a-f0-9]{32})(?:[^A-Za-z0-9_-]|$)",
+    )
+    .docs("Firecrawl web-scraping API keys: `fc-` and 32 hex digits.")
+    .validate(token)
+    .entropy(3.0)
+    .examples(
+        &["FIRECRAWL_API_KEY=fc-9ecbcddc2be01c04b9281f50ebfc20de"],
+        &["fc-00000000000000000000000000000000", "fc-afef7e648c64692a"],
+    ),
+    Detector::secret(
+        "dashscope_api_key",
+        "Alibaba DashScope / Qwen API key",
+        r#"(?i:dashscope|qwen|bailian)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>sk-[A-Za-z0-9]{32,48})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Alibaba Cloud Model Studio (DashScope, Qwen) keys: `sk-` and 32+ characters, after `dashscope` / `qwen` in an assignment.")
+    .validate(token)
+    .entropy(3.0)
+    .score(0.85)
+    .examples(
+        &["DASHSCOPE_API_KEY=sk-0156be813d72ea8511da7a009b1263c0"],
+        &["DASHSCOPE_API_KEY=sk-00000000000000000000000000000000", "sk-78b602a9afa2ef4fb86e0d8273600d42"],
+    ),
+    Detector::secret(
+        "moonshot_api_key",
+        "Moonshot AI (Kimi) API key",
+        r#"(?i:moonshot|kimi)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>sk-[A-Za-z0-9]{32,64})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Moonshot AI / Kimi keys: `sk-` and 32-64 alphanumerics, after `moonshot` / `kimi` in an assignment.")
+    .validate(token)
+    .entropy(3.5)
+    .score(0.85)
+    .examples(
+        &["MOONSHOT_API_KEY=sk-UzGfsy26y2hW49Cx59VZYP6xokTk7qmZqgnFFh9YPmTeta9K"],
+        &["MOONSHOT_API_KEY=sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "sk-yFHgPuCweXhd3rjFSHAWecOVFh2cInkCXEB4GF4yiX99uSaZ"],
+    ),
+    Detector::secret(
+        "fal_api_key",
+        "fal.ai API key",
+        r#"(?i:fal[_-]?(?:ai[_-]?)?(?:api[_-]?)?key)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[a-f0-9]{32})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("fal.ai keys (`<key id UUID>:<32 hex secret>`) after `FAL_KEY` in an assignment.")
+    .validate(kw_token)
+    .entropy(3.0)
+    .examples(
+        &["FAL_KEY=c4c2e577-4aa9-479a-a6ff-ca0f954d0ed1:f5d1ae7dd66aaa70383bff5ff70600d7"],
+        &["FAL_KEY=00000000-0000-0000-0000-000000000000:00000000000000000000000000000000", "3f87006f-1151-476d-a68f-a28b39130dea:0ce6fddcde4995b1baa2a7934d6f1099"],
+    ),
+    Detector::secret(
+        "exa_api_key",
+        "Exa search API key",
+        r#"(?i:exa[_-]api[_-]key)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Exa search API keys (UUIDs) after `EXA_API_KEY` in an assignment.")
+    .validate(not_placeholder)
+    .entropy(3.0)
+    .score(0.8)
+    .examples(
+        &["EXA_API_KEY=fd0a17df-c7a5-4ac7-a233-5e276126b3bc"],
+        &["EXA_API_KEY=00000000-0000-0000-0000-000000000000", "example_key = e4719992-b6aa-4c70-aaa7-1fd9f290b033"],
+    ),
+    Detector::secret(
+        "runway_api_key",
+        "Runway API key",
+        r"\b(?P<v>key_[a-f0-9]{128})(?:[^A-Za-z0-9_-]|$)",
+    )
+    .docs("Runway ML API keys: `key_` and 128 hex digits.")
+    .validate(token)
+    .entropy(3.0)
+    .examples(
+        &["RUNWAYML_API_SECRET=key_943dbd602d3ab4ec81986a0564b75e5f9f44aef699ef46aa79f21b9bf408e3d9989f07a2695e3fe73fb1c603f403ab4f0e2c9e74f67ccea235ebf6a835071550"],
+        &["key_00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "key_df7271909ba0139439635bffb1000c448c98984c943f489fefac5c689bf39c01"],
     ),
     Detector::secret(
         "langfuse_secret_key",

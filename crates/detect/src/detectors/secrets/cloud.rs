@@ -45,7 +45,7 @@ pub static DETECTORS: &[Detector] = &[
         "AWS secret access key",
         r#"(?i:aws[_-]?secret[_-]?(?:access[_-]?)?key|secret[_-]?access[_-]?key|secretaccesskey|aws[_-]?secret)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
     )
-    .docs("AWS secret access keys: 40 base64 characters after a keyword such as `aws_secret_access_key` or `SecretAccessKey`; must mix letter cases and digits.")
+    .docs("AWS secret access keys: 40 base64 characters after a keyword such as `aws_secret_access_key` or `SecretAccessKey`; placeholders and single-class strings are rejected.")
     .validate(aws_secret)
     .entropy(4.0)
     .severity(Severity::Critical)
@@ -245,6 +245,18 @@ pub static DETECTORS: &[Detector] = &[
         &["SharedAccessKeyName=Root;SharedAccessKey=<your-key>", "SharedAccessKeyName=Root;SharedAccessKey=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="],
     ),
     Detector::secret(
+        "azure_app_config_secret",
+        "Azure App Configuration access key",
+        "Id=[A-Za-z0-9+/=:-]{1,60};Secret=(?P<v>[A-Za-z0-9+/]{42,43}=)",
+    )
+    .docs("Azure App Configuration connection strings (`Endpoint=...;Id=...;Secret=<base64>`).")
+    .validate(token)
+    .entropy(4.0)
+    .examples(
+        &["APP_CONFIG=Endpoint=https://acme.azconfig.io;Id=3OA6-l0-s0:GQ1R3o1CJBC5SSQC;Secret=f1CIar+56NGTOm69zwE4/rgPRoUwsMtwP4I9Vl/z3jz="],
+        &["Endpoint=https://acme.azconfig.io;Id=abc;Secret=<secret>", "Id=abc;Secret=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="],
+    ),
+    Detector::secret(
         "alibaba_access_key_id",
         "Alibaba Cloud AccessKey ID",
         r"\b(?P<v>LTAI[A-Za-z0-9]{12,20})(?:[^A-Za-z0-9_-]|$)",
@@ -389,6 +401,18 @@ pub static DETECTORS: &[Detector] = &[
     .examples(
         &["CF_ORIGIN_CA_KEY=v1.0-8445538427b522b32e31afaf-8f3a98aff50b8cb06c438d4532912782e6d430eee72c072c0ffb3e59d99e98e1ad7ca14e234392a5d30965ff78a7496291f1fe58a6d5e6c4429a57ad0e1bad96c80009c460aa8ca18e"],
         &["v1.0-000000000000000000000000-00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "v1.0-05f61c393f4804dbffcf5ea9-29f0160fcb50baa4705a75e0b8bb3848edf29c08"],
+    ),
+    Detector::secret(
+        "fastly_api_token",
+        "Fastly API token",
+        r#"(?i:fastly)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_-]{32})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Fastly API tokens: 32 url-safe characters after `fastly` in an assignment.")
+    .validate(kw_token)
+    .entropy(3.5)
+    .examples(
+        &["FASTLY_API_TOKEN=QA5VWea7gDu9igCHYkTJ5R5_j105SoGb"],
+        &["FASTLY_API_TOKEN=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "FASTLY_SERVICE_ID=Sq14UTA1Gvr1dIQ8XFU1dL"],
     ),
     Detector::secret(
         "ibm_cloud_api_key",
@@ -621,6 +645,30 @@ pub static DETECTORS: &[Detector] = &[
     .examples(
         &["VAULT_TOKEN=s.W703UqcYjJz49FFhqMFh1BE9", "vault login s.cKiH5En7k1YUYVfqQWWpjl3w"],
         &["s.AcceptanceTimeoutSeconds ", "s.xxxxxxxxxxxxxxxxxxxxxxxx", "s.THISSTRINGISALLUPPERCASE"],
+    ),
+    Detector::secret(
+        "consul_nomad_token",
+        "HashiCorp Consul / Nomad ACL token",
+        r#"(?i:consul|nomad)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Consul and Nomad ACL tokens (UUIDs) after `CONSUL_HTTP_TOKEN` / `NOMAD_TOKEN` in an assignment.")
+    .validate(not_placeholder)
+    .entropy(3.0)
+    .examples(
+        &["CONSUL_HTTP_TOKEN=dbea47c3-4487-4609-a15f-45d9eb7ea09a", r#"NOMAD_TOKEN="6fa31dcd-f407-45af-accb-89d160465656""#],
+        &["CONSUL_HTTP_TOKEN=00000000-0000-0000-0000-000000000000", "CONSUL_HTTP_ADDR=http://127.0.0.1:8500"],
+    ),
+    Detector::secret(
+        "railway_token",
+        "Railway API token",
+        r#"(?i:railway)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Railway account and project tokens (UUIDs) after `RAILWAY_TOKEN` in an assignment.")
+    .validate(not_placeholder)
+    .entropy(3.0)
+    .examples(
+        &["RAILWAY_TOKEN=c21aa2b2-2076-4249-aeec-7281db61187c"],
+        &["RAILWAY_TOKEN=00000000-0000-0000-0000-000000000000", "RAILWAY_ENVIRONMENT=production"],
     ),
     Detector::secret(
         "terraform_cloud_token",

@@ -662,6 +662,18 @@ pub static DETECTORS: &[Detector] = &[
         &["DD_API_KEY=00000000000000000000000000000000", "DD_SITE=datadoghq.eu"],
     ),
     Detector::secret(
+        "splunk_hec_token",
+        "Splunk HTTP Event Collector token",
+        r#"(?i:splunk)[\w.-]{0,24}\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:(])[ \t]{0,3}\\?["'\x60]?(?P<v>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?:[^A-Za-z0-9_-]|$)"#,
+    )
+    .docs("Splunk HEC tokens (UUIDs) after `splunk` in an assignment.")
+    .validate(not_placeholder)
+    .entropy(3.0)
+    .examples(
+        &["SPLUNK_HEC_TOKEN=4ca8902d-6326-45ae-a34b-6bf029e528a3"],
+        &["SPLUNK_HEC_TOKEN=00000000-0000-0000-0000-000000000000", "SPLUNK_INDEX=main"],
+    ),
+    Detector::secret(
         "dynatrace_api_token",
         "Dynatrace API token",
         r"\b(?P<v>dt0[cs]0\d\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64})(?:[^A-Za-z0-9_-]|$)",

@@ -81,7 +81,10 @@ fn url_password(v: &[u8]) -> bool {
 /// The body of a PEM private key (between the BEGIN and END lines): at least 64 base64 characters
 /// and no documentation filler such as `...` or `<your key>`.
 fn pem_body(v: &[u8]) -> bool {
-    let start = memchr::memmem::find(&v[5..], b"-----").map_or(0, |i| i + 10);
+    let start = v
+        .get(5..)
+        .and_then(|rest| memchr::memmem::find(rest, b"-----"))
+        .map_or(0, |i| i + 10);
     let end = memchr::memmem::rfind(v, b"-----END").unwrap_or(v.len());
     let Some(body) = v.get(start..end) else {
         return false;
@@ -301,9 +304,9 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "bearer_token_header",
         "HTTP Bearer token",
-        r#"(?i:authorization)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?(?:(?i:bearer|token|api-token|apikey)[ \t]{1,3})?(?P<v>[A-Za-z0-9._~+/=-]{16,400})(?:[^A-Za-z0-9._~+/=-]|$)"#,
+        r#"(?i:authorization)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?(?:(?i:bearer|token|api-token|apikey|key|splunk|ssws)[ \t]{1,3})?(?P<v>[A-Za-z0-9._~+/=-]{16,400})(?:[^A-Za-z0-9._~+/=-]|$)"#,
     )
-    .docs("HTTP `Authorization` headers (`Bearer`, `Token`, `Api-Token` or no scheme) with an opaque token (JWTs and vendor-prefixed tokens are reported by their own detectors).")
+    .docs("HTTP `Authorization` headers (`Bearer`, `Token`, `Api-Token`, `Key`, `SSWS`, `Splunk` or no scheme) with an opaque token (JWTs and vendor-prefixed tokens are reported by their own detectors).")
     .validate(header_token)
     .entropy(3.0)
     .score(0.85)
@@ -420,3 +423,51 @@ pub static DETECTORS: &[Detector] = &[
         &["mysql -u root -p", "mysql -u root -p$MYSQL_ROOT_PASSWORD"],
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords() {
+        assert!(url_password(b"Zq8vR2mTx9"));
+        assert!(!url_password(b"password"));
+        assert!(!url_password(b"${DB_PASS}"));
+        assert!(!url_password(b"****"));
+        assert!(!url_password(b"8080"));
+        assert!(!url_password(b"yyy"));
+        assert!(!url_password(b"ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c"));
+        assert!(!url_password(b""));
+    }
+
+    #[test]
+    fn jwt_headers() {
+        assert!(jwt(b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2ln"));
+        assert!(!jwt(b"eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiI0MiJ9.c2ln"));
+        assert!(!jwt(b"eyJ!!!.eyJ.x"));
+    }
+
+    #[test]
+    fn basic_pairs() {
+        // deploy:Zq8!vR2mTx9w
+        assert!(basic_credentials(b"ZGVwbG95OlpxOCF2UjJtVHg5dw=="));
+        // user:password
+        assert!(!basic_credentials(b"dXNlcjpwYXNzd29yZA=="));
+        // browser: (no password)
+        assert!(!basic_credentials(b"YnJvd3Nlcjo="));
+        // {"alg":"HS256","typ":"JWT"}
+        assert!(!basic_credentials(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"));
+    }
+
+    #[test]
+    fn pem_bodies() {
+        let key = b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmwIDAQAB\n-----END RSA PRIVATE KEY-----";
+        assert!(pem_body(key));
+        assert!(!pem_body(
+            b"-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----"
+        ));
+        assert!(!pem_body(
+            b"-----BEGIN RSA PRIVATE KEY----------END RSA PRIVATE KEY-----"
+        ));
+    }
+}

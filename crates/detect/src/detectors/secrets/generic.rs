@@ -221,6 +221,8 @@ const KNOWN_PREFIXES: &[&[u8]] = &[
     b"re_",
     b"sk.eyJ",
     b"pk.eyJ",
+    b"fc-",
+    b"key_",
 ];
 
 /// True when `v` is in a key format that a specific detector of the registry reports: a known
@@ -444,3 +446,103 @@ pub static DETECTORS: &[Detector] = &[
         &["API_KEY=your_api_key_here", r#"api_key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c""#, r#"token = "cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9""#, "secret: process.env.CLIENT_SECRET", "token_path=/var/run/secrets/kubernetes.io/token", "x-amz-credential: 123456789/20191005/us-east-1/s3/aws4_request", "SECRET_KEY=DJANGO_SECRET_KEY_VALUE", r#"api_key = "790fd9b11c71216a""#],
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_need_two_character_classes() {
+        assert!(token(b"a8F3kQ9zLm2Xv7Rt"));
+        assert!(token(b"3f9a0c7e5b2d4e1f"));
+        assert!(!token(b"onlylowercaseletters"));
+        assert!(!token(b"CONSTANT_NAME"));
+        assert!(!token(b"xxxxxxxxxxxxxxxx1"));
+        assert!(mixed_token(b"a8F3kQ9zLm2Xv7Rt"));
+        assert!(!mixed_token(b"3f9a0c7e5b2d4e1f"));
+    }
+
+    #[test]
+    fn specific_formats_are_left_to_their_detectors() {
+        assert!(specific_format(b"ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c"));
+        assert!(specific_format(b"cefa780880ba5f5696192a34f6292c35-us18"));
+        assert!(specific_format(b"SK0123456789abcdef0123456789abcdef"));
+        assert!(specific_format(b"bP88Q~rcBcYjzzOhg1Hnn76Wm3jGgakZiZ.8vMgR"));
+        assert!(specific_format(
+            b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2ln"
+        ));
+        assert!(specific_format(
+            b"NTk3MzQ4MjYxMDU1OTEyOTYz.Gk2xQa.Zq8vR2mTx9wLp3Nc7Hf5Yb1Kd4Sg6Je0Ua2Wo"
+        ));
+        assert!(!specific_format(b"eyJ0eXAioiJKV1slS3oASx=="));
+        assert!(!specific_format(b"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv"));
+        assert!(!specific_format(b"a"));
+    }
+
+    #[test]
+    fn generic_values() {
+        assert!(generic_secret(b"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv"));
+        assert!(generic_secret(
+            b"2d4379e942ee3a32f8e2c52cdf9c42f972cdacf4530a7ef8a9709d81253684b9"
+        ));
+        assert!(!generic_secret(b"0bfb80fb6287f783"));
+        assert!(!generic_secret(b"cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9"));
+        assert!(!generic_secret(b"process.env.CLIENT_SECRET"));
+        assert!(!generic_secret(b"DJANGO_SECRET_KEY_VALUE2"));
+        assert!(!generic_secret(b"/var/run/secrets/token1"));
+        assert!(!generic_secret(b"my-api-key-for-staging-1"));
+        assert!(!generic_secret(
+            b"123456789/20191005/us-east-1/s3/aws4_request"
+        ));
+    }
+
+    #[test]
+    fn password_values() {
+        assert!(password_value(b"Zq8!vR2mTx9w"));
+        assert!(password_value(b"hunter2-prod"));
+        assert!(!password_value(b"changeme"));
+        assert!(!password_value(b"Password123"));
+        assert!(!password_value(b"${DB_PASSWORD}"));
+        assert!(!password_value(b"env:DB_PASSWORD"));
+        assert!(!password_value(b"getPassword()"));
+        assert!(!password_value(b"PasswordField"));
+        assert!(!password_value(b"123456789"));
+        assert!(!password_value(b""));
+    }
+
+    #[test]
+    fn validators_are_total() {
+        let inputs: [&[u8]; 12] = [
+            b"",
+            b"a",
+            b"-----",
+            b"-----END",
+            b"....",
+            b"::::",
+            b"\xff\xfe\x00",
+            b"eyJ.",
+            b"1Q~",
+            b"AGE-SECRET-KEY-1",
+            b"-us1",
+            b"pat.................",
+        ];
+        for d in crate::detectors::all() {
+            if let Some(f) = d.validator {
+                for input in inputs {
+                    let _ = f(input);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn discord_shape() {
+        assert!(discord_token_shape(
+            b"NTk3MzQ4MjYxMDU1OTEyOTYz.Gk2xQa.Zq8vR2mTx9wLp3Nc7Hf5Yb1Kd4Sg6Je0Ua2Wo"
+        ));
+        assert!(!discord_token_shape(
+            b"Nabcdefghijklmnopqrstuvw.Gk2xQa.Zq8vR2mTx9wLp3Nc7Hf5Yb1Kd4Sg6Je0Ua2Wo"
+        ));
+        assert!(!discord_token_shape(b"a.b"));
+    }
+}
