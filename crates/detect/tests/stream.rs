@@ -94,3 +94,18 @@ proptest! {
         prop_assert_eq!(streamed(doc, &cuts, strategy), whole(doc, strategy));
     }
 }
+
+#[test]
+fn hold_back_is_bounded() {
+    let s = StreamScanner::new(
+        Scanner::builtin(),
+        Redactor::new(Strategy::Mask, HashKey::default()),
+    );
+    // the longest short pattern plus context: a few hundred bytes, never the whole stream
+    assert!(
+        s.hold_back() <= 1100,
+        "hold-back grew to {} bytes",
+        s.hold_back()
+    );
+    println!("hold-back: {} bytes", s.hold_back());
+}

@@ -227,8 +227,8 @@ const KNOWN_PREFIXES: &[&[u8]] = &[
 
 /// True when `v` is in a key format that a specific detector of the registry reports: a known
 /// vendor prefix, or a known shape (OpenAI's `T3BlbkFJ` marker, Mailchimp's `-usNN` suffix,
-/// Twilio SIDs, Entra ID secrets, Terraform and Airtable tokens, New Relic license keys, Discord
-/// bot tokens).
+/// Twilio SIDs, Entra ID secrets, Terraform, Airtable, Authress and MaxMind keys, New Relic license
+/// keys, Discord bot tokens).
 pub(crate) fn specific_format(v: &[u8]) -> bool {
     if KNOWN_PREFIXES.iter().any(|p| v.starts_with(p)) {
         return true;
@@ -244,6 +244,8 @@ pub(crate) fn specific_format(v: &[u8]) -> bool {
     (v.starts_with(b"eyJ") && v.contains(&b'.'))
         || find(b"T3BlbkFJ")
         || find(b".atlasv1.")
+        || find(b".acc_")
+        || v.ends_with(b"_mmk")
         || mailchimp(1)
         || mailchimp(2)
         || ((v.starts_with(b"SK") || v.starts_with(b"AC")) && hex32(&v[2..]))
