@@ -326,13 +326,30 @@ impl Scanner {
                         if owners.is_empty() {
                             continue;
                         }
+                        // the automaton reports the longest literal starting at a position; every
+                        // other literal matching there is a prefix of it, so a literal's owners
+                        // include those of its prefixes
+                        let lits: Vec<Vec<u8>> = owners.keys().cloned().collect();
+                        let closure: Vec<Vec<usize>> = lits
+                            .iter()
+                            .map(|lit| {
+                                let mut all: Vec<usize> = lits
+                                    .iter()
+                                    .filter(|p| lit.starts_with(p))
+                                    .flat_map(|p| owners[p].iter().copied())
+                                    .collect();
+                                all.sort_unstable();
+                                all.dedup();
+                                all
+                            })
+                            .collect();
                         let ac = AhoCorasickBuilder::new()
                             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                             .ascii_case_insensitive(fold)
-                            .match_kind(AcMatchKind::Standard)
-                            .build(owners.keys())
+                            .match_kind(AcMatchKind::LeftmostLongest)
+                            .build(&lits)
                             .expect("literal prefixes compile");
-                        automata.push((ac, owners.into_values().collect()));
+                        automata.push((ac, closure));
                     }
                     Candidates::Literals(automata)
                 }
@@ -848,11 +865,15 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
         Candidates::Literals(automata) => {
             let end = (limit + 64).min(hay.len());
             for (k, (ac, _)) in automata.iter().enumerate() {
-                for m in ac.find_overlapping_iter(&hay[from..end]) {
-                    let q = from + m.start();
-                    if q < limit {
-                        out.push((q, ((k as u32) << 24) | m.pattern().as_u32()));
+                // the longest literal at each position: a leftmost search restarted one byte
+                // after each hit visits every start (faster than overlapping iteration)
+                let mut at = from;
+                while let Some(m) = ac.find(aho_corasick::Input::new(&hay[..end]).range(at..)) {
+                    if m.start() >= limit {
+                        break;
                     }
+                    out.push((m.start(), ((k as u32) << 24) | m.pattern().as_u32()));
+                    at = m.start() + 1;
                 }
             }
             out.sort_unstable();

@@ -35,9 +35,7 @@ pub fn parse(input: &[u8]) -> Option<JsonDoc> {
     let mut i = 0;
     let copy = |view: &mut Option<View>, from: usize, to: usize| {
         if let Some(v) = view.as_mut() {
-            for (k, &b) in input[from..to].iter().enumerate() {
-                v.push(b, from + k);
-            }
+            v.push_verbatim(&input[from..to], from);
         }
     };
     while i < input.len() {
@@ -138,9 +136,7 @@ fn unescape(input: &[u8], i: usize, view: Option<&mut View>) -> Option<usize> {
         _ => return None,
     }
     if let Some(v) = view {
-        for &b in &bytes[..len] {
-            v.push(b, i);
-        }
+        v.push_escape(&bytes[..len], i, consumed);
     }
     Some(i + consumed)
 }

@@ -13,13 +13,24 @@ pub mod json;
 pub mod url;
 
 /// Decoded bytes and where each came from in the encoded input.
-#[derive(Clone, Debug)]
+///
+/// The map is a list of segments, not one entry per byte: runs copied verbatim map byte for
+/// byte, and each escape sequence maps all the bytes it decodes to to its whole encoding.
+#[derive(Clone, Debug, Default)]
 pub struct View {
     /// The decoded bytes.
     pub text: Vec<u8>,
-    /// `starts[i]` is the offset in the encoded input of the encoding of decoded byte `i`;
-    /// `starts[text.len()]` is the end of the decoded region. Monotonic.
-    pub starts: Vec<u32>,
+    segments: Vec<Segment>,
+    end: u32,
+}
+
+/// A run of decoded bytes starting at decoded offset `decoded` and encoded offset `encoded`;
+/// `escape` is the encoded length of an escape sequence, 0 for a verbatim run.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    decoded: u32,
+    encoded: u32,
+    escape: u32,
 }
 
 impl View {
@@ -27,36 +38,76 @@ impl View {
     pub fn with_capacity(n: usize) -> View {
         View {
             text: Vec::with_capacity(n),
-            starts: Vec::with_capacity(n + 1),
+            segments: Vec::new(),
+            end: 0,
         }
     }
 
-    /// Appends one decoded byte that came from encoded offset `from`.
-    pub fn push(&mut self, byte: u8, from: usize) {
-        self.text.push(byte);
-        self.starts.push(from as u32);
+    /// Appends bytes copied unchanged from encoded offset `from` (or changed one for one, as
+    /// `+` to space: the positions still map byte for byte).
+    pub fn push_verbatim(&mut self, bytes: &[u8], from: usize) {
+        if bytes.is_empty() {
+            return;
+        }
+        let decoded = self.text.len() as u32;
+        let continues = self
+            .segments
+            .last()
+            .is_some_and(|s| s.escape == 0 && s.encoded + (decoded - s.decoded) == from as u32);
+        if !continues {
+            self.segments.push(Segment {
+                decoded,
+                encoded: from as u32,
+                escape: 0,
+            });
+        }
+        self.text.extend_from_slice(bytes);
+    }
+
+    /// Appends the bytes an escape sequence of `len` encoded bytes at `from` decodes to.
+    pub fn push_escape(&mut self, bytes: &[u8], from: usize, len: usize) {
+        self.segments.push(Segment {
+            decoded: self.text.len() as u32,
+            encoded: from as u32,
+            escape: len as u32,
+        });
+        self.text.extend_from_slice(bytes);
     }
 
     /// Closes the view: the decoded region ends at encoded offset `end`.
     pub fn finish(&mut self, end: usize) {
-        self.starts.push(end as u32);
+        self.end = end as u32;
+    }
+
+    /// The segment holding decoded byte `i`.
+    fn segment(&self, i: usize) -> Segment {
+        let k = self.segments.partition_point(|s| s.decoded as usize <= i);
+        self.segments[k.saturating_sub(1)]
     }
 
     /// Maps a span of decoded bytes to the span of encoded bytes that carries it, widened to
     /// whole escape sequences.
     pub fn to_encoded(&self, span: Span) -> Span {
-        let start = self.starts[span.start] as usize;
+        if self.segments.is_empty() {
+            return Span::new(self.end as usize, self.end as usize);
+        }
+        let offset = |seg: Segment, i: usize| seg.encoded as usize + (i - seg.decoded as usize);
+        let first = self.segment(span.start);
+        let start = if first.escape == 0 {
+            offset(first, span.start)
+        } else {
+            first.encoded as usize
+        };
         if span.is_empty() {
             return Span::new(start, start);
         }
-        // the span ends where the next escape sequence starts; bytes decoded from the same
-        // sequence as the last byte (`\u00e9` gives two) are covered with it
-        let last = self.starts[span.end - 1];
-        let mut k = span.end;
-        while k < self.text.len() && self.starts[k] == last {
-            k += 1;
-        }
-        Span::new(start, self.starts[k] as usize)
+        let last = self.segment(span.end - 1);
+        let end = if last.escape == 0 {
+            offset(last, span.end - 1) + 1
+        } else {
+            (last.encoded + last.escape) as usize
+        };
+        Span::new(start, end.max(start))
     }
 }
 

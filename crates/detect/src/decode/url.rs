@@ -43,18 +43,25 @@ pub fn decode(text: &[u8], region: Span) -> View {
     let mut view = View::with_capacity(region.len());
     let mut i = region.start;
     while i < region.end {
-        let b = text[i];
-        if b == b'%'
-            && i + 2 < region.end + 1
-            && i + 2 < text.len()
-            && is_hex(text[i + 1])
-            && is_hex(text[i + 2])
-        {
+        let run_end = memchr::memchr(b'%', &text[i..region.end]).map_or(region.end, |k| i + k);
+        if run_end > i {
+            let start = view.text.len();
+            view.push_verbatim(&text[i..run_end], i);
+            for b in &mut view.text[start..] {
+                if *b == b'+' {
+                    *b = b' ';
+                }
+            }
+            i = run_end;
+            continue;
+        }
+        // text[i] == '%'
+        if i + 2 < region.end && is_hex(text[i + 1]) && is_hex(text[i + 2]) {
             let hex = |x: u8| (x as char).to_digit(16).unwrap_or(0) as u8;
-            view.push(hex(text[i + 1]) * 16 + hex(text[i + 2]), i);
+            view.push_escape(&[hex(text[i + 1]) * 16 + hex(text[i + 2])], i, 3);
             i += 3;
         } else {
-            view.push(if b == b'+' { b' ' } else { b }, i);
+            view.push_verbatim(b"%", i);
             i += 1;
         }
     }
