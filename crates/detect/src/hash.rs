@@ -38,19 +38,31 @@ impl HashKey {
         let mut hasher = blake3::Hasher::new_keyed(&self.0);
         hasher.update(class.name().as_bytes());
         hasher.update(&[0]);
+        // normalize into a small buffer and hash it in one call (per-byte updates are slow)
+        let mut buf = [0u8; 128];
+        let mut n = 0;
+        let flush = |hasher: &mut blake3::Hasher, buf: &mut [u8; 128], n: &mut usize| {
+            hasher.update(&buf[..*n]);
+            *n = 0;
+        };
         match class {
             DataClass::Secret => {
                 hasher.update(value);
             }
-            DataClass::EmailAddress => {
-                for &b in value {
-                    hasher.update(&[b.to_ascii_lowercase()]);
-                }
-            }
             _ => {
-                for &b in value.iter().filter(|b| b.is_ascii_alphanumeric()) {
-                    hasher.update(&[b.to_ascii_uppercase()]);
+                for &b in value {
+                    let b = match class {
+                        DataClass::EmailAddress => b.to_ascii_lowercase(),
+                        _ if b.is_ascii_alphanumeric() => b.to_ascii_uppercase(),
+                        _ => continue,
+                    };
+                    if n == buf.len() {
+                        flush(&mut hasher, &mut buf, &mut n);
+                    }
+                    buf[n] = b;
+                    n += 1;
                 }
+                flush(&mut hasher, &mut buf, &mut n);
             }
         }
         let mut out = [0u8; 16];
