@@ -67,7 +67,7 @@ def main():
     presidio_max = 2_000_000
     if "--presidio-max-bytes" in sys.argv:
         presidio_max = int(sys.argv[sys.argv.index("--presidio-max-bytes") + 1])
-    for name in ["benign_api_json", "pii_dense_text", "mixed_10mb"]:
+    for name in ["benign_prompts", "benign_api_json", "pii_dense_text", "mixed_10mb"]:
         path = os.path.join(folder, name + ".txt")
         raw = open(path, "rb").read()
         secs, found = time_runs(detect_secrets_runner(path), 3)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side scanning speed: Rampart, detect-secrets and Presidio on the same inputs
-# (benign API JSON, PII-dense text, a 10 MB mixed corpus), in one run on one machine.
+# (benign prompts, benign API JSON, PII-dense text, a 10 MB mixed corpus), in one run on one machine.
 # Prints MB/s per tool and input and Rampart's speed-up over each peer.
 #   bench/scan-compare.sh            (pins each tool to one core with taskset when available)
 set -euo pipefail
@@ -19,7 +19,7 @@ python3 - "$out/rampart.jsonl" "$out/peers.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for f in sys.argv[1:] for l in open(f) if l.strip()]
 by = {(r["tool"], r["input"]): r for r in rows}
-inputs = ["benign_api_json", "pii_dense_text", "mixed_10mb"]
+inputs = ["benign_prompts", "benign_api_json", "pii_dense_text", "mixed_10mb"]
 print(f"{'input':<18}{'bytes':>12}{'rampart MB/s':>14}{'detect-secrets':>16}{'presidio':>10}{'x d-s':>9}{'x presidio':>12}")
 for i in inputs:
     r, d, p = by[("rampart", i)], by[("detect-secrets", i)], by[("presidio", i)]

@@ -8,6 +8,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     let data = corpus::data_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("shared data not found; set RAMPART_SHARED_DATA");
     vec![
+        (
+            "benign_prompts",
+            corpus::benign_prompts(&data, 10 << 20).unwrap(),
+        ),
         ("benign_api_json", corpus::benign_json(&data).unwrap()),
         ("pii_dense_text", corpus::pii_dense(&data).unwrap()),
         ("mixed_10mb", corpus::mixed(&data, 10 << 20).unwrap()),

@@ -52,6 +52,49 @@ pub fn pii_dense(data: &Path) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Benign prompts: the NotInject and WildGuard prompt texts (no PII, no secrets), one per
+/// line, repeated to `size` bytes.
+pub fn benign_prompts(data: &Path, size: usize) -> std::io::Result<Vec<u8>> {
+    let mut prompts = Vec::new();
+    for f in [
+        "NotInject_one.json",
+        "NotInject_two.json",
+        "NotInject_three.json",
+        "wildguard.json",
+    ] {
+        let raw = std::fs::read_to_string(data.join("injecguard-notinject").join(f))?;
+        // each row is {"prompt": "...", ...}; take the prompt strings without a JSON parser
+        for part in raw.split("\"prompt\": \"").skip(1) {
+            let mut text = String::new();
+            let mut chars = part.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('n') => text.push('\n'),
+                        Some('u') => {
+                            let hex: String = chars.by_ref().take(4).collect();
+                            let c = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                            text.push(c.unwrap_or('\u{FFFD}'));
+                        }
+                        Some(o) => text.push(o),
+                        None => break,
+                    },
+                    c => text.push(c),
+                }
+            }
+            prompts.extend_from_slice(text.as_bytes());
+            prompts.push(b'\n');
+        }
+    }
+    let mut out = Vec::with_capacity(size);
+    while out.len() < size && !prompts.is_empty() {
+        let take = (size - out.len()).min(prompts.len());
+        out.extend_from_slice(&prompts[..take]);
+    }
+    Ok(out)
+}
+
 /// A mixed corpus of `size` bytes: benign JSON, PII-dense text and benign prompts interleaved
 /// in blocks, repeated until the size is reached.
 pub fn mixed(data: &Path, size: usize) -> std::io::Result<Vec<u8>> {

@@ -12,6 +12,10 @@ fn main() {
     let data = corpus::data_dir(&std::env::current_dir().unwrap())
         .expect("shared data not found; set RAMPART_SHARED_DATA");
     let inputs = [
+        (
+            "benign_prompts",
+            corpus::benign_prompts(&data, 10 << 20).unwrap(),
+        ),
         ("benign_api_json", corpus::benign_json(&data).unwrap()),
         ("pii_dense_text", corpus::pii_dense(&data).unwrap()),
         ("mixed_10mb", corpus::mixed(&data, 10 << 20).unwrap()),
