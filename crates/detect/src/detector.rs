@@ -105,6 +105,22 @@ impl Detector {
         title: &'static str,
         pattern: &'static str,
     ) -> Detector {
+        Detector::base(id, class, title, pattern, 0.8, Severity::Medium)
+    }
+
+    /// A detector of a secret (class `SECRET`), high severity, base score 0.9.
+    pub const fn secret(id: &'static str, title: &'static str, pattern: &'static str) -> Detector {
+        Detector::base(id, DataClass::Secret, title, pattern, 0.9, Severity::High)
+    }
+
+    const fn base(
+        id: &'static str,
+        class: DataClass,
+        title: &'static str,
+        pattern: &'static str,
+        score: f32,
+        severity: Severity,
+    ) -> Detector {
         Detector {
             id,
             class,
@@ -115,27 +131,8 @@ impl Detector {
             validator: None,
             min_entropy: 0.0,
             context: NO_CONTEXT,
-            score: 0.8,
-            severity: Severity::Medium,
-            positives: &[],
-            negatives: &[],
-        }
-    }
-
-    /// A detector of a secret (class `SECRET`), high severity, base score 0.9.
-    pub const fn secret(id: &'static str, title: &'static str, pattern: &'static str) -> Detector {
-        Detector {
-            id,
-            class: DataClass::Secret,
-            title,
-            docs: "",
-            pattern,
-            gate: Gate::Prefix,
-            validator: None,
-            min_entropy: 0.0,
-            context: NO_CONTEXT,
-            score: 0.9,
-            severity: Severity::High,
+            score,
+            severity,
             positives: &[],
             negatives: &[],
         }
