@@ -13,37 +13,58 @@ const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
 
-fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
-}
+/// Byte classes: 0 not base64, else bit 1 upper, 2 lower, 4 digit, 8 one of `+/-_`.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_uppercase() {
+            1
+        } else if b.is_ascii_lowercase() {
+            2
+        } else if b.is_ascii_digit() {
+            4
+        } else if matches!(b, b'+' | b'/' | b'-' | b'_') {
+            8
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
 
 /// Finds runs of at least [`MIN_RUN`] base64 characters (plus padding) that mix upper case,
 /// lower case and digits, as encoded data does and words, numbers and hex digests do not.
 pub fn candidates(text: &[u8]) -> Vec<Span> {
     let mut out = Vec::new();
     let mut i = 0;
-    while i < text.len() {
-        if !is_b64(text[i]) {
+    let n = text.len();
+    while i < n {
+        // skip to the next base64 byte, then measure the run
+        while i < n && CLASS[usize::from(text[i])] == 0 {
             i += 1;
-            continue;
         }
         let start = i;
-        let (mut upper, mut lower, mut digit) = (false, false, false);
-        while i < text.len() && is_b64(text[i]) {
-            let b = text[i];
-            upper |= b.is_ascii_uppercase();
-            lower |= b.is_ascii_lowercase();
-            digit |= b.is_ascii_digit();
+        let mut classes = 0u8;
+        while i < n {
+            let c = CLASS[usize::from(text[i])];
+            if c == 0 {
+                break;
+            }
+            classes |= c;
             i += 1;
         }
+        if i - start < MIN_RUN || classes & 7 != 7 {
+            continue;
+        }
         let mut end = i;
-        while end < text.len() && end - i < 2 && text[end] == b'=' {
+        while end < n && end - i < 2 && text[end] == b'=' {
             end += 1;
         }
-        if i - start >= MIN_RUN && upper && lower && digit {
-            out.push(Span::new(start, end));
-        }
-        i = end.max(i);
+        out.push(Span::new(start, end));
+        i = end;
     }
     out
 }
