@@ -83,3 +83,26 @@ fn negatives_are_not_reported_by_their_detector() {
         hits.join("\n")
     );
 }
+
+#[test]
+fn a_bad_registry_reports_every_problem_at_once() {
+    static BAD: &[rampart_detect::Detector] = &[
+        rampart_detect::Detector::secret("unbounded", "x", r"tok_[a-z]+"),
+        rampart_detect::Detector::secret("empty", "x", r"(?:ab)?"),
+        rampart_detect::Detector::secret("no_prefix", "x", r"[a-z]{10}"),
+        rampart_detect::Detector::secret("broken", "x", r"sk_(["),
+        rampart_detect::Detector::secret("unbounded", "x", r"tok_[a-z]{4}"),
+    ];
+    let err = Scanner::new(BAD.iter(), ScannerConfig::default()).unwrap_err();
+    let by: Vec<(&str, &str)> = err
+        .diagnostics
+        .iter()
+        .map(|d| (d.detector, d.message.as_str()))
+        .collect();
+    let has = |id: &str, words: &str| by.iter().any(|(d, m)| *d == id && m.contains(words));
+    assert!(has("unbounded", "no maximum length"), "{by:?}");
+    assert!(has("empty", "empty string"), "{by:?}");
+    assert!(has("no_prefix", "literal"), "{by:?}");
+    assert!(has("broken", "does not parse"), "{by:?}");
+    assert!(has("unbounded", "duplicate"), "{by:?}");
+}

@@ -1,0 +1,113 @@
+//! Whole-buffer scanning through the decoding layers, and redaction that keeps documents valid.
+
+use rampart_core::{DataClass, Layer};
+use rampart_detect::{DecodeError, HashKey, Redactor, ScanOptions, Scanner, Strategy};
+
+fn redact(input: &[u8], strategy: Strategy) -> (Vec<u8>, Vec<(DataClass, Vec<Layer>)>) {
+    let scan = Scanner::builtin()
+        .scan(input, &ScanOptions::default())
+        .unwrap();
+    let mut out = Vec::new();
+    scan.redact(&mut Redactor::new(strategy, HashKey::default()), &mut out);
+    (
+        out,
+        scan.findings()
+            .map(|f| (f.class, f.layers.clone()))
+            .collect(),
+    )
+}
+
+#[test]
+fn a_redacted_json_number_becomes_a_string() {
+    let (out, found) = redact(br#"{"card": 4111111111111111, "n": 3}"#, Strategy::Mask);
+    assert_eq!(
+        String::from_utf8(out.clone()).unwrap(),
+        r#"{"card": "[REDACTED:CREDIT_CARD]", "n": 3}"#
+    );
+    serde_json::from_slice::<serde_json::Value>(&out).unwrap();
+    assert_eq!(found[0].0, DataClass::CreditCard);
+}
+
+#[test]
+fn escaped_values_are_found_and_replaced_whole() {
+    let input = br#"{"q": "my ssn is 536\u002d90\u002d4399 ok"}"#;
+    let (out, found) = redact(input, Strategy::Partial);
+    assert_eq!(
+        String::from_utf8(out.clone()).unwrap(),
+        r#"{"q": "my ssn is ***-**-4399 ok"}"#
+    );
+    assert_eq!(found, vec![(DataClass::UsSsn, vec![Layer::Json])]);
+}
+
+#[test]
+fn base64_and_percent_encoded_values_are_found() {
+    let (out, found) = redact(
+        b"blob=c3NuIDUzNi05MC00Mzk5IGFuZCBtb3Jl&to=jo%40example.com",
+        Strategy::Mask,
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains("c3NuIDUz") && !out.contains("jo%40example"),
+        "{out}"
+    );
+    assert!(
+        found.contains(&(DataClass::UsSsn, vec![Layer::Url, Layer::Base64]))
+            || found.contains(&(DataClass::UsSsn, vec![Layer::Base64])),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(DataClass::EmailAddress, vec![Layer::Url])),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn gzip_bodies_are_decompressed_and_bombs_refused() {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b"key ghp_R2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi")
+        .unwrap();
+    let gz = e.finish().unwrap();
+    let scan = Scanner::builtin()
+        .scan(&gz, &ScanOptions::default())
+        .unwrap();
+    assert!(scan.decompressed);
+    assert_eq!(
+        scan.findings().next().unwrap().layers,
+        vec![Layer::Compressed]
+    );
+
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![b' '; 64 << 20]).unwrap();
+    let bomb = e.finish().unwrap();
+    let err = Scanner::builtin()
+        .scan(&bomb, &ScanOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::Ratio { .. } | DecodeError::TooLarge { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn oversized_input_is_a_clear_error() {
+    let opts = ScanOptions {
+        max_input: 10,
+        ..ScanOptions::default()
+    };
+    let err = Scanner::builtin().scan(b"0123456789ab", &opts).unwrap_err();
+    assert_eq!(err, DecodeError::InputTooLarge { len: 12, limit: 10 });
+    assert!(err.to_string().contains("split it or raise the limit"));
+}
+
+#[test]
+fn invalid_utf8_is_scanned_not_rejected() {
+    let mut input = b"\xff\xfe ssn 536-90-4399 \xc3".to_vec();
+    input.extend_from_slice(b" end");
+    let (out, found) = redact(&input, Strategy::Mask);
+    assert_eq!(found[0].0, DataClass::UsSsn);
+    assert!(out.starts_with(b"\xff\xfe ssn [REDACTED:US_SSN]"));
+}
