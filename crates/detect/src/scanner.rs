@@ -3,10 +3,12 @@
 //!
 //! Patterns are byte-oriented (Unicode off), so the automata run on any input, invalid UTF-8
 //! included. Each detector has a [`Gate`] that says where its matches can start: at one of its
-//! literal prefixes (one Aho-Corasick automaton over all prefixes), near a run of digits, near a
-//! hex colon, or anywhere (a plain unanchored search). At each candidate position the scanner
-//! asks the group's all-matches automaton which patterns match there, then tries them in
-//! registry order; validators and context checks run only on those hits. The semantics are
+//! literal prefixes (one Aho-Corasick automaton over all prefixes), near a run of digits (with a
+//! context word near, for context-gated detectors), near a hex colon, shortly before an inner
+//! literal, or anywhere (a plain unanchored search). At each candidate position the literal's
+//! owners, or the group's all-matches automaton, name the patterns that can match there; they are
+//! tried in registry order, each with its own small automaton; validators and context checks run
+//! only on those hits. The semantics are
 //! those of one leftmost-first search over all patterns that, when a hit is rejected, tries
 //! the other patterns matching at the same position and then resumes one byte later: a rejected
 //! candidate never hides a real one. [`Scanner::scan_raw_reference`] is that search, written
@@ -252,163 +254,7 @@ impl Scanner {
         if !diagnostics.is_empty() {
             return Err(BuildError { diagnostics });
         }
-        let mut groups = Vec::new();
-        let kind = |g: Gate| match g {
-            Gate::Prefix => 0,
-            Gate::Digit => 1,
-            Gate::HexColon => 2,
-            Gate::Inner { .. } => 3,
-            Gate::Context => 4,
-            Gate::Scan => 5,
-        };
-        // one group per gate kind, except that every `Scan` detector gets its own automaton so
-        // the regex engine can apply its own single-pattern accelerations (e-mail's `@`)
-        let mut plan: Vec<(Gate, Vec<usize>)> = Vec::new();
-        for gate in [
-            Gate::Prefix,
-            Gate::Digit,
-            Gate::HexColon,
-            Gate::Inner {
-                literal: "",
-                within: 0,
-            },
-            Gate::Context,
-        ] {
-            let ids: Vec<usize> = (0..detectors.len())
-                .filter(|&i| kind(detectors[i].gate) == kind(gate))
-                .collect();
-            plan.push((gate, ids));
-        }
-        for i in (0..detectors.len()).filter(|&i| detectors[i].gate == Gate::Scan) {
-            plan.push((Gate::Scan, vec![i]));
-        }
-        for (gate, ids) in plan {
-            if ids.is_empty() {
-                continue;
-            }
-            let patterns: Vec<&str> = ids.iter().map(|&i| detectors[i].pattern).collect();
-            let all = compile(&patterns, MatchKind::All)?;
-            let re = match gate {
-                Gate::Scan => Some(compile(&patterns, MatchKind::LeftmostFirst)?),
-                _ => None,
-            };
-            let candidates = match gate {
-                Gate::Prefix => {
-                    // prefixes spelled in every case (`(?i:password)`) are matched by one
-                    // case-insensitive automaton over their lowercase forms; the rest exactly
-                    let mut automata = Vec::new();
-                    // one pass of a case-insensitive automaton over every literal of 4+ bytes
-                    // (lowercased: a superset of the exact ones' hits), and an exact automaton
-                    // for short case-sensitive ones (`AC`, `SK`), which folded would hit in
-                    // every other English word
-                    for fold in [true, false] {
-                        // literal -> detectors that start with it
-                        let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> =
-                            Default::default();
-                        for &i in &ids {
-                            let (lits, folded) = &prefixes[i];
-                            for lit in lits {
-                                let short_exact = !*folded && lit.len() < 4;
-                                if short_exact != fold {
-                                    let key = if fold {
-                                        lit.to_ascii_lowercase()
-                                    } else {
-                                        lit.clone()
-                                    };
-                                    owners.entry(key).or_default().push(i);
-                                }
-                            }
-                        }
-                        for v in owners.values_mut() {
-                            v.sort_unstable();
-                            v.dedup();
-                        }
-                        if owners.is_empty() {
-                            continue;
-                        }
-                        // the automaton reports the longest literal starting at a position; every
-                        // other literal matching there is a prefix of it, so a literal's owners
-                        // include those of its prefixes
-                        let lits: Vec<Vec<u8>> = owners.keys().cloned().collect();
-                        let closure: Vec<Vec<usize>> = lits
-                            .iter()
-                            .map(|lit| {
-                                let mut all: Vec<usize> = lits
-                                    .iter()
-                                    .filter(|p| lit.starts_with(p))
-                                    .flat_map(|p| owners[p].iter().copied())
-                                    .collect();
-                                all.sort_unstable();
-                                all.dedup();
-                                all
-                            })
-                            .collect();
-                        let ac = AhoCorasickBuilder::new()
-                            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                            .ascii_case_insensitive(fold)
-                            .match_kind(AcMatchKind::LeftmostLongest)
-                            .build(&lits)
-                            .expect("literal prefixes compile");
-                        automata.push((ac, closure));
-                    }
-                    Candidates::Literals(automata)
-                }
-                Gate::Digit => Candidates::Digits,
-                Gate::HexColon => Candidates::HexColons,
-                Gate::Inner { .. } => {
-                    let mut lits: Vec<&str> = Vec::new();
-                    let mut within: Vec<usize> = Vec::new();
-                    for &i in &ids {
-                        if let Gate::Inner { literal, within: w } = detectors[i].gate {
-                            match lits.iter().position(|l| *l == literal) {
-                                Some(k) => within[k] = within[k].max(usize::from(w)),
-                                None => {
-                                    lits.push(literal);
-                                    within.push(usize::from(w));
-                                }
-                            }
-                        }
-                    }
-                    Candidates::Inner(
-                        AhoCorasickBuilder::new()
-                            .match_kind(AcMatchKind::LeftmostFirst)
-                            .build(&lits)
-                            .expect("inner literals compile"),
-                        within,
-                    )
-                }
-                Gate::Context => {
-                    let mut words: Vec<String> = ids
-                        .iter()
-                        .flat_map(|&i| {
-                            detectors[i]
-                                .context
-                                .words
-                                .iter()
-                                .map(|w| w.to_ascii_lowercase())
-                        })
-                        .collect();
-                    words.sort();
-                    words.dedup();
-                    let reach = ids.iter().map(|&i| max_lens[i]).max().unwrap_or(0) + CONTEXT_AFTER;
-                    Candidates::Context {
-                        words: AhoCorasickBuilder::new()
-                            .match_kind(AcMatchKind::LeftmostFirst)
-                            .ascii_case_insensitive(true)
-                            .build(&words)
-                            .expect("context words compile"),
-                        reach,
-                    }
-                }
-                Gate::Scan => Candidates::Scan,
-            };
-            groups.push(Group {
-                candidates,
-                re,
-                all,
-                ids,
-            });
-        }
+        let groups = build_groups(&detectors, &prefixes, &max_lens)?;
 
         let mut singles = Vec::with_capacity(detectors.len());
         for d in &detectors {
@@ -749,6 +595,173 @@ impl Scanner {
     pub fn class(&self, idx: usize) -> DataClass {
         self.detectors[idx].class
     }
+}
+
+/// Groups the detectors by gate and compiles each group: its candidate finder and its
+/// all-matches automaton (plus a leftmost-first one for `Scan` groups).
+fn build_groups(
+    detectors: &[&'static Detector],
+    prefixes: &[(Vec<Vec<u8>>, bool)],
+    max_lens: &[usize],
+) -> Result<Vec<Group>, BuildError> {
+    let mut groups = Vec::new();
+    let kind = |g: Gate| match g {
+        Gate::Prefix => 0,
+        Gate::Digit => 1,
+        Gate::HexColon => 2,
+        Gate::Inner { .. } => 3,
+        Gate::Context => 4,
+        Gate::Scan => 5,
+    };
+    // one group per gate kind, except that every `Scan` detector gets its own automaton so
+    // the regex engine can apply its own single-pattern accelerations (e-mail's `@`)
+    let mut plan: Vec<(Gate, Vec<usize>)> = Vec::new();
+    for gate in [
+        Gate::Prefix,
+        Gate::Digit,
+        Gate::HexColon,
+        Gate::Inner {
+            literal: "",
+            within: 0,
+        },
+        Gate::Context,
+    ] {
+        let ids: Vec<usize> = (0..detectors.len())
+            .filter(|&i| kind(detectors[i].gate) == kind(gate))
+            .collect();
+        plan.push((gate, ids));
+    }
+    for i in (0..detectors.len()).filter(|&i| detectors[i].gate == Gate::Scan) {
+        plan.push((Gate::Scan, vec![i]));
+    }
+    for (gate, ids) in plan {
+        if ids.is_empty() {
+            continue;
+        }
+        let patterns: Vec<&str> = ids.iter().map(|&i| detectors[i].pattern).collect();
+        let all = compile(&patterns, MatchKind::All)?;
+        let re = match gate {
+            Gate::Scan => Some(compile(&patterns, MatchKind::LeftmostFirst)?),
+            _ => None,
+        };
+        let candidates = match gate {
+            Gate::Prefix => {
+                // prefixes spelled in every case (`(?i:password)`) are matched by one
+                // case-insensitive automaton over their lowercase forms; the rest exactly
+                let mut automata = Vec::new();
+                // one pass of a case-insensitive automaton over every literal of 4+ bytes
+                // (lowercased: a superset of the exact ones' hits), and an exact automaton
+                // for short case-sensitive ones (`AC`, `SK`), which folded would hit in
+                // every other English word
+                for fold in [true, false] {
+                    // literal -> detectors that start with it
+                    let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> =
+                        Default::default();
+                    for &i in &ids {
+                        let (lits, folded) = &prefixes[i];
+                        for lit in lits {
+                            let short_exact = !*folded && lit.len() < 4;
+                            if short_exact != fold {
+                                let key = if fold {
+                                    lit.to_ascii_lowercase()
+                                } else {
+                                    lit.clone()
+                                };
+                                owners.entry(key).or_default().push(i);
+                            }
+                        }
+                    }
+                    for v in owners.values_mut() {
+                        v.sort_unstable();
+                        v.dedup();
+                    }
+                    if owners.is_empty() {
+                        continue;
+                    }
+                    // the automaton reports the longest literal starting at a position; every
+                    // other literal matching there is a prefix of it, so a literal's owners
+                    // include those of its prefixes
+                    let lits: Vec<Vec<u8>> = owners.keys().cloned().collect();
+                    let closure: Vec<Vec<usize>> = lits
+                        .iter()
+                        .map(|lit| {
+                            let mut all: Vec<usize> = lits
+                                .iter()
+                                .filter(|p| lit.starts_with(p))
+                                .flat_map(|p| owners[p].iter().copied())
+                                .collect();
+                            all.sort_unstable();
+                            all.dedup();
+                            all
+                        })
+                        .collect();
+                    let ac = AhoCorasickBuilder::new()
+                        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                        .ascii_case_insensitive(fold)
+                        .match_kind(AcMatchKind::LeftmostLongest)
+                        .build(&lits)
+                        .expect("literal prefixes compile");
+                    automata.push((ac, closure));
+                }
+                Candidates::Literals(automata)
+            }
+            Gate::Digit => Candidates::Digits,
+            Gate::HexColon => Candidates::HexColons,
+            Gate::Inner { .. } => {
+                let mut lits: Vec<&str> = Vec::new();
+                let mut within: Vec<usize> = Vec::new();
+                for &i in &ids {
+                    if let Gate::Inner { literal, within: w } = detectors[i].gate {
+                        match lits.iter().position(|l| *l == literal) {
+                            Some(k) => within[k] = within[k].max(usize::from(w)),
+                            None => {
+                                lits.push(literal);
+                                within.push(usize::from(w));
+                            }
+                        }
+                    }
+                }
+                Candidates::Inner(
+                    AhoCorasickBuilder::new()
+                        .match_kind(AcMatchKind::LeftmostFirst)
+                        .build(&lits)
+                        .expect("inner literals compile"),
+                    within,
+                )
+            }
+            Gate::Context => {
+                let mut words: Vec<String> = ids
+                    .iter()
+                    .flat_map(|&i| {
+                        detectors[i]
+                            .context
+                            .words
+                            .iter()
+                            .map(|w| w.to_ascii_lowercase())
+                    })
+                    .collect();
+                words.sort();
+                words.dedup();
+                let reach = ids.iter().map(|&i| max_lens[i]).max().unwrap_or(0) + CONTEXT_AFTER;
+                Candidates::Context {
+                    words: AhoCorasickBuilder::new()
+                        .match_kind(AcMatchKind::LeftmostFirst)
+                        .ascii_case_insensitive(true)
+                        .build(&words)
+                        .expect("context words compile"),
+                    reach,
+                }
+            }
+            Gate::Scan => Candidates::Scan,
+        };
+        groups.push(Group {
+            candidates,
+            re,
+            all,
+            ids,
+        });
+    }
+    Ok(groups)
 }
 
 /// Compiles patterns into one automaton of the given match kind.
