@@ -26,8 +26,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  # doc tests first: nextest does not run them, and its summary should close the run
   cargo test --workspace --doc --locked
+  cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --no-fail-fast
 fi
