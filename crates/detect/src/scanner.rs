@@ -94,23 +94,26 @@ enum Candidates {
     /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords; for each
     /// automaton, the detectors each literal belongs to.
     Literals(Vec<(AhoCorasick, Vec<Vec<usize>>)>),
-    /// Digit candidates with a context word (case-insensitive) near; `reach` is how far
-    /// before a word a match may start.
-    Context {
-        /// The context words of the group's detectors.
-        words: AhoCorasick,
-        /// Longest match of the group plus the context after a hit.
-        reach: usize,
-    },
-
-    /// Word starts (and `+`, `(`) shortly before runs of digits.
-    Digits,
+    /// Word starts (and `+`, `(`) shortly before runs of digits; with a filter, the tag of a
+    /// candidate says whether a context word of the context-gated detectors is near it.
+    Digits(Option<ContextFilter>),
     /// Word starts shortly before a colon between hex digits or colons.
     HexColons,
     /// Every position at most `within[k]` bytes before an occurrence of inner literal `k`.
     Inner(AhoCorasick, Vec<usize>),
     /// Every position: an unanchored search finds the next match.
     Scan,
+}
+
+/// The context words of the context-gated detectors of a digit group.
+#[derive(Debug)]
+struct ContextFilter {
+    /// The words (case-insensitive).
+    words: AhoCorasick,
+    /// How far before a word a match may start: longest match plus the context after a hit.
+    reach: usize,
+    /// Per local pattern id: the detector needs a word near (`Gate::Context`).
+    gated: Vec<bool>,
 }
 
 /// Detectors sharing a gate, compiled together.
@@ -434,7 +437,19 @@ impl Scanner {
                 if sets[gi].is_empty() {
                     continue;
                 }
-                tries.extend(sets[gi].iter().map(|pid| g.ids[pid.as_usize()]));
+                match &g.candidates {
+                    // context-gated patterns count only where a context word is near
+                    Candidates::Digits(Some(filter)) => {
+                        let near = cands[gi][next[gi]].1 == 1;
+                        tries.extend(
+                            sets[gi]
+                                .iter()
+                                .filter(|pid| near || !filter.gated[pid.as_usize()])
+                                .map(|pid| g.ids[pid.as_usize()]),
+                        );
+                    }
+                    _ => tries.extend(sets[gi].iter().map(|pid| g.ids[pid.as_usize()])),
+                }
             }
             tries.sort_unstable();
             tries.dedup();
@@ -610,7 +625,8 @@ fn build_groups(
         Gate::Digit => 1,
         Gate::HexColon => 2,
         Gate::Inner { .. } => 3,
-        Gate::Context => 4,
+        // context-gated detectors share the digit group's candidates and automaton
+        Gate::Context => 1,
         Gate::Scan => 5,
     };
     // one group per gate kind, except that every `Scan` detector gets its own automaton so
@@ -624,7 +640,6 @@ fn build_groups(
             literal: "",
             within: 0,
         },
-        Gate::Context,
     ] {
         let ids: Vec<usize> = (0..detectors.len())
             .filter(|&i| kind(detectors[i].gate) == kind(gate))
@@ -705,7 +720,44 @@ fn build_groups(
                 }
                 Candidates::Literals(automata)
             }
-            Gate::Digit => Candidates::Digits,
+            Gate::Digit => {
+                let gated: Vec<bool> = ids
+                    .iter()
+                    .map(|&i| detectors[i].gate == Gate::Context)
+                    .collect();
+                let filter = gated.iter().any(|&g| g).then(|| {
+                    let mut words: Vec<String> = ids
+                        .iter()
+                        .filter(|&&i| detectors[i].gate == Gate::Context)
+                        .flat_map(|&i| {
+                            detectors[i]
+                                .context
+                                .words
+                                .iter()
+                                .map(|w| w.to_ascii_lowercase())
+                        })
+                        .collect();
+                    words.sort();
+                    words.dedup();
+                    let reach = ids
+                        .iter()
+                        .filter(|&&i| detectors[i].gate == Gate::Context)
+                        .map(|&i| max_lens[i])
+                        .max()
+                        .unwrap_or(0)
+                        + CONTEXT_AFTER;
+                    ContextFilter {
+                        words: AhoCorasickBuilder::new()
+                            .match_kind(AcMatchKind::LeftmostFirst)
+                            .ascii_case_insensitive(true)
+                            .build(&words)
+                            .expect("context words compile"),
+                        reach,
+                        gated: gated.clone(),
+                    }
+                });
+                Candidates::Digits(filter)
+            }
             Gate::HexColon => Candidates::HexColons,
             Gate::Inner { .. } => {
                 let mut lits: Vec<&str> = Vec::new();
@@ -729,29 +781,7 @@ fn build_groups(
                     within,
                 )
             }
-            Gate::Context => {
-                let mut words: Vec<String> = ids
-                    .iter()
-                    .flat_map(|&i| {
-                        detectors[i]
-                            .context
-                            .words
-                            .iter()
-                            .map(|w| w.to_ascii_lowercase())
-                    })
-                    .collect();
-                words.sort();
-                words.dedup();
-                let reach = ids.iter().map(|&i| max_lens[i]).max().unwrap_or(0) + CONTEXT_AFTER;
-                Candidates::Context {
-                    words: AhoCorasickBuilder::new()
-                        .match_kind(AcMatchKind::LeftmostFirst)
-                        .ascii_case_insensitive(true)
-                        .build(&words)
-                        .expect("context words compile"),
-                    reach,
-                }
-            }
+            Gate::Context => unreachable!("context-gated detectors join the digit group"),
             Gate::Scan => Candidates::Scan,
         };
         groups.push(Group {
@@ -837,44 +867,6 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
     let word_start = |q: usize| q == 0 || !hay[q - 1].is_ascii_alphanumeric();
     match kind {
         Candidates::Scan => {}
-        Candidates::Context { words, reach } => {
-            // matches start near digits (as for `Digits`) and need a context word near them:
-            // keep the digit candidates that have a word within reach
-            let digits = candidates(&Candidates::Digits, hay, from, limit);
-            let mut i = 0;
-            while i < digits.len() {
-                // a cluster of candidates whose word windows overlap is checked in one search
-                let first = digits[i].0;
-                let mut last = first;
-                let mut j = i + 1;
-                while j < digits.len() && digits[j].0 <= last + 2 * reach {
-                    last = digits[j].0;
-                    j += 1;
-                }
-                let lo = first.saturating_sub(CONTEXT_BEFORE + reach);
-                let hi = (last + CONTEXT_BEFORE + reach).min(hay.len());
-                let mut word_starts: Vec<usize> = Vec::new();
-                let mut at = lo;
-                while let Some(m) = words.find(aho_corasick::Input::new(&hay[..hi]).range(at..)) {
-                    at = m.start() + 1;
-                    word_starts.push(m.start());
-                }
-                // a word at ws lets a match start in [ws - reach, ws + CONTEXT_BEFORE]; both
-                // lists are sorted, so one sweep finds, for each candidate, the first word not
-                // too far before it
-                let mut k = 0;
-                for &(q, tag) in &digits[i..j] {
-                    while k < word_starts.len() && word_starts[k] + CONTEXT_BEFORE < q {
-                        k += 1;
-                    }
-                    if k < word_starts.len() && word_starts[k] <= q + reach {
-                        out.push((q, tag));
-                    }
-                }
-                i = j;
-            }
-            return out;
-        }
         Candidates::Literals(automata) => {
             let end = (limit + 64).min(hay.len());
             for (k, (ac, _)) in automata.iter().enumerate() {
@@ -912,7 +904,7 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
             out.sort_unstable();
             out.dedup();
         }
-        Candidates::Digits => {
+        Candidates::Digits(filter) => {
             let end = (limit + DIGIT_LOOKBACK).min(hay.len());
             let mut i = from;
             let mut last = from; // every candidate below `last` was emitted already
@@ -932,6 +924,9 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
                 while i < end && hay[i].is_ascii_digit() {
                     i += 1;
                 }
+            }
+            if let Some(f) = filter {
+                mark_context(&mut out, f, hay);
             }
         }
         Candidates::HexColons => {
@@ -958,6 +953,44 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
     out
 }
 
+/// Tags each digit candidate 1 when a context word of `filter` is near enough to make a
+/// context-gated match starting there acceptable, else 0.
+fn mark_context(cands: &mut [(usize, u32)], filter: &ContextFilter, hay: &[u8]) {
+    let reach = filter.reach;
+    let mut i = 0;
+    while i < cands.len() {
+        // a cluster of candidates whose word windows overlap is checked in one search
+        let first = cands[i].0;
+        let mut last = first;
+        let mut j = i + 1;
+        while j < cands.len() && cands[j].0 <= last + 2 * reach {
+            last = cands[j].0;
+            j += 1;
+        }
+        let lo = first.saturating_sub(CONTEXT_BEFORE + reach);
+        let hi = (last + CONTEXT_BEFORE + reach).min(hay.len());
+        let mut word_starts: Vec<usize> = Vec::new();
+        let mut at = lo;
+        while let Some(m) = filter
+            .words
+            .find(aho_corasick::Input::new(&hay[..hi]).range(at..))
+        {
+            at = m.start() + 1;
+            word_starts.push(m.start());
+        }
+        // a word at ws lets a match start in [ws - reach, ws + CONTEXT_BEFORE]; both lists are
+        // sorted, so one sweep finds, for each candidate, the first word not too far before it
+        let mut k = 0;
+        for c in &mut cands[i..j] {
+            while k < word_starts.len() && word_starts[k] + CONTEXT_BEFORE < c.0 {
+                k += 1;
+            }
+            c.1 = u32::from(k < word_starts.len() && word_starts[k] <= c.0 + reach);
+        }
+        i = j;
+    }
+}
+
 fn diag(d: &Detector, message: String) -> Diagnostic {
     Diagnostic {
         detector: d.id,
@@ -975,12 +1008,11 @@ impl Scanner {
                 let t = std::time::Instant::now();
                 let n = candidates(&g.candidates, hay, 0, hay.len()).len();
                 let name = match &g.candidates {
-                    Candidates::Context { .. } => "context".into(),
                     Candidates::Literals(acs) => format!(
                         "literals({:?})",
                         acs.iter().map(|a| a.0.patterns_len()).collect::<Vec<_>>()
                     ),
-                    Candidates::Digits => "digits".into(),
+                    Candidates::Digits(_) => "digits (and context)".into(),
                     Candidates::HexColons => "hexcolons".into(),
                     Candidates::Inner(..) => "inner".into(),
                     Candidates::Scan => format!("scan({})", self.detectors[g.ids[0]].id),
