@@ -17,7 +17,7 @@
 //! a fixed window.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
-use rampart_core::{DataClass, Span};
+use rampart_core::Span;
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
@@ -333,11 +333,6 @@ impl Scanner {
         self.max_len
     }
 
-    /// Longest match of a long pattern (0 when there is none).
-    pub fn max_long_len(&self) -> usize {
-        self.long_max
-    }
-
     /// Finds the literal starts of long patterns in `hay[from..]`; the streaming scanner holds
     /// back from the first one whose match could still be in progress.
     pub fn long_anchors(&self, hay: &[u8], from: usize) -> Option<usize> {
@@ -515,15 +510,25 @@ impl Scanner {
         let span = Span::new(m.start(), m.end());
         let value = match single.value_group {
             Some(group) => {
-                let mut caps = single.re.create_captures();
-                single.re.search_captures(
-                    &Input::new(hay)
-                        .range(span.start..span.end)
-                        .anchored(Anchored::Yes),
-                    &mut caps,
-                );
-                let c = caps.get_group(group)?;
-                Span::new(c.start, c.end)
+                let input = Input::new(hay)
+                    .range(span.start..span.end)
+                    .anchored(Anchored::Yes);
+                let info = single.re.group_info();
+                let (lo, hi) = info.slots(PatternID::ZERO, group)?;
+                // slots on the stack, so a hit allocates nothing (patterns have few groups)
+                let mut stack = [None; 32];
+                match stack.get_mut(..info.slot_len()) {
+                    Some(slots) => {
+                        single.re.search_slots(&input, slots);
+                        Span::new(slots[lo]?.get(), slots[hi]?.get())
+                    }
+                    None => {
+                        let mut caps = single.re.create_captures();
+                        single.re.search_captures(&input, &mut caps);
+                        let c = caps.get_group(group)?;
+                        Span::new(c.start, c.end)
+                    }
+                }
             }
             None => span,
         };
@@ -604,11 +609,6 @@ impl Scanner {
             score -= AGAINST_PENALTY;
         }
         Some(score)
-    }
-
-    /// The class of detector `idx`.
-    pub fn class(&self, idx: usize) -> DataClass {
-        self.detectors[idx].class
     }
 }
 
