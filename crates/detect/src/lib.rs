@@ -22,6 +22,7 @@ pub mod hash;
 pub mod redact;
 pub mod scan;
 pub mod scanner;
+pub mod skim;
 pub mod stream;
 pub mod validate;
 

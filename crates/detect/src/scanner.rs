@@ -24,6 +24,7 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
 
 use crate::detector::{Detector, Gate};
 use crate::hash::HashKey;
+use crate::skim::{self, TokenClass};
 use crate::validate;
 
 /// Bytes before a hit searched for context words.
@@ -34,6 +35,9 @@ pub const CONTEXT_AFTER: usize = 32;
 pub const LONG_PATTERN: usize = 1024;
 /// How far before the first digit of a run a [`Gate::Digit`] match may start.
 pub const DIGIT_LOOKBACK: usize = 10;
+/// Detectors whose matches may start further than this before their long token run keep the
+/// plain literal gate (searching windows that wide would not save time).
+const MAX_RUN_MARGIN: usize = 512;
 
 /// How much a context word raises a hit's score.
 const CONTEXT_BOOST: f32 = 0.15;
@@ -91,9 +95,8 @@ pub struct Hit {
 /// How a group finds its candidate positions.
 #[derive(Debug)]
 enum Candidates {
-    /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords; for each
-    /// automaton, the detectors each literal belongs to.
-    Literals(Vec<(AhoCorasick, Vec<Vec<usize>>)>),
+    /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords.
+    Literals(Vec<LiteralSet>),
     /// Word starts (and `+`, `(`) shortly before runs of digits; with a filter, the tag of a
     /// candidate says whether a context word of the context-gated detectors is near it.
     Digits(Option<ContextFilter>),
@@ -104,6 +107,38 @@ enum Candidates {
     /// Every position: an unanchored search finds the next match.
     Scan,
 }
+
+/// One automaton over literal prefixes.
+#[derive(Debug)]
+struct LiteralSet {
+    /// Finds the longest literal starting at a position.
+    ac: AhoCorasick,
+    /// Per literal: the detectors whose matches can start with it.
+    owners: Vec<Vec<usize>>,
+    /// Where the automaton searches.
+    window: Window,
+    /// One of the combined automata over every literal, searched instead of the others where
+    /// their windows would cover most of the text.
+    combined: bool,
+}
+
+/// Where a literal set's matches can start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Window {
+    /// Every match holds a token run of [`skim::MIN_RUN`]+ bytes and starts at most this many
+    /// bytes before it: only text near such runs is searched.
+    Runs(usize),
+    /// Every match holds one of [`ASSIGN`] at most this many bytes after its start (a keyword
+    /// and then `=` or `:`): only text shortly before such bytes is searched.
+    Assign(usize),
+    /// Anywhere.
+    All,
+}
+
+/// The bytes that follow a keyword in `key = value`, `key: value` and `<key>value`.
+const ASSIGN: &[u8] = b":=<";
+/// Keyword detectors whose `=`, `:` or `<` may come later than this keep the plain gate.
+const MAX_ASSIGN_OFFSET: usize = 64;
 
 /// The context words of the context-gated detectors of a digit group.
 #[derive(Debug)]
@@ -167,6 +202,9 @@ impl Scanner {
         let mut seen = std::collections::HashSet::new();
         let mut prefixes: Vec<(Vec<Vec<u8>>, bool)> = Vec::new();
         let mut max_lens: Vec<usize> = Vec::new();
+        // per detector: where its matches can start, from what every match is proven to
+        // contain (see `skim`)
+        let mut windows: Vec<Window> = Vec::new();
         for d in &detectors {
             if !seen.insert(d.id) {
                 diagnostics.push(diag(
@@ -185,6 +223,7 @@ impl Scanner {
                     diagnostics.push(diag(d, format!("pattern does not parse: {e}")));
                     prefixes.push((Vec::new(), false));
                     max_lens.push(0);
+                    windows.push(Window::All);
                     continue;
                 }
             };
@@ -212,6 +251,19 @@ impl Scanner {
             }
             let props = hir.properties();
             max_lens.push(props.maximum_len().unwrap_or(0));
+            let run = skim::min_longest_run(&hir, TokenClass::Base64);
+            let runs = match props.maximum_len() {
+                Some(n) if run >= skim::MIN_RUN && n <= LONG_PATTERN => {
+                    Some(n - run).filter(|&m| m <= MAX_RUN_MARGIN)
+                }
+                _ => None,
+            };
+            let assign = skim::max_first_offset(&hir, ASSIGN).filter(|&n| n <= MAX_ASSIGN_OFFSET);
+            windows.push(match (runs, assign) {
+                (Some(m), _) => Window::Runs(m),
+                (None, Some(n)) => Window::Assign(n),
+                (None, None) => Window::All,
+            });
             if d.gate == Gate::Context && !d.context.required {
                 diagnostics.push(diag(
                     d,
@@ -257,7 +309,7 @@ impl Scanner {
         if !diagnostics.is_empty() {
             return Err(BuildError { diagnostics });
         }
-        let groups = build_groups(&detectors, &prefixes, &max_lens)?;
+        let groups = build_groups(&detectors, &prefixes, &max_lens, &windows)?;
 
         let mut singles = Vec::with_capacity(detectors.len());
         for d in &detectors {
@@ -416,7 +468,7 @@ impl Scanner {
                         let mut k = next[gi];
                         while k < list.len() && list[k].0 == q {
                             let tag = list[k].1 as usize;
-                            tries.extend(&automata[tag >> 24].1[tag & 0xff_ffff]);
+                            tries.extend(&automata[tag >> 24].owners[tag & 0xff_ffff]);
                             k += 1;
                         }
                         continue;
@@ -618,6 +670,7 @@ fn build_groups(
     detectors: &[&'static Detector],
     prefixes: &[(Vec<Vec<u8>>, bool)],
     max_lens: &[usize],
+    windows: &[Window],
 ) -> Result<Vec<Group>, BuildError> {
     let mut groups = Vec::new();
     let kind = |g: Gate| match g {
@@ -661,62 +714,46 @@ fn build_groups(
         };
         let candidates = match gate {
             Gate::Prefix => {
-                // prefixes spelled in every case (`(?i:password)`) are matched by one
-                // case-insensitive automaton over their lowercase forms; the rest exactly
+                // Prefixes spelled in every case (`(?i:password)`) are matched by
+                // case-insensitive automata over their lowercase forms, the rest exactly.
+                // Detectors proven to match only around a long token run, or shortly before
+                // `=`, `:` or `<`, get their own automata, searched only there; in text where
+                // those windows cover most bytes (API JSON) the combined automata, one pass
+                // each over all literals, are searched instead.
+                let kind = |w: Window| match w {
+                    Window::Runs(_) => 0,
+                    Window::Assign(_) => 1,
+                    Window::All => 2,
+                };
                 let mut automata = Vec::new();
-                // one pass of a case-insensitive automaton over every literal of 4+ bytes
-                // (lowercased: a superset of the exact ones' hits), and an exact automaton
-                // for short case-sensitive ones (`AC`, `SK`), which folded would hit in
-                // every other English word
-                for fold in [true, false] {
-                    // literal -> detectors that start with it
-                    let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> =
-                        Default::default();
-                    for &i in &ids {
-                        let (lits, folded) = &prefixes[i];
-                        for lit in lits {
-                            let short_exact = !*folded && lit.len() < 4;
-                            if short_exact != fold {
-                                let key = if fold {
-                                    lit.to_ascii_lowercase()
-                                } else {
-                                    lit.clone()
-                                };
-                                owners.entry(key).or_default().push(i);
-                            }
-                        }
-                    }
-                    for v in owners.values_mut() {
-                        v.sort_unstable();
-                        v.dedup();
-                    }
-                    if owners.is_empty() {
-                        continue;
-                    }
-                    // the automaton reports the longest literal starting at a position; every
-                    // other literal matching there is a prefix of it, so a literal's owners
-                    // include those of its prefixes
-                    let lits: Vec<Vec<u8>> = owners.keys().cloned().collect();
-                    let closure: Vec<Vec<usize>> = lits
+                for (k, fold) in [
+                    (0, true),
+                    (0, false),
+                    (1, true),
+                    (1, false),
+                    (2, true),
+                    (2, false),
+                ] {
+                    let mine: Vec<usize> = ids
                         .iter()
-                        .map(|lit| {
-                            let mut all: Vec<usize> = lits
-                                .iter()
-                                .filter(|p| lit.starts_with(p))
-                                .flat_map(|p| owners[p].iter().copied())
-                                .collect();
-                            all.sort_unstable();
-                            all.dedup();
-                            all
-                        })
+                        .copied()
+                        .filter(|&i| kind(windows[i]) == k)
                         .collect();
-                    let ac = AhoCorasickBuilder::new()
-                        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                        .ascii_case_insensitive(fold)
-                        .match_kind(AcMatchKind::LeftmostLongest)
-                        .build(&lits)
-                        .expect("literal prefixes compile");
-                    automata.push((ac, closure));
+                    // the widest window of the set's detectors
+                    let window = mine
+                        .iter()
+                        .map(|&i| windows[i])
+                        .max()
+                        .unwrap_or(Window::All);
+                    // the run sets fold long exact literals too (one pass), the others keep
+                    // them exact, for the automaton's SIMD prefilter
+                    automata.extend(literal_set(&mine, prefixes, fold, k == 0, window, false));
+                }
+                // the combined automata: every literal of 4+ bytes folded (a superset of the
+                // exact ones' hits), and the short case-sensitive ones (`AC`, `SK`) exactly,
+                // which folded would hit in every other English word
+                for fold in [true, false] {
+                    automata.extend(literal_set(&ids, prefixes, fold, true, Window::All, true));
                 }
                 Candidates::Literals(automata)
             }
@@ -794,6 +831,65 @@ fn build_groups(
     Ok(groups)
 }
 
+/// The automaton over the literal prefixes of `ids` that are matched folded (`fold`) or exactly:
+/// folded are the case-insensitive ones and, with `fold_long`, exact ones of 4+ bytes too.
+fn literal_set(
+    ids: &[usize],
+    prefixes: &[(Vec<Vec<u8>>, bool)],
+    fold: bool,
+    fold_long: bool,
+    window: Window,
+    combined: bool,
+) -> Option<LiteralSet> {
+    // literal -> detectors that start with it
+    let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
+    for &i in ids {
+        let (lits, folded) = &prefixes[i];
+        for lit in lits {
+            let exact = !*folded && (lit.len() < 4 || !fold_long);
+            if exact != fold {
+                let key = if fold {
+                    lit.to_ascii_lowercase()
+                } else {
+                    lit.clone()
+                };
+                owners.entry(key).or_default().push(i);
+            }
+        }
+    }
+    if owners.is_empty() {
+        return None;
+    }
+    // the automaton reports the longest literal starting at a position; every other literal
+    // matching there is a prefix of it, so a literal's owners include those of its prefixes
+    let lits: Vec<Vec<u8>> = owners.keys().cloned().collect();
+    let closure: Vec<Vec<usize>> = lits
+        .iter()
+        .map(|lit| {
+            let mut all: Vec<usize> = lits
+                .iter()
+                .filter(|p| lit.starts_with(p))
+                .flat_map(|p| owners[p].iter().copied())
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        })
+        .collect();
+    let ac = AhoCorasickBuilder::new()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .ascii_case_insensitive(fold)
+        .match_kind(AcMatchKind::LeftmostLongest)
+        .build(&lits)
+        .expect("literal prefixes compile");
+    Some(LiteralSet {
+        ac,
+        owners: closure,
+        window,
+        combined,
+    })
+}
+
 /// Compiles patterns into one automaton of the given match kind.
 fn compile(patterns: &[&str], kind: MatchKind) -> Result<Regex, BuildError> {
     Regex::builder()
@@ -868,18 +964,56 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
     match kind {
         Candidates::Scan => {}
         Candidates::Literals(automata) => {
-            let end = (limit + 64).min(hay.len());
-            for (k, (ac, _)) in automata.iter().enumerate() {
-                // the longest literal at each position: a leftmost search restarted one byte
-                // after each hit visits every start (faster than overlapping iteration)
-                let mut at = from;
-                while let Some(m) = ac.find(aho_corasick::Input::new(&hay[..end]).range(at..)) {
-                    if m.start() >= limit {
-                        break;
-                    }
-                    out.push((m.start(), ((k as u32) << 24) | m.pattern().as_u32()));
-                    at = m.start() + 1;
+            // the long token runs a `Runs` set's matches must hold: a match starting before
+            // `limit` holds a run starting before `limit + margin`
+            let mut runs: Option<Vec<(usize, usize)>> = None;
+            let combined = dense_windows(automata, hay, from, limit);
+            for (k, set) in automata.iter().enumerate() {
+                if set.combined != combined {
+                    continue;
                 }
+                let tag = (k as u32) << 24;
+                let mut windows = Windows::new(&set.ac, hay, tag, &mut out);
+                match set.window {
+                    Window::All => windows.add(from, limit),
+                    Window::Runs(margin) => {
+                        let runs = runs.get_or_insert_with(|| {
+                            let reach = automata
+                                .iter()
+                                .filter_map(|s| match s.window {
+                                    Window::Runs(m) => Some(m),
+                                    _ => None,
+                                })
+                                .max()
+                                .unwrap_or(0);
+                            let hi = (limit + reach + skim::MIN_RUN).min(hay.len());
+                            let mut runs = Vec::new();
+                            skim::long_runs(
+                                &hay[from..hi],
+                                TokenClass::Base64,
+                                skim::MIN_RUN,
+                                &mut runs,
+                            );
+                            runs
+                        });
+                        // a match holding run [rs, re) starts in [rs - margin, re - MIN_RUN]
+                        for &(rs, re) in runs.iter() {
+                            let lo = (from + rs).saturating_sub(margin).max(from);
+                            windows.add(lo, (from + re + 1 - skim::MIN_RUN).min(limit));
+                        }
+                    }
+                    Window::Assign(within) => {
+                        // a match with its first `=`, `:` or `<` at c starts in [c - within, c]
+                        let hi = (limit + within).min(hay.len());
+                        for c in
+                            memchr::memchr3_iter(ASSIGN[0], ASSIGN[1], ASSIGN[2], &hay[from..hi])
+                        {
+                            let c = from + c;
+                            windows.add(c.saturating_sub(within).max(from), (c + 1).min(limit));
+                        }
+                    }
+                }
+                windows.finish();
             }
             out.sort_unstable();
             out.dedup();
@@ -953,6 +1087,106 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
     out
 }
 
+/// Appends the start of the longest literal of `ac` at every position in `[from, limit)`,
+/// tagged `tag | literal`.
+fn literal_starts(
+    ac: &AhoCorasick,
+    hay: &[u8],
+    from: usize,
+    limit: usize,
+    tag: u32,
+    out: &mut Vec<(usize, u32)>,
+) {
+    if from >= limit {
+        return;
+    }
+    // literals are at most 8 bytes; a leftmost search restarted one byte after each hit
+    // visits every start (faster than overlapping iteration)
+    let end = (limit + 64).min(hay.len());
+    let mut at = from;
+    while let Some(m) = ac.find(aho_corasick::Input::new(&hay[..end]).range(at..)) {
+        if m.start() >= limit {
+            break;
+        }
+        out.push((m.start(), tag | m.pattern().as_u32()));
+        at = m.start() + 1;
+    }
+}
+
+/// Whether the windows of the literal sets would cover so much of `hay[from..limit]` that one
+/// pass of the combined automata is cheaper. Counted on a sample: the first 4 KiB of every
+/// 64 KiB block.
+fn dense_windows(sets: &[LiteralSet], hay: &[u8], from: usize, limit: usize) -> bool {
+    const BLOCK: usize = 64 << 10;
+    const SAMPLE: usize = 4 << 10;
+    let margin = sets
+        .iter()
+        .filter_map(|s| match s.window {
+            Window::Runs(m) => Some(m),
+            _ => None,
+        })
+        .max();
+    let Some(margin) = margin else {
+        return false;
+    };
+    let (mut covered, mut seen) = (0, 0);
+    let mut runs = Vec::new();
+    let mut at = from;
+    while at < limit {
+        let end = (at + SAMPLE).min(limit);
+        runs.clear();
+        skim::long_runs(&hay[at..end], TokenClass::Base64, skim::MIN_RUN, &mut runs);
+        covered += runs.iter().map(|(s, e)| e - s + margin).sum::<usize>();
+        covered += memchr::memchr3_iter(ASSIGN[0], ASSIGN[1], ASSIGN[2], &hay[at..end]).count()
+            * MAX_ASSIGN_OFFSET;
+        seen += end - at;
+        at += BLOCK;
+    }
+    covered > seen
+}
+
+/// Collects the windows of one literal set, merging overlapping ones, and searches each.
+struct Windows<'a> {
+    ac: &'a AhoCorasick,
+    hay: &'a [u8],
+    tag: u32,
+    out: &'a mut Vec<(usize, u32)>,
+    open: Option<(usize, usize)>,
+}
+
+impl<'a> Windows<'a> {
+    fn new(ac: &'a AhoCorasick, hay: &'a [u8], tag: u32, out: &'a mut Vec<(usize, u32)>) -> Self {
+        Windows {
+            ac,
+            hay,
+            tag,
+            out,
+            open: None,
+        }
+    }
+
+    /// Adds the window `[lo, hi)` of match starts; windows come in order of `lo`.
+    fn add(&mut self, lo: usize, hi: usize) {
+        if lo >= hi {
+            return;
+        }
+        match &mut self.open {
+            Some((_, end)) if lo <= *end => *end = (*end).max(hi),
+            _ => {
+                if let Some((a, b)) = self.open.replace((lo, hi)) {
+                    literal_starts(self.ac, self.hay, a, b, self.tag, self.out);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        if let Some((a, b)) = self.open.take() {
+            literal_starts(self.ac, self.hay, a, b, self.tag, self.out);
+        }
+    }
+}
+
 /// Tags each digit candidate 1 when a context word of `filter` is near enough to make a
 /// context-gated match starting there acceptable, else 0.
 fn mark_context(cands: &mut [(usize, u32)], filter: &ContextFilter, hay: &[u8]) {
@@ -1008,9 +1242,11 @@ impl Scanner {
                 let t = std::time::Instant::now();
                 let n = candidates(&g.candidates, hay, 0, hay.len()).len();
                 let name = match &g.candidates {
-                    Candidates::Literals(acs) => format!(
+                    Candidates::Literals(sets) => format!(
                         "literals({:?})",
-                        acs.iter().map(|a| a.0.patterns_len()).collect::<Vec<_>>()
+                        sets.iter()
+                            .map(|s| (s.ac.patterns_len(), s.window))
+                            .collect::<Vec<_>>()
                     ),
                     Candidates::Digits(_) => "digits (and context)".into(),
                     Candidates::HexColons => "hexcolons".into(),

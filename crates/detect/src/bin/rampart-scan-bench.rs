@@ -1,6 +1,7 @@
 //! Prints the scanner's throughput on the shared benchmark inputs as JSON lines, for the
 //! side-by-side script in `bench/`. `rampart-scan-bench [--write-inputs DIR] [--profile]`
-//! (`--profile` also prints the raw-layer speed and candidate counts per gate to stderr).
+//! (`--profile` also prints the raw-layer speed and candidate counts per gate to stderr;
+//! `--only NAME` measures one input, `--runs N` sets the runs per input, 7 by default).
 #![forbid(unsafe_code)]
 
 use std::time::Instant;
@@ -28,12 +29,22 @@ fn main() {
         }
         return;
     }
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let only = flag("--only");
+    let runs: usize = flag("--runs").map_or(7, |n| n.parse().expect("--runs takes a number"));
     let scanner = Scanner::builtin();
     let opts = ScanOptions::default();
     for (name, input) in &inputs {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let mut times = Vec::new();
         let mut findings = 0;
-        for _ in 0..7 {
+        for _ in 0..runs.max(1) {
             let t = Instant::now();
             findings = scanner.scan(input, &opts).unwrap().found.len();
             times.push(t.elapsed().as_secs_f64());

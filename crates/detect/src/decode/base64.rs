@@ -4,6 +4,8 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rampart_core::Span;
 
+use crate::skim::{self, TokenClass};
+
 /// Shortest run of base64 characters worth decoding.
 pub const MIN_RUN: usize = 24;
 
@@ -38,33 +40,21 @@ const CLASS: [u8; 256] = {
 /// Finds runs of at least [`MIN_RUN`] base64 characters (plus padding) that mix upper case,
 /// lower case and digits, as encoded data does and words, numbers and hex digests do not.
 pub fn candidates(text: &[u8]) -> Vec<Span> {
+    let mut runs = Vec::new();
+    skim::long_runs(text, TokenClass::Blob, MIN_RUN, &mut runs);
     let mut out = Vec::new();
-    let mut i = 0;
-    let n = text.len();
-    while i < n {
-        // skip to the next base64 byte, then measure the run
-        while i < n && CLASS[usize::from(text[i])] == 0 {
-            i += 1;
-        }
-        let start = i;
-        let mut classes = 0u8;
-        while i < n {
-            let c = CLASS[usize::from(text[i])];
-            if c == 0 {
-                break;
-            }
-            classes |= c;
-            i += 1;
-        }
-        if i - start < MIN_RUN || classes & 7 != 7 {
+    for (start, end) in runs {
+        let classes = text[start..end]
+            .iter()
+            .fold(0u8, |acc, &b| acc | CLASS[usize::from(b)]);
+        if classes & 7 != 7 {
             continue;
         }
-        let mut end = i;
-        while end < n && end - i < 2 && text[end] == b'=' {
-            end += 1;
+        let mut padded = end;
+        while padded < text.len() && padded - end < 2 && text[padded] == b'=' {
+            padded += 1;
         }
-        out.push(Span::new(start, end));
-        i = end;
+        out.push(Span::new(start, padded));
     }
     out
 }

@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use rampart_core::Severity;
 
-use crate::detector::Detector;
+use crate::detector::{Detector, Gate};
 use crate::validate::{is_placeholder, not_placeholder};
 
 use super::generic::{BASE64, BASE64_URL, password_value, specific_format, token};
@@ -251,6 +251,8 @@ pub static DETECTORS: &[Detector] = &[
         r#"\b(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|snowflake|cockroachdb|couchdbs?|neo4j(?:\+s)?|oracle|db2|cassandra|influxdb|memcached)(?:\+[a-z0-9]{2,16})?://[^\s:/@'"<>]{0,64}:(?P<v>[^\s:/@'"<>]{1,128})@[A-Za-z0-9._\[\]-]{1,255}"#,
     )
     .docs("Database connection URLs (PostgreSQL, MySQL, MongoDB, Redis, AMQP, SQL Server, ClickHouse, ...) with an embedded password; placeholders, variable references and default passwords are rejected.")
+    // `jdbc:` + `cockroachdb` + `+` and a 16-byte driver name come before `://` at most
+    .gate(Gate::Inner { literal: "://", within: 33 })
     .validate(url_password)
     .score(0.95)
     .examples(
@@ -263,6 +265,7 @@ pub static DETECTORS: &[Detector] = &[
         r#"\b(?:https?|ftps?|sftp|ssh|git|smtps?|imaps?|pop3s?|ldaps?|wss?|svn|rsync)://[A-Za-z0-9._~%!$&*+,;=-]{1,64}:(?P<v>[^\s:/@'"<>]{3,128})@[A-Za-z0-9.-]{1,253}"#,
     )
     .docs("URLs with a `user:password@host` part (HTTP, FTP, SMTP, LDAP, git, ...); placeholders, variable references and tokens reported by more specific detectors are skipped.")
+    .gate(Gate::Inner { literal: "://", within: 5 })
     .validate(url_password)
     .examples(
         &["https://deploy:DDPw47gUet30On@nexus.acme.io/repository/", "ftp://backup:2KriLMfsrz!@files.acme.io/"],
