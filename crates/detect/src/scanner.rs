@@ -37,7 +37,7 @@ pub const LONG_PATTERN: usize = 1024;
 pub const DIGIT_LOOKBACK: usize = 10;
 /// Detectors whose matches may start further than this before their long token run keep the
 /// plain literal gate (searching windows that wide would not save time).
-const MAX_RUN_MARGIN: usize = 512;
+const MAX_RUN_MARGIN: usize = 96;
 
 /// How much a context word raises a hit's score.
 const CONTEXT_BOOST: f32 = 0.15;
@@ -251,13 +251,9 @@ impl Scanner {
             }
             let props = hir.properties();
             max_lens.push(props.maximum_len().unwrap_or(0));
-            let run = skim::min_longest_run(&hir, TokenClass::Base64);
-            let runs = match props.maximum_len() {
-                Some(n) if run >= skim::MIN_RUN && n <= LONG_PATTERN => {
-                    Some(n - run).filter(|&m| m <= MAX_RUN_MARGIN)
-                }
-                _ => None,
-            };
+            // how far before its long token run a match may start
+            let runs = skim::max_run_lead(&hir, TokenClass::Base64, skim::MIN_RUN)
+                .filter(|&lead| lead <= MAX_RUN_MARGIN);
             let assign = skim::max_first_offset(&hir, ASSIGN).filter(|&n| n <= MAX_ASSIGN_OFFSET);
             windows.push(match (runs, assign) {
                 (Some(m), _) => Window::Runs(m),
@@ -941,7 +937,10 @@ fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)
         out.dedup();
         out
     };
-    let fold = set(&lits, 8, true).len() < set(&lits, 8, false).len();
+    // a few case variants (`Sumo`, `sumo`, `SUMO`) stay exact: the automaton's SIMD
+    // prefilter takes exact literals, not folded ones
+    let exact = set(&lits, 8, false).len();
+    let fold = exact > 8 && set(&lits, 8, true).len() < exact;
     for k in (2..=8).rev() {
         let out = set(&lits, k, fold);
         if out.is_empty() || out.iter().any(|l| l.len() < 2) {
@@ -1043,9 +1042,9 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
             let mut i = from;
             let mut last = from; // every candidate below `last` was emitted already
             while i < end {
-                if !hay[i].is_ascii_digit() {
-                    i += 1;
-                    continue;
+                i = skim::next_digit(hay, i, end);
+                if i >= end {
+                    break;
                 }
                 // a run of digits starts at `i`: candidates are in [i - lookback, i]
                 let lo = i.saturating_sub(DIGIT_LOOKBACK).max(last);

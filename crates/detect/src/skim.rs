@@ -109,6 +109,57 @@ pub fn min_longest_run(hir: &Hir, class: TokenClass) -> usize {
     runs(hir, class).best
 }
 
+/// How far into a match, at most, the first run of `min`+ class bytes starts, for a pattern
+/// whose every match holds one ([`min_longest_run`] ≥ `min`); `None` otherwise. A match then
+/// starts at most this many bytes before the maximal run of the text that holds its run.
+pub fn max_run_lead(hir: &Hir, class: TokenClass, min: usize) -> Option<usize> {
+    let r = runs(hir, class);
+    if r.best < min {
+        return None;
+    }
+    if r.full {
+        // class bytes only: the run starts with the match
+        return Some(0);
+    }
+    // anywhere in the match: the run ends by the match's end
+    let fallback = hir.properties().maximum_len()?.checked_sub(min)?;
+    let lead = match hir.kind() {
+        HirKind::Capture(cap) => max_run_lead(&cap.sub, class, min),
+        HirKind::Literal(lit) => {
+            let mut run = 0;
+            lit.0.iter().enumerate().find_map(|(i, &b)| {
+                run = if class.contains(b) { run + 1 } else { 0 };
+                (run >= min).then(|| i + 1 - min)
+            })
+        }
+        HirKind::Alternation(subs) => subs
+            .iter()
+            .map(|h| max_run_lead(h, class, min))
+            .try_fold(0, |acc, l| l.map(|l| acc.max(l))),
+        HirKind::Repetition(rep) if rep.min >= 1 && runs(&rep.sub, class).best >= min => {
+            max_run_lead(&rep.sub, class, min)
+        }
+        HirKind::Concat(subs) => {
+            // the first part that holds a run by itself; the parts before it at their longest
+            let mut before = 0;
+            let mut found = None;
+            for h in subs {
+                if runs(h, class).best >= min {
+                    found = max_run_lead(h, class, min).map(|l| before + l);
+                    break;
+                }
+                match h.properties().maximum_len() {
+                    Some(n) => before += n,
+                    None => break,
+                }
+            }
+            found
+        }
+        _ => None,
+    };
+    Some(lead.map_or(fallback, |l| l.min(fallback)))
+}
+
 fn runs(hir: &Hir, class: TokenClass) -> Runs {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Runs::full(0),
@@ -440,6 +491,28 @@ fn runs_of<const C: u8>(hay: &[u8], min: usize, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// The first ASCII digit in `hay[from..end]`, or `end`: 64 bytes at a time, for text where
+/// digits are rare.
+pub fn next_digit(hay: &[u8], from: usize, end: usize) -> usize {
+    let mut i = from;
+    while i + 64 <= end {
+        let chunk: &[u8; 64] = hay[i..i + 64].try_into().expect("64 bytes");
+        let mut v = [0u8; 64];
+        for (o, &b) in v.iter_mut().zip(chunk) {
+            *o = u8::from(b.wrapping_sub(b'0') < 10);
+        }
+        let m = pack(&v);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 64;
+    }
+    hay[i..end]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map_or(end, |p| i + p)
+}
+
 /// Whether the mask holds `n` (1..=64) consecutive set bits.
 #[inline(always)]
 fn has_run(mut m: u64, n: usize) -> bool {
@@ -506,6 +579,26 @@ mod tests {
     }
 
     #[test]
+    fn next_digit_finds_the_first_digit() {
+        let mut hay = vec![b'a'; 300];
+        assert_eq!(next_digit(&hay, 0, 300), 300);
+        for at in [0, 5, 63, 64, 65, 127, 128, 200, 299] {
+            hay[at] = b'7';
+            for from in [0, 1, 60, 64, 130] {
+                let want = (from..300)
+                    .find(|&i| hay[i].is_ascii_digit())
+                    .unwrap_or(300);
+                assert_eq!(next_digit(&hay, from, 300), want, "from {from} at {at}");
+                assert_eq!(
+                    next_digit(&hay, from, 250.max(from)),
+                    want.min(250.max(from))
+                );
+            }
+            hay[at] = b'a';
+        }
+    }
+
+    #[test]
     fn pack_puts_byte_i_at_bit_i() {
         for i in 0..64 {
             let mut v = [0u8; 64];
@@ -548,6 +641,33 @@ mod tests {
             .parse(pattern)
             .unwrap();
         max_first_offset(&hir, b":=")
+    }
+
+    fn lead(pattern: &str) -> Option<usize> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .unwrap();
+        max_run_lead(&hir, TokenClass::Word, 16)
+    }
+
+    #[test]
+    fn run_leads_of_typical_patterns() {
+        assert_eq!(
+            lead(r"\b(?P<v>sk_(?:live|prod)_[A-Za-z0-9]{20,247})(?:[^A-Za-z0-9_-]|$)"),
+            Some(0)
+        );
+        assert_eq!(
+            lead(r"(?i:twilio)[ \t]{0,3}[=:][ \t]{0,3}(?P<v>[a-f0-9]{32})"),
+            Some(13)
+        );
+        assert_eq!(lead(r"[a-z]{8}\.[a-z]{8}"), None);
+        // no single part holds the run: the bound falls back to the longest match minus the run
+        assert_eq!(lead(r"[ ]{0,9}[a-z]{10}[0-9]{10}"), Some(13));
+        assert_eq!(lead(r"abcdefghijklmnopq"), Some(0));
+        assert_eq!(lead(r"(?:..abcdefghijklmnopqr|[a-z]{16})"), Some(2));
     }
 
     #[test]
