@@ -8,6 +8,7 @@ use rampart_core::{Finding, Layer, Span};
 use crate::decode::{self, DecodeError, View, compress};
 use crate::redact::Redactor;
 use crate::scanner::{Hit, Scanner};
+use crate::skim::{self, TokenClass};
 
 /// What a scan decodes, and how far.
 #[derive(Clone, Copy, Debug)]
@@ -173,7 +174,10 @@ impl Scanner {
         out: &mut Vec<Found>,
     ) {
         let mut hits: Vec<Hit> = Vec::new();
-        self.scan_raw(text, &mut hits);
+        // the token runs, found once for the scanner's gates and the base64 decoder
+        let mut runs = Vec::new();
+        skim::long_runs(text, TokenClass::Base64, skim::MIN_RUN, &mut runs);
+        self.scan_raw_with_runs(text, &runs, &mut hits);
         for hit in &hits {
             out.push(self.found(hit, text, map(hit.span), layers));
         }
@@ -189,7 +193,7 @@ impl Scanner {
             let layers = [layers, &[Layer::Url]].concat();
             self.scan_layer(&view.text, &inner, &layers, depth - 1, budget, out);
         }
-        for run in decode::base64::candidates(text) {
+        for run in decode::base64::candidates_in(text, &runs) {
             if hits.iter().any(|h| h.span.overlaps(&run)) {
                 continue;
             }

@@ -97,8 +97,8 @@ pub struct Hit {
 enum Candidates {
     /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords.
     Literals(Vec<LiteralSet>),
-    /// Word starts (and `+`, `(`) shortly before runs of digits; with a filter, the tag of a
-    /// candidate says whether a context word of the context-gated detectors is near it.
+    /// Word starts (and `+`, `(`) shortly before runs of digits; with a filter, context-gated
+    /// patterns count only where one of their context words is near.
     Digits(Option<ContextFilter>),
     /// Word starts shortly before a colon between hex digits or colons.
     HexColons,
@@ -401,6 +401,24 @@ impl Scanner {
     /// is in progress before `limit`, the hits are exactly those a scan of the whole stream would
     /// report in this range: the streaming scanner relies on it.
     pub fn scan_until(&self, hay: &[u8], from: usize, limit: usize, hits: &mut Vec<Hit>) -> usize {
+        self.scan_until_with(hay, from, limit, None, hits)
+    }
+
+    /// [`Scanner::scan_raw`] with the token runs of `hay` already found:
+    /// [`skim::long_runs`] of [`TokenClass::Base64`] and [`skim::MIN_RUN`] over all of `hay`
+    /// (the layered scan shares them with the base64 decoder).
+    pub fn scan_raw_with_runs(&self, hay: &[u8], runs: &[(usize, usize)], hits: &mut Vec<Hit>) {
+        self.scan_until_with(hay, 0, hay.len(), Some(runs), hits);
+    }
+
+    fn scan_until_with(
+        &self,
+        hay: &[u8],
+        from: usize,
+        limit: usize,
+        runs: Option<&[(usize, usize)]>,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
         let limit = limit.min(hay.len());
         // per group: sorted candidates `(start, tag)`; a tag names the detectors of a literal
         // (`Literals`), else the group's all-matches automaton says what matches there.
@@ -408,7 +426,7 @@ impl Scanner {
         let cands: Vec<Vec<(usize, u32)>> = self
             .groups
             .iter()
-            .map(|g| candidates(&g.candidates, hay, from, limit))
+            .map(|g| candidates(&g.candidates, hay, from, limit, runs))
             .collect();
         let mut next: Vec<usize> = vec![0; self.groups.len()];
         let mut scan_next: Vec<Option<usize>> = vec![None; self.groups.len()];
@@ -483,13 +501,17 @@ impl Scanner {
                 match &g.candidates {
                     // context-gated patterns count only where a context word is near
                     Candidates::Digits(Some(filter)) => {
-                        let near = cands[gi][next[gi]].1 == 1;
-                        tries.extend(
-                            sets[gi]
-                                .iter()
-                                .filter(|pid| near || !filter.gated[pid.as_usize()])
-                                .map(|pid| g.ids[pid.as_usize()]),
-                        );
+                        // looked up once, and only when a context-gated pattern matches here
+                        let mut near = None;
+                        for pid in sets[gi].iter() {
+                            let p = pid.as_usize();
+                            if filter.gated[p]
+                                && !*near.get_or_insert_with(|| context_near(filter, hay, q))
+                            {
+                                continue;
+                            }
+                            tries.push(g.ids[p]);
+                        }
                     }
                     _ => tries.extend(sets[gi].iter().map(|pid| g.ids[pid.as_usize()])),
                 }
@@ -956,8 +978,15 @@ fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)
 /// Tag of a candidate whose detectors the all-matches automaton must find.
 const NO_TAG: u32 = u32::MAX;
 
-/// Candidate match starts in `[from, limit)` for a group, sorted, with their tags.
-fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(usize, u32)> {
+/// Candidate match starts in `[from, limit)` for a group, sorted, with their tags. `runs`, when
+/// given, are the Base64-class runs of all of `hay` (absolute positions).
+fn candidates(
+    kind: &Candidates,
+    hay: &[u8],
+    from: usize,
+    limit: usize,
+    runs: Option<&[(usize, usize)]>,
+) -> Vec<(usize, u32)> {
     let mut out: Vec<(usize, u32)> = Vec::new();
     let word_start = |q: usize| q == 0 || !hay[q - 1].is_ascii_alphanumeric();
     match kind {
@@ -965,8 +994,9 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
         Candidates::Literals(automata) => {
             // the long token runs a `Runs` set's matches must hold: a match starting before
             // `limit` holds a run starting before `limit + margin`
-            let mut runs: Option<Vec<(usize, usize)>> = None;
-            let combined = dense_windows(automata, hay, from, limit);
+            let given = runs;
+            let mut found: Option<Vec<(usize, usize)>> = None;
+            let combined = dense_windows(automata, hay, from, limit, given);
             for (k, set) in automata.iter().enumerate() {
                 if set.combined != combined {
                     continue;
@@ -976,29 +1006,39 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
                 match set.window {
                     Window::All => windows.add(from, limit),
                     Window::Runs(margin) => {
-                        let runs = runs.get_or_insert_with(|| {
-                            let reach = automata
-                                .iter()
-                                .filter_map(|s| match s.window {
-                                    Window::Runs(m) => Some(m),
-                                    _ => None,
-                                })
-                                .max()
-                                .unwrap_or(0);
-                            let hi = (limit + reach + skim::MIN_RUN).min(hay.len());
-                            let mut runs = Vec::new();
-                            skim::long_runs(
-                                &hay[from..hi],
-                                TokenClass::Base64,
-                                skim::MIN_RUN,
-                                &mut runs,
-                            );
-                            runs
-                        });
+                        let runs: &[(usize, usize)] = match given {
+                            Some(runs) => runs,
+                            None => found.get_or_insert_with(|| {
+                                let reach = automata
+                                    .iter()
+                                    .filter_map(|s| match s.window {
+                                        Window::Runs(m) => Some(m),
+                                        _ => None,
+                                    })
+                                    .max()
+                                    .unwrap_or(0);
+                                let hi = (limit + reach + skim::MIN_RUN).min(hay.len());
+                                let mut runs = Vec::new();
+                                skim::long_runs(
+                                    &hay[from..hi],
+                                    TokenClass::Base64,
+                                    skim::MIN_RUN,
+                                    &mut runs,
+                                );
+                                for r in &mut runs {
+                                    *r = (r.0 + from, r.1 + from);
+                                }
+                                runs
+                            }),
+                        };
                         // a match holding run [rs, re) starts in [rs - margin, re - MIN_RUN]
-                        for &(rs, re) in runs.iter() {
-                            let lo = (from + rs).saturating_sub(margin).max(from);
-                            windows.add(lo, (from + re + 1 - skim::MIN_RUN).min(limit));
+                        let first = runs.partition_point(|&(_, re)| re < from + skim::MIN_RUN);
+                        for &(rs, re) in &runs[first..] {
+                            if rs >= limit + margin {
+                                break;
+                            }
+                            let lo = rs.saturating_sub(margin).max(from);
+                            windows.add(lo, (re + 1 - skim::MIN_RUN).min(limit));
                         }
                     }
                     Window::Assign(within) => {
@@ -1037,7 +1077,7 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
             out.sort_unstable();
             out.dedup();
         }
-        Candidates::Digits(filter) => {
+        Candidates::Digits(_) => {
             let end = (limit + DIGIT_LOOKBACK).min(hay.len());
             let mut i = from;
             let mut last = from; // every candidate below `last` was emitted already
@@ -1057,9 +1097,6 @@ fn candidates(kind: &Candidates, hay: &[u8], from: usize, limit: usize) -> Vec<(
                 while i < end && hay[i].is_ascii_digit() {
                     i += 1;
                 }
-            }
-            if let Some(f) = filter {
-                mark_context(&mut out, f, hay);
             }
         }
         Candidates::HexColons => {
@@ -1115,7 +1152,13 @@ fn literal_starts(
 /// Whether the windows of the literal sets would cover so much of `hay[from..limit]` that one
 /// pass of the combined automata is cheaper. Counted on a sample: the first 4 KiB of every
 /// 64 KiB block.
-fn dense_windows(sets: &[LiteralSet], hay: &[u8], from: usize, limit: usize) -> bool {
+fn dense_windows(
+    sets: &[LiteralSet],
+    hay: &[u8],
+    from: usize,
+    limit: usize,
+    runs: Option<&[(usize, usize)]>,
+) -> bool {
     const BLOCK: usize = 64 << 10;
     const SAMPLE: usize = 4 << 10;
     let margin = sets
@@ -1129,13 +1172,30 @@ fn dense_windows(sets: &[LiteralSet], hay: &[u8], from: usize, limit: usize) -> 
         return false;
     };
     let (mut covered, mut seen) = (0, 0);
-    let mut runs = Vec::new();
+    let mut sample = Vec::new();
     let mut at = from;
     while at < limit {
         let end = (at + SAMPLE).min(limit);
-        runs.clear();
-        skim::long_runs(&hay[at..end], TokenClass::Base64, skim::MIN_RUN, &mut runs);
-        covered += runs.iter().map(|(s, e)| e - s + margin).sum::<usize>();
+        covered += match runs {
+            Some(runs) => {
+                let first = runs.partition_point(|&(_, re)| re <= at);
+                runs[first..]
+                    .iter()
+                    .take_while(|&&(rs, _)| rs < end)
+                    .map(|&(rs, re)| re.min(end) - rs.max(at) + margin)
+                    .sum::<usize>()
+            }
+            None => {
+                sample.clear();
+                skim::long_runs(
+                    &hay[at..end],
+                    TokenClass::Base64,
+                    skim::MIN_RUN,
+                    &mut sample,
+                );
+                sample.iter().map(|(s, e)| e - s + margin).sum::<usize>()
+            }
+        };
         covered += memchr::memchr3_iter(ASSIGN[0], ASSIGN[1], ASSIGN[2], &hay[at..end]).count()
             * MAX_ASSIGN_OFFSET;
         seen += end - at;
@@ -1186,42 +1246,16 @@ impl<'a> Windows<'a> {
     }
 }
 
-/// Tags each digit candidate 1 when a context word of `filter` is near enough to make a
-/// context-gated match starting there acceptable, else 0.
-fn mark_context(cands: &mut [(usize, u32)], filter: &ContextFilter, hay: &[u8]) {
-    let reach = filter.reach;
-    let mut i = 0;
-    while i < cands.len() {
-        // a cluster of candidates whose word windows overlap is checked in one search
-        let first = cands[i].0;
-        let mut last = first;
-        let mut j = i + 1;
-        while j < cands.len() && cands[j].0 <= last + 2 * reach {
-            last = cands[j].0;
-            j += 1;
-        }
-        let lo = first.saturating_sub(CONTEXT_BEFORE + reach);
-        let hi = (last + CONTEXT_BEFORE + reach).min(hay.len());
-        let mut word_starts: Vec<usize> = Vec::new();
-        let mut at = lo;
-        while let Some(m) = filter
-            .words
-            .find(aho_corasick::Input::new(&hay[..hi]).range(at..))
-        {
-            at = m.start() + 1;
-            word_starts.push(m.start());
-        }
-        // a word at ws lets a match start in [ws - reach, ws + CONTEXT_BEFORE]; both lists are
-        // sorted, so one sweep finds, for each candidate, the first word not too far before it
-        let mut k = 0;
-        for c in &mut cands[i..j] {
-            while k < word_starts.len() && word_starts[k] + CONTEXT_BEFORE < c.0 {
-                k += 1;
-            }
-            c.1 = u32::from(k < word_starts.len() && word_starts[k] <= c.0 + reach);
-        }
-        i = j;
-    }
+/// Whether a context word of `filter` is near enough to `q` for a context-gated match starting
+/// there to be accepted: a word starting in `[q - CONTEXT_BEFORE, q + reach]` (a superset of
+/// what scoring accepts, which checks the detector's own words exactly).
+fn context_near(filter: &ContextFilter, hay: &[u8], q: usize) -> bool {
+    let lo = q.saturating_sub(CONTEXT_BEFORE);
+    let hi = (q + filter.reach + 64).min(hay.len());
+    filter
+        .words
+        .find(aho_corasick::Input::new(&hay[..hi]).range(lo..))
+        .is_some_and(|m| m.start() <= q + filter.reach)
 }
 
 fn diag(d: &Detector, message: String) -> Diagnostic {
@@ -1239,7 +1273,7 @@ impl Scanner {
             .iter()
             .map(|g| {
                 let t = std::time::Instant::now();
-                let n = candidates(&g.candidates, hay, 0, hay.len()).len();
+                let n = candidates(&g.candidates, hay, 0, hay.len(), None).len();
                 let name = match &g.candidates {
                     Candidates::Literals(sets) => format!(
                         "literals({:?})",

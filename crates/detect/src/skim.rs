@@ -516,6 +516,13 @@ pub fn next_digit(hay: &[u8], from: usize, end: usize) -> usize {
 /// Whether the mask holds `n` (1..=64) consecutive set bits.
 #[inline(always)]
 fn has_run(mut m: u64, n: usize) -> bool {
+    if n == MIN_RUN {
+        // the common case, unrolled: runs of 2, 4, 8, 16
+        m &= m >> 1;
+        m &= m >> 2;
+        m &= m >> 4;
+        return m & (m >> 8) != 0;
+    }
     let mut have = 1;
     while have < n && m != 0 {
         let step = have.min(n - have);

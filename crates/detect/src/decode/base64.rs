@@ -42,6 +42,30 @@ const CLASS: [u8; 256] = {
 pub fn candidates(text: &[u8]) -> Vec<Span> {
     let mut runs = Vec::new();
     skim::long_runs(text, TokenClass::Blob, MIN_RUN, &mut runs);
+    blobs(text, runs.into_iter())
+}
+
+/// [`candidates`] from the [`TokenClass::Base64`] runs of `text` (at least [`skim::MIN_RUN`]
+/// bytes, in order), which hold every blob: base64 runs are those runs split at `=`, `.` and
+/// `~`.
+pub fn candidates_in(text: &[u8], base64_runs: &[(usize, usize)]) -> Vec<Span> {
+    let mut runs = Vec::new();
+    for &(start, end) in base64_runs.iter().filter(|(s, e)| e - s >= MIN_RUN) {
+        let mut at = start;
+        for i in start..=end {
+            if i == end || matches!(text[i], b'=' | b'.' | b'~') {
+                if i - at >= MIN_RUN {
+                    runs.push((at, i));
+                }
+                at = i + 1;
+            }
+        }
+    }
+    blobs(text, runs.into_iter())
+}
+
+/// The runs that mix upper case, lower case and digits, with their padding.
+fn blobs(text: &[u8], runs: impl Iterator<Item = (usize, usize)>) -> Vec<Span> {
     let mut out = Vec::new();
     for (start, end) in runs {
         let classes = text[start..end]
@@ -108,5 +132,26 @@ mod tests {
             0u8, 1, 2, 3, 250, 251, 252, 253, 254, 255, 0, 1, 2, 3, 4, 5, 6, 7, 8,
         ]);
         assert!(decode_text(bin.as_bytes(), 1 << 20).is_none());
+    }
+
+    #[test]
+    fn candidates_from_shared_runs_are_the_same() {
+        let blob = STANDARD.encode("user=ada; token=Zx81kLm0Qp2Rt7Vw; pin=8841; and more text");
+        let url = URL_SAFE.encode("é∂ƒ©˙∆˚¬…æ≈ç√∫˜µ≤≥÷ more bytes to pass the minimum");
+        let text = format!(
+            "a {blob}.x~{blob}=b {url} c==c aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8=.abc {blob}"
+        );
+        let mut runs = Vec::new();
+        skim::long_runs(
+            text.as_bytes(),
+            TokenClass::Base64,
+            skim::MIN_RUN,
+            &mut runs,
+        );
+        assert_eq!(
+            candidates_in(text.as_bytes(), &runs),
+            candidates(text.as_bytes())
+        );
+        assert!(candidates(text.as_bytes()).len() >= 4);
     }
 }
