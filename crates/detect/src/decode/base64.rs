@@ -52,13 +52,17 @@ pub fn candidates_in(text: &[u8], base64_runs: &[(usize, usize)]) -> Vec<Span> {
     let mut runs = Vec::new();
     for &(start, end) in base64_runs.iter().filter(|(s, e)| e - s >= MIN_RUN) {
         let mut at = start;
-        for i in start..=end {
-            if i == end || matches!(text[i], b'=' | b'.' | b'~') {
-                if i - at >= MIN_RUN {
-                    runs.push((at, i));
-                }
-                at = i + 1;
+        let cuts = text[start..end]
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| matches!(b, b'=' | b'.' | b'~'))
+            .map(|(i, _)| start + i)
+            .chain(std::iter::once(end));
+        for cut in cuts {
+            if cut - at >= MIN_RUN {
+                runs.push((at, cut));
             }
+            at = cut + 1;
         }
     }
     blobs(text, runs.into_iter())
