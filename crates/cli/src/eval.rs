@@ -362,7 +362,7 @@ fn secrets(args: &EvalArgs, scanner: &Scanner) -> anyhow::Result<()> {
                     *missed_rules.entry(rule).or_default() += 1;
                     *reasons.entry(miss_reason(text)).or_default() += 1;
                     if args.verbose && clean_only {
-                        println!("  miss {rule}: {text:?}");
+                        println!("  miss {rule} ({}): {text:?}", miss_reason(text));
                     }
                 }
             } else {

@@ -1230,7 +1230,8 @@ impl<'a> Windows<'a> {
             return;
         }
         match &mut self.open {
-            Some((_, end)) if lo <= *end => *end = (*end).max(hi),
+            // a short gap costs less to search than one more search call
+            Some((_, end)) if lo <= *end + 32 => *end = (*end).max(hi),
             _ => {
                 if let Some((a, b)) = self.open.replace((lo, hi)) {
                     literal_starts(self.ac, self.hay, a, b, self.tag, self.out);
