@@ -1,7 +1,8 @@
 //! `rampart`: the command-line entry point.
 //!
-//! Subcommands: `scan` (files, folders, stdin; text, JSON, SARIF, JSONL batch; redaction),
-//! `eval` (accuracy on labelled data), `detectors` (the registry reference).
+//! Subcommands: `up` (the inline gateway), `scan` (files, folders, stdin; text, JSON, SARIF,
+//! JSONL batch; redaction), `eval` (accuracy on labelled data), `detectors` (the registry
+//! reference).
 //! Exit codes: 0 nothing found, 1 findings, 2 error.
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ mod detectors_doc;
 mod eval;
 mod output;
 mod scan;
+mod up;
 
 /// Runtime defense for cloud applications, their APIs and the AI models they call.
 #[derive(Debug, Parser)]
@@ -24,6 +26,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the inline gateway (embedded defaults: gateway on 127.0.0.1:8080, admin on :9090).
+    Up(up::UpArgs),
     /// Scan files, folders or stdin for PII, secrets and API keys.
     Scan(scan::ScanArgs),
     /// Measure detection accuracy on labelled data (precision, recall, F1).
@@ -35,6 +39,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => up::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Detectors(args) => detectors_doc::run(args),

@@ -169,21 +169,21 @@ fn is_separator(b: u8) -> bool {
 }
 
 fn partial(class: DataClass, value: &[u8], out: &mut Vec<u8>) {
-    if class == DataClass::EmailAddress {
-        if let Some(at) = memchr::memrchr(b'@', value) {
-            if value[0].is_ascii_alphanumeric() {
-                out.push(value[0]);
-            }
-            out.extend_from_slice(b"***@");
-            out.extend(value[at + 1..].iter().map(|&b| {
-                if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
-                    b
-                } else {
-                    b'*'
-                }
-            }));
-            return;
+    if class == DataClass::EmailAddress
+        && let Some(at) = memchr::memrchr(b'@', value)
+    {
+        if value[0].is_ascii_alphanumeric() {
+            out.push(value[0]);
         }
+        out.extend_from_slice(b"***@");
+        out.extend(value[at + 1..].iter().map(|&b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+                b
+            } else {
+                b'*'
+            }
+        }));
+        return;
     }
     let alnum = value.iter().filter(|b| b.is_ascii_alphanumeric()).count();
     let keep_from = alnum.saturating_sub(4);

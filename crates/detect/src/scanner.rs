@@ -227,13 +227,13 @@ impl Scanner {
                     continue;
                 }
             };
-            if let Gate::Inner { literal, .. } = d.gate {
-                if literal.len() < 2 {
-                    diagnostics.push(diag(
-                        d,
-                        "an inner-literal gate needs a literal of 2+ bytes".into(),
-                    ));
-                }
+            if let Gate::Inner { literal, .. } = d.gate
+                && literal.len() < 2
+            {
+                diagnostics.push(diag(
+                    d,
+                    "an inner-literal gate needs a literal of 2+ bytes".into(),
+                ));
             }
             if d.gate == Gate::Prefix {
                 match literal_prefixes(&hir) {
@@ -607,10 +607,10 @@ impl Scanner {
         }
         let det = self.detectors[idx];
         let bytes = &hay[value.start..value.end];
-        if let Some(validator) = det.validator {
-            if !validator(bytes) {
-                return None;
-            }
+        if let Some(validator) = det.validator
+            && !validator(bytes)
+        {
+            return None;
         }
         if det.min_entropy > 0.0 && validate::entropy(bytes) < det.min_entropy {
             return None;

@@ -90,10 +90,8 @@ impl<'s> StreamScanner<'s> {
     fn advance_to(&mut self, limit: usize, holding: bool, out: &mut Vec<u8>) {
         let from = self.released - self.base;
         let mut rel_limit = limit - self.base;
-        if holding {
-            if let Some(anchor) = self.scanner.long_anchors(&self.buf, from) {
-                rel_limit = rel_limit.min(anchor);
-            }
+        if holding && let Some(anchor) = self.scanner.long_anchors(&self.buf, from) {
+            rel_limit = rel_limit.min(anchor);
         }
         if rel_limit <= from {
             return;

@@ -38,7 +38,7 @@ pub fn luhn(value: &[u8]) -> bool {
         }
         sum += x;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A payment card number: Luhn-valid, 12..=19 digits, in a known issuer range with a length
@@ -127,7 +127,7 @@ pub fn aba_routing(value: &[u8]) -> bool {
         .enumerate()
         .map(|(i, &x)| w[i % 3] * u32::from(x))
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A Canadian social insurance number: nine digits, Luhn-valid, first digit not 8 (unused).

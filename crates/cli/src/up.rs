@@ -1,0 +1,80 @@
+//! `rampart up`: the inline gateway on embedded defaults, or on a configuration file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use rampart_gateway::{Config, Gateway};
+
+/// Arguments of `rampart up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// A YAML configuration file (every field is optional; flags override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where applications connect [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Health, readiness and metrics [default: 127.0.0.1:9090].
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Audit events and state [default: ./rampart-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Send a provider's traffic elsewhere: PROVIDER=URL (openai, anthropic, gemini, cohere);
+    /// repeatable.
+    #[arg(long = "upstream", value_name = "PROVIDER=URL")]
+    upstreams: Vec<String>,
+}
+
+/// Runs the gateway until interrupted.
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Config::from_yaml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(a) = args.listen {
+        config.listen = a;
+    }
+    if let Some(a) = args.admin_listen {
+        config.admin_listen = a;
+    }
+    if let Some(d) = args.data_dir {
+        config.data_dir = d;
+    }
+    for u in &args.upstreams {
+        let (id, url) = u
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--upstream takes PROVIDER=URL, got {u:?}"))?;
+        config
+            .upstreams
+            .insert(id.trim().to_owned(), url.trim().to_owned());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let gateway = Gateway::new(config).await?;
+        let running = gateway.start().await?;
+        eprintln!(
+            "rampart: gateway on http://{} (admin http://{}); point your SDK's base URL here, e.g. OPENAI_BASE_URL=http://{}/v1",
+            running.addr, running.admin_addr, running.addr
+        );
+        tokio::signal::ctrl_c().await?;
+        eprintln!("rampart: stopping");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,130 @@
+//! One audit event per exchange, as JSON lines in the data folder and as a tracing event. An
+//! event holds findings (class, detector, score, keyed hash) and never a raw value.
+
+use std::path::Path;
+
+use rampart_core::{Action, Direction, Finding};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+/// A finding as recorded: where it was seen and what was done, no value.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditFinding {
+    /// Request or response.
+    pub direction: Direction,
+    /// Where in the exchange (`body`, `header:x-note`, `query`, `stream`).
+    pub location: String,
+    /// What was done about it.
+    pub action: Action,
+    /// The finding itself (class, detector, span, score, keyed hash).
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// The record of one exchange.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEvent {
+    /// Milliseconds since the Unix epoch when the exchange began.
+    pub ts_ms: u128,
+    /// Exchange id, unique per process run.
+    pub id: String,
+    /// `openai`, `anthropic`, ..., or `api` for API routes.
+    pub provider: String,
+    /// The model the request named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Request method and path (no query: it may hold sensitive values).
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Who called: peer address and a keyed hash of the API key, never the key.
+    pub caller: Caller,
+    /// The one decision.
+    pub decision: Action,
+    /// A short reason code.
+    pub reason: String,
+    /// Whether the decision was applied (enforce) or only recorded (monitor).
+    pub enforced: bool,
+    /// HTTP status returned to the caller.
+    pub status: u16,
+    /// Everything found, both directions.
+    pub findings: Vec<AuditFinding>,
+    /// Tokens the provider reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageRecord>,
+    /// Time from request head to the end of the response, in milliseconds.
+    pub latency_ms: f64,
+    /// What went wrong, when something did (no sensitive content).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The caller of an exchange.
+#[derive(Clone, Debug, Serialize)]
+pub struct Caller {
+    /// Peer IP address.
+    pub ip: String,
+    /// Keyed hash of the credential the caller presented, for correlation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// Token usage as recorded.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct UsageRecord {
+    /// Prompt tokens.
+    pub input: u64,
+    /// Generated tokens.
+    pub output: u64,
+}
+
+/// Where audit events go: a background task appends them to `audit.jsonl`.
+#[derive(Clone, Debug)]
+pub struct AuditSink {
+    tx: mpsc::UnboundedSender<AuditEvent>,
+}
+
+impl AuditSink {
+    /// Starts the writer task for `dir/audit.jsonl` (the folder is created).
+    pub async fn start(dir: &Path) -> anyhow::Result<AuditSink> {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", dir.display()))?;
+        let path = dir.join("audit.jsonl");
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let (tx, mut rx) = mpsc::unbounded_channel::<AuditEvent>();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let mut line = serde_json::to_vec(&event).unwrap_or_default();
+                line.push(b'\n');
+                if let Err(e) = file.write_all(&line).await {
+                    tracing::error!(error = %e, "cannot write the audit log");
+                }
+                let _ = file.flush().await;
+            }
+        });
+        Ok(AuditSink { tx })
+    }
+
+    /// Records one exchange.
+    pub fn record(&self, event: AuditEvent) {
+        tracing::info!(
+            target: "rampart::audit",
+            id = %event.id,
+            provider = %event.provider,
+            decision = ?event.decision,
+            reason = %event.reason,
+            status = event.status,
+            findings = event.findings.len(),
+            latency_ms = event.latency_ms,
+            "exchange"
+        );
+        let _ = self.tx.send(event);
+    }
+}

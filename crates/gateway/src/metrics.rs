@@ -1,0 +1,102 @@
+//! Prometheus metrics of the gateway, served at `/metrics` on the admin port.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of an exchange.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExchangeLabels {
+    /// Provider id or `api`.
+    pub provider: String,
+    /// allow, monitor, redact or block.
+    pub decision: String,
+}
+
+/// Labels of a finding.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    /// Data class name.
+    pub class: String,
+    /// request or response.
+    pub direction: String,
+}
+
+/// Labels of an error.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// What failed: upstream, downstream, inspection, internal.
+    pub kind: String,
+}
+
+/// Every metric the gateway exports.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Exchanges by provider and decision.
+    pub exchanges: Family<ExchangeLabels, Counter>,
+    /// Findings by class and direction.
+    pub findings: Family<FindingLabels, Counter>,
+    /// Errors by kind.
+    pub errors: Family<ErrorLabels, Counter>,
+    /// Time the gateway adds to a request before forwarding it (inspection), in seconds.
+    pub inspect_seconds: Histogram,
+    registry: Registry,
+}
+
+impl Metrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("rampart");
+        let exchanges = Family::<ExchangeLabels, Counter>::default();
+        let findings = Family::<FindingLabels, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let inspect_seconds = Histogram::new([
+            0.000_01, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05,
+        ]);
+        registry.register(
+            "exchanges",
+            "Exchanges by provider and decision",
+            exchanges.clone(),
+        );
+        registry.register(
+            "findings",
+            "Findings by data class and direction",
+            findings.clone(),
+        );
+        registry.register("errors", "Errors by kind", errors.clone());
+        registry.register(
+            "request_inspection_seconds",
+            "Time spent inspecting a request body",
+            inspect_seconds.clone(),
+        );
+        Metrics {
+            exchanges,
+            findings,
+            errors,
+            inspect_seconds,
+            registry,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Counts one error.
+    pub fn error(&self, kind: &str) {
+        self.errors
+            .get_or_create(&ErrorLabels { kind: kind.into() })
+            .inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,800 @@
+//! The exchange pipeline: one request in, one decision, one audit event.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use rampart_core::{Action, DataClass, Direction};
+use rampart_detect::decode::compress::{self, Compression};
+use rampart_detect::{Redactor, Scan, ScanOptions};
+use rampart_llm::Provider;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::audit::{AuditEvent, AuditFinding, Caller, UsageRecord};
+use crate::body::{ChannelBody, GatewayBody, full};
+use crate::config::{CompiledRules, FailMode, Mode};
+use crate::metrics::{ExchangeLabels, FindingLabels};
+use crate::sse::SseRewriter;
+
+/// Headers that carry the caller's credentials for the upstream: passed through, never
+/// scanned, never logged.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+];
+
+/// Hop-by-hop headers, never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// Where a request goes.
+enum Route {
+    Provider(Arc<dyn Provider>, String),
+    Api(String),
+}
+
+/// The record of an exchange, filled phase by phase and written in `finish`.
+struct Record {
+    id: String,
+    started: Instant,
+    ts_ms: u128,
+    provider: String,
+    model: Option<String>,
+    method: String,
+    path: String,
+    caller: Caller,
+    findings: Vec<AuditFinding>,
+    reason: String,
+    error: Option<String>,
+    usage: Option<UsageRecord>,
+}
+
+impl Gateway {
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<GatewayBody> {
+        // request_head: route and caller
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        let route = self.route(&path);
+        let mut rec = Record {
+            id: format!(
+                "{:x}-{}",
+                self.started_ms,
+                self.next_id.fetch_add(1, Ordering::Relaxed)
+            ),
+            started: Instant::now(),
+            ts_ms: crate::now_ms(),
+            provider: match &route {
+                Some(Route::Provider(p, _)) => p.id().to_owned(),
+                Some(Route::Api(_)) => "api".into(),
+                None => "none".into(),
+            },
+            model: None,
+            method: parts.method.to_string(),
+            path: path.clone(),
+            caller: Caller {
+                ip: peer.ip().to_string(),
+                key_id: self.key_id(&parts.headers),
+            },
+            findings: Vec::new(),
+            reason: "clean".into(),
+            error: None,
+            usage: None,
+        };
+        let provider = match &route {
+            Some(Route::Provider(p, _)) => Some(p.clone()),
+            _ => None,
+        };
+        let Some(route) = route else {
+            rec.reason = "no_route".into();
+            let resp = problem(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "no provider or API route matches this path; configure `routes` or use a provider path such as /v1/chat/completions",
+            );
+            return self.finish(rec, Action::Allow, resp);
+        };
+        let limits = &self.config.limits;
+        let enforce = self.config.policy.mode == Mode::Enforce;
+        let fail_open = self.config.policy.fail == FailMode::Open;
+
+        // request_body: read within limits
+        let read = tokio::time::timeout(
+            Duration::from_millis(limits.request_body_timeout_ms),
+            Limited::new(body, limits.max_request_body).collect(),
+        )
+        .await;
+        let raw: Bytes = match read {
+            Err(_) => {
+                self.metrics.error("downstream");
+                rec.reason = "request_timeout".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::REQUEST_TIMEOUT,
+                    "rampart_request_timeout",
+                    "the request body did not arrive in time",
+                );
+                return self.finish(rec, Action::Block, resp);
+            }
+            Ok(Err(e)) => {
+                let too_large = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
+                self.metrics.error("downstream");
+                rec.reason = if too_large {
+                    "request_too_large"
+                } else {
+                    "request_read_error"
+                }
+                .into();
+                let resp = if too_large {
+                    self.refuse(
+                        provider.as_deref(),
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "rampart_request_too_large",
+                        &format!(
+                            "the request body is larger than the inspection limit of {} bytes",
+                            limits.max_request_body
+                        ),
+                    )
+                } else {
+                    self.refuse(
+                        provider.as_deref(),
+                        StatusCode::BAD_REQUEST,
+                        "rampart_bad_request",
+                        "the request body could not be read",
+                    )
+                };
+                return self.finish(rec, Action::Block, resp);
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
+
+        // decode the body for inspection
+        let encoding = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase());
+        let decoded: Option<Vec<u8>> = match encoding.as_deref() {
+            None | Some("" | "identity") => None,
+            Some(enc) => match decode_body(enc, &raw) {
+                Ok(bytes) => Some(bytes),
+                Err(why) => {
+                    self.metrics.error("inspection");
+                    if fail_open {
+                        rec.reason = "uninspected_fail_open".into();
+                        rec.error = Some(why);
+                        return self
+                            .forward(rec, route, provider, parts, query, raw, Action::Monitor)
+                            .await;
+                    }
+                    rec.reason = "uninspectable_body".into();
+                    let resp = self.refuse(
+                        provider.as_deref(),
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "rampart_uninspectable",
+                        &why,
+                    );
+                    return self.finish(rec, Action::Block, resp);
+                }
+            },
+        };
+        let text: &[u8] = decoded.as_deref().unwrap_or(&raw);
+        let t0 = Instant::now();
+        let scan = match self.scanner.scan(text, &ScanOptions::default()) {
+            Ok(scan) => scan,
+            Err(e) => {
+                self.metrics.error("inspection");
+                rec.reason = "uninspectable_body".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "rampart_uninspectable",
+                    &e.to_string(),
+                );
+                return self.finish(rec, Action::Block, resp);
+            }
+        };
+        let json: Option<Value> = serde_json::from_slice(text).ok();
+        // a provider call whose JSON does not parse cannot be inspected as the provider would
+        // read it
+        let declared_json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.contains("json"));
+        if provider.is_some() && json.is_none() && !text.is_empty() && declared_json {
+            self.metrics.error("inspection");
+            if fail_open {
+                rec.reason = "malformed_json_fail_open".into();
+            } else {
+                rec.reason = "malformed_json".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::BAD_REQUEST,
+                    "rampart_malformed_json",
+                    "the request body is not valid JSON",
+                );
+                return self.finish(rec, Action::Block, resp);
+            }
+        }
+        if let (Some(p), Some(j)) = (&provider, &json) {
+            rec.model = p.model(&path, j);
+        } else if let Some(p) = &provider {
+            rec.model = p.model(&path, &Value::Null);
+        }
+        let streaming = provider
+            .as_ref()
+            .is_some_and(|p| p.streaming(&path, &query, json.as_ref().unwrap_or(&Value::Null)));
+
+        // decide: body, headers, query
+        let rules = &self.request_rules;
+        let mut decision = Action::Allow;
+        let mut redact_body = false;
+        for f in &scan.found {
+            let action = rules.action(&f.finding);
+            decision = decision.max(action);
+            redact_body |= action == Action::Redact;
+            rec.findings.push(AuditFinding {
+                direction: Direction::Request,
+                location: "body".into(),
+                action,
+                finding: f.finding.clone(),
+            });
+        }
+        let mut headers = parts.headers.clone();
+        for (name, value) in parts.headers.iter() {
+            // credentials pass through; hop-by-hop headers are not forwarded at all
+            if CREDENTIAL_HEADERS.contains(&name.as_str()) || HOP_BY_HOP.contains(&name.as_str()) {
+                continue;
+            }
+            let Ok(s) = self.scanner.scan(value.as_bytes(), &ScanOptions::default()) else {
+                continue;
+            };
+            if s.found.is_empty() {
+                continue;
+            }
+            let mut worst = Action::Allow;
+            for f in &s.found {
+                let action = rules.action(&f.finding);
+                worst = worst.max(action);
+                rec.findings.push(AuditFinding {
+                    direction: Direction::Request,
+                    location: format!("header:{name}"),
+                    action,
+                    finding: f.finding.clone(),
+                });
+            }
+            decision = decision.max(worst);
+            if worst == Action::Redact {
+                let replaced = self.redacted(&s, rules);
+                if let Ok(v) = HeaderValue::from_bytes(&replaced) {
+                    headers.insert(name.clone(), v);
+                }
+            }
+        }
+        let mut query = query;
+        if !query.is_empty()
+            && let Ok(s) = self.scanner.scan(query.as_bytes(), &ScanOptions::default())
+        {
+            let mut worst = Action::Allow;
+            for f in &s.found {
+                let action = rules.action(&f.finding);
+                worst = worst.max(action);
+                rec.findings.push(AuditFinding {
+                    direction: Direction::Request,
+                    location: "query".into(),
+                    action,
+                    finding: f.finding.clone(),
+                });
+            }
+            decision = decision.max(worst);
+            if worst == Action::Redact && enforce {
+                // replacements are ASCII without spaces or quotes: safe in a query string
+                query = String::from_utf8_lossy(&self.redacted(&s, rules)).into_owned();
+            }
+        }
+        self.metrics
+            .inspect_seconds
+            .observe(t0.elapsed().as_secs_f64());
+
+        if decision == Action::Block {
+            let worst = rec
+                .findings
+                .iter()
+                .find(|f| f.action == Action::Block)
+                .map(|f| {
+                    format!(
+                        "{} ({}) in {}",
+                        f.finding.class.name(),
+                        f.finding.detector,
+                        f.location
+                    )
+                })
+                .unwrap_or_default();
+            rec.reason = "rampart_blocked".into();
+            if enforce {
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::FORBIDDEN,
+                    "rampart_blocked",
+                    &format!("request blocked by policy: {worst} found"),
+                );
+                return self.finish(rec, Action::Block, resp);
+            }
+        } else if decision == Action::Redact {
+            rec.reason = "redacted".into();
+        }
+
+        // the body to forward
+        let mut parts = parts;
+        parts.headers = headers;
+        let forward_body: Bytes = if enforce && redact_body {
+            let mut out = Vec::with_capacity(text.len());
+            scan.redact(
+                &mut Redactor::new(rules.strategy, self.hash_key.clone()),
+                &mut out,
+            );
+            if decoded.is_some() {
+                parts.headers.remove(header::CONTENT_ENCODING);
+            }
+            Bytes::from(out)
+        } else {
+            raw
+        };
+        tracing::debug!(id = %rec.id, streaming, "forwarding");
+        self.forward(rec, route, provider, parts, query, forward_body, decision)
+            .await
+    }
+
+    /// upstream, response_head, response_body, finish.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        self: Arc<Self>,
+        mut rec: Record,
+        route: Route,
+        provider: Option<Arc<dyn Provider>>,
+        parts: http::request::Parts,
+        query: String,
+        body: Bytes,
+        decision: Action,
+    ) -> Response<GatewayBody> {
+        let base = match &route {
+            Route::Provider(_, base) | Route::Api(base) => base.clone(),
+        };
+        let uri = if query.is_empty() {
+            format!("{base}{}", parts.uri.path())
+        } else {
+            format!("{base}{}?{query}", parts.uri.path())
+        };
+        let mut req = Request::builder().method(parts.method.clone()).uri(&uri);
+        for (name, value) in parts.headers.iter() {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
+                req = req.header(name, value);
+            }
+        }
+        req = req.header(header::CONTENT_LENGTH, body.len());
+        let req = match req.body(Full::new(body)) {
+            Ok(r) => r,
+            Err(e) => {
+                rec.error = Some(e.to_string());
+                rec.reason = "bad_upstream_request".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::BAD_GATEWAY,
+                    "rampart_upstream_error",
+                    "the request could not be forwarded",
+                );
+                return self.finish(rec, decision, resp);
+            }
+        };
+        let limits = &self.config.limits;
+        let upstream = tokio::time::timeout(
+            Duration::from_millis(limits.upstream_timeout_ms),
+            self.client.request(req),
+        )
+        .await;
+        let resp = match upstream {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => {
+                self.metrics.error("upstream");
+                rec.error = Some(format!("upstream: {e}"));
+                rec.reason = "upstream_error".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::BAD_GATEWAY,
+                    "rampart_upstream_error",
+                    "the upstream could not be reached",
+                );
+                return self.finish(rec, decision, resp);
+            }
+            Err(_) => {
+                self.metrics.error("upstream");
+                rec.reason = "upstream_timeout".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "rampart_upstream_timeout",
+                    "the upstream did not answer in time",
+                );
+                return self.finish(rec, decision, resp);
+            }
+        };
+
+        // response_head
+        let (rparts, rbody) = resp.into_parts();
+        let mut headers = HeaderMap::new();
+        for (name, value) in rparts.headers.iter() {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let is_sse = rparts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let encoding = rparts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty() && v != "identity");
+        let enforce = self.config.policy.mode == Mode::Enforce;
+
+        if is_sse
+            && encoding.is_none()
+            && let Some(p) = provider.clone()
+        {
+            return self.stream_response(rec, p, rparts.status, headers, rbody, decision, enforce);
+        }
+
+        // response_body, whole
+        let read = tokio::time::timeout(
+            Duration::from_millis(limits.response_body_timeout_ms),
+            Limited::new(rbody, limits.max_response_body).collect(),
+        )
+        .await;
+        let raw = match read {
+            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Err(_)) | Err(_) => {
+                self.metrics.error("upstream");
+                rec.reason = "response_uninspectable".into();
+                let resp = self.refuse(
+                    provider.as_deref(),
+                    StatusCode::BAD_GATEWAY,
+                    "rampart_response_uninspectable",
+                    "the upstream response was too large, too slow or broken to inspect",
+                );
+                return self.finish(rec, decision, resp);
+            }
+        };
+        let decoded = match encoding.as_deref() {
+            None => None,
+            Some(enc) => match decode_body(enc, &raw) {
+                Ok(b) => Some(b),
+                Err(why) => {
+                    self.metrics.error("inspection");
+                    if self.config.policy.fail == FailMode::Open {
+                        rec.error = Some(why);
+                        rec.reason = "response_uninspected_fail_open".into();
+                        return self.finish(rec, decision, build(rparts.status, headers, raw));
+                    }
+                    rec.reason = "response_uninspectable".into();
+                    let resp = self.refuse(
+                        provider.as_deref(),
+                        StatusCode::BAD_GATEWAY,
+                        "rampart_response_uninspectable",
+                        &why,
+                    );
+                    return self.finish(rec, decision, resp);
+                }
+            },
+        };
+        let text: &[u8] = decoded.as_deref().unwrap_or(&raw);
+        if let Some(p) = &provider
+            && let Ok(v) = serde_json::from_slice::<Value>(text)
+        {
+            rec.usage = p.usage(&v).map(|u| UsageRecord {
+                input: u.input,
+                output: u.output,
+            });
+        }
+        let Ok(scan) = self.scanner.scan(text, &ScanOptions::default()) else {
+            rec.reason = "response_uninspectable".into();
+            let resp = self.refuse(
+                provider.as_deref(),
+                StatusCode::BAD_GATEWAY,
+                "rampart_response_uninspectable",
+                "the upstream response could not be decoded for inspection",
+            );
+            return self.finish(rec, decision, resp);
+        };
+        let rules = &self.response_rules;
+        let mut rdecision = Action::Allow;
+        for f in &scan.found {
+            let action = rules.action(&f.finding);
+            rdecision = rdecision.max(action);
+            rec.findings.push(AuditFinding {
+                direction: Direction::Response,
+                location: "body".into(),
+                action,
+                finding: f.finding.clone(),
+            });
+        }
+        let decision = decision.max(rdecision);
+        if enforce && rdecision == Action::Block {
+            rec.reason = "rampart_blocked".into();
+            let resp = self.refuse(
+                provider.as_deref(),
+                StatusCode::BAD_GATEWAY,
+                "rampart_blocked",
+                "the response was blocked by policy",
+            );
+            return self.finish(rec, decision, resp);
+        }
+        let body = if enforce && rdecision == Action::Redact {
+            if rec.reason == "clean" {
+                rec.reason = "redacted".into();
+            }
+            headers.remove(header::CONTENT_ENCODING);
+            Bytes::from(self.redacted(&scan, rules))
+        } else {
+            raw
+        };
+        self.finish(rec, decision, build(rparts.status, headers, body))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stream_response(
+        self: Arc<Self>,
+        rec: Record,
+        provider: Arc<dyn Provider>,
+        status: StatusCode,
+        mut headers: HeaderMap,
+        mut body: Incoming,
+        decision: Action,
+        enforce: bool,
+    ) -> Response<GatewayBody> {
+        headers.remove(header::CONTENT_LENGTH);
+        let (tx, channel) = ChannelBody::new();
+        let idle = Duration::from_millis(self.config.limits.stream_idle_timeout_ms);
+        let mut rewriter = SseRewriter::new(
+            provider,
+            self.scanner,
+            self.response_rules.strategy,
+            self.hash_key.clone(),
+            enforce,
+        );
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut rec = rec;
+            let mut error = None;
+            loop {
+                let frame = match tokio::time::timeout(idle, body.frame()).await {
+                    Err(_) => {
+                        error = Some("the upstream stream stalled".to_owned());
+                        break;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        error = Some(format!("upstream stream: {e}"));
+                        break;
+                    }
+                    Ok(Some(Ok(frame))) => frame,
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                let mut out = Vec::new();
+                rewriter.push(&data, &mut out);
+                if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                    error = Some("the caller went away".to_owned());
+                    break;
+                }
+            }
+            let mut out = Vec::new();
+            rewriter.finish(&mut out);
+            if !out.is_empty() {
+                let _ = tx.send(Ok(Bytes::from(out))).await;
+            }
+            if let Some(e) = &error {
+                gw.metrics.error("upstream");
+                let _ = tx.send(Err(std::io::Error::other(e.clone()).into())).await;
+            }
+            let mut rdecision = Action::Allow;
+            for f in rewriter.findings() {
+                let action = gw.response_rules.action(&f).min(Action::Redact);
+                rdecision = rdecision.max(action);
+                rec.findings.push(AuditFinding {
+                    direction: Direction::Response,
+                    location: "stream".into(),
+                    action,
+                    finding: f,
+                });
+            }
+            if rdecision == Action::Redact && rec.reason == "clean" {
+                rec.reason = "redacted".into();
+            }
+            rec.usage = rewriter.usage().map(|u| UsageRecord {
+                input: u.input,
+                output: u.output,
+            });
+            rec.error = error;
+            gw.record(rec, decision.max(rdecision), status.as_u16());
+        });
+        let mut resp = Response::new(http_body_util::BodyExt::boxed(channel));
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
+        resp
+    }
+
+    fn route(&self, path: &str) -> Option<Route> {
+        if let Some(r) = self
+            .config
+            .routes
+            .iter()
+            .filter(|r| path.starts_with(&r.prefix))
+            .max_by_key(|r| r.prefix.len())
+        {
+            return Some(Route::Api(r.upstream.trim_end_matches('/').to_owned()));
+        }
+        let p = self.providers.iter().find(|p| p.matches(path))?;
+        Some(Route::Provider(p.clone(), self.upstreams[p.id()].clone()))
+    }
+
+    /// A keyed hash of the caller's credential, never the credential.
+    fn key_id(&self, headers: &HeaderMap) -> Option<String> {
+        let v = CREDENTIAL_HEADERS
+            .iter()
+            .filter_map(|h| headers.get(*h))
+            .next()?
+            .as_bytes();
+        let v = v.strip_prefix(b"Bearer ").unwrap_or(v);
+        Some(self.hash_key.hash(DataClass::Secret, v).to_string()[..12].to_owned())
+    }
+
+    fn redacted(&self, scan: &Scan<'_>, rules: &CompiledRules) -> Vec<u8> {
+        let mut out = Vec::with_capacity(scan.text.len());
+        let mut redactor = Redactor::new(rules.strategy, self.hash_key.clone());
+        scan.redact(&mut redactor, &mut out);
+        out
+    }
+
+    /// An error answer in the provider's shape (or a JSON problem for API routes).
+    fn refuse(
+        &self,
+        provider: Option<&dyn Provider>,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+    ) -> Response<GatewayBody> {
+        match provider {
+            Some(p) => {
+                let body = p.error(status.as_u16(), code, message);
+                json_response(status, &body, "application/json")
+            }
+            None => problem(status, code, message),
+        }
+    }
+
+    /// finish: one decision, metrics, one audit event.
+    fn finish(
+        &self,
+        rec: Record,
+        decision: Action,
+        resp: Response<GatewayBody>,
+    ) -> Response<GatewayBody> {
+        self.record(rec, decision, resp.status().as_u16());
+        resp
+    }
+
+    fn record(&self, rec: Record, decision: Action, status: u16) {
+        let enforced = self.config.policy.mode == Mode::Enforce;
+        self.metrics
+            .exchanges
+            .get_or_create(&ExchangeLabels {
+                provider: rec.provider.clone(),
+                decision: format!("{decision:?}").to_ascii_lowercase(),
+            })
+            .inc();
+        for f in &rec.findings {
+            self.metrics
+                .findings
+                .get_or_create(&FindingLabels {
+                    class: f.finding.class.name().into(),
+                    direction: match f.direction {
+                        Direction::Request => "request".into(),
+                        Direction::Response => "response".into(),
+                    },
+                })
+                .inc();
+        }
+        self.audit.record(AuditEvent {
+            ts_ms: rec.ts_ms,
+            id: rec.id,
+            provider: rec.provider,
+            model: rec.model,
+            method: rec.method,
+            path: rec.path,
+            caller: rec.caller,
+            decision,
+            reason: rec.reason,
+            enforced,
+            status,
+            findings: rec.findings,
+            usage: rec.usage,
+            latency_ms: rec.started.elapsed().as_secs_f64() * 1e3,
+            error: rec.error,
+        });
+    }
+}
+
+fn build(status: StatusCode, mut headers: HeaderMap, body: Bytes) -> Response<GatewayBody> {
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+fn json_response(status: StatusCode, body: &Value, ctype: &'static str) -> Response<GatewayBody> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    headers.insert(
+        HeaderName::from_static("x-rampart-decision"),
+        HeaderValue::from_static("refused"),
+    );
+    build(status, headers, Bytes::from(bytes))
+}
+
+/// An RFC 9457 problem response for API routes.
+fn problem(status: StatusCode, code: &str, detail: &str) -> Response<GatewayBody> {
+    json_response(
+        status,
+        &json!({"type": "about:blank", "title": code, "status": status.as_u16(), "detail": detail, "code": code}),
+        "application/problem+json",
+    )
+}
+
+/// Decodes a body by its `Content-Encoding`, within the decompression limits; says why not.
+fn decode_body(encoding: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let kind = match encoding {
+        "gzip" | "x-gzip" => Compression::Gzip,
+        "deflate" => match compress::sniff(raw) {
+            Some(Compression::Zlib) => Compression::Zlib,
+            _ => Compression::RawDeflate,
+        },
+        other => {
+            return Err(format!(
+                "content-encoding {other:?} cannot be inspected; send identity, gzip or deflate"
+            ));
+        }
+    };
+    compress::decompress(raw, kind, compress::Limits::default()).map_err(|e| e.to_string())
+}

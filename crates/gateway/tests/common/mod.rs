@@ -1,0 +1,271 @@
+//! A fake provider server that speaks each provider's wire format on loopback and records
+//! every request it receives, and helpers to start a gateway in front of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rampart_gateway::{Config, Gateway, Running};
+use serde_json::{Value, json};
+
+/// A valid SSN the upstream answers with (split across stream events).
+pub const ANSWER_SSN: &str = "536-90-4399";
+
+/// One request the upstream received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    /// Everything the upstream saw, as one string (for leak checks).
+    pub fn all(&self) -> String {
+        let mut s = format!("{} {}\n", self.method, self.uri);
+        for (k, v) in &self.headers {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+        s.push_str(&String::from_utf8_lossy(&self.body));
+        s
+    }
+}
+
+/// The fake upstream.
+#[derive(Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Text pieces of a streamed answer: the SSN is split across events.
+pub fn answer_pieces() -> Vec<&'static str> {
+    vec![
+        "Sure. The number on file is 53",
+        "6-90-43",
+        "99, and the rest is fine.",
+    ]
+}
+
+fn sse(events: &[(Option<&str>, Value)], done: bool) -> String {
+    let mut s = String::new();
+    for (name, data) in events {
+        if let Some(n) = name {
+            s.push_str(&format!("event: {n}\n"));
+        }
+        s.push_str(&format!("data: {data}\n\n"));
+    }
+    if done {
+        s.push_str("data: [DONE]\n\n");
+    }
+    s
+}
+
+fn respond(path: &str, body: &Value) -> (u16, &'static str, String) {
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false)
+        || path.contains(":streamGenerateContent");
+    let full = answer_pieces().concat();
+    if path.starts_with("/v1/chat/completions") {
+        if stream {
+            let mut events: Vec<(Option<&str>, Value)> = answer_pieces()
+                .into_iter()
+                .map(|p| (None, json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":p},"finish_reason":null}]})))
+                .collect();
+            events.push((None, json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})));
+            return (200, "text/event-stream", sse(&events, true));
+        }
+        let v = json!({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini",
+            "choices":[{"index":0,"message":{"role":"assistant","content":full},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}});
+        return (200, "application/json", v.to_string());
+    }
+    if path.starts_with("/v1/messages") {
+        if stream {
+            let mut events: Vec<(Option<&str>, Value)> = vec![
+                (
+                    Some("message_start"),
+                    json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-3-5-haiku-latest","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}),
+                ),
+                (
+                    Some("content_block_start"),
+                    json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+                ),
+            ];
+            for p in answer_pieces() {
+                events.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})));
+            }
+            events.push((
+                Some("content_block_stop"),
+                json!({"type":"content_block_stop","index":0}),
+            ));
+            events.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}})));
+            events.push((Some("message_stop"), json!({"type":"message_stop"})));
+            return (200, "text/event-stream", sse(&events, false));
+        }
+        let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"claude-3-5-haiku-latest",
+            "content":[{"type":"text","text":full}],"stop_reason":"end_turn","stop_sequence":null,
+            "usage":{"input_tokens":12,"output_tokens":9}});
+        return (200, "application/json", v.to_string());
+    }
+    if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+        let chunk = |t: &str| json!({"candidates":[{"content":{"parts":[{"text":t}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":9}});
+        if stream {
+            let mut events: Vec<(Option<&str>, Value)> = answer_pieces()
+                .into_iter()
+                .map(|p| (None, chunk(p)))
+                .collect();
+            let mut last = chunk("");
+            last["candidates"][0]["finishReason"] = json!("STOP");
+            events.push((None, last));
+            return (200, "text/event-stream", sse(&events, false));
+        }
+        return (200, "application/json", chunk(&full).to_string());
+    }
+    if path.starts_with("/v2/chat") {
+        if stream {
+            let mut events: Vec<(Option<&str>, Value)> = vec![(
+                Some("message-start"),
+                json!({"type":"message-start","id":"c1","delta":{"message":{"role":"assistant"}}}),
+            )];
+            for p in answer_pieces() {
+                events.push((Some("content-delta"), json!({"type":"content-delta","index":0,"delta":{"message":{"content":{"text":p}}}})));
+            }
+            events.push((Some("content-end"), json!({"type":"content-end","index":0})));
+            events.push((Some("message-end"), json!({"type":"message-end","delta":{"finish_reason":"COMPLETE","usage":{"tokens":{"input_tokens":12,"output_tokens":9}}}})));
+            return (200, "text/event-stream", sse(&events, false));
+        }
+        let v = json!({"id":"c1","finish_reason":"COMPLETE","message":{"role":"assistant","content":[{"type":"text","text":full}]},
+            "usage":{"tokens":{"input_tokens":12,"output_tokens":9}}});
+        return (200, "application/json", v.to_string());
+    }
+    // an API route: echo what arrived
+    (200, "application/json", json!({"echo": body}).to_string())
+}
+
+/// Starts the fake upstream on a loopback port.
+pub async fn upstream() -> Upstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let rec = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let rec = rec.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let rec = rec.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        rec.lock().unwrap().push(Seen {
+                            method: parts.method.to_string(),
+                            uri: parts.uri.to_string(),
+                            headers: parts
+                                .headers
+                                .iter()
+                                .map(|(k, v)| {
+                                    (
+                                        k.to_string(),
+                                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                    )
+                                })
+                                .collect(),
+                            body: body.to_vec(),
+                        });
+                        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let (status, ctype, text) = respond(parts.uri.path(), &json);
+                        Ok::<_, std::convert::Infallible>(
+                            Response::builder()
+                                .status(status)
+                                .header("content-type", ctype)
+                                .body(Full::new(Bytes::from(text)))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Upstream { addr, seen }
+}
+
+/// A gateway on loopback ports sending every provider and `/api` to `up`.
+pub async fn gateway(
+    up: &Upstream,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut Config),
+) -> Running {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    for p in ["openai", "anthropic", "gemini", "cohere"] {
+        config.upstreams.insert(p.into(), up.url());
+    }
+    config.routes.push(rampart_gateway::config::ApiRoute {
+        prefix: "/api/".into(),
+        upstream: up.url(),
+    });
+    tweak(&mut config);
+    let gw = Gateway::new(config).await.unwrap();
+    gw.start().await.unwrap()
+}
+
+/// A plain HTTP/1.1 client call; returns status, headers and body.
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}

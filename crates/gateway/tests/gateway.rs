@@ -1,0 +1,429 @@
+//! The gateway end to end on loopback: a real HTTP client, the gateway, and a fake upstream
+//! that speaks each provider's wire format and records what reaches it.
+
+mod common;
+
+use std::io::Write;
+
+use base64::Engine as _;
+use common::{ANSWER_SSN, call, gateway, upstream};
+use serde_json::{Value, json};
+
+/// Planted values: none may reach the upstream in enforce mode.
+const SSN: &str = "371-22-8841";
+const GITHUB: &str = "ghp_T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE";
+const AWS: &str = "AKIA4HBW6E62M7NGFVGF";
+
+fn pem() -> &'static str {
+    rampart_detect::detectors::all()
+        .find(|d| d.id == "private_key_pem")
+        .unwrap()
+        .positives[0]
+}
+
+fn chat(content: &str, stream: bool) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "model": "gpt-4o-mini",
+        "stream": stream,
+        "messages": [{"role": "user", "content": content}],
+    }))
+    .unwrap()
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test]
+async fn request_values_are_redacted_before_the_upstream_and_answers_on_the_way_back() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let body = chat(&format!("My SSN is {SSN} and my token is {GITHUB}"), false);
+    let (status, _, resp) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON, ("authorization", "Bearer sk-caller-key")],
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 1);
+    let sent = seen[0].all();
+    assert!(!sent.contains(SSN) && !sent.contains(GITHUB), "{sent}");
+    assert!(
+        sent.contains("[REDACTED:US_SSN]") && sent.contains("[REDACTED:SECRET]"),
+        "{sent}"
+    );
+    // the caller's credential passes through untouched
+    assert!(sent.contains("authorization: Bearer sk-caller-key"));
+    // the forwarded body is still valid JSON
+    let _: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    let answer: Value = serde_json::from_slice(&resp).unwrap();
+    let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        !text.contains(ANSWER_SSN) && text.contains("[REDACTED:US_SSN]"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_private_key_blocks_the_call_in_the_providers_error_shape() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    for (path, body, error_path) in [
+        (
+            "/v1/chat/completions",
+            chat(&format!("debug this: {}", pem()), false),
+            "/error/code",
+        ),
+        (
+            "/v1/messages",
+            serde_json::to_vec(&json!({"model":"claude-3-5-haiku-latest","max_tokens":10,
+                "messages":[{"role":"user","content":format!("key {AWS}")}]}))
+            .unwrap(),
+            "/error/code",
+        ),
+    ] {
+        let (status, _, resp) = call(gw.addr, "POST", path, &[JSON], body).await;
+        assert_eq!(status, 403, "{path}");
+        let v: Value = serde_json::from_slice(&resp).unwrap();
+        assert_eq!(
+            v.pointer(error_path).and_then(Value::as_str),
+            Some("rampart_blocked"),
+            "{v}"
+        );
+        let text = v.to_string();
+        assert!(
+            !text.contains(AWS) && !text.contains("PRIVATE KEY-----\n"),
+            "{text}"
+        );
+    }
+    assert!(up.requests().is_empty(), "nothing reaches the upstream");
+}
+
+/// Text of every provider's stream, joined.
+fn streamed_text(provider: &str, body: &[u8]) -> String {
+    let mut text = String::new();
+    for line in String::from_utf8_lossy(body).lines() {
+        let Some(d) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(d) else {
+            continue;
+        };
+        let piece = match provider {
+            "openai" => v.pointer("/choices/0/delta/content"),
+            "anthropic" => v.pointer("/delta/text"),
+            "gemini" => v.pointer("/candidates/0/content/parts/0/text"),
+            _ => v.pointer("/delta/message/content/text"),
+        };
+        if let Some(p) = piece.and_then(Value::as_str) {
+            text.push_str(p);
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn streamed_answers_are_redacted_for_every_provider() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let hello = |model: &str| {
+        serde_json::to_vec(&json!({"model": model, "stream": true, "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hello"}]}))
+        .unwrap()
+    };
+    let gemini =
+        serde_json::to_vec(&json!({"contents":[{"role":"user","parts":[{"text":"hello"}]}]}))
+            .unwrap();
+    for (provider, path, body) in [
+        ("openai", "/v1/chat/completions", hello("gpt-4o-mini")),
+        (
+            "anthropic",
+            "/v1/messages",
+            hello("claude-3-5-haiku-latest"),
+        ),
+        (
+            "gemini",
+            "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
+            gemini,
+        ),
+        ("cohere", "/v2/chat", hello("command-r")),
+    ] {
+        let (status, headers, resp) = call(gw.addr, "POST", path, &[JSON], body).await;
+        assert_eq!(status, 200, "{provider}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let raw = String::from_utf8_lossy(&resp);
+        assert!(
+            !raw.contains(ANSWER_SSN) && !raw.contains("4399"),
+            "{provider}: {raw}"
+        );
+        let text = streamed_text(provider, &resp);
+        assert_eq!(
+            text, "Sure. The number on file is [REDACTED:US_SSN], and the rest is fine.",
+            "{provider}: {raw}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn canaries_never_reach_the_upstream_whatever_their_encoding() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("my ssn is {SSN} ok"));
+    let escaped = SSN
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect::<String>();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&chat(&format!("ssn {SSN}"), false)).unwrap();
+    let gz = gz.finish().unwrap();
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, Vec<u8>);
+    let cases: Vec<Case> = vec![
+        (
+            "plain body",
+            "/v1/chat/completions",
+            vec![],
+            chat(&format!("ssn {SSN}"), false),
+        ),
+        (
+            "json escapes",
+            "/v1/chat/completions",
+            vec![],
+            format!(r#"{{"model":"m","messages":[{{"role":"user","content":"ssn {escaped}"}}]}}"#)
+                .into_bytes(),
+        ),
+        (
+            "base64 blob",
+            "/v1/chat/completions",
+            vec![],
+            chat(&format!("attachment: {b64}"), false),
+        ),
+        (
+            "gzip body",
+            "/v1/chat/completions",
+            vec![("content-encoding", "gzip".into())],
+            gz,
+        ),
+        (
+            "header",
+            "/v1/chat/completions",
+            vec![("x-note", format!("ssn {SSN}"))],
+            chat("hi", false),
+        ),
+        (
+            "query",
+            &*Box::leak(format!("/v1/chat/completions?note=ssn%20{SSN}").into_boxed_str()),
+            vec![],
+            chat("hi", false),
+        ),
+        (
+            "form on an API route",
+            "/api/form",
+            vec![("content-type", "application/x-www-form-urlencoded".into())],
+            format!("name=ada&ssn={}&token={GITHUB}", SSN.replace('-', "%2D")).into_bytes(),
+        ),
+        (
+            "text on an API route",
+            "/api/notes",
+            vec![("content-type", "text/plain".into())],
+            format!("ssn {SSN} key {GITHUB}").into_bytes(),
+        ),
+    ];
+    for (what, path, extra, body) in cases {
+        let mut headers: Vec<(&str, &str)> = vec![JSON];
+        for (k, v) in &extra {
+            headers.retain(|(h, _)| *h != *k);
+            headers.push((k, v.as_str()));
+        }
+        let before = up.requests().len();
+        let (status, _, resp) = call(gw.addr, "POST", path, &headers, body).await;
+        assert_eq!(status, 200, "{what}: {}", String::from_utf8_lossy(&resp));
+        let seen = up.requests();
+        assert_eq!(seen.len(), before + 1, "{what}");
+        let sent = seen.last().unwrap().all();
+        for canary in [SSN, "371%2D22%2D8841", GITHUB, &b64, &escaped] {
+            assert!(!sent.contains(canary), "{what}: {canary} leaked: {sent}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bodies_that_cannot_be_inspected_are_refused_with_a_clear_error() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| c.limits.max_request_body = 4096).await;
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "unknown encoding",
+            vec![JSON, ("content-encoding", "br")],
+            b"\x1b\x00\x00".to_vec(),
+            415,
+            "rampart_uninspectable",
+        ),
+        (
+            "malformed json",
+            vec![JSON],
+            b"{\"model\": \"m\", \"messages\": [".to_vec(),
+            400,
+            "rampart_malformed_json",
+        ),
+        (
+            "oversize",
+            vec![JSON],
+            chat(&"x".repeat(5000), false),
+            413,
+            "rampart_request_too_large",
+        ),
+        (
+            "corrupt gzip",
+            vec![JSON, ("content-encoding", "gzip")],
+            b"\x1f\x8b\x08\x00garbage".to_vec(),
+            415,
+            "rampart_uninspectable",
+        ),
+    ];
+    for (what, headers, body, want, code) in cases {
+        let (status, _, resp) = call(gw.addr, "POST", "/v1/chat/completions", &headers, body).await;
+        assert_eq!(status, want, "{what}: {}", String::from_utf8_lossy(&resp));
+        let v: Value = serde_json::from_slice(&resp).unwrap();
+        assert_eq!(v["error"]["code"], code, "{what}");
+    }
+    assert!(up.requests().is_empty());
+    // and the gateway keeps serving
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat("hi", false),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn monitor_mode_changes_nothing_and_records_what_it_would_do() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.policy.mode = rampart_gateway::config::Mode::Monitor
+    })
+    .await;
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat(&format!("key {AWS} ssn {SSN}"), false),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(up.requests()[0].all().contains(AWS));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let event: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(event["decision"], "block");
+    assert_eq!(event["enforced"], false);
+}
+
+#[tokio::test]
+async fn every_exchange_leaves_one_audit_event_without_raw_values_and_metrics() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON, ("authorization", "Bearer sk-caller-secret")],
+        chat(&format!("ssn {SSN}"), false),
+    )
+    .await;
+    call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat(&format!("key {}", pem()), false),
+    )
+    .await;
+    call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat("hello", true),
+    )
+    .await;
+    call(gw.addr, "GET", "/nowhere", &[], Vec::new()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let events: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 4, "{audit}");
+    for leaked in [SSN, ANSWER_SSN, "sk-caller-secret", "PRIVATE KEY-----\\n"] {
+        assert!(!audit.contains(leaked), "{leaked} in the audit log");
+    }
+    let decisions: Vec<&str> = events
+        .iter()
+        .map(|e| e["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["redact", "block", "redact", "allow"]);
+    assert_eq!(events[0]["model"], "gpt-4o-mini");
+    assert_eq!(events[0]["usage"]["input"], 12);
+    assert!(events[0]["caller"]["key_id"].as_str().unwrap().len() == 12);
+    assert_eq!(
+        events[2]["findings"][0]["direction"], "response",
+        "{}",
+        events[2]
+    );
+    assert_eq!(events[2]["findings"][0]["class"], "US_SSN");
+    let (status, _, metrics) = call(gw.admin_addr, "GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("rampart_exchanges_total{provider=\"openai\",decision=\"block\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rampart_findings_total"), "{metrics}");
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            call(gw.admin_addr, "GET", path, &[], Vec::new()).await.0,
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn http2_cleartext_works_end_to_end() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let req = http::Request::post(format!("http://{}/v1/chat/completions", gw.addr))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(chat(
+            &format!("ssn {SSN}"),
+            false,
+        ))))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    assert!(!up.requests()[0].all().contains(SSN));
+}

@@ -1,0 +1,79 @@
+//! Anthropic: the messages API.
+
+use serde_json::{Value, json};
+
+use crate::{Provider, Usage, set_at, text_at};
+
+/// The Anthropic API (`/v1/messages`).
+#[derive(Debug)]
+pub struct Anthropic;
+
+impl Provider for Anthropic {
+    fn id(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn default_base_url(&self) -> &'static str {
+        "https://api.anthropic.com"
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        path.trim_end_matches('/') == "/v1/messages"
+    }
+
+    fn model(&self, _path: &str, body: &Value) -> Option<String> {
+        Some(body.get("model")?.as_str()?.to_owned())
+    }
+
+    fn streaming(&self, _path: &str, _query: &str, body: &Value) -> bool {
+        body.get("stream").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    fn stream_text<'a>(&self, event: &'a Value) -> Option<&'a str> {
+        if event.get("type")?.as_str()? != "content_block_delta" {
+            return None;
+        }
+        text_at(event, "/delta/text").or_else(|| text_at(event, "/delta/partial_json"))
+    }
+
+    fn set_stream_text(&self, event: &mut Value, text: &str) {
+        if event.pointer("/delta/text").is_some() {
+            set_at(event, "/delta/text", text);
+        } else {
+            set_at(event, "/delta/partial_json", text);
+        }
+    }
+
+    fn ends_text(&self, event_name: Option<&str>, event: Option<&Value>) -> bool {
+        let kind = event
+            .and_then(|e| e.get("type"))
+            .and_then(Value::as_str)
+            .or(event_name);
+        matches!(
+            kind,
+            Some("content_block_stop" | "message_delta" | "message_stop" | "error") | None
+        )
+    }
+
+    fn usage(&self, body: &Value) -> Option<Usage> {
+        let u = body
+            .get("usage")
+            .or_else(|| body.pointer("/message/usage"))?;
+        Some(Usage {
+            input: u.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
+            output: u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
+        })
+    }
+
+    fn error(&self, status: u16, code: &str, message: &str) -> Value {
+        let kind = match status {
+            400 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            _ => "api_error",
+        };
+        json!({"type": "error", "error": {"type": kind, "message": format!("{code}: {message}"), "code": code}})
+    }
+}

@@ -1,0 +1,82 @@
+//! Google Gemini: `generateContent` and `streamGenerateContent`.
+
+use serde_json::{Value, json};
+
+use crate::{Provider, Usage, set_at, text_at};
+
+/// The Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`).
+#[derive(Debug)]
+pub struct Gemini;
+
+impl Gemini {
+    fn method(path: &str) -> Option<(&str, &str)> {
+        let rest = path
+            .strip_prefix("/v1beta/models/")
+            .or_else(|| path.strip_prefix("/v1/models/"))?;
+        rest.split_once(':')
+    }
+}
+
+impl Provider for Gemini {
+    fn id(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn default_base_url(&self) -> &'static str {
+        "https://generativelanguage.googleapis.com"
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        Self::method(path).is_some_and(|(_, m)| {
+            matches!(
+                m,
+                "generateContent" | "streamGenerateContent" | "embedContent" | "countTokens"
+            )
+        })
+    }
+
+    fn model(&self, path: &str, _body: &Value) -> Option<String> {
+        Some(Self::method(path)?.0.to_owned())
+    }
+
+    fn streaming(&self, path: &str, _query: &str, _body: &Value) -> bool {
+        Self::method(path).is_some_and(|(_, m)| m == "streamGenerateContent")
+    }
+
+    fn stream_text<'a>(&self, event: &'a Value) -> Option<&'a str> {
+        text_at(event, "/candidates/0/content/parts/0/text")
+    }
+
+    fn set_stream_text(&self, event: &mut Value, text: &str) {
+        set_at(event, "/candidates/0/content/parts/0/text", text);
+    }
+
+    fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
+        event.is_none_or(|e| e.pointer("/candidates/0/finishReason").is_some())
+    }
+
+    fn usage(&self, body: &Value) -> Option<Usage> {
+        let u = body.get("usageMetadata")?;
+        Some(Usage {
+            input: u
+                .get("promptTokenCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            output: u
+                .get("candidatesTokenCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        })
+    }
+
+    fn error(&self, status: u16, code: &str, message: &str) -> Value {
+        let name = match status {
+            400 => "INVALID_ARGUMENT",
+            403 => "PERMISSION_DENIED",
+            429 => "RESOURCE_EXHAUSTED",
+            _ => "INTERNAL",
+        };
+        json!({"error": {"code": status, "message": format!("{code}: {message}"), "status": name,
+            "details": [{"reason": code}]}})
+    }
+}

@@ -1,0 +1,157 @@
+//! Rampart's AI provider adapters. Each provider is one file implementing [`Provider`]: which
+//! request paths are its, where the model and the stream flag are, where the generated text is
+//! in a stream event and how to rewrite it, where usage is reported, and what its errors look
+//! like (so a blocked call raises a clear error in the provider's own SDK).
+//!
+//! Request and whole-response bodies need no adapter to be inspected: the gateway scans every
+//! JSON string of them. Adapters matter where the text arrives in pieces (server-sent events)
+//! and where the gateway must speak the provider's language (errors, usage, model).
+#![forbid(unsafe_code)]
+
+use serde_json::Value;
+
+pub mod anthropic;
+pub mod cohere;
+pub mod gemini;
+pub mod openai;
+
+/// Tokens a provider reports for one exchange.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input: u64,
+    /// Generated tokens.
+    pub output: u64,
+}
+
+/// One AI provider's wire format.
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// Stable id used in configuration, audit events and metrics (`openai`, `anthropic`, ...).
+    fn id(&self) -> &'static str;
+
+    /// The provider's public API base URL, used when no upstream is configured.
+    fn default_base_url(&self) -> &'static str;
+
+    /// Whether a request path (without query) is one of this provider's inspected endpoints.
+    fn matches(&self, path: &str) -> bool;
+
+    /// The model a request names, from its path or body.
+    fn model(&self, path: &str, body: &Value) -> Option<String>;
+
+    /// Whether the request asks for a streamed (server-sent events) response.
+    fn streaming(&self, path: &str, query: &str, body: &Value) -> bool;
+
+    /// The generated text an SSE event's `data` carries, if it carries text.
+    fn stream_text<'a>(&self, event: &'a Value) -> Option<&'a str>;
+
+    /// Replaces the generated text of an event that [`Provider::stream_text`] returned text
+    /// for.
+    fn set_stream_text(&self, event: &mut Value, text: &str);
+
+    /// Whether text held back must be released before this event (it ends a text block or the
+    /// stream: `content_block_stop`, a `finish_reason`, `[DONE]`).
+    fn ends_text(&self, event_name: Option<&str>, event: Option<&Value>) -> bool;
+
+    /// Usage reported in a response body or a stream event.
+    fn usage(&self, body: &Value) -> Option<Usage>;
+
+    /// An error body in the provider's shape, and its HTTP status, for a call the gateway
+    /// refuses. `code` is machine-readable (`rampart_blocked`), `message` says why.
+    fn error(&self, status: u16, code: &str, message: &str) -> Value;
+}
+
+/// Every built-in provider.
+pub fn providers() -> Vec<Box<dyn Provider>> {
+    vec![
+        Box::new(openai::OpenAi),
+        Box::new(anthropic::Anthropic),
+        Box::new(gemini::Gemini),
+        Box::new(cohere::Cohere),
+    ]
+}
+
+/// Reads a JSON pointer as a string.
+fn text_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)?.as_str()
+}
+
+/// Writes a string at a JSON pointer that exists.
+fn set_at(v: &mut Value, pointer: &str, text: &str) {
+    if let Some(slot) = v.pointer_mut(pointer) {
+        *slot = Value::String(text.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_path_has_one_provider() {
+        let paths = [
+            ("/v1/chat/completions", "openai"),
+            ("/v1/responses", "openai"),
+            ("/v1/embeddings", "openai"),
+            ("/v1/messages", "anthropic"),
+            ("/v1beta/models/gemini-2.0-flash:generateContent", "gemini"),
+            (
+                "/v1beta/models/gemini-2.0-flash:streamGenerateContent",
+                "gemini",
+            ),
+            ("/v2/chat", "cohere"),
+        ];
+        let all = providers();
+        for (path, id) in paths {
+            let owners: Vec<&str> = all
+                .iter()
+                .filter(|p| p.matches(path))
+                .map(|p| p.id())
+                .collect();
+            assert_eq!(owners, vec![id], "{path}");
+        }
+        assert!(all.iter().all(|p| !p.matches("/v1/models")));
+    }
+
+    #[test]
+    fn stream_text_round_trips() {
+        let cases: Vec<(Box<dyn Provider>, Value)> = vec![
+            (
+                Box::new(openai::OpenAi),
+                json!({"choices":[{"index":0,"delta":{"content":"hi"}}]}),
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"type":"response.output_text.delta","delta":"hi"}),
+            ),
+            (
+                Box::new(anthropic::Anthropic),
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}),
+            ),
+            (
+                Box::new(gemini::Gemini),
+                json!({"candidates":[{"content":{"parts":[{"text":"hi"}],"role":"model"}}]}),
+            ),
+            (
+                Box::new(cohere::Cohere),
+                json!({"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"hi"}}}}),
+            ),
+        ];
+        for (p, mut event) in cases {
+            assert_eq!(p.stream_text(&event), Some("hi"), "{}", p.id());
+            p.set_stream_text(&mut event, "[REDACTED]");
+            assert_eq!(p.stream_text(&event), Some("[REDACTED]"), "{}", p.id());
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_code() {
+        for p in providers() {
+            let body = p
+                .error(403, "rampart_blocked", "a private key was found")
+                .to_string();
+            assert!(body.contains("rampart_blocked"), "{}: {body}", p.id());
+            assert!(body.contains("a private key was found"), "{}", p.id());
+        }
+    }
+}

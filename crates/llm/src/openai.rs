@@ -1,0 +1,85 @@
+//! OpenAI: chat completions, responses and embeddings.
+
+use serde_json::{Value, json};
+
+use crate::{Provider, Usage, set_at, text_at};
+
+/// The OpenAI API (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`).
+#[derive(Debug)]
+pub struct OpenAi;
+
+impl Provider for OpenAi {
+    fn id(&self) -> &'static str {
+        "openai"
+    }
+
+    fn default_base_url(&self) -> &'static str {
+        "https://api.openai.com"
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        matches!(
+            path.trim_end_matches('/'),
+            "/v1/chat/completions" | "/v1/responses" | "/v1/embeddings" | "/v1/completions"
+        )
+    }
+
+    fn model(&self, _path: &str, body: &Value) -> Option<String> {
+        Some(body.get("model")?.as_str()?.to_owned())
+    }
+
+    fn streaming(&self, _path: &str, _query: &str, body: &Value) -> bool {
+        body.get("stream").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    fn stream_text<'a>(&self, event: &'a Value) -> Option<&'a str> {
+        // chat completions chunk, or a responses API text delta
+        text_at(event, "/choices/0/delta/content").or_else(|| {
+            (event.get("type")?.as_str()? == "response.output_text.delta")
+                .then(|| event.get("delta")?.as_str())
+                .flatten()
+        })
+    }
+
+    fn set_stream_text(&self, event: &mut Value, text: &str) {
+        if event.pointer("/choices/0/delta/content").is_some() {
+            set_at(event, "/choices/0/delta/content", text);
+        } else {
+            set_at(event, "/delta", text);
+        }
+    }
+
+    fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
+        match event {
+            // `data: [DONE]`, or anything that is not JSON
+            None => true,
+            Some(e) => {
+                e.pointer("/choices/0/finish_reason")
+                    .is_some_and(|r| !r.is_null())
+                    || e.get("type").and_then(Value::as_str).is_some_and(|t| {
+                        t == "response.output_text.done" || t == "response.completed"
+                    })
+            }
+        }
+    }
+
+    fn usage(&self, body: &Value) -> Option<Usage> {
+        let u = body
+            .get("usage")
+            .or_else(|| body.pointer("/response/usage"))?;
+        let input = u
+            .get("prompt_tokens")
+            .or_else(|| u.get("input_tokens"))?
+            .as_u64()?;
+        let output = u
+            .get("completion_tokens")
+            .or_else(|| u.get("output_tokens"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Some(Usage { input, output })
+    }
+
+    fn error(&self, _status: u16, code: &str, message: &str) -> Value {
+        json!({"error": {"message": message, "type": "rampart_error", "param": null, "code": code}})
+    }
+}
