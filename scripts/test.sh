@@ -18,6 +18,16 @@ command -v cargo >/dev/null || { echo "test.sh: cargo not found; install the Rus
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 
+# The gateway's client tests drive the real openai and anthropic Python SDKs.
+echo "==> python SDK clients in .venv"
+command -v python3 >/dev/null || { echo "test.sh: python3 not found; install python3 and python3-venv" >&2; exit 2; }
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv || { echo "test.sh: cannot create .venv; install python3-venv" >&2; exit 2; }
+fi
+.venv/bin/pip install -q --disable-pip-version-check "openai==3.57.0" "anthropic==2.14.0"
+RAMPART_PYTHON="$PWD/.venv/bin/python"
+export RAMPART_PYTHON
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -1,0 +1,47 @@
+//! The real `openai` and `anthropic` Python SDKs (installed into `.venv` by
+//! `scripts/test.sh`) call through the gateway to the fake provider: redacted answers, streams
+//! and blocks must reach the SDKs as the SDKs expect, and the planted values never reach the
+//! provider.
+
+mod common;
+
+use std::path::PathBuf;
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("RAMPART_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python SDK clients are not installed: run ./scripts/test.sh (it creates .venv with openai and anthropic), or set RAMPART_PYTHON"
+    );
+    venv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors() {
+    let up = common::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = common::gateway(&up, dir.path(), |_| {}).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
+    let out = tokio::process::Command::new(python())
+        .arg(&script)
+        .env("GATEWAY", format!("http://{}", gw.addr))
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim() == "ok",
+        "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    let seen = up.requests();
+    assert_eq!(seen.len(), 4, "two calls per SDK reach the provider, blocks do not");
+    for s in &seen {
+        let all = s.all();
+        assert!(!all.contains("371-22-8841"), "the SSN reached the provider: {all}");
+        assert!(!all.contains("AKIA4HBW6E62M7NGFVGF"), "the key reached the provider");
+    }
+}

@@ -1,0 +1,74 @@
+"""The real OpenAI and Anthropic Python SDKs calling through the Rampart gateway.
+
+Run by tests/sdk.rs with GATEWAY set to the gateway's base URL; the gateway forwards to a fake
+provider that answers with a US SSN (split across stream events when streaming). Prints "ok"
+when every check passes; any failed check raises.
+"""
+import os
+import sys
+
+import anthropic
+import openai
+
+BASE = os.environ["GATEWAY"]
+SSN = "371-22-8841"          # planted by the caller: must never reach the provider
+AWS = "AKIA4HBW6E62M7NGFVGF"  # a cloud credential: the call must be blocked
+ANSWER_SSN = "536-90-4399"    # sent back by the provider: must be redacted for the caller
+MASK = "[REDACTED:US_SSN]"
+
+
+def check_text(text, what):
+    assert ANSWER_SSN not in text, f"{what}: raw SSN reached the caller: {text!r}"
+    assert MASK in text, f"{what}: no redaction marker: {text!r}"
+
+
+def run_openai():
+    client = openai.OpenAI(base_url=BASE + "/v1", api_key="sk-test-caller", max_retries=0)
+    msgs = [{"role": "user", "content": f"My SSN is {SSN}, what is on file?"}]
+    r = client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+    check_text(r.choices[0].message.content, "openai")
+    assert r.usage.prompt_tokens == 12
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=msgs, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    check_text(text, "openai stream")
+    try:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"use key {AWS}"}]
+        )
+    except openai.PermissionDeniedError as e:
+        assert e.status_code == 403
+        assert e.code == "rampart_blocked", e.code
+        assert AWS not in str(e)
+    else:
+        raise AssertionError("openai: a cloud credential was not blocked")
+
+
+def run_anthropic():
+    client = anthropic.Anthropic(base_url=BASE, api_key="sk-ant-test-caller", max_retries=0)
+    msgs = [{"role": "user", "content": f"My SSN is {SSN}, what is on file?"}]
+    m = client.messages.create(model="claude-3-5-haiku-latest", max_tokens=100, messages=msgs)
+    check_text(m.content[0].text, "anthropic")
+    with client.messages.stream(
+        model="claude-3-5-haiku-latest", max_tokens=100, messages=msgs
+    ) as s:
+        text = "".join(s.text_stream)
+    check_text(text, "anthropic stream")
+    try:
+        client.messages.create(
+            model="claude-3-5-haiku-latest",
+            max_tokens=10,
+            messages=[{"role": "user", "content": f"use key {AWS}"}],
+        )
+    except anthropic.PermissionDeniedError as e:
+        assert e.status_code == 403
+        assert "rampart_blocked" in str(e), str(e)
+        assert AWS not in str(e)
+    else:
+        raise AssertionError("anthropic: a cloud credential was not blocked")
+
+
+if __name__ == "__main__":
+    run_openai()
+    run_anthropic()
+    print("ok")
+    sys.exit(0)
