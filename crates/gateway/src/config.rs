@@ -22,8 +22,14 @@ pub struct Config {
     /// Provider id -> base URL, overriding the provider's public API (`openai:
     /// http://127.0.0.1:9000`).
     pub upstreams: BTreeMap<String, String>,
+    /// Provider id -> name of the environment variable holding the API key to inject toward
+    /// that provider (the key itself never appears in configuration or logs). Callers' own
+    /// credentials pass through for providers not listed.
+    pub upstream_keys: BTreeMap<String, String>,
     /// API routes: reverse-proxied HTTP services, inspected like provider routes.
     pub routes: Vec<ApiRoute>,
+    /// Forward-proxy egress (`HTTP_PROXY`/`HTTPS_PROXY` pointed at the gateway).
+    pub egress: Egress,
     /// Size and time limits.
     pub limits: Limits,
     /// What to do about findings.
@@ -37,7 +43,9 @@ impl Default for Config {
             admin_listen: "127.0.0.1:9090".parse().expect("valid address"),
             data_dir: PathBuf::from("rampart-data"),
             upstreams: BTreeMap::new(),
+            upstream_keys: BTreeMap::new(),
             routes: Vec::new(),
+            egress: Egress::default(),
             limits: Limits::default(),
             policy: Policy::default(),
         }
@@ -59,6 +67,36 @@ pub struct ApiRoute {
     pub prefix: String,
     /// Base URL of the service; the request path is appended as is.
     pub upstream: String,
+}
+
+/// Which destinations forward-proxy traffic may reach. Host patterns use `*` wildcards
+/// (`*.openai.com`); a port is not part of the pattern.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Egress {
+    /// When not empty, only these hosts may be reached; others are refused.
+    pub allow: Vec<String>,
+    /// These hosts are refused (checked before `allow`).
+    pub deny: Vec<String>,
+}
+
+impl Egress {
+    /// Whether `host` may be reached.
+    pub fn permits(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        if self
+            .deny
+            .iter()
+            .any(|g| glob(&g.to_ascii_lowercase(), &host))
+        {
+            return false;
+        }
+        self.allow.is_empty()
+            || self
+                .allow
+                .iter()
+                .any(|g| glob(&g.to_ascii_lowercase(), &host))
+    }
 }
 
 /// Size and time limits of one exchange.
@@ -269,6 +307,19 @@ mod tests {
         assert!(!glob("aws_*", "openai_api_key"));
         assert!(glob("jwt", "jwt"));
         assert!(!glob("a*b*c", "acb"));
+    }
+
+    #[test]
+    fn egress_lists() {
+        let e = Egress {
+            allow: vec!["*.openai.com".into(), "api.anthropic.com".into()],
+            deny: vec!["evil.openai.com".into()],
+        };
+        assert!(e.permits("api.openai.com"));
+        assert!(e.permits("API.Anthropic.com"));
+        assert!(!e.permits("evil.openai.com"));
+        assert!(!e.permits("example.com"));
+        assert!(Egress::default().permits("example.com"));
     }
 
     #[test]

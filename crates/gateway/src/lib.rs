@@ -40,6 +40,8 @@ pub struct Gateway {
     config: Config,
     providers: Vec<Arc<dyn Provider>>,
     upstreams: HashMap<&'static str, String>,
+    /// Provider id -> the credential header injected toward it.
+    keys: HashMap<&'static str, (http::HeaderName, http::HeaderValue)>,
     request_rules: CompiledRules,
     response_rules: CompiledRules,
     client: UpstreamClient,
@@ -97,6 +99,21 @@ impl Gateway {
             check_url(url).map_err(|e| anyhow::anyhow!("upstream {id}: {e}"))?;
             upstreams.insert(p.id(), url.trim_end_matches('/').to_owned());
         }
+        let mut keys = HashMap::new();
+        for (id, var) in &config.upstream_keys {
+            let Some(p) = providers.iter().find(|p| p.id() == id) else {
+                anyhow::bail!("unknown provider {id:?} in upstream_keys");
+            };
+            let key = std::env::var(var).map_err(|_| {
+                anyhow::anyhow!("upstream_keys.{id}: environment variable {var} is not set")
+            })?;
+            let (name, value) = p.auth_header(key.trim());
+            let mut value = http::HeaderValue::from_str(&value).map_err(|_| {
+                anyhow::anyhow!("upstream_keys.{id}: {var} is not a valid header value")
+            })?;
+            value.set_sensitive(true);
+            keys.insert(p.id(), (http::HeaderName::from_static(name), value));
+        }
         for r in &config.routes {
             check_url(&r.upstream).map_err(|e| anyhow::anyhow!("route {}: {e}", r.prefix))?;
             if !r.prefix.starts_with('/') {
@@ -131,6 +148,7 @@ impl Gateway {
             config,
             providers,
             upstreams,
+            keys,
             request_rules,
             response_rules,
             client,
@@ -189,7 +207,7 @@ impl Gateway {
                     .header_read_timeout(std::time::Duration::from_secs(30))
                     .timer(hyper_util::rt::TokioTimer::new());
                 if let Err(e) = builder
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .await
                 {
                     tracing::debug!(error = %e, %peer, "connection ended with an error");

@@ -74,11 +74,28 @@ impl Gateway {
         req: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<GatewayBody> {
+        if req.method() == http::Method::CONNECT {
+            return self.connect(req, peer).await;
+        }
         // request_head: route and caller
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or("").to_owned();
-        let route = self.route(&path);
+        // forward-proxy requests name their destination (`GET http://host/path`)
+        let origin = match (parts.uri.scheme_str(), parts.uri.authority()) {
+            (Some(scheme), Some(authority)) => Some((
+                format!("{scheme}://{authority}"),
+                authority.host().to_owned(),
+            )),
+            _ => None,
+        };
+        let route = match &origin {
+            Some((base, _)) => Some(match self.providers.iter().find(|p| p.matches(&path)) {
+                Some(p) => Route::Provider(p.clone(), base.clone()),
+                None => Route::Api(base.clone()),
+            }),
+            None => self.route(&path),
+        };
         let mut rec = Record {
             id: format!(
                 "{:x}-{}",
@@ -108,6 +125,18 @@ impl Gateway {
             Some(Route::Provider(p, _)) => Some(p.clone()),
             _ => None,
         };
+        if let Some((_, host)) = &origin {
+            if !self.config.egress.permits(host) {
+                rec.provider = "egress".into();
+                rec.reason = "egress_denied".into();
+                let resp = problem(
+                    StatusCode::FORBIDDEN,
+                    "rampart_egress_denied",
+                    &format!("egress to {host} is not allowed by policy"),
+                );
+                return self.finish(rec, Action::Block, resp);
+            }
+        }
         let Some(route) = route else {
             rec.reason = "no_route".into();
             let resp = problem(
@@ -392,10 +421,15 @@ impl Gateway {
             format!("{base}{}?{query}", parts.uri.path())
         };
         let mut req = Request::builder().method(parts.method.clone()).uri(&uri);
+        let injected = provider.as_ref().and_then(|p| self.keys.get(p.id()));
         for (name, value) in parts.headers.iter() {
-            if !HOP_BY_HOP.contains(&name.as_str()) {
+            let replaced = injected.is_some() && CREDENTIAL_HEADERS.contains(&name.as_str());
+            if !HOP_BY_HOP.contains(&name.as_str()) && !replaced {
                 req = req.header(name, value);
             }
+        }
+        if let Some((name, value)) = injected {
+            req = req.header(name, value);
         }
         req = req.header(header::CONTENT_LENGTH, body.len());
         let req = match req.body(Full::new(body)) {
@@ -650,6 +684,100 @@ impl Gateway {
         let mut resp = Response::new(http_body_util::BodyExt::boxed(channel));
         *resp.status_mut() = status;
         *resp.headers_mut() = headers;
+        resp
+    }
+
+    /// A `CONNECT` tunnel: allowed or refused by destination host, recorded either way. The
+    /// tunnel carries TLS the gateway does not decrypt.
+    async fn connect(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<GatewayBody> {
+        let target = req
+            .uri()
+            .authority()
+            .map(|a| (a.host().to_owned(), a.port_u16().unwrap_or(443)));
+        let mut rec = Record {
+            id: format!(
+                "{:x}-{}",
+                self.started_ms,
+                self.next_id.fetch_add(1, Ordering::Relaxed)
+            ),
+            started: Instant::now(),
+            ts_ms: crate::now_ms(),
+            provider: "egress".into(),
+            model: None,
+            method: "CONNECT".into(),
+            path: req.uri().to_string(),
+            caller: Caller {
+                ip: peer.ip().to_string(),
+                key_id: None,
+            },
+            findings: Vec::new(),
+            reason: "tunnel".into(),
+            error: None,
+            usage: None,
+        };
+        let Some((host, port)) = target else {
+            rec.reason = "bad_connect".into();
+            let resp = problem(
+                StatusCode::BAD_REQUEST,
+                "rampart_bad_connect",
+                "CONNECT needs host:port",
+            );
+            return self.finish(rec, Action::Block, resp);
+        };
+        if rampart_llm::is_ai_host(&host) {
+            // AI use that bypasses the provider routes: visible, governable by the lists
+            rec.reason = "tunnel_ai_provider".into();
+        }
+        if !self.config.egress.permits(&host) {
+            rec.reason = "egress_denied".into();
+            let resp = problem(
+                StatusCode::FORBIDDEN,
+                "rampart_egress_denied",
+                &format!("egress to {host} is not allowed by policy"),
+            );
+            return self.finish(rec, Action::Block, resp);
+        }
+        let decision = if rec.reason == "tunnel_ai_provider" {
+            Action::Monitor
+        } else {
+            Action::Allow
+        };
+        let upstream = match tokio::time::timeout(
+            Duration::from_millis(self.config.limits.upstream_timeout_ms),
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            _ => {
+                self.metrics.error("upstream");
+                rec.reason = "tunnel_unreachable".into();
+                let resp = problem(
+                    StatusCode::BAD_GATEWAY,
+                    "rampart_upstream_error",
+                    &format!("{host}:{port} could not be reached"),
+                );
+                return self.finish(rec, decision, resp);
+            }
+        };
+        self.record(rec, decision, 200);
+        tokio::spawn(async move {
+            let mut req = req;
+            match hyper::upgrade::on(&mut req).await {
+                Ok(upgraded) => {
+                    let mut client = hyper_util::rt::TokioIo::new(upgraded);
+                    let mut upstream = upstream;
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "CONNECT upgrade failed"),
+            }
+        });
+        let mut resp = Response::new(full(Bytes::new()));
+        *resp.status_mut() = StatusCode::OK;
         resp
     }
 

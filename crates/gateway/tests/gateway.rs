@@ -427,3 +427,106 @@ async fn http2_cleartext_works_end_to_end() {
     assert_eq!(resp.status(), 200);
     assert!(!up.requests()[0].all().contains(SSN));
 }
+
+#[tokio::test]
+async fn configured_upstream_keys_replace_the_callers_credential() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    // any variable every process has: the mechanism, not the value, is under test
+    let key = std::env::var("PATH").unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.upstream_keys.insert("anthropic".into(), "PATH".into());
+    })
+    .await;
+    let body = serde_json::to_vec(&json!({"model":"claude-3-5-haiku-latest","max_tokens":5,
+        "messages":[{"role":"user","content":"hi"}]}))
+    .unwrap();
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/messages",
+        &[JSON, ("x-api-key", "caller-key")],
+        body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let seen = &up.requests()[0];
+    let sent: Vec<&str> = seen
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "x-api-key")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(sent, vec![key.as_str()]);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!audit.contains(&key) && !audit.contains("caller-key"));
+}
+
+/// Sends raw HTTP/1.1 bytes and reads until the peer closes.
+async fn raw_http(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn forward_proxy_requests_are_inspected_and_tunnels_follow_the_egress_lists() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.egress.deny = vec!["blocked.example".into()]
+    })
+    .await;
+    // plain HTTP through the proxy: inspected like an API route
+    let body = format!("ssn {SSN}");
+    let req = format!(
+        "POST http://{}/anything HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        up.addr,
+        up.addr,
+        body.len()
+    );
+    let resp = raw_http(gw.addr, req.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(!up.requests()[0].all().contains(SSN));
+    // a refused destination
+    let resp = raw_http(gw.addr, b"CONNECT blocked.example:443 HTTP/1.1\r\nHost: blocked.example:443\r\nConnection: close\r\n\r\n").await;
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    assert!(resp.contains("rampart_egress_denied"));
+    // an allowed tunnel carries bytes both ways (here: HTTP to the fake upstream)
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n\r\n", up.addr).as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0u8; 64];
+    let n = s.read(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    s.write_all(
+        format!(
+            "GET /api/ping HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            up.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let reasons: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(reasons, ["redacted", "egress_denied", "tunnel"]);
+}

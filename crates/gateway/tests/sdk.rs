@@ -38,10 +38,20 @@ async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors()
         "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
     );
     let seen = up.requests();
-    assert_eq!(seen.len(), 4, "two calls per SDK reach the provider, blocks do not");
+    assert_eq!(
+        seen.len(),
+        4,
+        "two calls per SDK reach the provider, blocks do not"
+    );
     for s in &seen {
         let all = s.all();
-        assert!(!all.contains("371-22-8841"), "the SSN reached the provider: {all}");
-        assert!(!all.contains("AKIA4HBW6E62M7NGFVGF"), "the key reached the provider");
+        assert!(
+            !all.contains("371-22-8841"),
+            "the SSN reached the provider: {all}"
+        );
+        assert!(
+            !all.contains("AKIA4HBW6E62M7NGFVGF"),
+            "the key reached the provider"
+        );
     }
 }

@@ -65,6 +65,10 @@ impl Provider for Anthropic {
         })
     }
 
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        ("x-api-key", key.to_owned())
+    }
+
     fn error(&self, status: u16, code: &str, message: &str) -> Value {
         let kind = match status {
             400 => "invalid_request_error",

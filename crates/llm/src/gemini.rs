@@ -69,6 +69,10 @@ impl Provider for Gemini {
         })
     }
 
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        ("x-goog-api-key", key.to_owned())
+    }
+
     fn error(&self, status: u16, code: &str, message: &str) -> Value {
         let name = match status {
             400 => "INVALID_ARGUMENT",

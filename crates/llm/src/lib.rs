@@ -55,9 +55,52 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Usage reported in a response body or a stream event.
     fn usage(&self, body: &Value) -> Option<Usage>;
 
+    /// The header that carries an API key to this provider, and its value for `key`.
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        ("authorization", format!("Bearer {key}"))
+    }
+
     /// An error body in the provider's shape, and its HTTP status, for a call the gateway
     /// refuses. `code` is machine-readable (`rampart_blocked`), `message` says why.
     fn error(&self, status: u16, code: &str, message: &str) -> Value;
+}
+
+/// Hosts of AI model APIs (`*` wildcards): egress to them from a workload is AI use, and egress
+/// no policy names is shadow AI.
+pub const AI_HOSTS: &[&str] = &[
+    "api.openai.com",
+    "*.openai.azure.com",
+    "api.anthropic.com",
+    "generativelanguage.googleapis.com",
+    "*-aiplatform.googleapis.com",
+    "api.cohere.com",
+    "api.cohere.ai",
+    "api.mistral.ai",
+    "api.groq.com",
+    "api.together.xyz",
+    "api.deepseek.com",
+    "api.perplexity.ai",
+    "openrouter.ai",
+    "api.x.ai",
+    "api.fireworks.ai",
+    "api-inference.huggingface.co",
+    "router.huggingface.co",
+    "bedrock-runtime.*.amazonaws.com",
+];
+
+/// Whether `host` is a known AI model API.
+pub fn is_ai_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    AI_HOSTS
+        .iter()
+        .any(|pattern| match pattern.split_once('*') {
+            None => host == *pattern,
+            Some((pre, post)) => {
+                host.len() >= pre.len() + post.len()
+                    && host.starts_with(pre)
+                    && host.ends_with(post)
+            }
+        })
 }
 
 /// Every built-in provider.
@@ -142,6 +185,15 @@ mod tests {
             p.set_stream_text(&mut event, "[REDACTED]");
             assert_eq!(p.stream_text(&event), Some("[REDACTED]"), "{}", p.id());
         }
+    }
+
+    #[test]
+    fn ai_hosts() {
+        assert!(is_ai_host("api.openai.com"));
+        assert!(is_ai_host("myco.openai.azure.com"));
+        assert!(is_ai_host("bedrock-runtime.us-east-1.amazonaws.com"));
+        assert!(!is_ai_host("s3.amazonaws.com"));
+        assert!(!is_ai_host("example.com"));
     }
 
     #[test]
