@@ -125,17 +125,17 @@ impl Gateway {
             Some(Route::Provider(p, _)) => Some(p.clone()),
             _ => None,
         };
-        if let Some((_, host)) = &origin {
-            if !self.config.egress.permits(host) {
-                rec.provider = "egress".into();
-                rec.reason = "egress_denied".into();
-                let resp = problem(
-                    StatusCode::FORBIDDEN,
-                    "rampart_egress_denied",
-                    &format!("egress to {host} is not allowed by policy"),
-                );
-                return self.finish(rec, Action::Block, resp);
-            }
+        if let Some((_, host)) = &origin
+            && !self.config.egress.permits(host)
+        {
+            rec.provider = "egress".into();
+            rec.reason = "egress_denied".into();
+            let resp = problem(
+                StatusCode::FORBIDDEN,
+                "rampart_egress_denied",
+                &format!("egress to {host} is not allowed by policy"),
+            );
+            return self.finish(rec, Action::Block, resp);
         }
         let Some(route) = route else {
             rec.reason = "no_route".into();
