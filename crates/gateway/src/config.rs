@@ -17,6 +17,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Health, readiness and metrics.
     pub admin_listen: SocketAddr,
+    /// Serve the data plane over TLS (HTTP/2 and HTTP/1.1 by ALPN) instead of cleartext.
+    pub tls: Option<Tls>,
     /// Audit events (`audit.jsonl`) and other state.
     pub data_dir: PathBuf,
     /// Provider id -> base URL, overriding the provider's public API (`openai:
@@ -41,6 +43,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".parse().expect("valid address"),
             admin_listen: "127.0.0.1:9090".parse().expect("valid address"),
+            tls: None,
             data_dir: PathBuf::from("rampart-data"),
             upstreams: BTreeMap::new(),
             upstream_keys: BTreeMap::new(),
@@ -57,6 +60,16 @@ impl Config {
     pub fn from_yaml(text: &str) -> anyhow::Result<Config> {
         serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
     }
+}
+
+/// The data plane's certificate and key (PEM files).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// A reverse-proxied HTTP service.

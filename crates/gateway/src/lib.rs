@@ -52,6 +52,7 @@ pub struct Gateway {
     scanner: &'static Scanner,
     next_id: AtomicU64,
     started_ms: u128,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -139,6 +140,7 @@ impl Gateway {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .build(https);
+        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let audit = audit::AuditSink::start(&config.data_dir).await?;
         let hash_key = match std::env::var("RAMPART_HASH_KEY") {
             Ok(secret) if !secret.is_empty() => HashKey::derive(secret.as_bytes()),
@@ -158,6 +160,7 @@ impl Gateway {
             scanner: Scanner::builtin(),
             next_id: AtomicU64::new(0),
             started_ms: now_ms(),
+            tls,
         }))
     }
 
@@ -194,6 +197,7 @@ impl Gateway {
             };
             let _ = stream.set_nodelay(true);
             let gw = self.clone();
+            let tls = self.tls.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let gw = gw.clone();
@@ -206,10 +210,36 @@ impl Gateway {
                     .max_buf_size(max_head)
                     .header_read_timeout(std::time::Duration::from_secs(30))
                     .timer(hyper_util::rt::TokioTimer::new());
-                if let Err(e) = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await
-                {
+                let served = match tls {
+                    None => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Some(acceptor) => {
+                        let handshake = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            acceptor.accept(stream),
+                        )
+                        .await;
+                        match handshake {
+                            Ok(Ok(tls)) => {
+                                builder
+                                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                                    .await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        }
+                    }
+                };
+                if let Err(e) = served {
                     tracing::debug!(error = %e, %peer, "connection ended with an error");
                 }
             });
@@ -251,6 +281,29 @@ impl Gateway {
             });
         }
     }
+}
+
+/// A TLS acceptor for the data plane: the configured certificate, ALPN `h2` then `http/1.1`.
+fn tls_acceptor(tls: &config::Tls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("tls.cert {}: {e}", tls.cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!(
+            "tls.cert {}: no certificate in the file",
+            tls.cert.display()
+        );
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| anyhow::anyhow!("tls.key {}: {e}", tls.key.display()))?;
+    let mut server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("tls: the certificate and key do not work together: {e}"))?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
 }
 
 fn check_url(url: &str) -> anyhow::Result<()> {

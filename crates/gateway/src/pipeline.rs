@@ -81,9 +81,10 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or("").to_owned();
-        // forward-proxy requests name their destination (`GET http://host/path`)
-        let origin = match (parts.uri.scheme_str(), parts.uri.authority()) {
-            (Some(scheme), Some(authority)) => Some((
+        // HTTP/1 forward-proxy requests name their destination (`GET http://host/path`); HTTP/2
+        // requests always carry scheme and authority, and are for the gateway itself
+        let origin = match (parts.version, parts.uri.scheme_str(), parts.uri.authority()) {
+            (v, Some(scheme), Some(authority)) if v < http::Version::HTTP_2 => Some((
                 format!("{scheme}://{authority}"),
                 authority.host().to_owned(),
             )),

@@ -425,6 +425,8 @@ async fn http2_cleartext_works_end_to_end() {
     let resp = client.request(req).await.unwrap();
     assert_eq!(resp.version(), http::Version::HTTP_2);
     assert_eq!(resp.status(), 200);
+    // one hop: the gateway does not mistake an HTTP/2 request for a forward-proxy one
+    assert_eq!(up.requests().len(), 1);
     assert!(!up.requests()[0].all().contains(SSN));
 }
 
@@ -529,4 +531,66 @@ async fn forward_proxy_requests_are_inspected_and_tunnels_follow_the_egress_list
         })
         .collect();
     assert_eq!(reasons, ["redacted", "egress_denied", "tunnel"]);
+}
+
+#[tokio::test]
+async fn tls_with_alpn_serves_http2_and_http1() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.tls = Some(rampart_gateway::config::Tls {
+            cert: cert_path.clone(),
+            key: key_path.clone(),
+        })
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let request = || {
+        http::Request::post(format!(
+            "https://localhost:{}/v1/chat/completions",
+            gw.addr.port()
+        ))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(chat(
+            &format!("ssn {SSN}"),
+            false,
+        ))))
+        .unwrap()
+    };
+    let exec = hyper_util::rt::TokioExecutor::new;
+    // ALPN offers h2 and http/1.1: HTTP/2 is chosen
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let client = hyper_util::client::legacy::Client::builder(exec()).build(https);
+    let resp = client.request(request()).await.unwrap();
+    assert_eq!(
+        (resp.version(), resp.status().as_u16()),
+        (http::Version::HTTP_2, 200)
+    );
+    // a client that speaks only HTTP/1.1
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .build();
+    let client = hyper_util::client::legacy::Client::builder(exec()).build(https);
+    let resp = client.request(request()).await.unwrap();
+    assert_eq!(
+        (resp.version(), resp.status().as_u16()),
+        (http::Version::HTTP_11, 200)
+    );
+    assert!(up.requests().iter().all(|s| !s.all().contains(SSN)));
 }
