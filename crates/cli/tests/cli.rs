@@ -317,3 +317,59 @@ fn detector_reference_doc_is_generated_from_the_registry() {
         "docs/DETECTORS.md is stale: run `cargo run -p rampart -- detectors --markdown > docs/DETECTORS.md`"
     );
 }
+
+#[test]
+fn up_serves_health_on_its_admin_port_and_bad_config_is_exit_2() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(["--upstream", "openai=http://127.0.0.1:9"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let banner = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("gateway on"))
+        .expect("a start-up line");
+    let admin = banner
+        .split("admin http://")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap()
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&admin).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") && resp.ends_with("ok\n"),
+        "{resp}"
+    );
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "listen: 127.0.0.1:0\npolicy:\n  request:\n    strategy: shred\n",
+    )
+    .unwrap();
+    let o = rampart(&["up", "--config", bad.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("shred"), "{}", stderr(&o));
+    let o = rampart(&["up", "--upstream", "openai"], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("PROVIDER=URL"), "{}", stderr(&o));
+}

@@ -349,6 +349,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_configuration_is_valid() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        let block = readme
+            .split("```yaml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a yaml block in the README");
+        let c = Config::from_yaml(block).unwrap();
+        c.policy.request.compile().unwrap();
+        c.policy.response.compile().unwrap();
+        assert_eq!(c.routes.len(), 1);
+    }
+
+    #[test]
     fn rules_name_what_is_wrong() {
         let bad = FlowRules {
             strategy: "shred".into(),
