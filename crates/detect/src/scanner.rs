@@ -185,6 +185,7 @@ pub struct Scanner {
     long_max: usize,
     config: ScannerConfig,
     reference: std::sync::OnceLock<Regex>,
+    anchored: std::sync::OnceLock<Option<regex_automata::hybrid::dfa::DFA>>,
 }
 
 impl Scanner {
@@ -354,6 +355,7 @@ impl Scanner {
             long_max,
             config,
             reference: std::sync::OnceLock::new(),
+            anchored: std::sync::OnceLock::new(),
         })
     }
 
@@ -374,6 +376,28 @@ impl Scanner {
     /// The scanner's settings.
     pub fn config(&self) -> &ScannerConfig {
         &self.config
+    }
+
+    /// A lazy DFA over every pattern, anchored, reporting all matches: walked from a position,
+    /// it says whether any pattern could still match there (not dead yet) and where matches
+    /// end. The streaming scanner uses it to hold back only text that could still change.
+    /// `None` if it cannot be built (the streaming scanner then holds back its fixed window).
+    pub fn anchored_dfa(&self) -> Option<&regex_automata::hybrid::dfa::DFA> {
+        self.anchored
+            .get_or_init(|| {
+                use regex_automata::hybrid::dfa::DFA;
+                let patterns: Vec<&str> = self.detectors.iter().map(|d| d.pattern).collect();
+                DFA::builder()
+                    .syntax(syntax::Config::new().unicode(false).utf8(false))
+                    .configure(
+                        DFA::config()
+                            .match_kind(MatchKind::All)
+                            .cache_capacity(8 << 20),
+                    )
+                    .build_many(&patterns)
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Longest match of any pattern that is not a long (literal-anchored) one.

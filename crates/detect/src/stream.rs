@@ -1,16 +1,25 @@
 //! The streaming scanner: feed chunks, get back the bytes that are safe to release now.
 //!
-//! It holds back a bounded window: the longest match of any short pattern plus the context
-//! window after it ([`StreamScanner::hold_back`], a few hundred bytes with the built-in
-//! registry), and, while a long pattern (a PEM private key, a JWT) has started but not ended,
-//! everything from its first byte, up to that pattern's bound. Because every pattern is bounded
-//! and context is read from a fixed window, a value split across any chunk boundary is caught
-//! and the released bytes are exactly those a whole-buffer scan would write.
+//! It holds back only text that could still change: from the first position where some pattern
+//! could still be matching (an anchored DFA over every pattern, walked from each position, is
+//! not dead yet at the end of what arrived), or where a match ended too close to the end for
+//! the context words after it to be known, and at least the last [`CONTEXT_AFTER`] + 2 bytes.
+//! In ordinary text that is a few dozen bytes, so the first tokens of a streamed answer pass at
+//! once. The hold-back never exceeds the longest short pattern plus the context window
+//! ([`StreamScanner::hold_back`], a few hundred bytes with the built-in registry), except while
+//! a long pattern (a PEM private key, a JWT) has started but not ended: then everything from
+//! its first byte, up to that pattern's bound. Because every pattern is bounded and context is
+//! read from a fixed window, a value split across any chunk boundary is caught and the released
+//! bytes are exactly those a whole-buffer scan would write.
 //!
 //! The streaming scanner works on the raw bytes of a text stream; the gateway's provider
 //! adapters hand it decoded text (SSE `data:` payloads, JSON string values).
 
 use rampart_core::{Finding, Span};
+
+use regex_automata::Anchored;
+use regex_automata::hybrid::dfa::Cache;
+use regex_automata::util::start;
 
 use crate::redact::Redactor;
 use crate::scanner::{CONTEXT_AFTER, CONTEXT_BEFORE, Hit, Scanner};
@@ -31,6 +40,16 @@ pub struct StreamScanner<'s> {
     hold: usize,
     hits: Vec<Hit>,
     findings: Vec<Finding>,
+    probe: Option<Probe>,
+}
+
+/// The anchored DFA's walks over the stream.
+#[derive(Debug)]
+struct Probe {
+    cache: Cache,
+    /// Stream offset of the first position not yet known to be settled (no match can still
+    /// start there, or change its context).
+    next: usize,
 }
 
 impl<'s> StreamScanner<'s> {
@@ -45,6 +64,10 @@ impl<'s> StreamScanner<'s> {
             hold: scanner.max_short_len() + CONTEXT_AFTER + 2,
             hits: Vec::new(),
             findings: Vec::new(),
+            probe: scanner.anchored_dfa().map(|dfa| Probe {
+                cache: dfa.create_cache(),
+                next: 0,
+            }),
         }
     }
 
@@ -62,9 +85,71 @@ impl<'s> StreamScanner<'s> {
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         self.buf.extend_from_slice(chunk);
         let end = self.base + self.buf.len();
-        if end > self.released + self.hold {
-            self.advance(end - self.hold, out);
+        // the fixed window is always safe; for small chunks (tokens of a streamed answer, where
+        // latency matters) the walks usually allow more
+        let mut limit = end.saturating_sub(self.hold);
+        if chunk.len() < self.hold {
+            if let Some(unsettled) = self.first_unsettled(end) {
+                limit = limit.max(unsettled.min(end.saturating_sub(CONTEXT_AFTER + 2)));
+            }
         }
+        if limit > self.released {
+            self.advance(limit, out);
+        }
+    }
+
+    /// The first stream offset (at or after what was released) where a match could still
+    /// start, or could still change because the context after it has not arrived; `None` when
+    /// the DFA is not available or gave up (the fixed window applies).
+    fn first_unsettled(&mut self, end: usize) -> Option<usize> {
+        let dfa = self.scanner.anchored_dfa()?;
+        let probe = self.probe.as_mut()?;
+        // what lies before the fixed window is final already
+        let mut q = probe
+            .next
+            .max(self.released)
+            .max(end.saturating_sub(self.hold));
+        while q < end {
+            let look_behind = q
+                .checked_sub(1)
+                .and_then(|p| p.checked_sub(self.base))
+                .map(|i| self.buf[i]);
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(look_behind);
+            let Ok(mut state) = dfa.start_state(&mut probe.cache, &config) else {
+                self.probe = None;
+                return None;
+            };
+            // walk until the DFA dies or the input ends; matches show one byte late
+            let mut last_match = None;
+            let mut i = q;
+            let alive = loop {
+                if state.is_dead() {
+                    break false;
+                }
+                if state.is_match() {
+                    last_match = Some(i);
+                }
+                if i == end {
+                    break true;
+                }
+                match dfa.next_state(&mut probe.cache, state, self.buf[i - self.base]) {
+                    Ok(next) => state = next,
+                    Err(_) => {
+                        self.probe = None;
+                        return None;
+                    }
+                }
+                i += 1;
+            };
+            if alive || last_match.is_some_and(|e| e + CONTEXT_AFTER + 2 > end) {
+                return Some(q);
+            }
+            q += 1;
+            probe.next = q;
+        }
+        Some(end)
     }
 
     /// Ends the stream; appends the rest, redacted.

@@ -109,3 +109,35 @@ fn hold_back_is_bounded() {
     );
     println!("hold-back: {} bytes", s.hold_back());
 }
+
+#[test]
+fn ordinary_text_is_released_within_a_few_dozen_bytes_and_a_key_in_progress_is_held() {
+    let mut s = StreamScanner::new(
+        Scanner::builtin(),
+        Redactor::new(Strategy::Mask, HashKey::derive(b"k")),
+    );
+    let mut out = Vec::new();
+    let text = "Write a short poem about the sea, the wind and the old lighthouse keeper who waits for ships. ".repeat(20);
+    for c in text.as_bytes().chunks(8) {
+        s.feed(c, &mut out);
+        assert!(s.pending() <= 48, "{} bytes held back", s.pending());
+    }
+    let key = "ghp_T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE";
+    for c in key.as_bytes().chunks(8) {
+        s.feed(c, &mut out);
+        assert!(
+            !String::from_utf8_lossy(&out).contains("ghp_"),
+            "a partial key was released"
+        );
+    }
+    for c in b" and the poem goes on for a while longer.".chunks(8) {
+        s.feed(c, &mut out);
+    }
+    s.finish(&mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains(key) && out.contains("[REDACTED:SECRET] and the poem"),
+        "{out}"
+    );
+    assert!(out.starts_with("Write a short poem"));
+}
