@@ -88,10 +88,10 @@ impl<'s> StreamScanner<'s> {
         // the fixed window is always safe; for small chunks (tokens of a streamed answer, where
         // latency matters) the walks usually allow more
         let mut limit = end.saturating_sub(self.hold);
-        if chunk.len() < self.hold {
-            if let Some(unsettled) = self.first_unsettled(end) {
-                limit = limit.max(unsettled.min(end.saturating_sub(CONTEXT_AFTER + 2)));
-            }
+        if chunk.len() < self.hold
+            && let Some(unsettled) = self.first_unsettled(end)
+        {
+            limit = limit.max(unsettled.min(end.saturating_sub(CONTEXT_AFTER + 2)));
         }
         if limit > self.released {
             self.advance(limit, out);
