@@ -594,3 +594,43 @@ async fn tls_with_alpn_serves_http2_and_http1() {
     );
     assert!(up.requests().iter().all(|s| !s.all().contains(SSN)));
 }
+
+#[tokio::test]
+async fn the_first_tokens_of_a_stream_pass_before_the_stream_ends() {
+    use http_body_util::BodyExt;
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let body = serde_json::to_vec(&json!({"model":"slow-model","stream":true,
+        "messages":[{"role":"user","content":"tell me a story"}]}))
+    .unwrap();
+    let req = http::Request::post(format!("http://{}/v1/chat/completions", gw.addr))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let mut resp = client.request(req).await.unwrap().into_body();
+    // the upstream has sent ~100 bytes of text and waits: most of it must arrive now
+    let mut got = Vec::new();
+    let first: usize = common::SLOW_FIRST.iter().map(|t| t.len()).sum();
+    let mut text = String::new();
+    while text.len() + 40 < first {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), resp.frame())
+            .await
+            .expect("text arrives while the upstream is still streaming")
+            .unwrap()
+            .unwrap();
+        got.extend_from_slice(&frame.into_data().unwrap());
+        text = streamed_text("openai", &got);
+    }
+    assert!(common::SLOW_FIRST.concat().starts_with(&text), "{text}");
+    up.release.notify_one();
+    while let Some(frame) = resp.frame().await {
+        got.extend_from_slice(&frame.unwrap().into_data().unwrap_or_default());
+    }
+    assert_eq!(
+        streamed_text("openai", &got),
+        format!("{}The end.", common::SLOW_FIRST.concat())
+    );
+}

@@ -41,6 +41,8 @@ impl Seen {
 pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// A `slow-model` stream sends its first events, then waits for this before the rest.
+    pub release: Arc<tokio::sync::Notify>,
 }
 
 impl Upstream {
@@ -162,6 +164,8 @@ pub async fn upstream() -> Upstream {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gate = release.clone();
     let rec = seen.clone();
     tokio::spawn(async move {
         loop {
@@ -169,9 +173,11 @@ pub async fn upstream() -> Upstream {
                 continue;
             };
             let rec = rec.clone();
+            let gate = gate.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                     let rec = rec.clone();
+                    let gate = gate.clone();
                     async move {
                         let (parts, body) = req.into_parts();
                         let body = body
@@ -195,12 +201,15 @@ pub async fn upstream() -> Upstream {
                             body: body.to_vec(),
                         });
                         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        if json["model"] == "slow-model" {
+                            return Ok::<_, std::convert::Infallible>(slow_stream(gate));
+                        }
                         let (status, ctype, text) = respond(parts.uri.path(), &json);
                         Ok::<_, std::convert::Infallible>(
                             Response::builder()
                                 .status(status)
                                 .header("content-type", ctype)
-                                .body(Full::new(Bytes::from(text)))
+                                .body(Full::new(Bytes::from(text)).map_err(|n| match n {}).boxed())
                                 .unwrap(),
                         )
                     }
@@ -211,7 +220,44 @@ pub async fn upstream() -> Upstream {
             });
         }
     });
-    Upstream { addr, seen }
+    Upstream {
+        addr,
+        seen,
+        release,
+    }
+}
+
+/// Text of the first events of a `slow-model` stream.
+pub const SLOW_FIRST: [&str; 3] = [
+    "Once upon a time, in a quiet ",
+    "harbour town, there lived an old ",
+    "sailor who loved the sea more than anything. ",
+];
+
+type Boxed = http_body_util::combinators::BoxBody<Bytes, rampart_gateway::body::BoxError>;
+
+/// An OpenAI stream whose first events come at once and the rest only after `gate`.
+fn slow_stream(gate: Arc<tokio::sync::Notify>) -> Response<Boxed> {
+    let (tx, body) = rampart_gateway::body::ChannelBody::new();
+    let event = |t: &str| {
+        let v = json!({"id":"c2","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":t},"finish_reason":null}]});
+        Bytes::from(format!("data: {v}\n\n"))
+    };
+    tokio::spawn(async move {
+        for t in SLOW_FIRST {
+            let _ = tx.send(Ok(event(t))).await;
+        }
+        gate.notified().await;
+        let _ = tx.send(Ok(event("The end."))).await;
+        let done = json!({"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
+        let _ = tx
+            .send(Ok(Bytes::from(format!("data: {done}\n\ndata: [DONE]\n\n"))))
+            .await;
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(body.boxed())
+        .unwrap()
 }
 
 /// A gateway on loopback ports sending every provider and `/api` to `up`.
