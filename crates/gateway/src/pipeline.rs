@@ -919,9 +919,10 @@ fn decode_body(encoding: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
             Some(Compression::Zlib) => Compression::Zlib,
             _ => Compression::RawDeflate,
         },
+        "br" => Compression::Brotli,
         other => {
             return Err(format!(
-                "content-encoding {other:?} cannot be inspected; send identity, gzip or deflate"
+                "content-encoding {other:?} cannot be inspected; send identity, gzip, deflate or br"
             ));
         }
     };

@@ -9,6 +9,36 @@ use base64::Engine as _;
 use common::{ANSWER_SSN, call, gateway, upstream};
 use serde_json::{Value, json};
 
+/// A brotli stream of stored (uncompressed) meta-blocks, what a brotli encoder writes for
+/// incompressible data; built here because only a decoder is a dependency.
+fn brotli_stored(data: &[u8]) -> Vec<u8> {
+    // bits are written least significant first
+    fn put(out: &mut Vec<u8>, nbits: &mut usize, value: u32, n: u32) {
+        for i in 0..n {
+            if *nbits % 8 == 0 {
+                out.push(0);
+            }
+            let last = out.len() - 1;
+            out[last] |= (((value >> i) & 1) as u8) << (*nbits % 8);
+            *nbits += 1;
+        }
+    }
+    let mut out: Vec<u8> = Vec::new();
+    let mut nbits = 0usize;
+    put(&mut out, &mut nbits, 0, 1); // WBITS = 16
+    for chunk in data.chunks(65536) {
+        put(&mut out, &mut nbits, 0, 1); // ISLAST = 0
+        put(&mut out, &mut nbits, 0, 2); // MNIBBLES = 4
+        put(&mut out, &mut nbits, chunk.len() as u32 - 1, 16); // MLEN - 1
+        put(&mut out, &mut nbits, 1, 1); // ISUNCOMPRESSED
+        out.extend_from_slice(chunk); // the stored bytes start on a byte boundary
+        nbits = out.len() * 8;
+    }
+    put(&mut out, &mut nbits, 1, 1); // ISLAST
+    put(&mut out, &mut nbits, 1, 1); // ISLASTEMPTY
+    out
+}
+
 /// Planted values: none may reach the upstream in enforce mode.
 const SSN: &str = "371-22-8841";
 const GITHUB: &str = "ghp_T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE";
@@ -215,6 +245,12 @@ async fn canaries_never_reach_the_upstream_whatever_their_encoding() {
             gz,
         ),
         (
+            "brotli body",
+            "/v1/chat/completions",
+            vec![("content-encoding", "br".into())],
+            brotli_stored(&chat(&format!("ssn {SSN}"), false)),
+        ),
+        (
             "header",
             "/v1/chat/completions",
             vec![("x-note", format!("ssn {SSN}"))],
@@ -266,8 +302,15 @@ async fn bodies_that_cannot_be_inspected_are_refused_with_a_clear_error() {
     let cases: Vec<Case> = vec![
         (
             "unknown encoding",
+            vec![JSON, ("content-encoding", "zstd")],
+            b"\x28\xb5\x2f\xfd".to_vec(),
+            415,
+            "rampart_uninspectable",
+        ),
+        (
+            "corrupt brotli",
             vec![JSON, ("content-encoding", "br")],
-            b"\x1b\x00\x00".to_vec(),
+            b"\xff\xff\xff garbage".to_vec(),
             415,
             "rampart_uninspectable",
         ),

@@ -1,4 +1,5 @@
-//! gzip and zlib/deflate bodies, decompressed with hard limits so a bomb is a clear error.
+//! gzip, zlib/deflate and brotli bodies, decompressed with hard limits so a bomb is a clear
+//! error.
 
 use std::io::Read;
 
@@ -13,6 +14,8 @@ pub enum Compression {
     Zlib,
     /// Raw deflate (RFC 1951), sent by some servers as `deflate`.
     RawDeflate,
+    /// Brotli (RFC 7932), HTTP's `br`. It has no magic bytes: known only from a header.
+    Brotli,
 }
 
 /// Limits on decompression.
@@ -54,6 +57,7 @@ pub fn decompress(input: &[u8], kind: Compression, limits: Limits) -> Result<Vec
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
         Compression::Zlib => Box::new(flate2::read::ZlibDecoder::new(input)),
         Compression::RawDeflate => Box::new(flate2::read::DeflateDecoder::new(input)),
+        Compression::Brotli => Box::new(brotli_decompressor::Decompressor::new(input, 32 * 1024)),
     };
     let mut out = Vec::new();
     let mut limited = reader.take(limits.max_output as u64 + 1);
@@ -117,6 +121,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn brotli_round_trips_and_rejects_garbage() {
+        // "hello ssn 536-90-4399" compressed with brotli (quality 11)
+        let br = [
+            0x0b, 0x0a, 0x80, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x73, 0x73, 0x6e, 0x20, 0x35,
+            0x33, 0x36, 0x2d, 0x39, 0x30, 0x2d, 0x34, 0x33, 0x39, 0x39, 0x03,
+        ];
+        assert_eq!(
+            decompress(&br, Compression::Brotli, Limits::default()).unwrap(),
+            b"hello ssn 536-90-4399"
+        );
+        assert!(
+            decompress(
+                b"\xff\xff\xff garbage",
+                Compression::Brotli,
+                Limits::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]
