@@ -15,7 +15,7 @@ fn brotli_stored(data: &[u8]) -> Vec<u8> {
     // bits are written least significant first
     fn put(out: &mut Vec<u8>, nbits: &mut usize, value: u32, n: u32) {
         for i in 0..n {
-            if *nbits % 8 == 0 {
+            if (*nbits).is_multiple_of(8) {
                 out.push(0);
             }
             let last = out.len() - 1;
