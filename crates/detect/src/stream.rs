@@ -43,10 +43,17 @@ pub struct StreamScanner<'s> {
     probe: Option<Probe>,
 }
 
+thread_local! {
+    /// The anchored DFA's cache, per thread and shared by every stream the thread scans: its
+    /// states are the same for all of them, and building them again per stream would cost
+    /// milliseconds. Keyed by the DFA's address (one per scanner).
+    static PROBE_CACHE: std::cell::RefCell<Option<(usize, Cache)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The anchored DFA's walks over the stream.
 #[derive(Debug)]
 struct Probe {
-    cache: Cache,
     /// Stream offset of the first position not yet known to be settled (no match can still
     /// start there, or change its context).
     next: usize,
@@ -64,10 +71,7 @@ impl<'s> StreamScanner<'s> {
             hold: scanner.max_short_len() + CONTEXT_AFTER + 2,
             hits: Vec::new(),
             findings: Vec::new(),
-            probe: scanner.anchored_dfa().map(|dfa| Probe {
-                cache: dfa.create_cache(),
-                next: 0,
-            }),
+            probe: scanner.anchored_dfa().map(|_| Probe { next: 0 }),
         }
     }
 
@@ -103,6 +107,23 @@ impl<'s> StreamScanner<'s> {
     /// the DFA is not available or gave up (the fixed window applies).
     fn first_unsettled(&mut self, end: usize) -> Option<usize> {
         let dfa = self.scanner.anchored_dfa()?;
+        let key = std::ptr::from_ref(dfa) as usize;
+        PROBE_CACHE.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.as_ref().is_none_or(|(k, _)| *k != key) {
+                *slot = Some((key, dfa.create_cache()));
+            }
+            let (_, cache) = slot.as_mut().expect("set above");
+            self.walk_from(dfa, cache, end)
+        })
+    }
+
+    fn walk_from(
+        &mut self,
+        dfa: &regex_automata::hybrid::dfa::DFA,
+        cache: &mut Cache,
+        end: usize,
+    ) -> Option<usize> {
         let probe = self.probe.as_mut()?;
         // what lies before the fixed window is final already
         let mut q = probe
@@ -117,7 +138,7 @@ impl<'s> StreamScanner<'s> {
             let config = start::Config::new()
                 .anchored(Anchored::Yes)
                 .look_behind(look_behind);
-            let Ok(mut state) = dfa.start_state(&mut probe.cache, &config) else {
+            let Ok(mut state) = dfa.start_state(cache, &config) else {
                 self.probe = None;
                 return None;
             };
@@ -134,7 +155,7 @@ impl<'s> StreamScanner<'s> {
                 if i == end {
                     break true;
                 }
-                match dfa.next_state(&mut probe.cache, state, self.buf[i - self.base]) {
+                match dfa.next_state(cache, state, self.buf[i - self.base]) {
                     Ok(next) => state = next,
                     Err(_) => {
                         self.probe = None;

@@ -5,8 +5,7 @@ use std::path::Path;
 
 use rampart_core::{Action, Direction, Finding};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
+use std::io::Write;
 
 /// A finding as recorded: where it was seen and what was done, no value.
 #[derive(Clone, Debug, Serialize)]
@@ -79,36 +78,53 @@ pub struct UsageRecord {
     pub output: u64,
 }
 
-/// Where audit events go: a background task appends them to `audit.jsonl`.
+/// Where audit events go: a writer thread appends them to `audit.jsonl` (no file IO on the
+/// request path); events are visible in the file within a few milliseconds.
 #[derive(Clone, Debug)]
 pub struct AuditSink {
-    tx: mpsc::UnboundedSender<AuditEvent>,
+    tx: std::sync::mpsc::Sender<AuditEvent>,
 }
 
 impl AuditSink {
-    /// Starts the writer task for `dir/audit.jsonl` (the folder is created).
+    /// Starts the writer thread for `dir/audit.jsonl` (the folder is created).
     pub async fn start(dir: &Path) -> anyhow::Result<AuditSink> {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("cannot create the data folder {}: {e}", dir.display())
+        })?;
         let path = dir.join("audit.jsonl");
-        let mut file = tokio::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .await
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        let (tx, mut rx) = mpsc::unbounded_channel::<AuditEvent>();
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                let mut line = serde_json::to_vec(&event).unwrap_or_default();
-                line.push(b'\n');
-                if let Err(e) = file.write_all(&line).await {
-                    tracing::error!(error = %e, "cannot write the audit log");
+        let (tx, rx) = std::sync::mpsc::channel::<AuditEvent>();
+        std::thread::Builder::new()
+            .name("rampart-audit".into())
+            .spawn(move || {
+                // the thread polls every few milliseconds instead of blocking on the channel, so
+                // a request never pays for waking it
+                let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
+                loop {
+                    match rx.try_recv() {
+                        Ok(event) => {
+                            if serde_json::to_writer(&mut out, &event).is_ok() {
+                                let _ = out.write_all(b"\n");
+                            }
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            if let Err(e) = out.flush() {
+                                tracing::error!(error = %e, "cannot write the audit log");
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                            let _ = out.flush();
+                            return;
+                        }
+                    }
                 }
-                let _ = file.flush().await;
-            }
-        });
+            })
+            .map_err(|e| anyhow::anyhow!("cannot start the audit writer: {e}"))?;
         Ok(AuditSink { tx })
     }
 

@@ -32,7 +32,13 @@ pub struct SseRewriter {
     /// Findings outside the text stream (other fields of events).
     other: Vec<Finding>,
     usage: Option<Usage>,
+    /// Event shapes (an event with its text emptied) already scanned and found clean: the
+    /// chunks of one answer differ only in their text, so each shape is scanned once.
+    clean_shapes: Vec<Vec<u8>>,
 }
+
+/// Clean shapes remembered per stream.
+const SHAPES: usize = 16;
 
 impl std::fmt::Debug for SseRewriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +70,7 @@ impl SseRewriter {
             enforce,
             other: Vec::new(),
             usage: None,
+            clean_shapes: Vec::new(),
         }
     }
 
@@ -152,7 +159,19 @@ impl SseRewriter {
                     self.template = Some((name.clone(), v.clone()));
                 }
                 let body = serde_json::to_vec(&v).unwrap_or_default();
-                let body = self.scan_other(body);
+                let mut shape = v;
+                self.provider.set_stream_text(&mut shape, "");
+                let shape = serde_json::to_vec(&shape).unwrap_or_default();
+                let body = if self.clean_shapes.contains(&shape) {
+                    body
+                } else if self.is_clean(&shape) {
+                    if self.clean_shapes.len() < SHAPES {
+                        self.clean_shapes.push(shape);
+                    }
+                    body
+                } else {
+                    self.scan_other(body)
+                };
                 write_head(out);
                 out.extend_from_slice(b"data: ");
                 out.extend_from_slice(&body);
@@ -199,6 +218,13 @@ impl SseRewriter {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(&serde_json::to_vec(&v).unwrap_or_default());
         out.extend_from_slice(b"\n\n");
+    }
+
+    /// Whether bytes hold no finding at all.
+    fn is_clean(&self, bytes: &[u8]) -> bool {
+        self.scanner
+            .scan(bytes, &ScanOptions::default())
+            .is_ok_and(|scan| scan.found.is_empty())
     }
 
     /// Scans bytes outside the text stream as a whole; returns them redacted (enforce) or as
@@ -326,6 +352,23 @@ mod tests {
             "key 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 ok"
         );
         assert!(!r.findings().is_empty());
+    }
+
+    #[test]
+    fn values_in_other_fields_of_events_are_redacted_too() {
+        let mut s = String::new();
+        for args in ["{\"note\": \"call me\"}", "{\"key\": \"AKIA4HBW6E62M7NGFVGF\"}"] {
+            let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
+            s.push_str(&format!("data: {v}\n\n"));
+        }
+        s.push_str("data: [DONE]\n\n");
+        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("AKIA4HBW6E62M7NGFVGF"), "{out}");
+        assert!(out.contains("call me") && out.contains("[REDACTED:SECRET]"), "{out}");
     }
 
     #[test]
