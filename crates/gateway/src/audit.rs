@@ -88,9 +88,8 @@ pub struct AuditSink {
 impl AuditSink {
     /// Starts the writer thread for `dir/audit.jsonl` (the folder is created).
     pub async fn start(dir: &Path) -> anyhow::Result<AuditSink> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            anyhow::anyhow!("cannot create the data folder {}: {e}", dir.display())
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", dir.display()))?;
         let path = dir.join("audit.jsonl");
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -249,7 +249,7 @@ impl Gateway {
                 return self.finish(rec, Action::Block, resp);
             }
         };
-        let json: Option<Value> = serde_json::from_slice(text).ok();
+        let json: Option<Value> = request_head(text);
         // a provider call whose JSON does not parse cannot be inspected as the provider would
         // read it
         let declared_json = parts
@@ -297,7 +297,23 @@ impl Gateway {
             });
         }
         let mut headers = parts.headers.clone();
+        // one scan over every inspected header value; each header again only if it holds
+        // something
+        let mut joined = Vec::new();
         for (name, value) in parts.headers.iter() {
+            if !CREDENTIAL_HEADERS.contains(&name.as_str()) && !HOP_BY_HOP.contains(&name.as_str())
+            {
+                joined.extend_from_slice(value.as_bytes());
+                // far enough apart that no context word reaches from one value to the next
+                joined.push(b'\n');
+                joined.extend_from_slice(&[b' '; 64]);
+            }
+        }
+        let headers_clean = self
+            .scanner
+            .scan(&joined, &ScanOptions::default())
+            .is_ok_and(|s| s.found.is_empty());
+        for (name, value) in parts.headers.iter().filter(|_| !headers_clean) {
             // credentials pass through; hop-by-hop headers are not forwarded at all
             if CREDENTIAL_HEADERS.contains(&name.as_str()) || HOP_BY_HOP.contains(&name.as_str()) {
                 continue;
@@ -909,6 +925,33 @@ fn problem(status: StatusCode, code: &str, detail: &str) -> Response<GatewayBody
         &json!({"type": "about:blank", "title": code, "status": status.as_u16(), "detail": detail, "code": code}),
         "application/problem+json",
     )
+}
+
+/// The fields of a request body the adapters read (model, stream flag), as a small JSON object;
+/// `None` when the body is not valid JSON. The rest of the document is checked for validity and
+/// skipped without being built.
+fn request_head(text: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        model: Option<Value>,
+        stream: Option<Value>,
+    }
+    match serde_json::from_slice::<Head>(text) {
+        Ok(head) => {
+            let mut v = serde_json::Map::new();
+            if let Some(m) = head.model {
+                v.insert("model".into(), m);
+            }
+            if let Some(s) = head.stream {
+                v.insert("stream".into(), s);
+            }
+            Some(Value::Object(v))
+        }
+        // valid JSON that is not an object (an array, a string): nothing to read from it
+        Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(text)
+            .ok()
+            .map(|_| Value::Null),
+    }
 }
 
 /// Decodes a body by its `Content-Encoding`, within the decompression limits; says why not.

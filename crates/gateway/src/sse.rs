@@ -357,7 +357,10 @@ mod tests {
     #[test]
     fn values_in_other_fields_of_events_are_redacted_too() {
         let mut s = String::new();
-        for args in ["{\"note\": \"call me\"}", "{\"key\": \"AKIA4HBW6E62M7NGFVGF\"}"] {
+        for args in [
+            "{\"note\": \"call me\"}",
+            "{\"key\": \"AKIA4HBW6E62M7NGFVGF\"}",
+        ] {
             let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
             s.push_str(&format!("data: {v}\n\n"));
         }
@@ -368,7 +371,10 @@ mod tests {
         r.finish(&mut out);
         let out = String::from_utf8(out).unwrap();
         assert!(!out.contains("AKIA4HBW6E62M7NGFVGF"), "{out}");
-        assert!(out.contains("call me") && out.contains("[REDACTED:SECRET]"), "{out}");
+        assert!(
+            out.contains("call me") && out.contains("[REDACTED:SECRET]"),
+            "{out}"
+        );
     }
 
     #[test]

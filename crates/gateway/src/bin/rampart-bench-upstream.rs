@@ -25,7 +25,9 @@ fn stream() -> Bytes {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9000".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("bench upstream on http://{}", listener.local_addr()?);
     let (plain, sse) = (completion(), stream());
@@ -38,9 +40,7 @@ async fn main() -> std::io::Result<()> {
                 let (plain, sse) = (plain.clone(), sse.clone());
                 async move {
                     let body = req.into_body().collect().await.map(|b| b.to_bytes());
-                    let wants_stream = body
-                        .as_ref()
-                        .is_ok_and(|b| memchr_stream(b));
+                    let wants_stream = body.as_ref().is_ok_and(|b| memchr_stream(b));
                     let (ctype, bytes) = if wants_stream {
                         ("text/event-stream", sse)
                     } else {
@@ -62,5 +62,6 @@ async fn main() -> std::io::Result<()> {
 }
 
 fn memchr_stream(body: &[u8]) -> bool {
-    body.windows(14).any(|w| w == br#""stream": true"# || w.starts_with(br#""stream":true"#))
+    body.windows(14)
+        .any(|w| w == br#""stream": true"# || w.starts_with(br#""stream":true"#))
 }
