@@ -72,9 +72,25 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             "rampart: gateway on http://{} (admin http://{}); point your SDK's base URL here, e.g. OPENAI_BASE_URL=http://{}/v1",
             running.addr, running.admin_addr, running.addr
         );
-        tokio::signal::ctrl_c().await?;
+        shutdown_signal().await?;
         eprintln!("rampart: stopping");
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM (what Kubernetes sends) where there is one.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }
