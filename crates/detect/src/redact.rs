@@ -110,6 +110,7 @@ impl Vault {
 pub struct Redactor {
     strategy: Strategy,
     per_class: HashMap<DataClass, Strategy>,
+    kept: Vec<DataClass>,
     key: HashKey,
     vault: Vault,
 }
@@ -120,6 +121,7 @@ impl Redactor {
         Redactor {
             strategy,
             per_class: HashMap::new(),
+            kept: Vec::new(),
             key,
             vault: Vault::default(),
         }
@@ -131,6 +133,15 @@ impl Redactor {
         self
     }
 
+    /// Leaves values of `class` as they are (policy allows them): the redactor writes them
+    /// back unchanged.
+    pub fn keep(mut self, class: DataClass) -> Redactor {
+        if !self.kept.contains(&class) {
+            self.kept.push(class);
+        }
+        self
+    }
+
     /// The vault of tokenized values.
     pub fn vault(&self) -> &Vault {
         &self.vault
@@ -138,6 +149,10 @@ impl Redactor {
 
     /// Appends the replacement of `value` (of `class`, found by `detector`) to `out`.
     pub fn replace(&mut self, class: DataClass, detector: &str, value: &[u8], out: &mut Vec<u8>) {
+        if self.kept.contains(&class) {
+            out.extend_from_slice(value);
+            return;
+        }
         let strategy = self.per_class.get(&class).copied().unwrap_or(self.strategy);
         match strategy {
             Strategy::Mask => {

@@ -274,6 +274,23 @@ pub struct CompiledRules {
 }
 
 impl CompiledRules {
+    /// The classes these rules leave as they are (not in `redact_classes`).
+    pub fn kept(&self) -> Vec<DataClass> {
+        DataClass::ALL
+            .iter()
+            .copied()
+            .filter(|c| !self.redact.contains(c))
+            .collect()
+    }
+
+    /// A redactor that replaces the classes these rules redact and keeps the others.
+    pub fn redactor(&self, key: &rampart_detect::HashKey) -> rampart_detect::Redactor {
+        self.kept().into_iter().fold(
+            rampart_detect::Redactor::new(self.strategy, key.clone()),
+            |r, c| r.keep(c),
+        )
+    }
+
     /// The action for one finding.
     pub fn action(&self, f: &Finding) -> Action {
         if f.score < self.min_score {

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use rampart_core::{Action, DataClass, Direction};
 use rampart_detect::decode::compress::{self, Compression};
-use rampart_detect::{Redactor, Scan, ScanOptions};
+use rampart_detect::{Scan, ScanOptions};
 use rampart_llm::Provider;
 use serde_json::{Value, json};
 
@@ -401,10 +401,7 @@ impl Gateway {
         parts.headers = headers;
         let forward_body: Bytes = if enforce && redact_body {
             let mut out = Vec::with_capacity(text.len());
-            scan.redact(
-                &mut Redactor::new(rules.strategy, self.hash_key.clone()),
-                &mut out,
-            );
+            scan.redact(&mut rules.redactor(&self.hash_key), &mut out);
             if decoded.is_some() {
                 parts.headers.remove(header::CONTENT_ENCODING);
             }
@@ -639,6 +636,7 @@ impl Gateway {
             self.scanner,
             self.response_rules.strategy,
             self.hash_key.clone(),
+            self.response_rules.kept(),
             enforce,
         );
         let gw = self.clone();
@@ -679,6 +677,7 @@ impl Gateway {
             }
             let mut rdecision = Action::Allow;
             for f in rewriter.findings() {
+                // streams are redacted, never cut off: a block rule counts as redact
                 let action = gw.response_rules.action(&f).min(Action::Redact);
                 rdecision = rdecision.max(action);
                 rec.findings.push(AuditFinding {
@@ -825,8 +824,7 @@ impl Gateway {
 
     fn redacted(&self, scan: &Scan<'_>, rules: &CompiledRules) -> Vec<u8> {
         let mut out = Vec::with_capacity(scan.text.len());
-        let mut redactor = Redactor::new(rules.strategy, self.hash_key.clone());
-        scan.redact(&mut redactor, &mut out);
+        scan.redact(&mut rules.redactor(&self.hash_key), &mut out);
         out
     }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use rampart_core::Finding;
+use rampart_core::{DataClass, Finding};
 use rampart_detect::{HashKey, Redactor, ScanOptions, Scanner, Strategy, StreamScanner};
 use rampart_llm::{Provider, Usage};
 use serde_json::Value;
@@ -23,6 +23,7 @@ pub struct SseRewriter {
     redactor: Redactor,
     strategy: Strategy,
     key: HashKey,
+    keep: Vec<DataClass>,
     /// Bytes of an unfinished event.
     pending: Vec<u8>,
     /// The last event that carried text, to shape synthesized ones: (event name, data).
@@ -56,15 +57,21 @@ impl SseRewriter {
         scanner: &'static Scanner,
         strategy: Strategy,
         key: HashKey,
+        keep: Vec<DataClass>,
         enforce: bool,
     ) -> SseRewriter {
+        let redactor = |k: &HashKey| {
+            keep.iter()
+                .fold(Redactor::new(strategy, k.clone()), |r, &c| r.keep(c))
+        };
         SseRewriter {
             provider,
             scanner,
-            text: StreamScanner::new(scanner, Redactor::new(strategy, key.clone())),
-            redactor: Redactor::new(strategy, key.clone()),
+            text: StreamScanner::new(scanner, redactor(&key)),
+            redactor: redactor(&key),
             strategy,
             key,
+            keep,
             pending: Vec::new(),
             template: None,
             enforce,
@@ -197,10 +204,8 @@ impl SseRewriter {
         let mut rest = Vec::new();
         self.text.finish(&mut rest);
         // a new scanner for the next text block; findings of this one are kept
-        let done = std::mem::replace(
-            &mut self.text,
-            StreamScanner::new(self.scanner, Redactor::new(self.strategy, self.key.clone())),
-        );
+        let fresh = StreamScanner::new(self.scanner, self.new_redactor());
+        let done = std::mem::replace(&mut self.text, fresh);
         self.other.extend(done.findings().iter().cloned());
         if rest.is_empty() || !self.enforce {
             return;
@@ -218,6 +223,14 @@ impl SseRewriter {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(&serde_json::to_vec(&v).unwrap_or_default());
         out.extend_from_slice(b"\n\n");
+    }
+
+    fn new_redactor(&self) -> Redactor {
+        self.keep
+            .iter()
+            .fold(Redactor::new(self.strategy, self.key.clone()), |r, &c| {
+                r.keep(c)
+            })
     }
 
     /// Whether bytes hold no finding at all.
@@ -282,6 +295,7 @@ mod tests {
             Scanner::builtin(),
             Strategy::Mask,
             HashKey::new([7; 32]),
+            Vec::new(),
             true,
         )
     }
@@ -342,6 +356,7 @@ mod tests {
             Scanner::builtin(),
             Strategy::Mask,
             HashKey::new([7; 32]),
+            Vec::new(),
             false,
         );
         let mut out = Vec::new();
@@ -352,6 +367,26 @@ mod tests {
             "key 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 ok"
         );
         assert!(!r.findings().is_empty());
+    }
+
+    #[test]
+    fn classes_the_policy_allows_pass_through_a_stream() {
+        let input = openai_events(&["mail ada@example.org or ", "call; ssn 536-90-4399 done."]);
+        let mut r = SseRewriter::new(
+            Arc::from(Box::new(rampart_llm::openai::OpenAi) as Box<dyn Provider>),
+            Scanner::builtin(),
+            Strategy::Mask,
+            HashKey::new([7; 32]),
+            vec![DataClass::EmailAddress],
+            true,
+        );
+        let mut out = Vec::new();
+        r.push(&input, &mut out);
+        r.finish(&mut out);
+        assert_eq!(
+            texts(&out),
+            "mail ada@example.org or call; ssn [REDACTED:US_SSN] done."
+        );
     }
 
     #[test]

@@ -677,3 +677,21 @@ async fn the_first_tokens_of_a_stream_pass_before_the_stream_ends() {
         format!("{}The end.", common::SLOW_FIRST.concat())
     );
 }
+
+#[tokio::test]
+async fn only_the_classes_the_policy_names_are_redacted() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.policy.request.redact_classes = vec!["US_SSN".into()]
+    })
+    .await;
+    let body = chat(&format!("ssn {SSN}, mail ada@example.org"), false);
+    let (status, _, _) = call(gw.addr, "POST", "/v1/chat/completions", &[JSON], body).await;
+    assert_eq!(status, 200);
+    let sent = up.requests()[0].all();
+    assert!(
+        !sent.contains(SSN) && sent.contains("ada@example.org"),
+        "{sent}"
+    );
+}
