@@ -118,6 +118,9 @@ impl Egress {
 pub struct Limits {
     /// Largest request body inspected (bytes).
     pub max_request_body: usize,
+    /// Largest request body forwarded uninspected when `policy.fail` is `open` and the body is
+    /// over `max_request_body` (bytes); larger ones are refused either way.
+    pub max_uninspected_body: usize,
     /// Largest non-streamed response body inspected (bytes).
     pub max_response_body: usize,
     /// Largest request head (bytes).
@@ -136,6 +139,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_body: 8 << 20,
+            max_uninspected_body: 64 << 20,
             max_response_body: 32 << 20,
             max_header_bytes: 64 << 10,
             request_body_timeout_ms: 30_000,

@@ -151,10 +151,16 @@ impl Gateway {
         let enforce = self.config.policy.mode == Mode::Enforce;
         let fail_open = self.config.policy.fail == FailMode::Open;
 
-        // request_body: read within limits
+        // request_body: read within limits; with fail-open, bodies over the inspection limit
+        // are still read (up to `max_uninspected_body`) to be forwarded uninspected
+        let cap = if fail_open {
+            limits.max_uninspected_body.max(limits.max_request_body)
+        } else {
+            limits.max_request_body
+        };
         let read = tokio::time::timeout(
             Duration::from_millis(limits.request_body_timeout_ms),
-            Limited::new(body, limits.max_request_body).collect(),
+            Limited::new(body, cap).collect(),
         )
         .await;
         let raw: Bytes = match read {
@@ -202,6 +208,19 @@ impl Gateway {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
+        if raw.len() > limits.max_request_body {
+            // only reachable with fail-open
+            self.metrics.error("inspection");
+            rec.reason = "uninspected_too_large_fail_open".into();
+            rec.error = Some(format!(
+                "the body ({} bytes) is larger than the inspection limit ({} bytes)",
+                raw.len(),
+                limits.max_request_body
+            ));
+            return self
+                .forward(rec, route, provider, parts, query, raw, Action::Monitor)
+                .await;
+        }
 
         // decode the body for inspection
         let encoding = parts

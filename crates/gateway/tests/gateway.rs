@@ -695,3 +695,75 @@ async fn only_the_classes_the_policy_names_are_redacted() {
         "{sent}"
     );
 }
+
+#[tokio::test]
+async fn fail_open_forwards_what_it_cannot_inspect_and_records_it() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.policy.fail = rampart_gateway::config::FailMode::Open;
+        c.limits.max_request_body = 4096;
+    })
+    .await;
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat(&"x".repeat(5000), false),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON, ("content-encoding", "zstd")],
+        b"\x28\xb5\x2f\xfd".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(up.requests().len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let reasons: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["uninspected_too_large_fail_open", "uninspected_fail_open"]
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_request_head_is_refused_and_the_gateway_keeps_serving() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let huge = "a".repeat(200 << 10);
+    let req = format!(
+        "GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n"
+    );
+    let resp = raw_http(gw.addr, req.as_bytes()).await;
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 431"),
+        "{}",
+        &resp[..resp.len().min(200)]
+    );
+    assert!(up.requests().is_empty());
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat("hi", false),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
