@@ -539,6 +539,16 @@ impl Gateway {
         {
             return self.stream_response(rec, p, rparts.status, headers, rbody, decision, enforce);
         }
+        // chunked text (no length announced, not JSON, not encoded) flows through the
+        // streaming scanner instead of being read whole
+        let text_like = rparts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/") || v.starts_with("application/x-ndjson"));
+        if text_like && encoding.is_none() && !rparts.headers.contains_key(header::CONTENT_LENGTH) {
+            return self.stream_text(rec, rparts.status, headers, rbody, decision, enforce);
+        }
 
         // response_body, whole
         let read = tokio::time::timeout(
@@ -813,6 +823,85 @@ impl Gateway {
         });
         let mut resp = Response::new(full(Bytes::new()));
         *resp.status_mut() = StatusCode::OK;
+        resp
+    }
+
+    /// A chunked text response scanned and redacted as it flows (raw bytes, no layers).
+    #[allow(clippy::too_many_arguments)]
+    fn stream_text(
+        self: Arc<Self>,
+        rec: Record,
+        status: StatusCode,
+        mut headers: HeaderMap,
+        mut body: Incoming,
+        decision: Action,
+        enforce: bool,
+    ) -> Response<GatewayBody> {
+        headers.remove(header::CONTENT_LENGTH);
+        let (tx, channel) = ChannelBody::new();
+        let idle = Duration::from_millis(self.config.limits.stream_idle_timeout_ms);
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut rec = rec;
+            let mut scanner = rampart_detect::StreamScanner::new(
+                gw.scanner,
+                gw.response_rules.redactor(&gw.hash_key),
+            );
+            let mut error = None;
+            loop {
+                let frame = match tokio::time::timeout(idle, body.frame()).await {
+                    Err(_) => {
+                        error = Some("the upstream stream stalled".to_owned());
+                        break;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        error = Some(format!("upstream stream: {e}"));
+                        break;
+                    }
+                    Ok(Some(Ok(frame))) => frame,
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                let mut out = Vec::new();
+                scanner.feed(&data, &mut out);
+                // monitor mode: the bytes pass as they came, findings are only recorded
+                let send = if enforce { Bytes::from(out) } else { data };
+                if !send.is_empty() && tx.send(Ok(send)).await.is_err() {
+                    error = Some("the caller went away".to_owned());
+                    break;
+                }
+            }
+            let mut out = Vec::new();
+            scanner.finish(&mut out);
+            if enforce && !out.is_empty() {
+                let _ = tx.send(Ok(Bytes::from(out))).await;
+            }
+            if let Some(e) = &error {
+                gw.metrics.error("upstream");
+                let _ = tx.send(Err(std::io::Error::other(e.clone()).into())).await;
+            }
+            let mut rdecision = Action::Allow;
+            for f in scanner.findings() {
+                let action = gw.response_rules.action(f).min(Action::Redact);
+                rdecision = rdecision.max(action);
+                rec.findings.push(AuditFinding {
+                    direction: Direction::Response,
+                    location: "stream".into(),
+                    action,
+                    finding: f.clone(),
+                });
+            }
+            if rdecision == Action::Redact && rec.reason == "clean" {
+                rec.reason = "redacted".into();
+            }
+            rec.error = error;
+            gw.record(rec, decision.max(rdecision), status.as_u16());
+        });
+        let mut resp = Response::new(http_body_util::BodyExt::boxed(channel));
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
         resp
     }
 

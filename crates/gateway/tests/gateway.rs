@@ -767,3 +767,18 @@ async fn an_oversized_request_head_is_refused_and_the_gateway_keeps_serving() {
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn chunked_text_responses_are_redacted_as_they_flow() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let (status, headers, body) = call(gw.addr, "GET", "/api/chunked", &[], Vec::new()).await;
+    assert_eq!(status, 200);
+    assert!(!headers.contains_key("content-length"));
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(
+        text,
+        "log line one\nuser ssn [REDACTED:US_SSN] logged\nlog line three\n"
+    );
+}

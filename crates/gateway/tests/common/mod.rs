@@ -201,6 +201,9 @@ pub async fn upstream() -> Upstream {
                             body: body.to_vec(),
                         });
                         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        if parts.uri.path() == "/api/chunked" {
+                            return Ok::<_, std::convert::Infallible>(chunked_text());
+                        }
                         if json["model"] == "slow-model" {
                             return Ok::<_, std::convert::Infallible>(slow_stream(gate));
                         }
@@ -225,6 +228,26 @@ pub async fn upstream() -> Upstream {
         seen,
         release,
     }
+}
+
+/// A chunked `text/plain` answer with an SSN split across chunks.
+fn chunked_text() -> Response<Boxed> {
+    let (tx, body) = rampart_gateway::body::ChannelBody::new();
+    tokio::spawn(async move {
+        for piece in [
+            "log line one\nuser ssn 53",
+            "6-90-43",
+            "99 logged\n",
+            "log line three\n",
+        ] {
+            let _ = tx.send(Ok(Bytes::from(piece))).await;
+            tokio::task::yield_now().await;
+        }
+    });
+    Response::builder()
+        .header("content-type", "text/plain")
+        .body(body.boxed())
+        .unwrap()
 }
 
 /// Text of the first events of a `slow-model` stream.
