@@ -1,9 +1,9 @@
-//! Server-sent events inspected as they flow. The generated text of each event (found by the
-//! provider adapter) goes through one streaming scanner per response, so a value split across
-//! events or TCP chunks is still caught; each event is re-emitted with the text that is safe to
-//! release so far, and text held back is released in a synthesized event of the same shape
-//! before the event that ends the text block. Everything else in an event is scanned as a
-//! whole and redacted in place.
+//! Server-sent events inspected as they flow. The streamed text of each event (found by the
+//! provider adapter: generated text, and tool-call arguments, each its own channel) goes
+//! through one streaming scanner per channel, so a value split across events or TCP chunks is
+//! still caught; each event is re-emitted with the text that is safe to release so far, and
+//! text held back is released in a synthesized event of the same shape before the event that
+//! ends the block. Everything else in an event is scanned as a whole and redacted in place.
 
 use std::sync::Arc;
 
@@ -19,15 +19,15 @@ const MAX_EVENT: usize = 1 << 20;
 pub struct SseRewriter {
     provider: Arc<dyn Provider>,
     scanner: &'static Scanner,
-    text: StreamScanner<'static>,
+    /// One streaming scanner per channel of the current block, with the last event that
+    /// carried that channel (event name, data), to shape synthesized events.
+    channels: Vec<Channel>,
     redactor: Redactor,
     strategy: Strategy,
     key: HashKey,
     keep: Vec<DataClass>,
     /// Bytes of an unfinished event.
     pending: Vec<u8>,
-    /// The last event that carried text, to shape synthesized ones: (event name, data).
-    template: Option<(Option<String>, Value)>,
     /// Redact (enforce) or only record (monitor).
     enforce: bool,
     /// Findings outside the text stream (other fields of events).
@@ -36,6 +36,13 @@ pub struct SseRewriter {
     /// Event shapes (an event with its text emptied) already scanned and found clean: the
     /// chunks of one answer differ only in their text, so each shape is scanned once.
     clean_shapes: Vec<Vec<u8>>,
+}
+
+/// One stream of text inside the events: generated text, or one tool call's arguments.
+struct Channel {
+    id: String,
+    scanner: StreamScanner<'static>,
+    template: (Option<String>, Value),
 }
 
 /// Clean shapes remembered per stream.
@@ -67,13 +74,12 @@ impl SseRewriter {
         SseRewriter {
             provider,
             scanner,
-            text: StreamScanner::new(scanner, redactor(&key)),
+            channels: Vec::new(),
             redactor: redactor(&key),
             strategy,
             key,
             keep,
             pending: Vec::new(),
-            template: None,
             enforce,
             other: Vec::new(),
             usage: None,
@@ -106,7 +112,11 @@ impl SseRewriter {
 
     /// Every finding so far: the text stream's and the other fields'.
     pub fn findings(&self) -> Vec<Finding> {
-        let mut all = self.text.findings().to_vec();
+        let mut all: Vec<Finding> = self
+            .channels
+            .iter()
+            .flat_map(|c| c.scanner.findings().iter().cloned())
+            .collect();
         all.extend(self.other.iter().cloned());
         all
     }
@@ -156,18 +166,42 @@ impl SseRewriter {
         };
         match json {
             Some(mut v) => {
-                if let Some(text) = self.provider.stream_text(&v).map(str::to_owned) {
+                let parts = self.provider.stream_parts(&v);
+                for (id, text) in &parts {
+                    let k = match self.channels.iter().position(|c| &c.id == id) {
+                        Some(k) => k,
+                        None => {
+                            let scanner = StreamScanner::new(self.scanner, self.new_redactor());
+                            self.channels.push(Channel {
+                                id: id.clone(),
+                                scanner,
+                                template: (None, Value::Null),
+                            });
+                            self.channels.len() - 1
+                        }
+                    };
                     let mut released = Vec::new();
-                    self.text.feed(text.as_bytes(), &mut released);
+                    self.channels[k]
+                        .scanner
+                        .feed(text.as_bytes(), &mut released);
                     if self.enforce {
-                        self.provider
-                            .set_stream_text(&mut v, &String::from_utf8_lossy(&released));
+                        self.provider.set_stream_part(
+                            &mut v,
+                            id,
+                            &String::from_utf8_lossy(&released),
+                        );
                     }
-                    self.template = Some((name.clone(), v.clone()));
+                }
+                for (id, _) in &parts {
+                    if let Some(c) = self.channels.iter_mut().find(|c| &c.id == id) {
+                        c.template = (name.clone(), v.clone());
+                    }
                 }
                 let body = serde_json::to_vec(&v).unwrap_or_default();
                 let mut shape = v;
-                self.provider.set_stream_text(&mut shape, "");
+                for (id, _) in &parts {
+                    self.provider.set_stream_part(&mut shape, id, "");
+                }
                 let shape = serde_json::to_vec(&shape).unwrap_or_default();
                 let body = if self.clean_shapes.contains(&shape) {
                     body
@@ -199,30 +233,33 @@ impl SseRewriter {
         }
     }
 
-    /// Releases held-back text in an event shaped like the last text event.
+    /// Releases held-back text of every channel, each in an event shaped like the last event
+    /// that carried it; the next block starts with fresh scanners.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        let mut rest = Vec::new();
-        self.text.finish(&mut rest);
-        // a new scanner for the next text block; findings of this one are kept
-        let fresh = StreamScanner::new(self.scanner, self.new_redactor());
-        let done = std::mem::replace(&mut self.text, fresh);
-        self.other.extend(done.findings().iter().cloned());
-        if rest.is_empty() || !self.enforce {
-            return;
+        for mut channel in std::mem::take(&mut self.channels) {
+            let mut rest = Vec::new();
+            channel.scanner.finish(&mut rest);
+            self.other
+                .extend(channel.scanner.findings().iter().cloned());
+            if rest.is_empty() || !self.enforce {
+                continue;
+            }
+            let (name, mut v) = channel.template;
+            // the template may carry other channels' pieces, released already
+            for (id, _) in self.provider.stream_parts(&v) {
+                self.provider.set_stream_part(&mut v, &id, "");
+            }
+            self.provider
+                .set_stream_part(&mut v, &channel.id, &String::from_utf8_lossy(&rest));
+            if let Some(n) = &name {
+                out.extend_from_slice(b"event: ");
+                out.extend_from_slice(n.as_bytes());
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&serde_json::to_vec(&v).unwrap_or_default());
+            out.extend_from_slice(b"\n\n");
         }
-        let Some((name, mut v)) = self.template.clone() else {
-            return;
-        };
-        self.provider
-            .set_stream_text(&mut v, &String::from_utf8_lossy(&rest));
-        if let Some(n) = &name {
-            out.extend_from_slice(b"event: ");
-            out.extend_from_slice(n.as_bytes());
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&serde_json::to_vec(&v).unwrap_or_default());
-        out.extend_from_slice(b"\n\n");
     }
 
     fn new_redactor(&self) -> Redactor {
@@ -390,7 +427,37 @@ mod tests {
     }
 
     #[test]
-    fn values_in_other_fields_of_events_are_redacted_too() {
+    fn a_key_split_across_tool_call_argument_events_is_redacted() {
+        let mut s = String::new();
+        for args in ["{\"key\": \"AKIA4HBW", "6E62M7NGFVGF\", ", "\"n\": 1}"] {
+            let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
+            s.push_str(&format!("data: {v}\n\n"));
+        }
+        s.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n");
+        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        let mut args = String::new();
+        for line in out.lines() {
+            if let Some(d) = line.strip_prefix("data: ") {
+                if let Ok(v) = serde_json::from_str::<Value>(d) {
+                    if let Some(a) = v
+                        .pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                        .and_then(Value::as_str)
+                    {
+                        args.push_str(a);
+                    }
+                }
+            }
+        }
+        assert!(!out.contains("AKIA4HBW"), "{out}");
+        assert_eq!(args, "{\"key\": \"[REDACTED:SECRET]\", \"n\": 1}");
+    }
+
+    #[test]
+    fn a_key_whole_in_one_tool_call_event_is_redacted() {
         let mut s = String::new();
         for args in [
             "{\"note\": \"call me\"}",
@@ -406,10 +473,7 @@ mod tests {
         r.finish(&mut out);
         let out = String::from_utf8(out).unwrap();
         assert!(!out.contains("AKIA4HBW6E62M7NGFVGF"), "{out}");
-        assert!(
-            out.contains("call me") && out.contains("[REDACTED:SECRET]"),
-            "{out}"
-        );
+        assert!(out.contains("[REDACTED:SECRET]"), "{out}");
     }
 
     #[test]

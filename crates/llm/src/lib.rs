@@ -48,6 +48,23 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// for.
     fn set_stream_text(&self, event: &mut Value, text: &str);
 
+    /// Every piece of streamed text an event carries, each with the channel it belongs to
+    /// (`text` for generated text; `tool:N` for the arguments of tool call N, which also arrive
+    /// piece by piece). Each channel is scanned as one stream.
+    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
+        self.stream_text(event)
+            .map(|t| vec![("text".to_owned(), t.to_owned())])
+            .unwrap_or_default()
+    }
+
+    /// Replaces the piece of `channel` in an event that [`Provider::stream_parts`] listed it
+    /// for.
+    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
+        if channel == "text" {
+            self.set_stream_text(event, text);
+        }
+    }
+
     /// Whether text held back must be released before this event (it ends a text block or the
     /// stream: `content_block_stop`, a `finish_reason`, `[DONE]`).
     fn ends_text(&self, event_name: Option<&str>, event: Option<&Value>) -> bool;
@@ -194,6 +211,26 @@ mod tests {
         assert!(is_ai_host("bedrock-runtime.us-east-1.amazonaws.com"));
         assert!(!is_ai_host("s3.amazonaws.com"));
         assert!(!is_ai_host("example.com"));
+    }
+
+    #[test]
+    fn openai_tool_call_arguments_are_a_channel() {
+        let p = openai::OpenAi;
+        let mut e = json!({"choices":[{"index":0,"delta":{"tool_calls":[
+            {"index":0,"function":{"arguments":"{\"a\":"}},
+            {"index":1,"function":{"arguments":"{\"b\":"}}]}}]});
+        let parts = p.stream_parts(&e);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1], ("tool:1".to_owned(), "{\"b\":".to_owned()));
+        p.set_stream_part(&mut e, "tool:1", "X");
+        assert_eq!(
+            e.pointer("/choices/0/delta/tool_calls/1/function/arguments"),
+            Some(&json!("X"))
+        );
+        assert_eq!(
+            e.pointer("/choices/0/delta/tool_calls/0/function/arguments"),
+            Some(&json!("{\"a\":"))
+        );
     }
 
     #[test]

@@ -49,6 +49,54 @@ impl Provider for OpenAi {
         }
     }
 
+    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
+        let mut parts: Vec<(String, String)> = self
+            .stream_text(event)
+            .map(|t| vec![("text".to_owned(), t.to_owned())])
+            .unwrap_or_default();
+        if let Some(calls) = event
+            .pointer("/choices/0/delta/tool_calls")
+            .and_then(Value::as_array)
+        {
+            for (i, call) in calls.iter().enumerate() {
+                let index = call
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(i as u64);
+                if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                    parts.push((format!("tool:{index}"), args.to_owned()));
+                }
+            }
+        }
+        parts
+    }
+
+    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
+        let Some(index) = channel.strip_prefix("tool:") else {
+            if channel == "text" {
+                self.set_stream_text(event, text);
+            }
+            return;
+        };
+        let Some(calls) = event
+            .pointer_mut("/choices/0/delta/tool_calls")
+            .and_then(Value::as_array_mut)
+        else {
+            return;
+        };
+        for (i, call) in calls.iter_mut().enumerate() {
+            let n = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(i as u64);
+            if n.to_string() == index {
+                if let Some(slot) = call.pointer_mut("/function/arguments") {
+                    *slot = Value::String(text.to_owned());
+                }
+            }
+        }
+    }
+
     fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
         match event {
             // `data: [DONE]`, or anything that is not JSON
