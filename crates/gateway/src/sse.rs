@@ -441,15 +441,13 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         let mut args = String::new();
         for line in out.lines() {
-            if let Some(d) = line.strip_prefix("data: ") {
-                if let Ok(v) = serde_json::from_str::<Value>(d) {
-                    if let Some(a) = v
-                        .pointer("/choices/0/delta/tool_calls/0/function/arguments")
-                        .and_then(Value::as_str)
-                    {
-                        args.push_str(a);
-                    }
-                }
+            if let Some(d) = line.strip_prefix("data: ")
+                && let Ok(v) = serde_json::from_str::<Value>(d)
+                && let Some(a) = v
+                    .pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                    .and_then(Value::as_str)
+            {
+                args.push_str(a);
             }
         }
         assert!(!out.contains("AKIA4HBW"), "{out}");

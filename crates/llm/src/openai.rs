@@ -89,10 +89,10 @@ impl Provider for OpenAi {
                 .get("index")
                 .and_then(Value::as_u64)
                 .unwrap_or(i as u64);
-            if n.to_string() == index {
-                if let Some(slot) = call.pointer_mut("/function/arguments") {
-                    *slot = Value::String(text.to_owned());
-                }
+            if n.to_string() == index
+                && let Some(slot) = call.pointer_mut("/function/arguments")
+            {
+                *slot = Value::String(text.to_owned());
             }
         }
     }
