@@ -24,6 +24,9 @@ pub struct Config {
     /// Provider id -> base URL, overriding the provider's public API (`openai:
     /// http://127.0.0.1:9000`).
     pub upstreams: BTreeMap<String, String>,
+    /// Extra trusted roots (PEM) for HTTPS upstreams, beside the public web PKI: a private CA
+    /// in front of internal services or a corporate egress proxy.
+    pub upstream_ca: Option<PathBuf>,
     /// Provider id -> name of the environment variable holding the API key to inject toward
     /// that provider (the key itself never appears in configuration or logs). Callers' own
     /// credentials pass through for providers not listed.
@@ -46,6 +49,7 @@ impl Default for Config {
             tls: None,
             data_dir: PathBuf::from("rampart-data"),
             upstreams: BTreeMap::new(),
+            upstream_ca: None,
             upstream_keys: BTreeMap::new(),
             routes: Vec::new(),
             egress: Egress::default(),

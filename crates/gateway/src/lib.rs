@@ -132,7 +132,7 @@ impl Gateway {
             .compile()
             .map_err(|e| anyhow::anyhow!("policy.response: {e}"))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(upstream_tls(config.upstream_ca.as_deref())?)
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -281,6 +281,32 @@ impl Gateway {
             });
         }
     }
+}
+
+/// The TLS client configuration toward upstreams: the public web PKI, plus the roots of
+/// `extra_ca` when given.
+fn upstream_tls(extra_ca: Option<&std::path::Path>) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = extra_ca {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("upstream_ca {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("upstream_ca {}: no certificate in the file", path.display());
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| anyhow::anyhow!("upstream_ca {}: {e}", path.display()))?;
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A TLS acceptor for the data plane: the configured certificate, ALPN `h2` then `http/1.1`.

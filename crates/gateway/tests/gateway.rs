@@ -782,3 +782,65 @@ async fn chunked_text_responses_are_redacted_as_they_flow() {
         "log line one\nuser ssn [REDACTED:US_SSN] logged\nlog line three\n"
     );
 }
+
+#[tokio::test]
+async fn https_upstreams_with_a_private_ca_over_http2() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let mut server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let up = common::upstream_with(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+        server,
+    ))))
+    .await;
+    let port = up.addr.port();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.upstreams
+            .insert("openai".into(), format!("https://localhost:{port}"));
+        c.upstream_ca = Some(ca.clone());
+    })
+    .await;
+    let (status, _, resp) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat(&format!("ssn {SSN}"), false),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    assert!(!up.requests()[0].all().contains(SSN));
+    assert_eq!(
+        up.requests()[0].version,
+        "HTTP/2.0",
+        "ALPN picks HTTP/2 toward the upstream"
+    );
+    // without the private CA the upstream is not trusted: a clear error, nothing sent
+    let dir2 = tempfile::tempdir().unwrap();
+    let gw2 = gateway(&up, dir2.path(), |c| {
+        c.upstreams
+            .insert("openai".into(), format!("https://localhost:{port}"));
+    })
+    .await;
+    let (status, _, resp) = call(
+        gw2.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        chat("hi", false),
+    )
+    .await;
+    assert_eq!(status, 502);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&resp).unwrap()["error"]["code"],
+        "rampart_upstream_error"
+    );
+    assert_eq!(up.requests().len(), 1);
+}

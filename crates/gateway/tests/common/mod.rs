@@ -18,6 +18,7 @@ pub const ANSWER_SSN: &str = "536-90-4399";
 /// One request the upstream received.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    pub version: String,
     pub method: String,
     pub uri: String,
     pub headers: Vec<(String, String)>,
@@ -161,6 +162,11 @@ fn respond(path: &str, body: &Value) -> (u16, &'static str, String) {
 
 /// Starts the fake upstream on a loopback port.
 pub async fn upstream() -> Upstream {
+    upstream_with(None).await
+}
+
+/// Starts the fake upstream, over TLS (ALPN h2 and http/1.1) when an acceptor is given.
+pub async fn upstream_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
@@ -174,6 +180,7 @@ pub async fn upstream() -> Upstream {
             };
             let rec = rec.clone();
             let gate = gate.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                     let rec = rec.clone();
@@ -186,6 +193,7 @@ pub async fn upstream() -> Upstream {
                             .map(|b| b.to_bytes())
                             .unwrap_or_default();
                         rec.lock().unwrap().push(Seen {
+                            version: format!("{:?}", parts.version),
                             method: parts.method.to_string(),
                             uri: parts.uri.to_string(),
                             headers: parts
@@ -217,9 +225,17 @@ pub async fn upstream() -> Upstream {
                         )
                     }
                 });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                match tls {
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                }
             });
         }
     });
