@@ -19,7 +19,7 @@ cargo build --release -q -p rampart -p rampart-gateway
 
 UP=19000; NGX=19001; RMP=19002; ADM=19003
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid")" 2>/dev/null || true; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid" 2>/dev/null)" 2>/dev/null || true; }
 trap cleanup EXIT
 
 taskset -c 0 target/release/rampart-bench-upstream "127.0.0.1:$UP" 2>/dev/null & pids+=($!)

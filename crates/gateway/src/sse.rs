@@ -42,7 +42,9 @@ pub struct SseRewriter {
 struct Channel {
     id: String,
     scanner: StreamScanner<'static>,
-    template: (Option<String>, Value),
+    /// The last event that carried this channel: its name and its data as written (parsed
+    /// again only when a synthesized event is needed).
+    template: (Option<String>, Vec<u8>),
 }
 
 /// Clean shapes remembered per stream.
@@ -175,7 +177,7 @@ impl SseRewriter {
                             self.channels.push(Channel {
                                 id: id.clone(),
                                 scanner,
-                                template: (None, Value::Null),
+                                template: (None, Vec::new()),
                             });
                             self.channels.len() - 1
                         }
@@ -190,11 +192,6 @@ impl SseRewriter {
                             id,
                             &String::from_utf8_lossy(&released),
                         );
-                    }
-                }
-                for (id, _) in &parts {
-                    if let Some(c) = self.channels.iter_mut().find(|c| &c.id == id) {
-                        c.template = (name.clone(), v.clone());
                     }
                 }
                 let body = serde_json::to_vec(&v).unwrap_or_default();
@@ -213,6 +210,12 @@ impl SseRewriter {
                 } else {
                     self.scan_other(body)
                 };
+                // the event as written (redacted) shapes synthesized ones
+                for (id, _) in &parts {
+                    if let Some(c) = self.channels.iter_mut().find(|c| &c.id == id) {
+                        c.template = (name.clone(), body.clone());
+                    }
+                }
                 write_head(out);
                 out.extend_from_slice(b"data: ");
                 out.extend_from_slice(&body);
@@ -244,7 +247,10 @@ impl SseRewriter {
             if rest.is_empty() || !self.enforce {
                 continue;
             }
-            let (name, mut v) = channel.template;
+            let (name, bytes) = channel.template;
+            let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
             // the template may carry other channels' pieces, released already
             for (id, _) in self.provider.stream_parts(&v) {
                 self.provider.set_stream_part(&mut v, &id, "");
