@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, set_at, text_at};
+use crate::{Provider, Usage, at, set_at, text_at};
 
 /// The Anthropic API (`/v1/messages`).
 #[derive(Debug)]
@@ -37,7 +37,7 @@ impl Provider for Anthropic {
     }
 
     fn set_stream_text(&self, event: &mut Value, text: &str) {
-        if event.pointer("/delta/text").is_some() {
+        if at(event, "/delta/text").is_some() {
             set_at(event, "/delta/text", text);
         } else {
             set_at(event, "/delta/partial_json", text);
@@ -56,9 +56,7 @@ impl Provider for Anthropic {
     }
 
     fn usage(&self, body: &Value) -> Option<Usage> {
-        let u = body
-            .get("usage")
-            .or_else(|| body.pointer("/message/usage"))?;
+        let u = body.get("usage").or_else(|| at(body, "/message/usage"))?;
         Some(Usage {
             input: u.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
             output: u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),

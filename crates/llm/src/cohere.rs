@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, set_at, text_at};
+use crate::{Provider, Usage, at, set_at, text_at};
 
 /// The Cohere API (`/v2/chat`, `/v2/embed`).
 #[derive(Debug)]
@@ -49,9 +49,7 @@ impl Provider for Cohere {
     }
 
     fn usage(&self, body: &Value) -> Option<Usage> {
-        let u = body
-            .pointer("/usage/tokens")
-            .or_else(|| body.pointer("/delta/usage/tokens"))?;
+        let u = at(body, "/usage/tokens").or_else(|| at(body, "/delta/usage/tokens"))?;
         Some(Usage {
             input: u.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
             output: u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, set_at, text_at};
+use crate::{Provider, Usage, at, set_at, text_at};
 
 /// The Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`).
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl Provider for Gemini {
     }
 
     fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
-        event.is_none_or(|e| e.pointer("/candidates/0/finishReason").is_some())
+        event.is_none_or(|e| at(e, "/candidates/0/finishReason").is_some())
     }
 
     fn usage(&self, body: &Value) -> Option<Usage> {

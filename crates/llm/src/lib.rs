@@ -130,14 +130,33 @@ pub fn providers() -> Vec<Box<dyn Provider>> {
     ]
 }
 
-/// Reads a JSON pointer as a string.
-fn text_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer)?.as_str()
+/// The value at a `/`-separated path of keys and array indexes (`/choices/0/delta`): a JSON
+/// pointer without escapes, walked without allocating (adapters run it on every stream event).
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('/').skip(1).try_fold(v, |v, seg| match v {
+        Value::Object(m) => m.get(seg),
+        Value::Array(a) => a.get(seg.parse::<usize>().ok()?),
+        _ => None,
+    })
 }
 
-/// Writes a string at a JSON pointer that exists.
-fn set_at(v: &mut Value, pointer: &str, text: &str) {
-    if let Some(slot) = v.pointer_mut(pointer) {
+/// As [`at`], for changing the value.
+fn at_mut<'a>(v: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path.split('/').skip(1).try_fold(v, |v, seg| match v {
+        Value::Object(m) => m.get_mut(seg),
+        Value::Array(a) => a.get_mut(seg.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
+/// Reads a path as a string.
+fn text_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    at(v, path)?.as_str()
+}
+
+/// Writes a string at a path that exists.
+fn set_at(v: &mut Value, path: &str, text: &str) {
+    if let Some(slot) = at_mut(v, path) {
         *slot = Value::String(text.to_owned());
     }
 }
@@ -202,6 +221,18 @@ mod tests {
             p.set_stream_text(&mut event, "[REDACTED]");
             assert_eq!(p.stream_text(&event), Some("[REDACTED]"), "{}", p.id());
         }
+    }
+
+    #[test]
+    fn paths_walk_objects_and_arrays() {
+        let mut v = json!({"a": [{"b": "x"}, {"b": "y"}], "c": 1});
+        assert_eq!(at(&v, "/a/1/b"), Some(&json!("y")));
+        assert_eq!(at(&v, "/a/2/b"), None);
+        assert_eq!(at(&v, "/a/x"), None);
+        assert_eq!(at(&v, "/c/d"), None);
+        assert_eq!(at(&v, ""), Some(&v.clone()));
+        *at_mut(&mut v, "/a/0/b").unwrap() = json!("z");
+        assert_eq!(text_at(&v, "/a/0/b"), Some("z"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, set_at, text_at};
+use crate::{Provider, Usage, at, at_mut, set_at, text_at};
 
 /// The OpenAI API (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`).
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl Provider for OpenAi {
     }
 
     fn set_stream_text(&self, event: &mut Value, text: &str) {
-        if event.pointer("/choices/0/delta/content").is_some() {
+        if at(event, "/choices/0/delta/content").is_some() {
             set_at(event, "/choices/0/delta/content", text);
         } else {
             set_at(event, "/delta", text);
@@ -54,16 +54,13 @@ impl Provider for OpenAi {
             .stream_text(event)
             .map(|t| vec![("text".to_owned(), t.to_owned())])
             .unwrap_or_default();
-        if let Some(calls) = event
-            .pointer("/choices/0/delta/tool_calls")
-            .and_then(Value::as_array)
-        {
+        if let Some(calls) = at(event, "/choices/0/delta/tool_calls").and_then(Value::as_array) {
             for (i, call) in calls.iter().enumerate() {
                 let index = call
                     .get("index")
                     .and_then(Value::as_u64)
                     .unwrap_or(i as u64);
-                if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                if let Some(args) = at(call, "/function/arguments").and_then(Value::as_str) {
                     parts.push((format!("tool:{index}"), args.to_owned()));
                 }
             }
@@ -78,9 +75,8 @@ impl Provider for OpenAi {
             }
             return;
         };
-        let Some(calls) = event
-            .pointer_mut("/choices/0/delta/tool_calls")
-            .and_then(Value::as_array_mut)
+        let Some(calls) =
+            at_mut(event, "/choices/0/delta/tool_calls").and_then(Value::as_array_mut)
         else {
             return;
         };
@@ -90,7 +86,7 @@ impl Provider for OpenAi {
                 .and_then(Value::as_u64)
                 .unwrap_or(i as u64);
             if n.to_string() == index
-                && let Some(slot) = call.pointer_mut("/function/arguments")
+                && let Some(slot) = at_mut(call, "/function/arguments")
             {
                 *slot = Value::String(text.to_owned());
             }
@@ -102,8 +98,7 @@ impl Provider for OpenAi {
             // `data: [DONE]`, or anything that is not JSON
             None => true,
             Some(e) => {
-                e.pointer("/choices/0/finish_reason")
-                    .is_some_and(|r| !r.is_null())
+                at(e, "/choices/0/finish_reason").is_some_and(|r| !r.is_null())
                     || e.get("type").and_then(Value::as_str).is_some_and(|t| {
                         t == "response.output_text.done" || t == "response.completed"
                     })
@@ -112,9 +107,7 @@ impl Provider for OpenAi {
     }
 
     fn usage(&self, body: &Value) -> Option<Usage> {
-        let u = body
-            .get("usage")
-            .or_else(|| body.pointer("/response/usage"))?;
+        let u = body.get("usage").or_else(|| at(body, "/response/usage"))?;
         let input = u
             .get("prompt_tokens")
             .or_else(|| u.get("input_tokens"))?
