@@ -646,21 +646,19 @@ impl Gateway {
         self.finish(rec, decision, build(rparts.status, headers, body))
     }
 
+    /// An SSE response rewritten event by event as it flows.
     #[allow(clippy::too_many_arguments)]
     fn stream_response(
         self: Arc<Self>,
         rec: Record,
         provider: Arc<dyn Provider>,
         status: StatusCode,
-        mut headers: HeaderMap,
-        mut body: Incoming,
+        headers: HeaderMap,
+        body: Incoming,
         decision: Action,
         enforce: bool,
     ) -> Response<GatewayBody> {
-        headers.remove(header::CONTENT_LENGTH);
-        let (tx, channel) = ChannelBody::new();
-        let idle = Duration::from_millis(self.config.limits.stream_idle_timeout_ms);
-        let mut rewriter = SseRewriter::new(
+        let rewriter = SseRewriter::new(
             provider,
             self.scanner,
             self.response_rules.strategy,
@@ -668,6 +666,23 @@ impl Gateway {
             self.response_rules.kept(),
             enforce,
         );
+        self.relay(rec, status, headers, body, decision, rewriter)
+    }
+
+    /// Sends a response on while `rewrite` inspects it frame by frame (idle timeout between
+    /// frames); records the exchange when the stream ends.
+    fn relay(
+        self: Arc<Self>,
+        rec: Record,
+        status: StatusCode,
+        mut headers: HeaderMap,
+        mut body: Incoming,
+        decision: Action,
+        mut rewrite: impl Rewrite + Send + 'static,
+    ) -> Response<GatewayBody> {
+        headers.remove(header::CONTENT_LENGTH);
+        let (tx, channel) = ChannelBody::new();
+        let idle = Duration::from_millis(self.config.limits.stream_idle_timeout_ms);
         let gw = self.clone();
         tokio::spawn(async move {
             let mut rec = rec;
@@ -688,24 +703,22 @@ impl Gateway {
                 let Ok(data) = frame.into_data() else {
                     continue;
                 };
-                let mut out = Vec::new();
-                rewriter.push(&data, &mut out);
-                if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                let out = rewrite.push(data);
+                if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
                     error = Some("the caller went away".to_owned());
                     break;
                 }
             }
-            let mut out = Vec::new();
-            rewriter.finish(&mut out);
+            let out = rewrite.finish();
             if !out.is_empty() {
-                let _ = tx.send(Ok(Bytes::from(out))).await;
+                let _ = tx.send(Ok(out)).await;
             }
             if let Some(e) = &error {
                 gw.metrics.error("upstream");
                 let _ = tx.send(Err(std::io::Error::other(e.clone()).into())).await;
             }
             let mut rdecision = Action::Allow;
-            for f in rewriter.findings() {
+            for f in rewrite.findings() {
                 // streams are redacted, never cut off: a block rule counts as redact
                 let action = gw.response_rules.action(&f).min(Action::Redact);
                 rdecision = rdecision.max(action);
@@ -719,7 +732,7 @@ impl Gateway {
             if rdecision == Action::Redact && rec.reason == "clean" {
                 rec.reason = "redacted".into();
             }
-            rec.usage = rewriter.usage().map(|u| UsageRecord {
+            rec.usage = rewrite.usage().map(|u| UsageRecord {
                 input: u.input,
                 output: u.output,
             });
@@ -827,82 +840,23 @@ impl Gateway {
     }
 
     /// A chunked text response scanned and redacted as it flows (raw bytes, no layers).
-    #[allow(clippy::too_many_arguments)]
     fn stream_text(
         self: Arc<Self>,
         rec: Record,
         status: StatusCode,
-        mut headers: HeaderMap,
-        mut body: Incoming,
+        headers: HeaderMap,
+        body: Incoming,
         decision: Action,
         enforce: bool,
     ) -> Response<GatewayBody> {
-        headers.remove(header::CONTENT_LENGTH);
-        let (tx, channel) = ChannelBody::new();
-        let idle = Duration::from_millis(self.config.limits.stream_idle_timeout_ms);
-        let gw = self.clone();
-        tokio::spawn(async move {
-            let mut rec = rec;
-            let mut scanner = rampart_detect::StreamScanner::new(
-                gw.scanner,
-                gw.response_rules.redactor(&gw.hash_key),
-            );
-            let mut error = None;
-            loop {
-                let frame = match tokio::time::timeout(idle, body.frame()).await {
-                    Err(_) => {
-                        error = Some("the upstream stream stalled".to_owned());
-                        break;
-                    }
-                    Ok(None) => break,
-                    Ok(Some(Err(e))) => {
-                        error = Some(format!("upstream stream: {e}"));
-                        break;
-                    }
-                    Ok(Some(Ok(frame))) => frame,
-                };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                let mut out = Vec::new();
-                scanner.feed(&data, &mut out);
-                // monitor mode: the bytes pass as they came, findings are only recorded
-                let send = if enforce { Bytes::from(out) } else { data };
-                if !send.is_empty() && tx.send(Ok(send)).await.is_err() {
-                    error = Some("the caller went away".to_owned());
-                    break;
-                }
-            }
-            let mut out = Vec::new();
-            scanner.finish(&mut out);
-            if enforce && !out.is_empty() {
-                let _ = tx.send(Ok(Bytes::from(out))).await;
-            }
-            if let Some(e) = &error {
-                gw.metrics.error("upstream");
-                let _ = tx.send(Err(std::io::Error::other(e.clone()).into())).await;
-            }
-            let mut rdecision = Action::Allow;
-            for f in scanner.findings() {
-                let action = gw.response_rules.action(f).min(Action::Redact);
-                rdecision = rdecision.max(action);
-                rec.findings.push(AuditFinding {
-                    direction: Direction::Response,
-                    location: "stream".into(),
-                    action,
-                    finding: f.clone(),
-                });
-            }
-            if rdecision == Action::Redact && rec.reason == "clean" {
-                rec.reason = "redacted".into();
-            }
-            rec.error = error;
-            gw.record(rec, decision.max(rdecision), status.as_u16());
-        });
-        let mut resp = Response::new(http_body_util::BodyExt::boxed(channel));
-        *resp.status_mut() = status;
-        *resp.headers_mut() = headers;
-        resp
+        let text = TextRewrite {
+            scanner: rampart_detect::StreamScanner::new(
+                self.scanner,
+                self.response_rules.redactor(&self.hash_key),
+            ),
+            enforce,
+        };
+        self.relay(rec, status, headers, body, decision, text)
     }
 
     fn route(&self, path: &str) -> Option<Route> {
@@ -1076,4 +1030,75 @@ fn decode_body(encoding: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
         }
     };
     compress::decompress(raw, kind, compress::Limits::default()).map_err(|e| e.to_string())
+}
+
+/// A response inspected as it flows: bytes in, bytes to send on out.
+trait Rewrite {
+    /// Takes the next chunk from upstream; returns what may be sent now.
+    fn push(&mut self, chunk: Bytes) -> Bytes;
+    /// The stream ended: returns the rest.
+    fn finish(&mut self) -> Bytes;
+    /// Everything found.
+    fn findings(&self) -> Vec<rampart_core::Finding>;
+    /// Tokens the provider reported, if it did.
+    fn usage(&self) -> Option<rampart_llm::Usage>;
+}
+
+impl Rewrite for SseRewriter {
+    fn push(&mut self, chunk: Bytes) -> Bytes {
+        let mut out = Vec::new();
+        SseRewriter::push(self, &chunk, &mut out);
+        Bytes::from(out)
+    }
+
+    fn finish(&mut self) -> Bytes {
+        let mut out = Vec::new();
+        SseRewriter::finish(self, &mut out);
+        Bytes::from(out)
+    }
+
+    fn findings(&self) -> Vec<rampart_core::Finding> {
+        SseRewriter::findings(self)
+    }
+
+    fn usage(&self) -> Option<rampart_llm::Usage> {
+        SseRewriter::usage(self)
+    }
+}
+
+/// Raw text through the streaming scanner; in monitor mode the bytes pass as they came and
+/// findings are only recorded.
+struct TextRewrite {
+    scanner: rampart_detect::StreamScanner<'static>,
+    enforce: bool,
+}
+
+impl Rewrite for TextRewrite {
+    fn push(&mut self, chunk: Bytes) -> Bytes {
+        let mut out = Vec::new();
+        self.scanner.feed(&chunk, &mut out);
+        if self.enforce {
+            Bytes::from(out)
+        } else {
+            chunk
+        }
+    }
+
+    fn finish(&mut self) -> Bytes {
+        let mut out = Vec::new();
+        self.scanner.finish(&mut out);
+        if self.enforce {
+            Bytes::from(out)
+        } else {
+            Bytes::new()
+        }
+    }
+
+    fn findings(&self) -> Vec<rampart_core::Finding> {
+        self.scanner.findings().to_vec()
+    }
+
+    fn usage(&self) -> Option<rampart_llm::Usage> {
+        None
+    }
 }
