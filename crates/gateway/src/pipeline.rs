@@ -68,6 +68,32 @@ struct Record {
     usage: Option<UsageRecord>,
 }
 
+impl Record {
+    /// Records findings seen at `location`, each with the action `rules` give it (at most
+    /// `cap`); returns the strongest.
+    fn judge(
+        &mut self,
+        rules: &CompiledRules,
+        direction: Direction,
+        location: &str,
+        findings: impl IntoIterator<Item = rampart_core::Finding>,
+        cap: Action,
+    ) -> Action {
+        let mut worst = Action::Allow;
+        for finding in findings {
+            let action = rules.action(&finding).min(cap);
+            worst = worst.max(action);
+            self.findings.push(AuditFinding {
+                direction,
+                location: location.to_owned(),
+                action,
+                finding,
+            });
+        }
+        worst
+    }
+}
+
 impl Gateway {
     pub(crate) async fn handle(
         self: Arc<Self>,
@@ -302,19 +328,15 @@ impl Gateway {
 
         // decide: body, headers, query
         let rules = &self.request_rules;
-        let mut decision = Action::Allow;
-        let mut redact_body = false;
-        for f in &scan.found {
-            let action = rules.action(&f.finding);
-            decision = decision.max(action);
-            redact_body |= action == Action::Redact;
-            rec.findings.push(AuditFinding {
-                direction: Direction::Request,
-                location: "body".into(),
-                action,
-                finding: f.finding.clone(),
-            });
-        }
+        let body_action = rec.judge(
+            rules,
+            Direction::Request,
+            "body",
+            scan.findings().cloned(),
+            Action::Block,
+        );
+        let mut decision = body_action;
+        let redact_body = body_action == Action::Redact;
         let mut headers = parts.headers.clone();
         // one scan over every inspected header value; each header again only if it holds
         // something
@@ -343,17 +365,13 @@ impl Gateway {
             if s.found.is_empty() {
                 continue;
             }
-            let mut worst = Action::Allow;
-            for f in &s.found {
-                let action = rules.action(&f.finding);
-                worst = worst.max(action);
-                rec.findings.push(AuditFinding {
-                    direction: Direction::Request,
-                    location: format!("header:{name}"),
-                    action,
-                    finding: f.finding.clone(),
-                });
-            }
+            let worst = rec.judge(
+                rules,
+                Direction::Request,
+                &format!("header:{name}"),
+                s.findings().cloned(),
+                Action::Block,
+            );
             decision = decision.max(worst);
             if worst == Action::Redact {
                 let replaced = self.redacted(&s, rules);
@@ -366,17 +384,13 @@ impl Gateway {
         if !query.is_empty()
             && let Ok(s) = self.scanner.scan(query.as_bytes(), &ScanOptions::default())
         {
-            let mut worst = Action::Allow;
-            for f in &s.found {
-                let action = rules.action(&f.finding);
-                worst = worst.max(action);
-                rec.findings.push(AuditFinding {
-                    direction: Direction::Request,
-                    location: "query".into(),
-                    action,
-                    finding: f.finding.clone(),
-                });
-            }
+            let worst = rec.judge(
+                rules,
+                Direction::Request,
+                "query",
+                s.findings().cloned(),
+                Action::Block,
+            );
             decision = decision.max(worst);
             if worst == Action::Redact && enforce {
                 // replacements are ASCII without spaces or quotes: safe in a query string
@@ -612,17 +626,13 @@ impl Gateway {
             return self.finish(rec, decision, resp);
         };
         let rules = &self.response_rules;
-        let mut rdecision = Action::Allow;
-        for f in &scan.found {
-            let action = rules.action(&f.finding);
-            rdecision = rdecision.max(action);
-            rec.findings.push(AuditFinding {
-                direction: Direction::Response,
-                location: "body".into(),
-                action,
-                finding: f.finding.clone(),
-            });
-        }
+        let rdecision = rec.judge(
+            rules,
+            Direction::Response,
+            "body",
+            scan.findings().cloned(),
+            Action::Block,
+        );
         let decision = decision.max(rdecision);
         if enforce && rdecision == Action::Block {
             rec.reason = "rampart_blocked".into();
@@ -717,18 +727,14 @@ impl Gateway {
                 gw.metrics.error("upstream");
                 let _ = tx.send(Err(std::io::Error::other(e.clone()).into())).await;
             }
-            let mut rdecision = Action::Allow;
-            for f in rewrite.findings() {
-                // streams are redacted, never cut off: a block rule counts as redact
-                let action = gw.response_rules.action(&f).min(Action::Redact);
-                rdecision = rdecision.max(action);
-                rec.findings.push(AuditFinding {
-                    direction: Direction::Response,
-                    location: "stream".into(),
-                    action,
-                    finding: f,
-                });
-            }
+            // streams are redacted, never cut off: a block rule counts as redact
+            let rdecision = rec.judge(
+                &gw.response_rules,
+                Direction::Response,
+                "stream",
+                rewrite.findings(),
+                Action::Redact,
+            );
             if rdecision == Action::Redact && rec.reason == "clean" {
                 rec.reason = "redacted".into();
             }
