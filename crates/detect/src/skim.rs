@@ -615,13 +615,17 @@ mod tests {
         assert_eq!(pack(&[1; 64]), u64::MAX);
     }
 
-    fn bound(pattern: &str, class: TokenClass) -> usize {
-        let hir = regex_syntax::ParserBuilder::new()
+    fn parse(pattern: &str) -> Hir {
+        regex_syntax::ParserBuilder::new()
             .unicode(false)
             .utf8(false)
             .build()
             .parse(pattern)
-            .unwrap();
+            .unwrap()
+    }
+
+    fn bound(pattern: &str, class: TokenClass) -> usize {
+        let hir = parse(pattern);
         min_longest_run(&hir, class)
     }
 
@@ -641,22 +645,12 @@ mod tests {
     }
 
     fn first_at(pattern: &str) -> Option<usize> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .unwrap();
+        let hir = parse(pattern);
         max_first_offset(&hir, b":=")
     }
 
     fn lead(pattern: &str) -> Option<usize> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .unwrap();
+        let hir = parse(pattern);
         max_run_lead(&hir, TokenClass::Word, 16)
     }
 

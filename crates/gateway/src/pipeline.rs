@@ -193,13 +193,14 @@ impl Gateway {
             Err(_) => {
                 self.metrics.error("downstream");
                 rec.reason = "request_timeout".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    Action::Block,
                     provider.as_deref(),
                     StatusCode::REQUEST_TIMEOUT,
                     "rampart_request_timeout",
                     "the request body did not arrive in time",
                 );
-                return self.finish(rec, Action::Block, resp);
             }
             Ok(Err(e)) => {
                 let too_large = e
@@ -268,13 +269,14 @@ impl Gateway {
                             .await;
                     }
                     rec.reason = "uninspectable_body".into();
-                    let resp = self.refuse(
+                    return self.end_refused(
+                        rec,
+                        Action::Block,
                         provider.as_deref(),
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
                         "rampart_uninspectable",
                         &why,
                     );
-                    return self.finish(rec, Action::Block, resp);
                 }
             },
         };
@@ -285,13 +287,14 @@ impl Gateway {
             Err(e) => {
                 self.metrics.error("inspection");
                 rec.reason = "uninspectable_body".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    Action::Block,
                     provider.as_deref(),
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "rampart_uninspectable",
                     &e.to_string(),
                 );
-                return self.finish(rec, Action::Block, resp);
             }
         };
         let json: Option<Value> = request_head(text);
@@ -308,13 +311,14 @@ impl Gateway {
                 rec.reason = "malformed_json_fail_open".into();
             } else {
                 rec.reason = "malformed_json".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    Action::Block,
                     provider.as_deref(),
                     StatusCode::BAD_REQUEST,
                     "rampart_malformed_json",
                     "the request body is not valid JSON",
                 );
-                return self.finish(rec, Action::Block, resp);
             }
         }
         if let (Some(p), Some(j)) = (&provider, &json) {
@@ -417,13 +421,14 @@ impl Gateway {
                 .unwrap_or_default();
             rec.reason = "rampart_blocked".into();
             if enforce {
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    Action::Block,
                     provider.as_deref(),
                     StatusCode::FORBIDDEN,
                     "rampart_blocked",
                     &format!("request blocked by policy: {worst} found"),
                 );
-                return self.finish(rec, Action::Block, resp);
             }
         } else if decision == Action::Redact {
             rec.reason = "redacted".into();
@@ -484,13 +489,14 @@ impl Gateway {
             Err(e) => {
                 rec.error = Some(e.to_string());
                 rec.reason = "bad_upstream_request".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    decision,
                     provider.as_deref(),
                     StatusCode::BAD_GATEWAY,
                     "rampart_upstream_error",
                     "the request could not be forwarded",
                 );
-                return self.finish(rec, decision, resp);
             }
         };
         let limits = &self.config.limits;
@@ -505,24 +511,26 @@ impl Gateway {
                 self.metrics.error("upstream");
                 rec.error = Some(format!("upstream: {e}"));
                 rec.reason = "upstream_error".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    decision,
                     provider.as_deref(),
                     StatusCode::BAD_GATEWAY,
                     "rampart_upstream_error",
                     "the upstream could not be reached",
                 );
-                return self.finish(rec, decision, resp);
             }
             Err(_) => {
                 self.metrics.error("upstream");
                 rec.reason = "upstream_timeout".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    decision,
                     provider.as_deref(),
                     StatusCode::GATEWAY_TIMEOUT,
                     "rampart_upstream_timeout",
                     "the upstream did not answer in time",
                 );
-                return self.finish(rec, decision, resp);
             }
         };
 
@@ -575,13 +583,14 @@ impl Gateway {
             Ok(Err(_)) | Err(_) => {
                 self.metrics.error("upstream");
                 rec.reason = "response_uninspectable".into();
-                let resp = self.refuse(
+                return self.end_refused(
+                    rec,
+                    decision,
                     provider.as_deref(),
                     StatusCode::BAD_GATEWAY,
                     "rampart_response_uninspectable",
                     "the upstream response was too large, too slow or broken to inspect",
                 );
-                return self.finish(rec, decision, resp);
             }
         };
         let decoded = match encoding.as_deref() {
@@ -596,13 +605,14 @@ impl Gateway {
                         return self.finish(rec, decision, build(rparts.status, headers, raw));
                     }
                     rec.reason = "response_uninspectable".into();
-                    let resp = self.refuse(
+                    return self.end_refused(
+                        rec,
+                        decision,
                         provider.as_deref(),
                         StatusCode::BAD_GATEWAY,
                         "rampart_response_uninspectable",
                         &why,
                     );
-                    return self.finish(rec, decision, resp);
                 }
             },
         };
@@ -617,13 +627,14 @@ impl Gateway {
         }
         let Ok(scan) = self.scanner.scan(text, &ScanOptions::default()) else {
             rec.reason = "response_uninspectable".into();
-            let resp = self.refuse(
+            return self.end_refused(
+                rec,
+                decision,
                 provider.as_deref(),
                 StatusCode::BAD_GATEWAY,
                 "rampart_response_uninspectable",
                 "the upstream response could not be decoded for inspection",
             );
-            return self.finish(rec, decision, resp);
         };
         let rules = &self.response_rules;
         let rdecision = rec.judge(
@@ -636,13 +647,14 @@ impl Gateway {
         let decision = decision.max(rdecision);
         if enforce && rdecision == Action::Block {
             rec.reason = "rampart_blocked".into();
-            let resp = self.refuse(
+            return self.end_refused(
+                rec,
+                decision,
                 provider.as_deref(),
                 StatusCode::BAD_GATEWAY,
                 "rampart_blocked",
                 "the response was blocked by policy",
             );
-            return self.finish(rec, decision, resp);
         }
         let body = if enforce && rdecision == Action::Redact {
             if rec.reason == "clean" {
@@ -911,6 +923,20 @@ impl Gateway {
             }
             None => problem(status, code, message),
         }
+    }
+
+    /// Ends an exchange with an error answer in the provider's shape (`rec.reason` says why).
+    fn end_refused(
+        &self,
+        rec: Record,
+        decision: Action,
+        provider: Option<&dyn Provider>,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+    ) -> Response<GatewayBody> {
+        let resp = self.refuse(provider, status, code, message);
+        self.finish(rec, decision, resp)
     }
 
     /// finish: one decision, metrics, one audit event.

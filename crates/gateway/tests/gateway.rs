@@ -39,6 +39,19 @@ fn brotli_stored(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The `reason` of every audit event, in order.
+fn reasons(audit: &str) -> Vec<String> {
+    audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// Planted values: none may reach the upstream in enforce mode.
 const SSN: &str = "371-22-8841";
 const GITHUB: &str = "ghp_T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE";
@@ -564,15 +577,7 @@ async fn forward_proxy_requests_are_inspected_and_tunnels_follow_the_egress_list
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    let reasons: Vec<String> = audit
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["reason"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let reasons = reasons(&audit);
     assert_eq!(reasons, ["redacted", "egress_denied", "tunnel"]);
 }
 
@@ -726,15 +731,7 @@ async fn fail_open_forwards_what_it_cannot_inspect_and_records_it() {
     assert_eq!(up.requests().len(), 2);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    let reasons: Vec<String> = audit
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["reason"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let reasons = reasons(&audit);
     assert_eq!(
         reasons,
         ["uninspected_too_large_fail_open", "uninspected_fail_open"]
