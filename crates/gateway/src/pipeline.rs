@@ -123,31 +123,21 @@ impl Gateway {
             }),
             None => self.route(&path),
         };
-        let mut rec = Record {
-            id: format!(
-                "{:x}-{}",
-                self.started_ms,
-                self.next_id.fetch_add(1, Ordering::Relaxed)
-            ),
-            started: Instant::now(),
-            ts_ms: crate::now_ms(),
-            provider: match &route {
-                Some(Route::Provider(p, _)) => p.id().to_owned(),
-                Some(Route::Api(_)) => "api".into(),
-                None => "none".into(),
-            },
-            model: None,
-            method: parts.method.to_string(),
-            path: path.clone(),
-            caller: Caller {
+        let provider_id = match &route {
+            Some(Route::Provider(p, _)) => p.id(),
+            Some(Route::Api(_)) => "api",
+            None => "none",
+        };
+        let mut rec = self.new_record(
+            provider_id,
+            parts.method.as_str(),
+            &path,
+            Caller {
                 ip: peer.ip().to_string(),
                 key_id: self.key_id(&parts.headers),
             },
-            findings: Vec::new(),
-            reason: "clean".into(),
-            error: None,
-            usage: None,
-        };
+            "clean",
+        );
         let provider = match &route {
             Some(Route::Provider(p, _)) => Some(p.clone()),
             _ => None,
@@ -774,27 +764,16 @@ impl Gateway {
             .uri()
             .authority()
             .map(|a| (a.host().to_owned(), a.port_u16().unwrap_or(443)));
-        let mut rec = Record {
-            id: format!(
-                "{:x}-{}",
-                self.started_ms,
-                self.next_id.fetch_add(1, Ordering::Relaxed)
-            ),
-            started: Instant::now(),
-            ts_ms: crate::now_ms(),
-            provider: "egress".into(),
-            model: None,
-            method: "CONNECT".into(),
-            path: req.uri().to_string(),
-            caller: Caller {
+        let mut rec = self.new_record(
+            "egress",
+            "CONNECT",
+            &req.uri().to_string(),
+            Caller {
                 ip: peer.ip().to_string(),
                 key_id: None,
             },
-            findings: Vec::new(),
-            reason: "tunnel".into(),
-            error: None,
-            usage: None,
-        };
+            "tunnel",
+        );
         let Some((host, port)) = target else {
             rec.reason = "bad_connect".into();
             let resp = problem(
@@ -922,6 +901,35 @@ impl Gateway {
                 json_response(status, &body, "application/json")
             }
             None => problem(status, code, message),
+        }
+    }
+
+    /// The record of a new exchange, begun now.
+    fn new_record(
+        &self,
+        provider: &str,
+        method: &str,
+        path: &str,
+        caller: Caller,
+        reason: &str,
+    ) -> Record {
+        Record {
+            id: format!(
+                "{:x}-{}",
+                self.started_ms,
+                self.next_id.fetch_add(1, Ordering::Relaxed)
+            ),
+            started: Instant::now(),
+            ts_ms: crate::now_ms(),
+            provider: provider.to_owned(),
+            model: None,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            caller,
+            findings: Vec::new(),
+            reason: reason.to_owned(),
+            error: None,
+            usage: None,
         }
     }
 
