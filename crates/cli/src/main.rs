@@ -8,6 +8,11 @@
 
 use std::process::ExitCode;
 
+/// mimalloc serves the gateway's many short-lived per-request allocations faster than the
+/// system allocator (see docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 mod detectors_doc;

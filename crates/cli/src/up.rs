@@ -73,7 +73,16 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             running.addr, running.admin_addr, running.addr
         );
         shutdown_signal().await?;
-        eprintln!("rampart: stopping");
+        eprintln!("rampart: draining (exchanges in flight may finish; send the signal again to stop now)");
+        let drained = tokio::select! {
+            drained = running.shutdown() => drained,
+            _ = shutdown_signal() => anyhow::bail!("stopped before the exchanges in flight finished"),
+        };
+        if drained.cut {
+            eprintln!("rampart: stopped; the grace period ran out and open connections were cut");
+        } else {
+            eprintln!("rampart: stopped");
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -319,7 +319,7 @@ fn detector_reference_doc_is_generated_from_the_registry() {
 }
 
 #[test]
-fn up_serves_health_on_its_admin_port_and_bad_config_is_exit_2() {
+fn up_serves_health_stops_on_sigterm_and_bad_config_is_exit_2() {
     use std::io::{BufRead, BufReader, Read};
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
@@ -353,12 +353,21 @@ fn up_serves_health_on_its_admin_port_and_bad_config_is_exit_2() {
         .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    child.kill().unwrap();
-    let _ = child.wait();
     assert!(
         resp.starts_with("HTTP/1.1 200") && resp.ends_with("ok\n"),
         "{resp}"
     );
+    // SIGTERM (what Kubernetes sends) drains and exits cleanly
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("draining")), "{rest:?}");
+    assert!(rest.iter().any(|l| l == "rampart: stopped"), "{rest:?}");
 
     let bad = dir.path().join("bad.yaml");
     std::fs::write(

@@ -137,6 +137,9 @@ pub struct Limits {
     pub response_body_timeout_ms: u64,
     /// Longest pause between two chunks of a streamed response.
     pub stream_idle_timeout_ms: u64,
+    /// On SIGTERM or Ctrl-C: how long exchanges in flight (streams included) may take to
+    /// finish after the listener closes; connections still open then are cut.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for Limits {
@@ -150,6 +153,7 @@ impl Default for Limits {
             upstream_timeout_ms: 60_000,
             response_body_timeout_ms: 120_000,
             stream_idle_timeout_ms: 120_000,
+            shutdown_grace_ms: 25_000,
         }
     }
 }

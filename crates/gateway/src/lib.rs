@@ -53,6 +53,8 @@ pub struct Gateway {
     next_id: AtomicU64,
     started_ms: u128,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Set once to drain and stop.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -65,12 +67,33 @@ impl std::fmt::Debug for Gateway {
 }
 
 /// Addresses a started gateway listens on.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct Running {
     /// The data plane.
     pub addr: SocketAddr,
     /// The admin port (health, readiness, metrics).
     pub admin_addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    serving: tokio::task::JoinHandle<Drained>,
+}
+
+/// How a graceful shutdown ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections open when the listener closed.
+    pub open: usize,
+    /// Whether the grace period ran out and connections were cut.
+    pub cut: bool,
+}
+
+impl Running {
+    /// Drains the gateway: `/readyz` turns unready, the listener closes, exchanges in flight
+    /// (streams included) finish within `limits.shutdown_grace_ms`, and connections still
+    /// open after that are cut. Returns when the data plane has stopped.
+    pub async fn shutdown(self) -> Drained {
+        self.gateway.stop.send_replace(true);
+        self.serving.await.unwrap_or(Drained { open: 0, cut: true })
+    }
 }
 
 impl Gateway {
@@ -161,6 +184,7 @@ impl Gateway {
             next_id: AtomicU64::new(0),
             started_ms: now_ms(),
             tls,
+            stop: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -174,20 +198,28 @@ impl Gateway {
             .map_err(|e| {
                 anyhow::anyhow!("cannot listen on {} (admin): {e}", self.config.admin_listen)
             })?;
-        let running = Running {
-            addr: listener.local_addr()?,
-            admin_addr: admin.local_addr()?,
-        };
-        tokio::spawn(self.clone().serve(listener));
+        let admin_addr = admin.local_addr()?;
         tokio::spawn(self.clone().serve_admin(admin));
-        Ok(running)
+        Ok(Running {
+            addr: listener.local_addr()?,
+            admin_addr,
+            gateway: self.clone(),
+            serving: tokio::spawn(self.clone().serve(listener)),
+        })
     }
 
-    /// Serves the data plane on `listener`: HTTP/1.1 with keep-alive, and HTTP/2 (h2c).
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+    /// Serves the data plane on `listener`: HTTP/1.1 with keep-alive, and HTTP/2 (h2c), until
+    /// a shutdown is asked for; then drains (see [`Running::shutdown`]).
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Drained {
         let max_head = self.config.limits.max_header_bytes.max(8192);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut stop = self.stop.subscribe();
         loop {
-            let (stream, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.wait_for(|&stop| stop) => break,
+            };
+            let (stream, peer) = match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -195,6 +227,7 @@ impl Gateway {
                     continue;
                 }
             };
+            let watcher = graceful.watcher();
             let _ = stream.set_nodelay(true);
             let gw = self.clone();
             let tls = self.tls.clone();
@@ -212,8 +245,11 @@ impl Gateway {
                     .timer(hyper_util::rt::TokioTimer::new());
                 let served = match tls {
                     None => {
-                        builder
-                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        watcher
+                            .watch(
+                                builder
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), service),
+                            )
                             .await
                     }
                     Some(acceptor) => {
@@ -224,8 +260,13 @@ impl Gateway {
                         .await;
                         match handshake {
                             Ok(Ok(tls)) => {
-                                builder
-                                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                                watcher
+                                    .watch(
+                                        builder.serve_connection_with_upgrades(
+                                            TokioIo::new(tls),
+                                            service,
+                                        ),
+                                    )
                                     .await
                             }
                             Ok(Err(e)) => {
@@ -244,6 +285,17 @@ impl Gateway {
                 }
             });
         }
+        drop(listener);
+        let open = graceful.count();
+        let grace = std::time::Duration::from_millis(self.config.limits.shutdown_grace_ms);
+        tracing::info!(open, ?grace, "draining: the listener is closed");
+        match tokio::time::timeout(grace, graceful.shutdown()).await {
+            Ok(()) => Drained { open, cut: false },
+            Err(_) => {
+                tracing::warn!("the grace period ran out; cutting the connections still open");
+                Drained { open, cut: true }
+            }
+        }
     }
 
     /// Serves `/healthz`, `/readyz` and `/metrics`.
@@ -259,6 +311,9 @@ impl Gateway {
                     async move {
                         let (status, ctype, text) = match req.uri().path() {
                             "/healthz" => (200, "text/plain", "ok\n".to_owned()),
+                            "/readyz" if *gw.stop.borrow() => {
+                                (503, "text/plain", "draining\n".to_owned())
+                            }
                             "/readyz" => (200, "text/plain", "ready\n".to_owned()),
                             "/metrics" => (
                                 200,

@@ -5,6 +5,7 @@
 //! text held back is released in a synthesized event of the same shape before the event that
 //! ends the block. Everything else in an event is scanned as a whole and redacted in place.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rampart_core::{DataClass, Finding};
@@ -36,15 +37,31 @@ pub struct SseRewriter {
     /// Event shapes (an event with its text emptied) already scanned and found clean: the
     /// chunks of one answer differ only in their text, so each shape is scanned once.
     clean_shapes: Vec<Vec<u8>>,
+    /// Scratch space for the shape of the current event.
+    shape: Vec<u8>,
 }
 
 /// One stream of text inside the events: generated text, or one tool call's arguments.
 struct Channel {
     id: String,
     scanner: StreamScanner<'static>,
-    /// The last event that carried this channel: its name and its data as written (parsed
-    /// again only when a synthesized event is needed).
-    template: (Option<String>, Vec<u8>),
+    /// The last event that carried this channel, to shape the event that releases held-back
+    /// text.
+    template: Template,
+    /// Released bytes that end inside a UTF-8 character, held for the next event.
+    carry: Vec<u8>,
+}
+
+/// An event to shape synthesized ones after.
+#[derive(Default)]
+struct Template {
+    /// The event's name (`event:` line), if it had one.
+    name: Option<Vec<u8>>,
+    /// The event's data: with every text string emptied (`""`) when `hole` is set, or as it
+    /// was written (redacted), to be parsed again, when it is not.
+    shape: Vec<u8>,
+    /// Where this channel's emptied string starts in `shape`.
+    hole: Option<usize>,
 }
 
 /// Clean shapes remembered per stream.
@@ -86,6 +103,7 @@ impl SseRewriter {
             other: Vec::new(),
             usage: None,
             clean_shapes: Vec::new(),
+            shape: Vec::new(),
         }
     }
 
@@ -129,7 +147,7 @@ impl SseRewriter {
     }
 
     fn event(&mut self, block: &[u8], out: &mut Vec<u8>) {
-        let mut name: Option<String> = None;
+        let mut name: Option<&[u8]> = None;
         let mut data: Vec<&[u8]> = Vec::new();
         let mut other_lines: Vec<&[u8]> = Vec::new();
         for line in block.split(|&b| b == b'\n') {
@@ -137,22 +155,25 @@ impl SseRewriter {
             if let Some(v) = line.strip_prefix(b"data:") {
                 data.push(v.strip_prefix(b" ").unwrap_or(v));
             } else if let Some(v) = line.strip_prefix(b"event:") {
-                let v = v.strip_prefix(b" ").unwrap_or(v);
-                name = Some(String::from_utf8_lossy(v).into_owned());
+                name = Some(v.strip_prefix(b" ").unwrap_or(v));
             } else if !line.is_empty() {
                 other_lines.push(line);
             }
         }
-        let joined = data.join(&b'\n');
+        let joined: Cow<'_, [u8]> = match data.as_slice() {
+            [one] => Cow::Borrowed(one),
+            many => Cow::Owned(many.join(&b'\n')),
+        };
         let json: Option<Value> = if data.is_empty() {
             None
         } else {
             serde_json::from_slice(&joined).ok()
         };
+        let name_str = name.map(String::from_utf8_lossy);
         if let Some(u) = json.as_ref().and_then(|j| self.provider.usage(j)) {
             self.usage = Some(u);
         }
-        if self.provider.ends_text(name.as_deref(), json.as_ref()) {
+        if self.provider.ends_text(name_str.as_deref(), json.as_ref()) {
             self.flush(out);
         }
         let write_head = |out: &mut Vec<u8>| {
@@ -160,110 +181,162 @@ impl SseRewriter {
                 out.extend_from_slice(line);
                 out.push(b'\n');
             }
-            if let Some(n) = &name {
+            if let Some(n) = name {
                 out.extend_from_slice(b"event: ");
-                out.extend_from_slice(n.as_bytes());
+                out.extend_from_slice(n);
                 out.push(b'\n');
             }
         };
-        match json {
-            Some(mut v) => {
-                let parts = self.provider.stream_parts(&v);
-                for (id, text) in &parts {
-                    let k = match self.channels.iter().position(|c| &c.id == id) {
-                        Some(k) => k,
-                        None => {
-                            let scanner = StreamScanner::new(self.scanner, self.new_redactor());
-                            self.channels.push(Channel {
-                                id: id.clone(),
-                                scanner,
-                                template: (None, Vec::new()),
-                            });
-                            self.channels.len() - 1
-                        }
-                    };
-                    let mut released = Vec::new();
-                    self.channels[k]
-                        .scanner
-                        .feed(text.as_bytes(), &mut released);
-                    if self.enforce {
-                        self.provider.set_stream_part(
-                            &mut v,
-                            id,
-                            &String::from_utf8_lossy(&released),
-                        );
-                    }
+        let Some(mut v) = json else {
+            write_head(out);
+            if !data.is_empty() {
+                let body = self.scan_other(joined.into_owned());
+                for line in body.split(|&b| b == b'\n') {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(line);
+                    out.push(b'\n');
                 }
-                let body = serde_json::to_vec(&v).unwrap_or_default();
-                let mut shape = v;
-                for (id, _) in &parts {
-                    self.provider.set_stream_part(&mut shape, id, "");
+            }
+            out.push(b'\n');
+            return;
+        };
+        // the text of each channel goes through that channel's streaming scanner
+        let parts = self.provider.stream_parts(&v);
+        let mut released: Vec<String> = Vec::with_capacity(parts.len());
+        for (id, text) in &parts {
+            let k = self.channel(id);
+            let channel = &mut self.channels[k];
+            let mut r = std::mem::take(&mut channel.carry);
+            channel.scanner.feed(text.as_bytes(), &mut r);
+            released.push(whole_chars(r, &mut channel.carry));
+        }
+        // fast path: the event as written, with only the text strings replaced
+        if let Some(spans) = text_spans(&joined, &parts) {
+            let mut shape = std::mem::take(&mut self.shape);
+            shape.clear();
+            let mut at = 0;
+            let mut holes = Vec::with_capacity(spans.len());
+            for &(s, e, _) in &spans {
+                shape.extend_from_slice(&joined[at..s]);
+                holes.push(shape.len());
+                shape.extend_from_slice(b"\"\"");
+                at = e;
+            }
+            shape.extend_from_slice(&joined[at..]);
+            let clean = self.clean_shapes.iter().any(|c| c == &shape) || {
+                let clean = self.is_clean(&shape);
+                if clean && self.clean_shapes.len() < SHAPES {
+                    self.clean_shapes.push(shape.clone());
                 }
-                let shape = serde_json::to_vec(&shape).unwrap_or_default();
-                let body = if self.clean_shapes.contains(&shape) {
-                    body
-                } else if self.is_clean(&shape) {
-                    if self.clean_shapes.len() < SHAPES {
-                        self.clean_shapes.push(shape);
-                    }
-                    body
-                } else {
-                    self.scan_other(body)
-                };
-                // the event as written (redacted) shapes synthesized ones
-                for (id, _) in &parts {
+                clean
+            };
+            if clean {
+                for (&(_, _, p), &hole) in spans.iter().zip(&holes) {
+                    let id = &parts[p].0;
                     if let Some(c) = self.channels.iter_mut().find(|c| &c.id == id) {
-                        c.template = (name.clone(), body.clone());
+                        c.template.name = name.map(<[u8]>::to_vec);
+                        c.template.shape.clear();
+                        c.template.shape.extend_from_slice(&shape);
+                        c.template.hole = Some(hole);
                     }
                 }
                 write_head(out);
                 out.extend_from_slice(b"data: ");
-                out.extend_from_slice(&body);
-                out.extend_from_slice(b"\n\n");
-            }
-            None => {
-                write_head(out);
-                if !data.is_empty() {
-                    let body = self.scan_other(joined);
-                    for line in body.split(|&b| b == b'\n') {
-                        out.extend_from_slice(b"data: ");
-                        out.extend_from_slice(line);
-                        out.push(b'\n');
+                if self.enforce {
+                    let mut at = 0;
+                    for &(s, e, p) in &spans {
+                        out.extend_from_slice(&joined[at..s]);
+                        serde_json::to_writer(&mut *out, &released[p])
+                            .expect("writing a string to memory");
+                        at = e;
                     }
+                    out.extend_from_slice(&joined[at..]);
+                } else {
+                    out.extend_from_slice(&joined);
                 }
-                out.push(b'\n');
+                out.extend_from_slice(b"\n\n");
+                self.shape = shape;
+                return;
+            }
+            self.shape = shape;
+        }
+        // general path: the parsed event, rewritten and written again, scanned as a whole
+        if self.enforce {
+            for ((id, _), text) in parts.iter().zip(&released) {
+                self.provider.set_stream_part(&mut v, id, text);
             }
         }
+        let body = serde_json::to_vec(&v).unwrap_or_default();
+        let body = self.scan_other(body);
+        for (id, _) in &parts {
+            if let Some(c) = self.channels.iter_mut().find(|c| &c.id == id) {
+                c.template.name = name.map(<[u8]>::to_vec);
+                c.template.shape.clear();
+                c.template.shape.extend_from_slice(&body);
+                c.template.hole = None;
+            }
+        }
+        write_head(out);
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&body);
+        out.extend_from_slice(b"\n\n");
+    }
+
+    /// The index of channel `id` of the current block, opened on first use.
+    fn channel(&mut self, id: &str) -> usize {
+        if let Some(k) = self.channels.iter().position(|c| c.id == id) {
+            return k;
+        }
+        let scanner = StreamScanner::new(self.scanner, self.new_redactor());
+        self.channels.push(Channel {
+            id: id.to_owned(),
+            scanner,
+            template: Template::default(),
+            carry: Vec::new(),
+        });
+        self.channels.len() - 1
     }
 
     /// Releases held-back text of every channel, each in an event shaped like the last event
     /// that carried it; the next block starts with fresh scanners.
     fn flush(&mut self, out: &mut Vec<u8>) {
         for mut channel in std::mem::take(&mut self.channels) {
-            let mut rest = Vec::new();
+            let mut rest = std::mem::take(&mut channel.carry);
             channel.scanner.finish(&mut rest);
             self.other
                 .extend(channel.scanner.findings().iter().cloned());
             if rest.is_empty() || !self.enforce {
                 continue;
             }
-            let (name, bytes) = channel.template;
-            let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
-                continue;
-            };
-            // the template may carry other channels' pieces, released already
-            for (id, _) in self.provider.stream_parts(&v) {
-                self.provider.set_stream_part(&mut v, &id, "");
+            let rest = String::from_utf8_lossy(&rest);
+            let t = &channel.template;
+            let mut data = Vec::with_capacity(t.shape.len() + rest.len() + 8);
+            match t.hole {
+                // a clean shape with this channel's string emptied at `hole`
+                Some(hole) => {
+                    data.extend_from_slice(&t.shape[..hole]);
+                    serde_json::to_writer(&mut data, &*rest).expect("writing a string to memory");
+                    data.extend_from_slice(&t.shape[hole + 2..]);
+                }
+                None => {
+                    let Ok(mut v) = serde_json::from_slice::<Value>(&t.shape) else {
+                        continue;
+                    };
+                    // the template may carry other channels' pieces, released already
+                    for (id, _) in self.provider.stream_parts(&v) {
+                        self.provider.set_stream_part(&mut v, &id, "");
+                    }
+                    self.provider.set_stream_part(&mut v, &channel.id, &rest);
+                    data = serde_json::to_vec(&v).unwrap_or_default();
+                }
             }
-            self.provider
-                .set_stream_part(&mut v, &channel.id, &String::from_utf8_lossy(&rest));
-            if let Some(n) = &name {
+            if let Some(n) = &t.name {
                 out.extend_from_slice(b"event: ");
-                out.extend_from_slice(n.as_bytes());
+                out.extend_from_slice(n);
                 out.push(b'\n');
             }
             out.extend_from_slice(b"data: ");
-            out.extend_from_slice(&serde_json::to_vec(&v).unwrap_or_default());
+            out.extend_from_slice(&data);
             out.extend_from_slice(b"\n\n");
         }
     }
@@ -305,6 +378,52 @@ impl SseRewriter {
         let body = self.scan_other(bytes.to_vec());
         out.extend_from_slice(&body);
     }
+}
+
+/// `bytes` up to the last whole UTF-8 character; an incomplete character at the end is moved to
+/// `carry` (the scanner releases at byte offsets, and a character may straddle two events).
+fn whole_chars(mut bytes: Vec<u8>, carry: &mut Vec<u8>) -> String {
+    match std::str::from_utf8(&bytes) {
+        Ok(_) => {}
+        Err(e) if e.error_len().is_none() => {
+            carry.extend_from_slice(&bytes[e.valid_up_to()..]);
+            bytes.truncate(e.valid_up_to());
+        }
+        Err(_) => return String::from_utf8_lossy(&bytes).into_owned(),
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Where each part's text string lies in `data`, as written: `(start, end, part)` sorted by
+/// start, when every span can be told for certain; `None` sends the event down the general path.
+///
+/// A string is located by searching for its JSON form as serde_json writes it. That form is the
+/// only one possible when `data` holds no `\u` escape and no escaped `/` (the other escapes
+/// have one short form each), so a single occurrence is the field itself. Data with a raw
+/// line break (an event of several `data:` lines) is not spliced either.
+fn text_spans(data: &[u8], parts: &[(String, String)]) -> Option<Vec<(usize, usize, usize)>> {
+    if parts.is_empty()
+        || memchr::memchr(b'\n', data).is_some()
+        || memchr::memmem::find(data, b"\\u").is_some()
+        || memchr::memmem::find(data, b"\\/").is_some()
+    {
+        return None;
+    }
+    let mut spans = Vec::with_capacity(parts.len());
+    let mut form = Vec::new();
+    for (p, (_, text)) in parts.iter().enumerate() {
+        form.clear();
+        serde_json::to_writer(&mut form, text).ok()?;
+        // occurrences are counted overlapping: `":"` is found in `{"k":":"}` twice
+        let finder = memchr::memmem::Finder::new(&form);
+        let start = finder.find(data)?;
+        if finder.find(&data[start + 1..]).is_some() {
+            return None;
+        }
+        spans.push((start, start + form.len(), p));
+    }
+    spans.sort_unstable();
+    spans.windows(2).all(|w| w[0].1 <= w[1].0).then_some(spans)
 }
 
 /// The end of the first complete event in `buf` and the length of its separator.
@@ -505,5 +624,97 @@ mod tests {
             "held-back text comes before the block ends: {out}"
         );
         assert_eq!(r.usage().map(|u| u.input), Some(9));
+    }
+    #[test]
+    fn characters_split_by_the_hold_back_arrive_whole() {
+        let pieces = [
+            "東京の天気は晴れです。",
+            "明日も晴れるでしょう 🌞 ",
+            "café crème, naïve résumé — ",
+            "Ünïcödé ends here.",
+        ];
+        let input = openai_events(&pieces);
+        for cut in (0..input.len()).step_by(7) {
+            let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+            let mut out = Vec::new();
+            r.push(&input[..cut], &mut out);
+            r.push(&input[cut..], &mut out);
+            r.finish(&mut out);
+            assert_eq!(texts(&out), pieces.concat(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn clean_events_keep_their_bytes_apart_from_the_text() {
+        // key order and spacing as the provider wrote them
+        let mut s = String::new();
+        for t in ["Hello ", "there, ", "how are ", "you today?"] {
+            s.push_str(&format!(
+                "data: {{\"model\":\"m\", \"choices\":[{{\"delta\":{{\"content\":{}}},\"index\":0,\"finish_reason\":null}}],\"id\":\"c9\"}}\n\n",
+                serde_json::to_string(t).unwrap()
+            ));
+        }
+        s.push_str("data: [DONE]\n\n");
+        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(texts(out.as_bytes()), "Hello there, how are you today?");
+        for line in out.lines().filter(|l| l.starts_with("data: {")) {
+            assert!(
+                line.starts_with("data: {\"model\":\"m\", \"choices\":[{\"delta\":{\"content\":"),
+                "{line}"
+            );
+            assert!(
+                line.ends_with("},\"index\":0,\"finish_reason\":null}],\"id\":\"c9\"}"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_events_take_the_general_path_and_are_still_redacted() {
+        // `\u` escapes and `\/` have other forms than serde_json writes; such events are parsed
+        // and written again
+        let mut s = String::new();
+        for t in [
+            r"Caf\u00e9 SSN 53",
+            r"6-90-43",
+            r"99 see http:\/\/example.org",
+        ] {
+            s.push_str(&format!(
+                "data: {{\"id\":\"c1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{t}\"}},\"finish_reason\":null}}]}}\n\n"
+            ));
+        }
+        s.push_str("data: [DONE]\n\n");
+        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        assert_eq!(
+            texts(&out),
+            "Café SSN [REDACTED:US_SSN] see http://example.org"
+        );
+    }
+
+    #[test]
+    fn a_text_that_also_matches_across_a_key_boundary_is_not_misplaced() {
+        // `":"` occurs twice, overlapping, in `{"k":":"}`; the event must not be spliced at
+        // the first occurrence
+        let s = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\":\"},\"finish_reason\":null}]}\n\n\
+                 data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"536-90-4399\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        assert_eq!(texts(&out), ":[REDACTED:US_SSN]");
+        for line in String::from_utf8(out).unwrap().lines() {
+            if let Some(d) = line.strip_prefix("data: ")
+                && d != "[DONE]"
+            {
+                serde_json::from_str::<Value>(d).expect("valid JSON");
+            }
+        }
     }
 }

@@ -841,3 +841,98 @@ async fn https_upstreams_with_a_private_ca_over_http2() {
     );
     assert_eq!(up.requests().len(), 1);
 }
+
+/// Starts a `slow-model` stream through `addr`; returns its body once the first text arrived.
+async fn open_slow_stream(addr: std::net::SocketAddr) -> hyper::body::Incoming {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let body = serde_json::to_vec(&json!({"model":"slow-model","stream":true,
+        "messages":[{"role":"user","content":"tell me a story"}]}))
+    .unwrap();
+    let req = http::Request::post(format!("http://{addr}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let mut resp = client.request(req).await.unwrap().into_body();
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), resp.frame())
+        .await
+        .expect("the stream starts")
+        .unwrap()
+        .unwrap();
+    assert!(!frame.into_data().unwrap().is_empty());
+    resp
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_stream_in_flight_finish_and_refuses_new_work() {
+    use http_body_util::BodyExt;
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    let (addr, admin) = (gw.addr, gw.admin_addr);
+    let mut stream = open_slow_stream(addr).await;
+    let draining = tokio::spawn(gw.shutdown());
+    // unready at once, so a load balancer stops sending work
+    let mut unready = false;
+    for _ in 0..100 {
+        let (status, _, body) = call(admin, "GET", "/readyz", &[], Vec::new()).await;
+        if status == 503 {
+            assert_eq!(String::from_utf8_lossy(&body), "draining\n");
+            unready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(unready, "/readyz reports the drain");
+    // the listener is closed: new connections are refused
+    let mut refused = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "no new connection after the drain began");
+    assert!(!draining.is_finished(), "the drain waits for the stream");
+    // the stream in flight runs to its end
+    up.release.notify_one();
+    let mut got = Vec::new();
+    while let Some(frame) = resp_frame(&mut stream).await {
+        got.extend_from_slice(&frame);
+    }
+    let text = streamed_text("openai", &got);
+    assert!(text.ends_with("The end."), "{text}");
+    assert!(String::from_utf8_lossy(&got).ends_with("data: [DONE]\n\n"));
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(10), draining)
+        .await
+        .expect("the drain ends once the stream is done")
+        .unwrap();
+    assert_eq!(
+        drained,
+        rampart_gateway::Drained {
+            open: 1,
+            cut: false
+        }
+    );
+
+    async fn resp_frame(body: &mut hyper::body::Incoming) -> Option<bytes::Bytes> {
+        let frame = body.frame().await?.ok()?;
+        Some(frame.into_data().unwrap_or_default())
+    }
+}
+
+#[tokio::test]
+async fn shutdown_cuts_what_outlives_the_grace_period() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| c.limits.shutdown_grace_ms = 300).await;
+    let _stream = open_slow_stream(gw.addr).await;
+    let started = std::time::Instant::now();
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(10), gw.shutdown())
+        .await
+        .expect("the grace period bounds the drain");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(drained, rampart_gateway::Drained { open: 1, cut: true });
+}
