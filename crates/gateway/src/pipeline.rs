@@ -677,7 +677,8 @@ impl Gateway {
             self.hash_key.clone(),
             self.response_rules.kept(),
             enforce,
-        );
+        )
+        .block_on(self.response_rules.clone());
         self.relay(rec, status, headers, body, decision, rewriter)
     }
 
@@ -720,24 +721,44 @@ impl Gateway {
                     error = Some("the caller went away".to_owned());
                     break;
                 }
+                if rewrite.blocked() {
+                    // the rest of the upstream's answer is not read
+                    break;
+                }
             }
             let out = rewrite.finish();
+            let blocked = rewrite.blocked();
             if !out.is_empty() {
                 let _ = tx.send(Ok(out)).await;
+            }
+            if blocked && !rewrite.ends_in_shape() {
+                let _ = tx
+                    .send(Err(std::io::Error::other(
+                        "the response was blocked by policy",
+                    )
+                    .into()))
+                    .await;
             }
             if let Some(e) = &error {
                 gw.metrics.error("upstream");
                 let _ = tx.send(Err(std::io::Error::other(e.clone()).into())).await;
             }
-            // streams are redacted, never cut off: a block rule counts as redact
+            // a block rule ends a stream only where the rewriter can end it in the stream's
+            // own shape; elsewhere the value is redacted and the stream goes on
             let rdecision = rec.judge(
                 &gw.response_rules,
                 Direction::Response,
                 "stream",
                 rewrite.findings(),
-                Action::Redact,
+                if blocked {
+                    Action::Block
+                } else {
+                    Action::Redact
+                },
             );
-            if rdecision == Action::Redact && rec.reason == "clean" {
+            if blocked {
+                rec.reason = "rampart_blocked".into();
+            } else if rdecision == Action::Redact && rec.reason == "clean" {
                 rec.reason = "redacted".into();
             }
             rec.usage = rewrite.usage().map(|u| UsageRecord {
@@ -852,6 +873,8 @@ impl Gateway {
                 self.response_rules.redactor(&self.hash_key),
             ),
             enforce,
+            rules: self.response_rules.clone(),
+            blocked: false,
         };
         self.relay(rec, status, headers, body, decision, text)
     }
@@ -1082,6 +1105,15 @@ trait Rewrite {
     fn findings(&self) -> Vec<rampart_core::Finding>;
     /// Tokens the provider reported, if it did.
     fn usage(&self) -> Option<rampart_llm::Usage>;
+    /// Whether a block rule ended the stream (nothing more is read or sent).
+    fn blocked(&self) -> bool {
+        false
+    }
+    /// Whether a blocked stream ends in a shape the caller understands (an error event);
+    /// when not, the response is cut off.
+    fn ends_in_shape(&self) -> bool {
+        false
+    }
 }
 
 impl Rewrite for SseRewriter {
@@ -1104,20 +1136,47 @@ impl Rewrite for SseRewriter {
     fn usage(&self) -> Option<rampart_llm::Usage> {
         SseRewriter::usage(self)
     }
+
+    fn blocked(&self) -> bool {
+        SseRewriter::blocked(self)
+    }
+
+    fn ends_in_shape(&self) -> bool {
+        true
+    }
 }
 
 /// Raw text through the streaming scanner; in monitor mode the bytes pass as they came and
 /// findings are only recorded.
+/// In enforce mode a block rule ends the response: text has no error shape, so the response
+/// is cut off (the caller sees an incomplete body) and the held-back text is not sent.
 struct TextRewrite {
     scanner: rampart_detect::StreamScanner<'static>,
     enforce: bool,
+    rules: CompiledRules,
+    blocked: bool,
+}
+
+impl TextRewrite {
+    fn hits_block(&mut self) -> bool {
+        self.blocked = self.blocked
+            || (self.enforce
+                && self
+                    .scanner
+                    .findings()
+                    .iter()
+                    .any(|f| self.rules.action(f) == Action::Block));
+        self.blocked
+    }
 }
 
 impl Rewrite for TextRewrite {
     fn push(&mut self, chunk: Bytes) -> Bytes {
         let mut out = Vec::new();
         self.scanner.feed(&chunk, &mut out);
-        if self.enforce {
+        if self.hits_block() {
+            Bytes::new()
+        } else if self.enforce {
             Bytes::from(out)
         } else {
             chunk
@@ -1125,13 +1184,20 @@ impl Rewrite for TextRewrite {
     }
 
     fn finish(&mut self) -> Bytes {
+        if self.blocked {
+            return Bytes::new();
+        }
         let mut out = Vec::new();
         self.scanner.finish(&mut out);
-        if self.enforce {
-            Bytes::from(out)
-        } else {
+        if self.hits_block() || !self.enforce {
             Bytes::new()
+        } else {
+            Bytes::from(out)
         }
+    }
+
+    fn blocked(&self) -> bool {
+        self.blocked
     }
 
     fn findings(&self) -> Vec<rampart_core::Finding> {

@@ -11,6 +11,10 @@ use std::sync::Arc;
 use rampart_core::{DataClass, Finding};
 use rampart_detect::{HashKey, Redactor, ScanOptions, Scanner, Strategy, StreamScanner};
 use rampart_llm::{Provider, Usage};
+
+use rampart_core::Action;
+
+use crate::config::CompiledRules;
 use serde_json::Value;
 
 /// Largest single event accepted; a longer one is passed on as is after a scan of its bytes.
@@ -39,6 +43,12 @@ pub struct SseRewriter {
     clean_shapes: Vec<Vec<u8>>,
     /// Scratch space for the shape of the current event.
     shape: Vec<u8>,
+    /// Rules whose block actions end the stream (enforce mode only).
+    block: Option<CompiledRules>,
+    /// Findings of `other` already checked against `block`.
+    other_checked: usize,
+    /// The stream was ended by a block rule: nothing more is emitted.
+    blocked: bool,
 }
 
 /// One stream of text inside the events: generated text, or one tool call's arguments.
@@ -50,6 +60,8 @@ struct Channel {
     template: Template,
     /// Released bytes that end inside a UTF-8 character, held for the next event.
     carry: Vec<u8>,
+    /// Findings of `scanner` already checked against the block rules.
+    checked: usize,
 }
 
 /// An event to shape synthesized ones after.
@@ -104,17 +116,81 @@ impl SseRewriter {
             usage: None,
             clean_shapes: Vec::new(),
             shape: Vec::new(),
+            block: None,
+            other_checked: 0,
+            blocked: false,
         }
+    }
+
+    /// Ends the stream, in enforce mode, when a finding gets the block action from `rules`:
+    /// the event holding it is not sent; an error event in the provider's shape (its SDKs
+    /// raise on it) is sent instead, and nothing after it.
+    pub fn block_on(mut self, rules: CompiledRules) -> SseRewriter {
+        self.block = Some(rules);
+        self
+    }
+
+    /// Whether a block rule ended the stream.
+    pub fn blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// Checks the findings not checked yet against the block rules; on a hit, ends the stream
+    /// with the provider's error event.
+    fn check_block(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some(rules) = self.block.as_ref().filter(|_| self.enforce) else {
+            return false;
+        };
+        let mut hit = None;
+        for c in &mut self.channels {
+            let found = c.scanner.findings();
+            if hit.is_none() {
+                hit = found[c.checked..]
+                    .iter()
+                    .find(|f| rules.action(f) == Action::Block)
+                    .map(|f| f.detector);
+            }
+            c.checked = found.len();
+        }
+        if hit.is_none() {
+            hit = self.other[self.other_checked..]
+                .iter()
+                .find(|f| rules.action(f) == Action::Block)
+                .map(|f| f.detector);
+        }
+        self.other_checked = self.other.len();
+        let Some(detector) = hit else {
+            return false;
+        };
+        self.blocked = true;
+        let (name, data) = self.provider.stream_error(
+            "rampart_blocked",
+            &format!("the response was blocked by policy: {detector} found in the stream"),
+        );
+        if let Some(n) = name {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(n.as_bytes());
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&serde_json::to_vec(&data).unwrap_or_default());
+        out.extend_from_slice(b"\n\n");
+        true
     }
 
     /// Feeds bytes from upstream; appends complete, rewritten events to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if self.blocked {
+            return;
+        }
         self.pending.extend_from_slice(chunk);
-        while let Some((end, sep)) = event_end(&self.pending) {
+        while !self.blocked
+            && let Some((end, sep)) = event_end(&self.pending)
+        {
             let event: Vec<u8> = self.pending.drain(..end + sep).collect();
             self.event(&event[..end], out);
         }
-        if self.pending.len() > MAX_EVENT {
+        if !self.blocked && self.pending.len() > MAX_EVENT {
             // not SSE after all, or an absurd event: pass it on, redacted as a whole
             let bytes = std::mem::take(&mut self.pending);
             self.raw(&bytes, out);
@@ -123,6 +199,9 @@ impl SseRewriter {
 
     /// Ends the stream: releases held-back text and any unfinished event.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.blocked {
+            return;
+        }
         if !self.pending.is_empty() {
             let bytes = std::mem::take(&mut self.pending);
             self.event(&bytes, out);
@@ -175,6 +254,9 @@ impl SseRewriter {
         }
         if self.provider.ends_text(name_str.as_deref(), json.as_ref()) {
             self.flush(out);
+            if self.blocked {
+                return;
+            }
         }
         let write_head = |out: &mut Vec<u8>| {
             for line in &other_lines {
@@ -188,9 +270,12 @@ impl SseRewriter {
             }
         };
         let Some(mut v) = json else {
+            let body = (!data.is_empty()).then(|| self.scan_other(joined.into_owned()));
+            if self.check_block(out) {
+                return;
+            }
             write_head(out);
-            if !data.is_empty() {
-                let body = self.scan_other(joined.into_owned());
+            if let Some(body) = body {
                 for line in body.split(|&b| b == b'\n') {
                     out.extend_from_slice(b"data: ");
                     out.extend_from_slice(line);
@@ -209,6 +294,9 @@ impl SseRewriter {
             let mut r = std::mem::take(&mut channel.carry);
             channel.scanner.feed(text.as_bytes(), &mut r);
             released.push(whole_chars(r, &mut channel.carry));
+        }
+        if self.check_block(out) {
+            return;
         }
         // fast path: the event as written, with only the text strings replaced
         if let Some(spans) = text_spans(&joined, &parts) {
@@ -268,6 +356,9 @@ impl SseRewriter {
         }
         let body = serde_json::to_vec(&v).unwrap_or_default();
         let body = self.scan_other(body);
+        if self.check_block(out) {
+            return;
+        }
         for (id, _) in &parts {
             if let Some(c) = self.channels.iter_mut().find(|c| &c.id == id) {
                 c.template.name = name.map(<[u8]>::to_vec);
@@ -293,6 +384,7 @@ impl SseRewriter {
             scanner,
             template: Template::default(),
             carry: Vec::new(),
+            checked: 0,
         });
         self.channels.len() - 1
     }
@@ -303,8 +395,12 @@ impl SseRewriter {
         for mut channel in std::mem::take(&mut self.channels) {
             let mut rest = std::mem::take(&mut channel.carry);
             channel.scanner.finish(&mut rest);
+            // findings checked before are not block findings (the stream would have ended)
             self.other
                 .extend(channel.scanner.findings().iter().cloned());
+            if self.blocked || self.check_block(out) {
+                continue;
+            }
             if rest.is_empty() || !self.enforce {
                 continue;
             }
@@ -716,5 +812,137 @@ mod tests {
                 serde_json::from_str::<Value>(d).expect("valid JSON");
             }
         }
+    }
+    fn aws_block_rules() -> CompiledRules {
+        crate::config::FlowRules {
+            block_detectors: vec!["aws_*".into()],
+            ..crate::config::FlowRules::default()
+        }
+        .compile()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_block_rule_ends_the_stream_with_the_providers_error_event() {
+        let input = openai_events(&[
+            "Here you go: AKIA4HBW",
+            "6E62M7NGFVGF is the key, ",
+            "and more text follows.",
+        ]);
+        for cut in 0..input.len() {
+            let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi)).block_on(aws_block_rules());
+            let mut out = Vec::new();
+            r.push(&input[..cut], &mut out);
+            r.push(&input[cut..], &mut out);
+            r.finish(&mut out);
+            let out = String::from_utf8(out).unwrap();
+            assert!(r.blocked(), "cut {cut}");
+            assert!(
+                !out.contains("AKIA4HBW") && !out.contains("6E62M7NGFVGF"),
+                "cut {cut}: {out}"
+            );
+            assert!(
+                !out.contains("more text follows") && !out.contains("[DONE]"),
+                "cut {cut}: {out}"
+            );
+            let last = out.trim_end().lines().last().unwrap();
+            let v: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(v["error"]["code"], "rampart_blocked", "cut {cut}: {out}");
+            assert!(
+                texts(out.as_bytes()).starts_with("Here you go"),
+                "cut {cut}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn anthropic_streams_end_with_an_error_event() {
+        let mut s = String::new();
+        for t in ["key AKIA4HBW6E62M7NGFVGF ", "more"] {
+            let v = serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
+            s.push_str(&format!("event: content_block_delta\ndata: {v}\n\n"));
+        }
+        let mut r =
+            rewriter(Box::new(rampart_llm::anthropic::Anthropic)).block_on(aws_block_rules());
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        let last = out.trim_end().rsplit("\n\n").next().unwrap();
+        assert!(last.starts_with("event: error\ndata: {"), "{out}");
+        assert!(
+            out.contains("rampart_blocked") && !out.contains("AKIA"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn monitor_mode_never_ends_a_stream() {
+        let input = openai_events(&["key AKIA4HBW6E62M7NGFVGF ", "more"]);
+        let mut r = SseRewriter::new(
+            Arc::from(Box::new(rampart_llm::openai::OpenAi) as Box<dyn Provider>),
+            Scanner::builtin(),
+            Strategy::Mask,
+            HashKey::new([7; 32]),
+            Vec::new(),
+            false,
+        )
+        .block_on(aws_block_rules());
+        let mut out = Vec::new();
+        r.push(&input, &mut out);
+        r.finish(&mut out);
+        assert!(!r.blocked());
+        assert_eq!(texts(&out), "key AKIA4HBW6E62M7NGFVGF more");
+    }
+    #[test]
+    fn a_key_split_across_cohere_tool_call_events_is_redacted() {
+        let mut s = String::new();
+        for args in ["{\"key\": \"AKIA4HBW", "6E62M7NGFVGF\"}"] {
+            let v = serde_json::json!({"type":"tool-call-delta","index":0,"delta":{"message":{"tool_calls":{"function":{"arguments":args}}}}});
+            s.push_str(&format!("event: tool-call-delta\ndata: {v}\n\n"));
+        }
+        s.push_str("event: tool-call-end\ndata: {\"type\":\"tool-call-end\",\"index\":0}\n\n");
+        let mut r = rewriter(Box::new(rampart_llm::cohere::Cohere));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            !out.contains("AKIA4HBW") && !out.contains("6E62M7NGFVGF"),
+            "{out}"
+        );
+        let args: String = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| {
+                v.pointer("/delta/message/tool_calls/function/arguments")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(args, "{\"key\": \"[REDACTED:SECRET]\"}");
+        // held-back arguments come before the event that ends the call
+        assert!(out.rfind("tool-call-delta").unwrap() < out.find("tool-call-end").unwrap());
+    }
+
+    #[test]
+    fn gemini_thoughts_and_answer_text_are_scanned_as_streams() {
+        let mut s = String::new();
+        for (thought, text) in [
+            ("the number is 53", "Call 415-"),
+            ("6-90-4399 ok", "555-0132 now"),
+        ] {
+            let v = serde_json::json!({"candidates":[{"content":{"parts":[{"text":thought,"thought":true},{"text":text}],"role":"model"}}]});
+            s.push_str(&format!("data: {v}\n\n"));
+        }
+        s.push_str("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]},\"finishReason\":\"STOP\"}]}\n\n");
+        let mut r = rewriter(Box::new(rampart_llm::gemini::Gemini));
+        let mut out = Vec::new();
+        r.push(s.as_bytes(), &mut out);
+        r.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("6-90-4399") && !out.contains("0132"), "{out}");
+        assert_eq!(r.findings().len(), 2, "{out}");
     }
 }

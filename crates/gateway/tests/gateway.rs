@@ -781,6 +781,42 @@ async fn chunked_text_responses_are_redacted_as_they_flow() {
 }
 
 #[tokio::test]
+async fn a_block_rule_cuts_off_a_chunked_text_response() {
+    use http_body_util::BodyExt;
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.policy.response.block_detectors = vec!["us_ssn*".into()]
+    })
+    .await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let resp = client
+        .get(format!("http://{}/api/chunked", gw.addr).parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    let mut cut_off = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => got.extend_from_slice(&f.into_data().unwrap_or_default()),
+            Err(_) => {
+                cut_off = true;
+                break;
+            }
+        }
+    }
+    let got = String::from_utf8_lossy(&got);
+    assert!(cut_off, "the caller sees an incomplete body: {got}");
+    assert!(!got.contains("6-90-43") && !got.contains("logged"), "{got}");
+    let events = common::audit_events(dir.path(), 1).await;
+    assert_eq!(events[0]["decision"], "block");
+    assert_eq!(events[0]["reason"], "rampart_blocked");
+}
+
+#[tokio::test]
 async fn https_upstreams_with_a_private_ca_over_http2() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();

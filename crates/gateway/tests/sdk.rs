@@ -55,3 +55,34 @@ async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_blocked_mid_way_raises_in_both_sdks() {
+    let up = common::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = common::gateway(&up, dir.path(), |c| {
+        c.policy.response.block_detectors = vec!["aws_*".into()]
+    })
+    .await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
+    let out = tokio::process::Command::new(python())
+        .arg(&script)
+        .arg("stream-blocks")
+        .env("GATEWAY", format!("http://{}", gw.addr))
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim() == "ok",
+        "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    // both exchanges are recorded as blocked
+    let audit = common::audit_events(dir.path(), 2).await;
+    let blocked = audit
+        .iter()
+        .filter(|l| l["decision"] == "block" && l["reason"] == "rampart_blocked")
+        .count();
+    assert_eq!(blocked, 2, "{audit:?}");
+}

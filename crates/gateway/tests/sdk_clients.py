@@ -67,8 +67,45 @@ def run_anthropic():
         raise AssertionError("anthropic: a cloud credential was not blocked")
 
 
+KEY_PARTS = ("AKIA4HBW", "6E62M7NGFVGF")  # an AWS key the provider streams back, split
+
+
+def run_stream_blocks():
+    """The gateway is set to block AWS keys in responses: a stream carrying one ends with the
+    provider's own error event, which each SDK raises; no part of the key arrives."""
+    msgs = [{"role": "user", "content": "what are the deployment credentials?"}]
+    client = openai.OpenAI(base_url=BASE + "/v1", api_key="sk-test-caller", max_retries=0)
+    got = []
+    try:
+        for c in client.chat.completions.create(model="leaky-model", messages=msgs, stream=True):
+            if c.choices:
+                got.append(c.choices[0].delta.content or "")
+    except openai.APIError as e:
+        assert e.code == "rampart_blocked", e.code
+        assert not any(k in str(e) for k in KEY_PARTS), str(e)
+    else:
+        raise AssertionError(f"openai: the stream was not blocked: {''.join(got)!r}")
+    assert not any(k in "".join(got) for k in KEY_PARTS), got
+
+    client = anthropic.Anthropic(base_url=BASE, api_key="sk-ant-test-caller", max_retries=0)
+    got = []
+    try:
+        with client.messages.stream(model="leaky-model", max_tokens=100, messages=msgs) as s:
+            for t in s.text_stream:
+                got.append(t)
+    except anthropic.APIStatusError as e:
+        assert "rampart_blocked" in str(e), str(e)
+        assert not any(k in str(e) for k in KEY_PARTS), str(e)
+    else:
+        raise AssertionError(f"anthropic: the stream was not blocked: {''.join(got)!r}")
+    assert not any(k in "".join(got) for k in KEY_PARTS), got
+
+
 if __name__ == "__main__":
-    run_openai()
-    run_anthropic()
+    if sys.argv[1:] == ["stream-blocks"]:
+        run_stream_blocks()
+    else:
+        run_openai()
+        run_anthropic()
     print("ok")
     sys.exit(0)

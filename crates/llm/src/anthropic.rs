@@ -4,6 +4,10 @@ use serde_json::{Value, json};
 
 use crate::{Provider, Usage, at, set_at, text_at};
 
+/// The streamed string fields of a `content_block_delta`: `text_delta`, `input_json_delta`
+/// and `thinking_delta`.
+const STREAM_FIELDS: [&str; 3] = ["text", "partial_json", "thinking"];
+
 /// The Anthropic API (`/v1/messages`).
 #[derive(Debug)]
 pub struct Anthropic;
@@ -33,14 +37,18 @@ impl Provider for Anthropic {
         if event.get("type")?.as_str()? != "content_block_delta" {
             return None;
         }
-        text_at(event, "/delta/text").or_else(|| text_at(event, "/delta/partial_json"))
+        // generated text, a tool call's input, or extended thinking: one block at a time
+        STREAM_FIELDS
+            .iter()
+            .find_map(|f| text_at(event, &format!("/delta/{f}")))
     }
 
     fn set_stream_text(&self, event: &mut Value, text: &str) {
-        if at(event, "/delta/text").is_some() {
-            set_at(event, "/delta/text", text);
-        } else {
-            set_at(event, "/delta/partial_json", text);
+        if let Some(f) = STREAM_FIELDS
+            .iter()
+            .find(|f| text_at(event, &format!("/delta/{f}")).is_some())
+        {
+            set_at(event, &format!("/delta/{f}"), text);
         }
     }
 
@@ -65,6 +73,10 @@ impl Provider for Anthropic {
 
     fn auth_header(&self, key: &str) -> (&'static str, String) {
         ("x-api-key", key.to_owned())
+    }
+
+    fn stream_error(&self, code: &str, message: &str) -> (Option<&'static str>, Value) {
+        (Some("error"), self.error(500, code, message))
     }
 
     fn error(&self, status: u16, code: &str, message: &str) -> Value {

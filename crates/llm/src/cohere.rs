@@ -40,11 +40,46 @@ impl Provider for Cohere {
         set_at(event, "/delta/message/content/text", text);
     }
 
+    /// Generated text (`content-delta`), the tool plan (`tool-plan-delta`) and each tool
+    /// call's arguments (`tool-call-delta`, channel `tool:INDEX`).
+    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
+        let (channel, path) = match event.get("type").and_then(Value::as_str) {
+            Some("content-delta") => ("text".to_owned(), "/delta/message/content/text"),
+            Some("tool-plan-delta") => ("plan".to_owned(), "/delta/message/tool_plan"),
+            Some("tool-call-delta") => (
+                format!(
+                    "tool:{}",
+                    event.get("index").and_then(Value::as_u64).unwrap_or(0)
+                ),
+                "/delta/message/tool_calls/function/arguments",
+            ),
+            _ => return Vec::new(),
+        };
+        text_at(event, path)
+            .map(|t| vec![(channel, t.to_owned())])
+            .unwrap_or_default()
+    }
+
+    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
+        let path = match channel {
+            "text" => "/delta/message/content/text",
+            "plan" => "/delta/message/tool_plan",
+            _ if channel.starts_with("tool:") => "/delta/message/tool_calls/function/arguments",
+            _ => return,
+        };
+        if text_at(event, path).is_some() {
+            set_at(event, path, text);
+        }
+    }
+
     fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
         event.is_none_or(|e| {
-            e.get("type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| matches!(t, "content-end" | "message-end"))
+            e.get("type").and_then(Value::as_str).is_some_and(|t| {
+                matches!(
+                    t,
+                    "content-end" | "tool-call-start" | "tool-call-end" | "message-end"
+                )
+            })
         })
     }
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, set_at, text_at};
+use crate::{Provider, Usage, at, at_mut, set_at, text_at};
 
 /// The Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`).
 #[derive(Debug)]
@@ -49,6 +49,55 @@ impl Provider for Gemini {
 
     fn set_stream_text(&self, event: &mut Value, text: &str) {
         set_at(event, "/candidates/0/content/parts/0/text", text);
+    }
+
+    /// Every text part of the first candidate: answer text (channel `text`) and thought
+    /// summaries (`thought`); a second part of the same kind in one event is its own channel
+    /// (`text:INDEX`). Function-call arguments come whole in one event and are scanned there.
+    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
+        let Some(parts) = at(event, "/candidates/0/content/parts").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(text) = part.get("text").and_then(Value::as_str) else {
+                continue;
+            };
+            let kind = if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                "thought"
+            } else {
+                "text"
+            };
+            let channel = if out.iter().any(|(c, _)| c == kind) {
+                format!("{kind}:{i}")
+            } else {
+                kind.to_owned()
+            };
+            out.push((channel, text.to_owned()));
+        }
+        out
+    }
+
+    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
+        let index = self
+            .stream_parts(event)
+            .iter()
+            .position(|(c, _)| c == channel);
+        let Some(k) = index else {
+            return;
+        };
+        // the k-th text part
+        if let Some(part) = at_mut(event, "/candidates/0/content/parts")
+            .and_then(Value::as_array_mut)
+            .and_then(|parts| {
+                parts
+                    .iter_mut()
+                    .filter(|p| p.get("text").is_some_and(Value::is_string))
+                    .nth(k)
+            })
+        {
+            part["text"] = Value::String(text.to_owned());
+        }
     }
 
     fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {

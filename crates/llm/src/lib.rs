@@ -80,6 +80,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// An error body in the provider's shape, and its HTTP status, for a call the gateway
     /// refuses. `code` is machine-readable (`rampart_blocked`), `message` says why.
     fn error(&self, status: u16, code: &str, message: &str) -> Value;
+
+    /// The event that ends a stream with an error, as the provider would send it mid-stream
+    /// (its SDKs raise on it): the event name, if the provider names events, and its data.
+    fn stream_error(&self, code: &str, message: &str) -> (Option<&'static str>, Value) {
+        (None, self.error(500, code, message))
+    }
 }
 
 /// Hosts of AI model APIs (`*` wildcards): egress to them from a workload is AI use, and egress
@@ -261,6 +267,61 @@ mod tests {
         assert_eq!(
             e.pointer("/choices/0/delta/tool_calls/0/function/arguments"),
             Some(&json!("{\"a\":"))
+        );
+    }
+
+    #[test]
+    fn every_streamed_string_is_a_channel() {
+        let a = anthropic::Anthropic;
+        let mut e = json!({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}});
+        assert_eq!(
+            a.stream_parts(&e),
+            vec![("text".to_owned(), "hmm".to_owned())]
+        );
+        a.set_stream_part(&mut e, "text", "X");
+        assert_eq!(e.pointer("/delta/thinking"), Some(&json!("X")));
+
+        let c = cohere::Cohere;
+        let mut e = json!({"type":"tool-call-delta","index":2,"delta":{"message":{"tool_calls":{"function":{"arguments":"{\"k\":"}}}}});
+        assert_eq!(
+            c.stream_parts(&e),
+            vec![("tool:2".to_owned(), "{\"k\":".to_owned())]
+        );
+        c.set_stream_part(&mut e, "tool:2", "X");
+        assert_eq!(
+            e.pointer("/delta/message/tool_calls/function/arguments"),
+            Some(&json!("X"))
+        );
+        let e = json!({"type":"tool-plan-delta","delta":{"message":{"tool_plan":"I will"}}});
+        assert_eq!(
+            c.stream_parts(&e),
+            vec![("plan".to_owned(), "I will".to_owned())]
+        );
+        assert!(c.ends_text(None, Some(&json!({"type":"tool-call-end","index":2}))));
+
+        let g = gemini::Gemini;
+        let mut e = json!({"candidates":[{"content":{"parts":[
+            {"text":"thinking...","thought":true},
+            {"functionCall":{"name":"f","args":{}}},
+            {"text":"answer"},
+            {"text":"more"}]}}]});
+        let parts = g.stream_parts(&e);
+        let channels: Vec<&str> = parts.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(channels, ["thought", "text", "text:3"]);
+        g.set_stream_part(&mut e, "text", "A");
+        g.set_stream_part(&mut e, "text:3", "B");
+        g.set_stream_part(&mut e, "thought", "T");
+        assert_eq!(
+            e.pointer("/candidates/0/content/parts/0/text"),
+            Some(&json!("T"))
+        );
+        assert_eq!(
+            e.pointer("/candidates/0/content/parts/2/text"),
+            Some(&json!("A"))
+        );
+        assert_eq!(
+            e.pointer("/candidates/0/content/parts/3/text"),
+            Some(&json!("B"))
         );
     }
 

@@ -79,9 +79,25 @@ fn sse(events: &[(Option<&str>, Value)], done: bool) -> String {
     s
 }
 
+/// Text pieces of the answer of `leaky-model`: an AWS access key split across events.
+pub fn leaky_pieces() -> Vec<&'static str> {
+    vec![
+        "Here are the deployment credentials: AKIA4HBW",
+        "6E62M7NGFVGF with the secret in the vault, ",
+        "and that is all you need.",
+    ]
+}
+
 fn respond(path: &str, body: &Value) -> (u16, &'static str, String) {
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false)
         || path.contains(":streamGenerateContent");
+    let answer_pieces = || {
+        if body["model"] == "leaky-model" {
+            leaky_pieces()
+        } else {
+            answer_pieces()
+        }
+    };
     let full = answer_pieces().concat();
     if path.starts_with("/v1/chat/completions") {
         if stream {
@@ -353,4 +369,23 @@ pub async fn call(
         .to_bytes()
         .to_vec();
     (status, headers, body)
+}
+
+/// The audit events in `dir`, once there are at least `n` (the writer thread flushes every
+/// few milliseconds; waits up to 5 s).
+#[allow(dead_code)]
+pub async fn audit_events(dir: &std::path::Path, n: usize) -> Vec<Value> {
+    let path = dir.join("audit.jsonl");
+    for _ in 0..250 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let events: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {n} audit events in {}", path.display());
 }
