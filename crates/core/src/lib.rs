@@ -305,6 +305,61 @@ pub enum Action {
     Block,
 }
 
+/// How a value is replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// `[REDACTED:US_SSN]`.
+    Mask,
+    /// Everything but the last four letters or digits masked with `*`, separators kept
+    /// (`***-**-6789`); e-mail addresses keep the first letter and the domain.
+    Partial,
+    /// A keyed-hash token, the same for the same value under the same key:
+    /// `[US_SSN:3f2a9c0d1e2b]`.
+    Hash,
+    /// A fake of the same shape that cannot be real: SSNs in the never-issued 9xx area,
+    /// Luhn-valid cards and mod-97-valid IBANs with random digits, IPs in documentation ranges,
+    /// e-mail at `example.invalid`, secrets with the same character classes.
+    Fake,
+    /// A reversible token (`<US_SSN_1>`) whose original stays in the per-exchange vault (`rampart_detect::Vault`), so
+    /// a response can be restored for the caller.
+    Tokenize,
+}
+
+impl Strategy {
+    /// Parses a strategy name: `mask`, `partial`, `hash`, `fake` or `tokenize`.
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        Some(match name {
+            "mask" => Strategy::Mask,
+            "partial" => Strategy::Partial,
+            "hash" => Strategy::Hash,
+            "fake" => Strategy::Fake,
+            "tokenize" => Strategy::Tokenize,
+            _ => return None,
+        })
+    }
+
+    /// The strategy's name, as [`Strategy::from_name`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Mask => "mask",
+            Strategy::Partial => "partial",
+            Strategy::Hash => "hash",
+            Strategy::Fake => "fake",
+            Strategy::Tokenize => "tokenize",
+        }
+    }
+
+    /// Every strategy.
+    pub const ALL: [Strategy; 5] = [
+        Strategy::Mask,
+        Strategy::Partial,
+        Strategy::Hash,
+        Strategy::Fake,
+        Strategy::Tokenize,
+    ];
+}
+
 /// The one decision made for an exchange.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Decision {

@@ -29,7 +29,7 @@ pub mod validate;
 pub use decode::DecodeError;
 pub use detector::{Context, Detector, Gate, Validator};
 pub use hash::HashKey;
-pub use redact::{Redactor, Strategy, Vault};
+pub use redact::{Chooser, Redactor, Strategy, Vault};
 pub use scan::{Found, Scan, ScanOptions};
 pub use scanner::{BuildError, Diagnostic, Hit, Scanner, ScannerConfig};
 pub use stream::StreamScanner;

@@ -7,42 +7,9 @@ use std::collections::HashMap;
 
 use aho_corasick::AhoCorasick;
 use rampart_core::DataClass;
+pub use rampart_core::Strategy;
 
 use crate::hash::HashKey;
-
-/// How a value is replaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Strategy {
-    /// `[REDACTED:US_SSN]`.
-    Mask,
-    /// Everything but the last four letters or digits masked with `*`, separators kept
-    /// (`***-**-6789`); e-mail addresses keep the first letter and the domain.
-    Partial,
-    /// A keyed-hash token, the same for the same value under the same key:
-    /// `[US_SSN:3f2a9c0d1e2b]`.
-    Hash,
-    /// A fake of the same shape that cannot be real: SSNs in the never-issued 9xx area,
-    /// Luhn-valid cards and mod-97-valid IBANs with random digits, IPs in documentation ranges,
-    /// e-mail at `example.invalid`, secrets with the same character classes.
-    Fake,
-    /// A reversible token (`<US_SSN_1>`) whose original stays in the per-exchange [`Vault`], so
-    /// a response can be restored for the caller.
-    Tokenize,
-}
-
-impl Strategy {
-    /// Parses a strategy name: `mask`, `partial`, `hash`, `fake` or `tokenize`.
-    pub fn from_name(name: &str) -> Option<Strategy> {
-        Some(match name {
-            "mask" => Strategy::Mask,
-            "partial" => Strategy::Partial,
-            "hash" => Strategy::Hash,
-            "fake" => Strategy::Fake,
-            "tokenize" => Strategy::Tokenize,
-            _ => return None,
-        })
-    }
-}
 
 /// The per-exchange store of tokenized values. Dropped with the exchange; never persisted.
 #[derive(Default)]
@@ -106,14 +73,30 @@ impl Vault {
 
 /// Writes replacements: a strategy (per class where set), the hash key, and the vault of the
 /// exchange.
-#[derive(Debug)]
 pub struct Redactor {
     strategy: Strategy,
     per_class: HashMap<DataClass, Strategy>,
     kept: Vec<DataClass>,
+    choose: Option<Chooser>,
     key: HashKey,
     vault: Vault,
 }
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("strategy", &self.strategy)
+            .field("per_class", &self.per_class)
+            .field("kept", &self.kept)
+            .field("choose", &self.choose.is_some())
+            .field("vault", &self.vault.len())
+            .finish()
+    }
+}
+
+/// Decides per finding (class, detector, score) how to replace a value, or `None` to keep it:
+/// how a policy drives redaction.
+pub type Chooser = std::sync::Arc<dyn Fn(DataClass, &str, f32) -> Option<Strategy> + Send + Sync>;
 
 impl Redactor {
     /// A redactor using `strategy` for every class.
@@ -122,6 +105,7 @@ impl Redactor {
             strategy,
             per_class: HashMap::new(),
             kept: Vec::new(),
+            choose: None,
             key,
             vault: Vault::default(),
         }
@@ -142,6 +126,13 @@ impl Redactor {
         self
     }
 
+    /// Lets `choose` decide for every value (it replaces the strategy, per-class strategies and
+    /// kept classes): `None` keeps the value, `Some(strategy)` replaces it.
+    pub fn choosing(mut self, choose: Chooser) -> Redactor {
+        self.choose = Some(choose);
+        self
+    }
+
     /// The vault of tokenized values.
     pub fn vault(&self) -> &Vault {
         &self.vault
@@ -149,11 +140,28 @@ impl Redactor {
 
     /// Appends the replacement of `value` (of `class`, found by `detector`) to `out`.
     pub fn replace(&mut self, class: DataClass, detector: &str, value: &[u8], out: &mut Vec<u8>) {
-        if self.kept.contains(&class) {
+        self.replace_scored(class, detector, 1.0, value, out);
+    }
+
+    /// Like [`Redactor::replace`], for a finding of confidence `score` (a policy may redact
+    /// only findings above a minimum score).
+    pub fn replace_scored(
+        &mut self,
+        class: DataClass,
+        detector: &str,
+        score: f32,
+        value: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let strategy = match &self.choose {
+            Some(choose) => choose(class, detector, score),
+            None if self.kept.contains(&class) => None,
+            None => Some(self.per_class.get(&class).copied().unwrap_or(self.strategy)),
+        };
+        let Some(strategy) = strategy else {
             out.extend_from_slice(value);
             return;
-        }
-        let strategy = self.per_class.get(&class).copied().unwrap_or(self.strategy);
+        };
         match strategy {
             Strategy::Mask => {
                 out.extend_from_slice(b"[REDACTED:");

@@ -87,7 +87,13 @@ impl Scan<'_> {
             if quote {
                 out.push(b'"');
             }
-            redactor.replace(f.finding.class, f.finding.detector, &f.value, out);
+            redactor.replace_scored(
+                f.finding.class,
+                f.finding.detector,
+                f.finding.score,
+                &f.value,
+                out,
+            );
             if quote {
                 out.push(b'"');
             }

@@ -211,7 +211,8 @@ impl<'s> StreamScanner<'s> {
             out.extend_from_slice(&self.buf[cursor..hit.span.start]);
             let det = self.scanner.detectors()[hit.detector];
             let value = &self.buf[hit.span.start..hit.span.end];
-            self.redactor.replace(det.class, det.id, value, out);
+            self.redactor
+                .replace_scored(det.class, det.id, hit.score, value, out);
             self.findings.push(Finding {
                 class: det.class,
                 detector: det.id,

@@ -1,0 +1,187 @@
+//! The YAML shape of a policy document, as written. Every field a user can get wrong carries its
+//! source location ([`Spanned`]) so validation can point at it; `compile` turns these into the
+//! checked form.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// One `RuntimePolicy` document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Document {
+    /// Must be `rampart.dev/v1`.
+    pub api_version: Spanned<String>,
+    /// Must be `RuntimePolicy`.
+    pub kind: Spanned<String>,
+    /// Name, labels.
+    pub metadata: Metadata,
+    /// What the policy selects and decides.
+    pub spec: Spec,
+}
+
+/// Kubernetes-style metadata.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Unique among all documents loaded together.
+    pub name: Spanned<String>,
+    /// Free-form; kept for the CRD form.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Free-form labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Free-form annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The body of a policy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Spec {
+    /// `enforce` (default) or `monitor`.
+    pub mode: Option<Spanned<String>>,
+    /// `closed` or `open`: what happens to exchanges that cannot be inspected.
+    pub fail: Option<Spanned<String>>,
+    /// `redact` (redact and continue) or `block` (block the whole flow when a rule redacts).
+    pub flow: Option<Spanned<String>>,
+    /// Default redaction strategy of this policy's `redact` rules.
+    pub strategy: Option<Spanned<String>>,
+    /// Which exchanges the policy applies to; empty selects all.
+    #[serde(default)]
+    pub selector: Selector,
+    /// Actions per data class, detector or group.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Egress allow and deny lists.
+    pub egress: Option<Egress>,
+    /// CEL conditions over the exchange and its findings.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Thresholds of the LLM threat detectors.
+    #[serde(default)]
+    pub llm: BTreeMap<String, LlmThreshold>,
+    /// Names of the limits that apply to the selected exchanges.
+    #[serde(default)]
+    pub limits: Vec<Spanned<String>>,
+}
+
+/// Which exchanges a policy applies to. Every field given must match (AND); within a list, any
+/// entry may match (OR).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Selector {
+    /// `request` or `response`.
+    pub direction: Option<Spanned<String>>,
+    /// Route names: a provider id or an API route name (globs).
+    #[serde(default)]
+    pub routes: Vec<Spanned<String>>,
+    /// The request's host (globs).
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
+    /// Path templates: `/users/{id}`, `/v1/**`.
+    #[serde(default)]
+    pub paths: Vec<Spanned<String>>,
+    /// HTTP methods.
+    #[serde(default)]
+    pub methods: Vec<Spanned<String>>,
+    /// Provider ids: openai, anthropic, gemini, cohere.
+    #[serde(default)]
+    pub providers: Vec<Spanned<String>>,
+    /// Model names (globs).
+    #[serde(default)]
+    pub models: Vec<Spanned<String>>,
+    /// Who calls.
+    pub callers: Option<CallerSelector>,
+    /// Egress destination hosts (globs).
+    #[serde(default)]
+    pub destinations: Vec<Spanned<String>>,
+}
+
+/// Caller identity constraints.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CallerSelector {
+    /// API-key ids (globs).
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    /// Workload names (globs).
+    #[serde(default)]
+    pub workloads: Vec<Spanned<String>>,
+    /// Namespaces (globs).
+    #[serde(default)]
+    pub namespaces: Vec<Spanned<String>>,
+    /// Service accounts (globs).
+    #[serde(default)]
+    pub service_accounts: Vec<Spanned<String>>,
+    /// Labels the caller must carry, all of them.
+    #[serde(default)]
+    pub labels: BTreeMap<String, Spanned<String>>,
+    /// Source address ranges.
+    #[serde(default)]
+    pub cidrs: Vec<Spanned<String>>,
+}
+
+/// An action for the findings it matches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rule {
+    /// Shown by `explain` and in audit events; defaults to `rules[N]`.
+    pub name: Option<String>,
+    /// Data class names.
+    #[serde(default)]
+    pub classes: Vec<Spanned<String>>,
+    /// Detector ids (globs).
+    #[serde(default)]
+    pub detectors: Vec<Spanned<String>>,
+    /// Detector groups.
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
+    /// `allow`, `monitor`, `redact` or `block`.
+    pub action: Spanned<String>,
+    /// Redaction strategy (redact only).
+    pub strategy: Option<Spanned<String>>,
+    /// Findings below this confidence do not match.
+    pub min_score: Option<Spanned<f64>>,
+}
+
+/// Egress governance.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Egress {
+    /// Destinations allowed (globs); when given, others are `unlisted`.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    /// Destinations always blocked (globs).
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
+    /// `block` (default) or `flag`: what happens to destinations not on `allow`.
+    pub unlisted: Option<Spanned<String>>,
+}
+
+/// A CEL condition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Condition {
+    /// Shown by `explain` and in audit events.
+    pub name: Spanned<String>,
+    /// A CEL expression that yields a bool.
+    pub when: Spanned<String>,
+    /// `block` or `monitor`.
+    pub action: Spanned<String>,
+    /// Reason recorded when the condition holds.
+    pub reason: Option<String>,
+}
+
+/// A threshold for one LLM threat detector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LlmThreshold {
+    /// Scores at or above this trigger the action.
+    pub threshold: Spanned<f64>,
+    /// `allow`, `monitor`, `redact` or `block`.
+    pub action: Spanned<String>,
+}

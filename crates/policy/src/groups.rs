@@ -1,0 +1,90 @@
+//! Detector groups: names a rule can use instead of listing classes or detectors.
+
+use rampart_core::DataClass;
+
+/// One group: the classes and detector globs it stands for.
+#[derive(Debug)]
+pub struct Group {
+    /// The name rules use.
+    pub name: &'static str,
+    /// What it is for (docs/POLICY.md).
+    pub doc: &'static str,
+    /// Findings of these classes are in the group.
+    pub classes: &'static [DataClass],
+    /// Findings of detectors matching these globs are in the group.
+    pub detectors: &'static [&'static str],
+}
+
+/// Every group, in the order docs/POLICY.md lists them.
+pub const GROUPS: &[Group] = &[
+    Group {
+        name: "pii",
+        doc: "every personal data class",
+        classes: &[
+            DataClass::EmailAddress,
+            DataClass::PhoneNumber,
+            DataClass::UsSsn,
+            DataClass::CreditCard,
+            DataClass::Iban,
+            DataClass::IpAddress,
+            DataClass::UsBankRouting,
+            DataClass::CaSin,
+            DataClass::UkNino,
+            DataClass::DateOfBirth,
+            DataClass::Passport,
+            DataClass::DriverLicense,
+        ],
+        detectors: &[],
+    },
+    Group {
+        name: "secrets",
+        doc: "every secret: API keys, tokens, passwords, private keys",
+        classes: &[DataClass::Secret],
+        detectors: &[],
+    },
+    Group {
+        name: "private_keys",
+        doc: "PEM, OpenSSH and PuTTY private keys",
+        classes: &[],
+        detectors: &["*private_key*", "openssh_*", "putty_*"],
+    },
+    Group {
+        name: "cloud_credentials",
+        doc: "AWS, Google Cloud and Azure credentials",
+        classes: &[],
+        detectors: &["aws_*", "gcp_*", "azure_*"],
+    },
+    Group {
+        name: "financial",
+        doc: "card numbers, IBANs, US bank routing numbers",
+        classes: &[
+            DataClass::CreditCard,
+            DataClass::Iban,
+            DataClass::UsBankRouting,
+        ],
+        detectors: &[],
+    },
+    Group {
+        name: "government_ids",
+        doc: "SSN, SIN, NINO, passport and driver licence numbers",
+        classes: &[
+            DataClass::UsSsn,
+            DataClass::CaSin,
+            DataClass::UkNino,
+            DataClass::Passport,
+            DataClass::DriverLicense,
+        ],
+        detectors: &[],
+    },
+    Group {
+        name: "contact",
+        doc: "e-mail addresses and phone numbers",
+        classes: &[DataClass::EmailAddress, DataClass::PhoneNumber],
+        detectors: &[],
+    },
+];
+
+/// The group called `name`.
+pub fn group(name: &str) -> Option<&'static Group> {
+    GROUPS.iter().find(|g| g.name == name)
+}
