@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod detectors_doc;
 mod eval;
 mod output;
+mod policy;
 mod scan;
 mod up;
 
@@ -39,6 +40,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Print the detector registry (Markdown reference with --markdown).
     Detectors(detectors_doc::DetectorsArgs),
+    /// Check, test and explain policy files.
+    Policy(policy::PolicyArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Detectors(args) => detectors_doc::run(args),
+        Command::Policy(args) => policy::run(args),
     };
     match result {
         Ok(code) => code,

@@ -26,6 +26,10 @@ pub struct UpArgs {
     /// repeatable.
     #[arg(long = "upstream", value_name = "PROVIDER=URL")]
     upstreams: Vec<String>,
+    /// Policy files or folders (RuntimePolicy YAML), replacing the configuration's `policies`;
+    /// repeatable. Without any, the embedded default policy applies.
+    #[arg(long = "policy", value_name = "PATH")]
+    policies: Vec<PathBuf>,
 }
 
 /// Runs the gateway until interrupted.
@@ -46,6 +50,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(d) = args.data_dir {
         config.data_dir = d;
+    }
+    if !args.policies.is_empty() {
+        config.policies = args.policies.clone();
     }
     for u in &args.upstreams {
         let (id, url) = u
@@ -72,6 +79,24 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             "rampart: gateway on http://{} (admin http://{}); point your SDK's base URL here, e.g. OPENAI_BASE_URL=http://{}/v1",
             running.addr, running.admin_addr, running.addr
         );
+        // SIGHUP reloads the policy files
+        #[cfg(unix)]
+        {
+            let mut hup =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            let gw = gateway.clone();
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    let gw = gw.clone();
+                    let result = tokio::task::spawn_blocking(move || gw.reload_policies()).await;
+                    match result {
+                        Ok(Ok(r)) => eprintln!("rampart: SIGHUP: policies {r:?}"),
+                        Ok(Err(e)) => eprintln!("rampart: SIGHUP: policies not reloaded:\n{e}"),
+                        Err(_) => {}
+                    }
+                }
+            });
+        }
         shutdown_signal().await?;
         eprintln!("rampart: draining (exchanges in flight may finish; send the signal again to stop now)");
         let drained = tokio::select! {

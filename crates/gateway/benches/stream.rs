@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rampart_detect::{HashKey, Scanner, Strategy};
-use rampart_gateway::sse::SseRewriter;
+use rampart_detect::{HashKey, Redactor, Scanner, Strategy};
+use rampart_gateway::sse::{SseRewriter, StreamRules};
 
 fn events() -> Vec<Vec<u8>> {
     let mut all: Vec<Vec<u8>> = (0..20)
@@ -23,10 +23,10 @@ fn rewriter() -> SseRewriter {
     SseRewriter::new(
         Arc::from(Box::new(rampart_llm::openai::OpenAi) as Box<dyn rampart_llm::Provider>),
         Scanner::builtin(),
-        Strategy::Mask,
-        HashKey::new([7; 32]),
-        Vec::new(),
-        true,
+        StreamRules::new(
+            || Redactor::new(Strategy::Mask, HashKey::new([7; 32])),
+            |_| false,
+        ),
     )
 }
 

@@ -16,6 +16,12 @@ pub struct AuditFinding {
     pub location: String,
     /// What was done about it.
     pub action: Action,
+    /// What monitor-mode policies would have done, when that differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would: Option<Action>,
+    /// The policy rule that decided (`policy/rule`); absent when no rule matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// The finding itself (class, detector, span, score, keyed hash).
     #[serde(flatten)]
     pub finding: Finding,
@@ -43,8 +49,16 @@ pub struct AuditEvent {
     pub decision: Action,
     /// A short reason code.
     pub reason: String,
-    /// Whether the decision was applied (enforce) or only recorded (monitor).
+    /// False when monitor-mode policies would have done more than was done.
     pub enforced: bool,
+    /// What the decision would be if monitor-mode policies were enforced too, when it differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would: Option<Action>,
+    /// The policy rule or condition behind the decision (`policy/rule`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// Version of the policy set that decided.
+    pub policy_version: String,
     /// HTTP status returned to the caller.
     pub status: u16,
     /// Everything found, both directions.
@@ -64,9 +78,16 @@ pub struct AuditEvent {
 pub struct Caller {
     /// Peer IP address.
     pub ip: String,
-    /// Keyed hash of the credential the caller presented, for correlation.
+    /// A configured caller's id, or a keyed hash of the credential an unknown caller
+    /// presented, for correlation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The caller's workload, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// The caller's namespace, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// Token usage as recorded.

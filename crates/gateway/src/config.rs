@@ -1,12 +1,11 @@
-//! The gateway's configuration: listeners, upstreams, limits and, until policy documents land,
-//! a typed policy section. Every field has a default, so `rampart up` runs with none.
+//! The gateway's configuration: listeners, upstreams, routes, callers, limits and where the
+//! policy documents are. Every field has a default, so `rampart up` runs with none (the
+//! embedded `policies/default.yaml` then decides).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use rampart_core::{Action, DataClass, Finding};
-use rampart_detect::redact::Strategy;
 use serde::Deserialize;
 
 /// Everything `rampart up` needs.
@@ -33,12 +32,20 @@ pub struct Config {
     pub upstream_keys: BTreeMap<String, String>,
     /// API routes: reverse-proxied HTTP services, inspected like provider routes.
     pub routes: Vec<ApiRoute>,
-    /// Forward-proxy egress (`HTTP_PROXY`/`HTTPS_PROXY` pointed at the gateway).
-    pub egress: Egress,
+    /// Known callers: who presents which API key or comes from which addresses, with the
+    /// workload identity policies select on.
+    pub callers: Vec<CallerDef>,
+    /// Policy files and folders (`RuntimePolicy` YAML; `*_test.yaml` files are skipped). Empty:
+    /// the embedded default policy.
+    pub policies: Vec<PathBuf>,
+    /// How often policy files are checked for changes (ms); 0 turns the watch off (SIGHUP and
+    /// `POST /admin/policies/reload` still reload).
+    pub policy_poll_ms: u64,
+    /// Name of the environment variable holding the bearer token the admin API's `/admin/*`
+    /// endpoints require; without it they answer only on a loopback admin listener.
+    pub admin_token_env: Option<String>,
     /// Size and time limits.
     pub limits: Limits,
-    /// What to do about findings.
-    pub policy: Policy,
 }
 
 impl Default for Config {
@@ -52,9 +59,24 @@ impl Default for Config {
             upstream_ca: None,
             upstream_keys: BTreeMap::new(),
             routes: Vec::new(),
-            egress: Egress::default(),
+            callers: Vec::new(),
+            policies: Vec::new(),
+            policy_poll_ms: 2_000,
+            admin_token_env: None,
             limits: Limits::default(),
-            policy: Policy::default(),
+        }
+    }
+}
+
+impl ApiRoute {
+    /// The name policies select this route by.
+    pub fn route_name(&self) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => {
+                let n = self.prefix.trim_matches('/').replace('/', "-");
+                if n.is_empty() { "root".into() } else { n }
+            }
         }
     }
 }
@@ -80,40 +102,36 @@ pub struct Tls {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiRoute {
+    /// The route's name, as policies select it (`selector.routes`); default: the prefix
+    /// without slashes (`/billing/` -> `billing`).
+    #[serde(default)]
+    pub name: Option<String>,
     /// Requests whose path starts with this go to `upstream`.
     pub prefix: String,
     /// Base URL of the service; the request path is appended as is.
     pub upstream: String,
 }
 
-/// Which destinations forward-proxy traffic may reach. Host patterns use `*` wildcards
-/// (`*.openai.com`); a port is not part of the pattern.
+/// A known caller. A request is this caller when it presents the key held in `key_env`, or,
+/// without a known key, when it comes from one of `cidrs`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Egress {
-    /// When not empty, only these hosts may be reached; others are refused.
-    pub allow: Vec<String>,
-    /// These hosts are refused (checked before `allow`).
-    pub deny: Vec<String>,
-}
-
-impl Egress {
-    /// Whether `host` may be reached.
-    pub fn permits(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        if self
-            .deny
-            .iter()
-            .any(|g| glob(&g.to_ascii_lowercase(), &host))
-        {
-            return false;
-        }
-        self.allow.is_empty()
-            || self
-                .allow
-                .iter()
-                .any(|g| glob(&g.to_ascii_lowercase(), &host))
-    }
+pub struct CallerDef {
+    /// The API-key id policies select on (`callers.keys`).
+    pub id: String,
+    /// Environment variable holding the caller's API key (compared by keyed hash; never
+    /// logged).
+    pub key_env: Option<String>,
+    /// Source address ranges (`10.0.0.0/8`, `192.168.1.7`).
+    pub cidrs: Vec<String>,
+    /// Workload name.
+    pub workload: Option<String>,
+    /// Kubernetes namespace.
+    pub namespace: Option<String>,
+    /// Kubernetes service account.
+    pub service_account: Option<String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Size and time limits of one exchange.
@@ -158,223 +176,39 @@ impl Default for Limits {
     }
 }
 
-/// Enforce changes traffic; monitor only records what would have happened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Redact and block as decided.
-    #[default]
-    Enforce,
-    /// Decide and record, change nothing.
-    Monitor,
-}
-
-/// What happens when a body cannot be inspected (unknown encoding, malformed, too large, too
-/// slow).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailMode {
-    /// Refuse the exchange with a clear error.
-    #[default]
-    Closed,
-    /// Let it through uninspected, and record that.
-    Open,
-}
-
-/// The policy until policy documents replace it: one rule set per direction.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Policy {
-    /// Enforce or monitor.
-    pub mode: Mode,
-    /// What to do with bodies that cannot be inspected.
-    pub fail: FailMode,
-    /// Requests toward upstreams.
-    pub request: FlowRules,
-    /// Responses back to callers.
-    pub response: FlowRules,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            mode: Mode::Enforce,
-            fail: FailMode::Closed,
-            request: FlowRules::default(),
-            response: FlowRules {
-                block_detectors: Vec::new(),
-                ..FlowRules::default()
-            },
-        }
-    }
-}
-
-/// Rules for one direction: which findings block the exchange, which are redacted.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FlowRules {
-    /// Detector ids (with `*` wildcards) whose findings block the whole exchange.
-    pub block_detectors: Vec<String>,
-    /// Data classes whose findings are redacted (the rest are allowed and recorded).
-    pub redact_classes: Vec<String>,
-    /// How redacted values are replaced: mask, partial, hash, fake or tokenize.
-    pub strategy: String,
-    /// Findings below this confidence are ignored.
-    pub min_score: f32,
-}
-
-impl Default for FlowRules {
-    fn default() -> Self {
-        FlowRules {
-            // private keys and cloud credentials stop the exchange
-            block_detectors: [
-                "*private_key*",
-                "openssh_*",
-                "putty_*",
-                "aws_*",
-                "gcp_*",
-                "azure_*",
-            ]
-            .map(String::from)
-            .to_vec(),
-            redact_classes: DataClass::ALL.iter().map(|c| c.name().to_owned()).collect(),
-            strategy: "mask".into(),
-            min_score: 0.5,
-        }
-    }
-}
-
-impl FlowRules {
-    /// Checks names and returns the compiled form.
-    pub fn compile(&self) -> anyhow::Result<CompiledRules> {
-        let strategy = Strategy::from_name(&self.strategy).ok_or_else(|| {
-            anyhow::anyhow!(
-                "unknown strategy {:?}; use mask, partial, hash, fake or tokenize",
-                self.strategy
-            )
-        })?;
-        let mut redact = Vec::new();
-        for name in &self.redact_classes {
-            redact.push(DataClass::from_name(name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown data class {name:?}; use one of {}",
-                    DataClass::ALL
-                        .iter()
-                        .map(|c| c.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?);
-        }
-        Ok(CompiledRules {
-            block: self.block_detectors.clone(),
-            redact,
-            strategy,
-            min_score: self.min_score,
-        })
-    }
-}
-
-/// [`FlowRules`] checked and ready to apply.
-#[derive(Clone, Debug)]
-pub struct CompiledRules {
-    block: Vec<String>,
-    redact: Vec<DataClass>,
-    /// The redaction strategy.
-    pub strategy: Strategy,
-    min_score: f32,
-}
-
-impl CompiledRules {
-    /// The classes these rules leave as they are (not in `redact_classes`).
-    pub fn kept(&self) -> Vec<DataClass> {
-        DataClass::ALL
-            .iter()
-            .copied()
-            .filter(|c| !self.redact.contains(c))
-            .collect()
-    }
-
-    /// A redactor that replaces the classes these rules redact and keeps the others.
-    pub fn redactor(&self, key: &rampart_detect::HashKey) -> rampart_detect::Redactor {
-        self.kept().into_iter().fold(
-            rampart_detect::Redactor::new(self.strategy, key.clone()),
-            |r, c| r.keep(c),
-        )
-    }
-
-    /// The action for one finding.
-    pub fn action(&self, f: &Finding) -> Action {
-        if f.score < self.min_score {
-            Action::Allow
-        } else if self.block.iter().any(|g| glob(g, f.detector)) {
-            Action::Block
-        } else if self.redact.contains(&f.class) {
-            Action::Redact
-        } else {
-            Action::Monitor
-        }
-    }
-}
-
-/// `*` matches any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn globs() {
-        assert!(glob("aws_*", "aws_access_key_id"));
-        assert!(glob("*private_key*", "private_key_pem"));
-        assert!(glob("*private_key*", "hex_private_key"));
-        assert!(!glob("aws_*", "openai_api_key"));
-        assert!(glob("jwt", "jwt"));
-        assert!(!glob("a*b*c", "acb"));
-    }
-
-    #[test]
-    fn egress_lists() {
-        let e = Egress {
-            allow: vec!["*.openai.com".into(), "api.anthropic.com".into()],
-            deny: vec!["evil.openai.com".into()],
-        };
-        assert!(e.permits("api.openai.com"));
-        assert!(e.permits("API.Anthropic.com"));
-        assert!(!e.permits("evil.openai.com"));
-        assert!(!e.permits("example.com"));
-        assert!(Egress::default().permits("example.com"));
-    }
-
-    #[test]
     fn yaml_config_parses_and_rejects_unknown_fields() {
         let c = Config::from_yaml(
-            "listen: 127.0.0.1:18080\nupstreams:\n  openai: http://127.0.0.1:9000\npolicy:\n  mode: monitor\n",
+            "listen: 127.0.0.1:18080\nupstreams:\n  openai: http://127.0.0.1:9000\npolicies: [policies/strict.yaml]\n",
         )
         .unwrap();
         assert_eq!(c.listen.port(), 18080);
-        assert_eq!(c.policy.mode, Mode::Monitor);
+        assert_eq!(c.policies, [PathBuf::from("policies/strict.yaml")]);
         assert_eq!(c.upstreams["openai"], "http://127.0.0.1:9000");
         let err = Config::from_yaml("lisen: 1").unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
+        // the typed policy section is gone: policies are documents now
+        let err = Config::from_yaml("policy: {mode: monitor}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("policy"), "{err}");
+    }
+
+    #[test]
+    fn route_names_default_to_the_prefix() {
+        let r = |prefix: &str, name: Option<&str>| ApiRoute {
+            name: name.map(str::to_owned),
+            prefix: prefix.into(),
+            upstream: "http://x".into(),
+        };
+        assert_eq!(r("/billing/", None).route_name(), "billing");
+        assert_eq!(r("/api/v2/", None).route_name(), "api-v2");
+        assert_eq!(r("/", None).route_name(), "root");
+        assert_eq!(r("/x/", Some("card-vault")).route_name(), "card-vault");
     }
 
     #[test]
@@ -388,22 +222,7 @@ mod tests {
             .and_then(|rest| rest.split("```").next())
             .expect("a yaml block in the README");
         let c = Config::from_yaml(block).unwrap();
-        c.policy.request.compile().unwrap();
-        c.policy.response.compile().unwrap();
         assert_eq!(c.routes.len(), 1);
-    }
-
-    #[test]
-    fn rules_name_what_is_wrong() {
-        let bad = FlowRules {
-            strategy: "shred".into(),
-            ..FlowRules::default()
-        };
-        assert!(bad.compile().unwrap_err().to_string().contains("shred"));
-        let bad = FlowRules {
-            redact_classes: vec!["SSN".into()],
-            ..FlowRules::default()
-        };
-        assert!(bad.compile().unwrap_err().to_string().contains("US_SSN"));
+        assert_eq!(c.callers.len(), 1);
     }
 }

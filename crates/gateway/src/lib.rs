@@ -12,6 +12,7 @@ pub mod body;
 pub mod config;
 pub mod metrics;
 mod pipeline;
+pub mod policies;
 pub mod sse;
 
 use std::collections::HashMap;
@@ -28,8 +29,8 @@ use rampart_detect::{HashKey, Scanner};
 use rampart_llm::Provider;
 use tokio::net::TcpListener;
 
-use config::CompiledRules;
 pub use config::Config;
+use policies::{LoadError, PolicyStore, Reloaded};
 
 /// The outbound client: HTTP and HTTPS (rustls, ring, webpki roots), pooled, HTTP/1.1 and
 /// HTTP/2 by ALPN.
@@ -42,8 +43,11 @@ pub struct Gateway {
     upstreams: HashMap<&'static str, String>,
     /// Provider id -> the credential header injected toward it.
     keys: HashMap<&'static str, (http::HeaderName, http::HeaderValue)>,
-    request_rules: CompiledRules,
-    response_rules: CompiledRules,
+    /// The policies in force, swapped atomically on reload.
+    policies: PolicyStore,
+    callers: Callers,
+    /// The bearer token `/admin/*` requires, when configured.
+    admin_token: Option<String>,
     client: UpstreamClient,
     audit: audit::AuditSink,
     /// The gateway's metrics.
@@ -87,6 +91,11 @@ pub struct Drained {
 }
 
 impl Running {
+    /// Reloads the policy files now (what SIGHUP does).
+    pub fn reload_policies(&self) -> Result<Reloaded, LoadError> {
+        self.gateway.reload_policies()
+    }
+
     /// Drains the gateway: `/readyz` turns unready, the listener closes, exchanges in flight
     /// (streams included) finish within `limits.shutdown_grace_ms`, and connections still
     /// open after that are cut. Returns when the data plane has stopped.
@@ -144,16 +153,26 @@ impl Gateway {
                 anyhow::bail!("route prefix {:?} must start with /", r.prefix);
             }
         }
-        let request_rules = config
-            .policy
-            .request
-            .compile()
-            .map_err(|e| anyhow::anyhow!("policy.request: {e}"))?;
-        let response_rules = config
-            .policy
-            .response
-            .compile()
-            .map_err(|e| anyhow::anyhow!("policy.response: {e}"))?;
+        let policies = PolicyStore::open(config.policies.clone()).map_err(|e| match e {
+            LoadError::Invalid(d) => anyhow::anyhow!("the policies do not compile:\n{d}"),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+        for w in &policies.current().warnings {
+            tracing::warn!("policy: {w}");
+        }
+        let admin_token = match &config.admin_token_env {
+            None => None,
+            Some(var) => Some(
+                std::env::var(var)
+                    .ok()
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("admin_token_env: environment variable {var} is not set")
+                    })?
+                    .trim()
+                    .to_owned(),
+            ),
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(upstream_tls(config.upstream_ca.as_deref())?)
             .https_or_http()
@@ -169,13 +188,15 @@ impl Gateway {
             Ok(secret) if !secret.is_empty() => HashKey::derive(secret.as_bytes()),
             _ => HashKey::random(),
         };
+        let callers = Callers::resolve(&config.callers, &hash_key)?;
         Ok(Arc::new(Gateway {
             config,
             providers,
             upstreams,
             keys,
-            request_rules,
-            response_rules,
+            policies,
+            callers,
+            admin_token,
             client,
             audit,
             metrics: metrics::Metrics::new(),
@@ -200,6 +221,9 @@ impl Gateway {
             })?;
         let admin_addr = admin.local_addr()?;
         tokio::spawn(self.clone().serve_admin(admin));
+        if self.config.policy_poll_ms > 0 && self.policies.watches_files() {
+            tokio::spawn(self.clone().watch_policies());
+        }
         Ok(Running {
             addr: listener.local_addr()?,
             admin_addr,
@@ -298,7 +322,41 @@ impl Gateway {
         }
     }
 
-    /// Serves `/healthz`, `/readyz` and `/metrics`.
+    /// Reloads the policy files; counts and logs the result.
+    pub fn reload_policies(&self) -> Result<Reloaded, LoadError> {
+        let result = self.policies.reload();
+        self.metrics.reload(match &result {
+            Ok(Reloaded::Swapped { .. }) => "ok",
+            Ok(Reloaded::Unchanged) => "unchanged",
+            Err(_) => "error",
+        });
+        result
+    }
+
+    /// Checks the policy files for changes every `policy_poll_ms` until the gateway stops.
+    async fn watch_policies(self: Arc<Self>) {
+        let every = std::time::Duration::from_millis(self.config.policy_poll_ms);
+        let mut stop = self.stop.subscribe();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|&s| s) => return,
+            }
+            // reading and compiling is blocking work
+            let gw = self.clone();
+            let result = tokio::task::spawn_blocking(move || gw.policies.reload()).await;
+            if let Ok(result) = result {
+                match &result {
+                    Ok(Reloaded::Swapped { .. }) => self.metrics.reload("ok"),
+                    // a broken file is reported once, not every poll
+                    Err(LoadError::StillInvalid(_)) | Ok(Reloaded::Unchanged) => {}
+                    Err(_) => self.metrics.reload("error"),
+                }
+            }
+        }
+    }
+
+    /// Serves `/healthz`, `/readyz`, `/metrics` and the policy admin API.
     pub async fn serve_admin(self: Arc<Self>, listener: TcpListener) {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -308,32 +366,199 @@ impl Gateway {
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
                     let gw = gw.clone();
-                    async move {
-                        let (status, ctype, text) = match req.uri().path() {
-                            "/healthz" => (200, "text/plain", "ok\n".to_owned()),
-                            "/readyz" if *gw.stop.borrow() => {
-                                (503, "text/plain", "draining\n".to_owned())
-                            }
-                            "/readyz" => (200, "text/plain", "ready\n".to_owned()),
-                            "/metrics" => (
-                                200,
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                gw.metrics.encode(),
-                            ),
-                            _ => (404, "text/plain", "not found\n".to_owned()),
-                        };
-                        let resp = hyper::Response::builder()
-                            .status(status)
-                            .header(http::header::CONTENT_TYPE, ctype)
-                            .body(body::full(text))
-                            .expect("static response parts are valid");
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
+                    async move { Ok::<_, std::convert::Infallible>(gw.admin(req).await) }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
+        }
+    }
+
+    async fn admin(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<body::GatewayBody> {
+        let text = |status: u16, ctype: &'static str, text: String| {
+            hyper::Response::builder()
+                .status(status)
+                .header(http::header::CONTENT_TYPE, ctype)
+                .body(body::full(text))
+                .expect("static response parts are valid")
+        };
+        let json =
+            |status: u16, v: serde_json::Value| text(status, "application/json", v.to_string());
+        let path = req.uri().path().to_owned();
+        if path.starts_with("/admin/")
+            && let Err(why) = self.admin_allowed(&req)
+        {
+            return json(401, serde_json::json!({"error": why}));
+        }
+        match (req.method().as_str(), path.as_str()) {
+            (_, "/healthz") => text(200, "text/plain", "ok\n".into()),
+            (_, "/readyz") if *self.stop.borrow() => text(503, "text/plain", "draining\n".into()),
+            (_, "/readyz") => text(200, "text/plain", "ready\n".into()),
+            (_, "/metrics") => text(
+                200,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                self.metrics.encode(),
+            ),
+            ("GET", "/admin/policies") => json(
+                200,
+                serde_json::to_value(self.policies.state()).unwrap_or_default(),
+            ),
+            ("POST", "/admin/policies/reload") => {
+                let gw = self.clone();
+                match tokio::task::spawn_blocking(move || gw.reload_policies()).await {
+                    Ok(Ok(Reloaded::Swapped { version })) => json(
+                        200,
+                        serde_json::json!({"result": "reloaded", "version": version}),
+                    ),
+                    Ok(Ok(Reloaded::Unchanged)) => json(
+                        200,
+                        serde_json::json!({"result": "unchanged", "version": self.policies.current().version()}),
+                    ),
+                    Ok(Err(e)) => json(
+                        422,
+                        serde_json::json!({
+                            "result": "rejected",
+                            "error": e.to_string(),
+                            "version": self.policies.current().version(),
+                        }),
+                    ),
+                    Err(_) => json(
+                        500,
+                        serde_json::json!({"error": "the reload did not finish"}),
+                    ),
+                }
+            }
+            (_, "/admin/policies" | "/admin/policies/reload") => json(
+                405,
+                serde_json::json!({"error": "use GET /admin/policies or POST /admin/policies/reload"}),
+            ),
+            _ => text(404, "text/plain", "not found\n".into()),
+        }
+    }
+
+    /// `/admin/*` needs the configured bearer token; without one, only a loopback admin
+    /// listener serves it.
+    fn admin_allowed(
+        &self,
+        req: &hyper::Request<hyper::body::Incoming>,
+    ) -> Result<(), &'static str> {
+        match &self.admin_token {
+            Some(token) => {
+                let given = req
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::trim);
+                // compared by keyed hash: no early exit on the first differing byte
+                let same = given.is_some_and(|g| {
+                    self.hash_key
+                        .hash(rampart_core::DataClass::Secret, g.as_bytes())
+                        == self
+                            .hash_key
+                            .hash(rampart_core::DataClass::Secret, token.as_bytes())
+                });
+                if same {
+                    Ok(())
+                } else {
+                    Err("the admin API needs `Authorization: Bearer <token>` (admin_token_env)")
+                }
+            }
+            None if self.config.admin_listen.ip().is_loopback() => Ok(()),
+            None => Err("the admin API on a non-loopback address needs admin_token_env to be set"),
+        }
+    }
+}
+
+/// Configured callers, by keyed hash of their API key and by address range.
+#[derive(Debug, Default)]
+struct Callers {
+    by_key: HashMap<rampart_core::ValueHash, usize>,
+    list: Vec<(rampart_policy::Caller, Vec<ipnet::IpNet>)>,
+}
+
+impl Callers {
+    fn resolve(defs: &[config::CallerDef], key: &HashKey) -> anyhow::Result<Callers> {
+        let mut callers = Callers::default();
+        for (i, d) in defs.iter().enumerate() {
+            if d.id.is_empty() {
+                anyhow::bail!("callers[{i}]: `id` is required");
+            }
+            if let Some(var) = &d.key_env {
+                let secret = std::env::var(var)
+                    .ok()
+                    .filter(|k| !k.trim().is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "callers[{i}] ({}): environment variable {var} is not set",
+                            d.id
+                        )
+                    })?;
+                callers.by_key.insert(
+                    key.hash(rampart_core::DataClass::Secret, secret.trim().as_bytes()),
+                    i,
+                );
+            }
+            let mut nets = Vec::new();
+            for c in &d.cidrs {
+                let net = c
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!("callers[{i}] ({}): {c:?} is not an address range", d.id)
+                    })?;
+                nets.push(net);
+            }
+            callers.list.push((
+                rampart_policy::Caller {
+                    ip: None,
+                    key_id: Some(d.id.clone()),
+                    workload: d.workload.clone(),
+                    namespace: d.namespace.clone(),
+                    service_account: d.service_account.clone(),
+                    labels: d.labels.clone(),
+                },
+                nets,
+            ));
+        }
+        Ok(callers)
+    }
+
+    /// Who calls: the caller whose key was presented, else the first whose ranges hold the
+    /// address, else an unknown caller known by address and credential hash.
+    fn identify(
+        &self,
+        ip: std::net::IpAddr,
+        credential: Option<&[u8]>,
+        key: &HashKey,
+        unknown_key_id: Option<String>,
+    ) -> rampart_policy::Caller {
+        let by_key = credential
+            .and_then(|c| {
+                self.by_key
+                    .get(&key.hash(rampart_core::DataClass::Secret, c))
+            })
+            .copied();
+        let by_ip = || {
+            self.list
+                .iter()
+                .position(|(_, nets)| nets.iter().any(|n| n.contains(&ip)))
+        };
+        match by_key.or_else(by_ip) {
+            Some(i) => {
+                let mut c = self.list[i].0.clone();
+                c.ip = Some(ip);
+                c
+            }
+            None => rampart_policy::Caller {
+                ip: Some(ip),
+                key_id: unknown_key_id,
+                ..rampart_policy::Caller::default()
+            },
         }
     }
 }

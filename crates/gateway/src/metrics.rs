@@ -31,6 +31,13 @@ pub struct ErrorLabels {
     pub kind: String,
 }
 
+/// Labels of a policy reload.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// ok (a new set is in force), unchanged, or error (the old set stays).
+    pub result: String,
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -42,6 +49,8 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     /// Time the gateway adds to a request before forwarding it (inspection), in seconds.
     pub inspect_seconds: Histogram,
+    /// Policy reloads by result.
+    pub policy_reloads: Family<ReloadLabels, Counter>,
     registry: Registry,
 }
 
@@ -71,11 +80,18 @@ impl Metrics {
             "Time spent inspecting a request body",
             inspect_seconds.clone(),
         );
+        let policy_reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "policy_reloads",
+            "Policy reloads by result (ok, unchanged, error)",
+            policy_reloads.clone(),
+        );
         Metrics {
             exchanges,
             findings,
             errors,
             inspect_seconds,
+            policy_reloads,
             registry,
         }
     }
@@ -85,6 +101,15 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts one policy reload.
+    pub fn reload(&self, result: &str) {
+        self.policy_reloads
+            .get_or_create(&ReloadLabels {
+                result: result.into(),
+            })
+            .inc();
     }
 
     /// Counts one error.

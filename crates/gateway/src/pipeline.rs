@@ -10,18 +10,18 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use rampart_core::{Action, DataClass, Direction};
+use rampart_core::{Action, DataClass, Direction, Finding, Strategy};
 use rampart_detect::decode::compress::{self, Compression};
-use rampart_detect::{Scan, ScanOptions};
+use rampart_detect::{Redactor, Scan, ScanOptions};
 use rampart_llm::Provider;
+use rampart_policy::{EgressVerdict, Exchange, FailMode, PolicySet, Selection};
 use serde_json::{Value, json};
 
 use crate::Gateway;
 use crate::audit::{AuditEvent, AuditFinding, Caller, UsageRecord};
 use crate::body::{ChannelBody, GatewayBody, full};
-use crate::config::{CompiledRules, FailMode, Mode};
 use crate::metrics::{ExchangeLabels, FindingLabels};
-use crate::sse::SseRewriter;
+use crate::sse::{SseRewriter, StreamRules};
 
 /// Headers that carry the caller's credentials for the upstream: passed through, never
 /// scanned, never logged.
@@ -48,8 +48,10 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Where a request goes.
 enum Route {
+    /// A provider, at a base URL.
     Provider(Arc<dyn Provider>, String),
-    Api(String),
+    /// An API route (or the forward proxy, named `egress`), at a base URL.
+    Api { name: String, base: String },
 }
 
 /// The record of an exchange, filled phase by phase and written in `finish`.
@@ -66,32 +68,82 @@ struct Record {
     reason: String,
     error: Option<String>,
     usage: Option<UsageRecord>,
+    /// The policy set the exchange took at its start (kept to its end, reloads or not).
+    policies: Arc<PolicySet>,
+    /// What policies select the exchange by.
+    ex: Exchange,
+    /// What monitor-mode policies would have made the decision.
+    would: Action,
+    decided_by: Option<String>,
 }
 
 impl Record {
-    /// Records findings seen at `location`, each with the action `rules` give it (at most
-    /// `cap`); returns the strongest.
+    /// Records findings seen at `location`, each with the action `sel` gives it (at most
+    /// `cap`); returns the strongest enforced action.
     fn judge(
         &mut self,
-        rules: &CompiledRules,
+        sel: &Selection,
         direction: Direction,
         location: &str,
-        findings: impl IntoIterator<Item = rampart_core::Finding>,
+        findings: impl IntoIterator<Item = Finding>,
         cap: Action,
     ) -> Action {
         let mut worst = Action::Allow;
         for finding in findings {
-            let action = rules.action(&finding).min(cap);
+            let v = sel.verdict(&finding);
+            let action = v.enforced.action.min(cap);
             worst = worst.max(action);
+            self.would = self.would.max(v.would.action);
             self.findings.push(AuditFinding {
                 direction,
                 location: location.to_owned(),
                 action,
+                would: (v.would.action != action).then_some(v.would.action),
+                rule: v.enforced.origin.map(|o| sel.origin_name(o)),
                 finding,
             });
         }
         worst
     }
+
+    /// The findings recorded so far in `direction`.
+    fn found(&self, direction: Direction) -> Vec<Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.direction == direction)
+            .map(|f| f.finding.clone())
+            .collect()
+    }
+
+    /// Takes the exchange-level decision (conditions included) for `direction`.
+    fn decide(&mut self, sel: &Selection, direction: Direction) -> rampart_policy::Decision {
+        let mut ex = self.ex.clone();
+        ex.direction = Some(direction);
+        let d = sel.decide(&ex, &self.found(direction));
+        self.would = self.would.max(d.would);
+        if !d.decided_by.is_empty() && d.action >= Action::Redact {
+            self.decided_by = Some(d.decided_by.clone());
+        }
+        d
+    }
+}
+
+/// The credential the caller presented (bearer token or API-key header), if any.
+fn credential(headers: &HeaderMap) -> Option<&[u8]> {
+    let v = CREDENTIAL_HEADERS
+        .iter()
+        .filter_map(|h| headers.get(*h))
+        .next()?
+        .as_bytes();
+    Some(v.strip_prefix(b"Bearer ").unwrap_or(v))
+}
+
+/// A redactor that replaces what `sel` redacts and keeps the rest.
+fn redactor(sel: &Selection, key: &rampart_detect::HashKey) -> Redactor {
+    let sel = sel.clone();
+    Redactor::new(Strategy::Mask, key.clone()).choosing(Arc::new(move |class, detector, score| {
+        sel.redaction(class, detector, score)
+    }))
 }
 
 impl Gateway {
@@ -103,7 +155,7 @@ impl Gateway {
         if req.method() == http::Method::CONNECT {
             return self.connect(req, peer).await;
         }
-        // request_head: route and caller
+        // request_head: route, caller, the policies that apply
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or("").to_owned();
@@ -119,40 +171,91 @@ impl Gateway {
         let route = match &origin {
             Some((base, _)) => Some(match self.providers.iter().find(|p| p.matches(&path)) {
                 Some(p) => Route::Provider(p.clone(), base.clone()),
-                None => Route::Api(base.clone()),
+                None => Route::Api {
+                    name: "egress".into(),
+                    base: base.clone(),
+                },
             }),
             None => self.route(&path),
         };
-        let provider_id = match &route {
-            Some(Route::Provider(p, _)) => p.id(),
-            Some(Route::Api(_)) => "api",
-            None => "none",
+        let (provider_id, route_name) = match &route {
+            Some(Route::Provider(p, _)) => (p.id(), p.id().to_owned()),
+            Some(Route::Api { name, .. }) => ("api", name.clone()),
+            None => ("none", String::new()),
         };
+        let destination = match (&origin, &route) {
+            (Some((_, host)), _) => Some(host.clone()),
+            (None, Some(Route::Provider(_, base) | Route::Api { base, .. })) => base
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_owned)),
+            _ => None,
+        };
+        let host = parts.uri.host().map(str::to_owned).or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name).to_owned())
+        });
+        let caller = self.callers.identify(
+            peer.ip(),
+            credential(&parts.headers),
+            &self.hash_key,
+            self.key_id(&parts.headers),
+        );
+        let ex = Exchange {
+            direction: Some(Direction::Request),
+            route: (!route_name.is_empty()).then_some(route_name),
+            host,
+            path: path.clone(),
+            method: parts.method.as_str().to_owned(),
+            provider: match &route {
+                Some(Route::Provider(p, _)) => Some(p.id().to_owned()),
+                _ => None,
+            },
+            model: None,
+            caller,
+            destination,
+        };
+        let policies = self.policies.current();
+        let sel = policies.select(&ex);
         let mut rec = self.new_record(
             provider_id,
             parts.method.as_str(),
             &path,
-            Caller {
-                ip: peer.ip().to_string(),
-                key_id: self.key_id(&parts.headers),
-            },
+            policies.clone(),
+            ex,
             "clean",
         );
         let provider = match &route {
             Some(Route::Provider(p, _)) => Some(p.clone()),
             _ => None,
         };
-        if let Some((_, host)) = &origin
-            && !self.config.egress.permits(host)
-        {
-            rec.provider = "egress".into();
-            rec.reason = "egress_denied".into();
-            let resp = problem(
-                StatusCode::FORBIDDEN,
-                "rampart_egress_denied",
-                &format!("egress to {host} is not allowed by policy"),
-            );
-            return self.finish(rec, Action::Block, resp);
+        if let Some(dest) = rec.ex.destination.clone() {
+            match sel.egress(&dest) {
+                (EgressVerdict::Block, origin) => {
+                    rec.reason = "egress_denied".into();
+                    rec.decided_by = origin.map(|o| sel.origin_name(o));
+                    let resp = self.refuse(
+                        provider.as_deref(),
+                        StatusCode::FORBIDDEN,
+                        "rampart_egress_denied",
+                        &format!("egress to {dest} is not allowed by policy"),
+                    );
+                    return self.finish(rec, Action::Block, resp);
+                }
+                (EgressVerdict::Flag, origin) => {
+                    rec.reason = if rampart_llm::is_ai_host(&dest) {
+                        "shadow_ai".into()
+                    } else {
+                        "egress_unlisted".into()
+                    };
+                    rec.decided_by = origin.map(|o| sel.origin_name(o));
+                    rec.would = rec.would.max(Action::Monitor);
+                }
+                (EgressVerdict::Allow, _) => {}
+            }
         }
         let Some(route) = route else {
             rec.reason = "no_route".into();
@@ -164,8 +267,7 @@ impl Gateway {
             return self.finish(rec, Action::Allow, resp);
         };
         let limits = &self.config.limits;
-        let enforce = self.config.policy.mode == Mode::Enforce;
-        let fail_open = self.config.policy.fail == FailMode::Open;
+        let fail_open = sel.fail() == FailMode::Open;
 
         // request_body: read within limits; with fail-open, bodies over the inspection limit
         // are still read (up to `max_uninspected_body`) to be forwarded uninspected
@@ -319,17 +421,22 @@ impl Gateway {
         let streaming = provider
             .as_ref()
             .is_some_and(|p| p.streaming(&path, &query, json.as_ref().unwrap_or(&Value::Null)));
+        // with the model known, model selectors can match
+        let sel = if rec.model.is_some() {
+            rec.ex.model = rec.model.clone();
+            policies.select(&rec.ex)
+        } else {
+            sel
+        };
 
         // decide: body, headers, query
-        let rules = &self.request_rules;
         let body_action = rec.judge(
-            rules,
+            &sel,
             Direction::Request,
             "body",
             scan.findings().cloned(),
             Action::Block,
         );
-        let mut decision = body_action;
         let redact_body = body_action == Action::Redact;
         let mut headers = parts.headers.clone();
         // one scan over every inspected header value; each header again only if it holds
@@ -360,15 +467,14 @@ impl Gateway {
                 continue;
             }
             let worst = rec.judge(
-                rules,
+                &sel,
                 Direction::Request,
                 &format!("header:{name}"),
                 s.findings().cloned(),
                 Action::Block,
             );
-            decision = decision.max(worst);
             if worst == Action::Redact {
-                let replaced = self.redacted(&s, rules);
+                let replaced = self.redacted(&s, &sel);
                 if let Ok(v) = HeaderValue::from_bytes(&replaced) {
                     headers.insert(name.clone(), v);
                 }
@@ -379,18 +485,20 @@ impl Gateway {
             && let Ok(s) = self.scanner.scan(query.as_bytes(), &ScanOptions::default())
         {
             let worst = rec.judge(
-                rules,
+                &sel,
                 Direction::Request,
                 "query",
                 s.findings().cloned(),
                 Action::Block,
             );
-            decision = decision.max(worst);
-            if worst == Action::Redact && enforce {
+            if worst == Action::Redact {
                 // replacements are ASCII without spaces or quotes: safe in a query string
-                query = String::from_utf8_lossy(&self.redacted(&s, rules)).into_owned();
+                query = String::from_utf8_lossy(&self.redacted(&s, &sel)).into_owned();
             }
         }
+        // the exchange's decision: every finding's verdict, the flow setting, the conditions
+        let d = rec.decide(&sel, Direction::Request);
+        let decision = d.action;
         self.metrics
             .inspect_seconds
             .observe(t0.elapsed().as_secs_f64());
@@ -402,24 +510,22 @@ impl Gateway {
                 .find(|f| f.action == Action::Block)
                 .map(|f| {
                     format!(
-                        "{} ({}) in {}",
+                        "{} ({}) in {} found",
                         f.finding.class.name(),
                         f.finding.detector,
                         f.location
                     )
                 })
-                .unwrap_or_default();
+                .unwrap_or_else(|| d.reason.clone());
             rec.reason = "rampart_blocked".into();
-            if enforce {
-                return self.end_refused(
-                    rec,
-                    Action::Block,
-                    provider.as_deref(),
-                    StatusCode::FORBIDDEN,
-                    "rampart_blocked",
-                    &format!("request blocked by policy: {worst} found"),
-                );
-            }
+            return self.end_refused(
+                rec,
+                Action::Block,
+                provider.as_deref(),
+                StatusCode::FORBIDDEN,
+                "rampart_blocked",
+                &format!("request blocked by policy: {worst}"),
+            );
         } else if decision == Action::Redact {
             rec.reason = "redacted".into();
         }
@@ -427,9 +533,9 @@ impl Gateway {
         // the body to forward
         let mut parts = parts;
         parts.headers = headers;
-        let forward_body: Bytes = if enforce && redact_body {
+        let forward_body: Bytes = if redact_body {
             let mut out = Vec::with_capacity(text.len());
-            scan.redact(&mut rules.redactor(&self.hash_key), &mut out);
+            scan.redact(&mut redactor(&sel, &self.hash_key), &mut out);
             if decoded.is_some() {
                 parts.headers.remove(header::CONTENT_ENCODING);
             }
@@ -455,7 +561,7 @@ impl Gateway {
         decision: Action,
     ) -> Response<GatewayBody> {
         let base = match &route {
-            Route::Provider(_, base) | Route::Api(base) => base.clone(),
+            Route::Provider(_, base) | Route::Api { base, .. } => base.clone(),
         };
         let uri = if query.is_empty() {
             format!("{base}{}", parts.uri.path())
@@ -543,13 +649,15 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_ascii_lowercase())
             .filter(|v| !v.is_empty() && v != "identity");
-        let enforce = self.config.policy.mode == Mode::Enforce;
+        let mut rex = rec.ex.clone();
+        rex.direction = Some(Direction::Response);
+        let rsel = rec.policies.select(&rex);
 
         if is_sse
             && encoding.is_none()
             && let Some(p) = provider.clone()
         {
-            return self.stream_response(rec, p, rparts.status, headers, rbody, decision, enforce);
+            return self.stream_response(rec, rsel, p, rparts.status, headers, rbody, decision);
         }
         // chunked text (no length announced, not JSON, not encoded) flows through the
         // streaming scanner instead of being read whole
@@ -559,7 +667,7 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/") || v.starts_with("application/x-ndjson"));
         if text_like && encoding.is_none() && !rparts.headers.contains_key(header::CONTENT_LENGTH) {
-            return self.stream_text(rec, rparts.status, headers, rbody, decision, enforce);
+            return self.stream_text(rec, rsel, rparts.status, headers, rbody, decision);
         }
 
         // response_body, whole
@@ -589,7 +697,7 @@ impl Gateway {
                 Ok(b) => Some(b),
                 Err(why) => {
                     self.metrics.error("inspection");
-                    if self.config.policy.fail == FailMode::Open {
+                    if rsel.fail() == FailMode::Open {
                         rec.error = Some(why);
                         rec.reason = "response_uninspected_fail_open".into();
                         return self.finish(rec, decision, build(rparts.status, headers, raw));
@@ -626,16 +734,16 @@ impl Gateway {
                 "the upstream response could not be decoded for inspection",
             );
         };
-        let rules = &self.response_rules;
-        let rdecision = rec.judge(
-            rules,
+        let body_action = rec.judge(
+            &rsel,
             Direction::Response,
             "body",
             scan.findings().cloned(),
             Action::Block,
         );
+        let rdecision = rec.decide(&rsel, Direction::Response).action;
         let decision = decision.max(rdecision);
-        if enforce && rdecision == Action::Block {
+        if rdecision == Action::Block {
             rec.reason = "rampart_blocked".into();
             return self.end_refused(
                 rec,
@@ -646,12 +754,12 @@ impl Gateway {
                 "the response was blocked by policy",
             );
         }
-        let body = if enforce && rdecision == Action::Redact {
+        let body = if body_action == Action::Redact {
             if rec.reason == "clean" {
                 rec.reason = "redacted".into();
             }
             headers.remove(header::CONTENT_ENCODING);
-            Bytes::from(self.redacted(&scan, rules))
+            Bytes::from(self.redacted(&scan, &rsel))
         } else {
             raw
         };
@@ -663,30 +771,34 @@ impl Gateway {
     fn stream_response(
         self: Arc<Self>,
         rec: Record,
+        rsel: Selection,
         provider: Arc<dyn Provider>,
         status: StatusCode,
         headers: HeaderMap,
         body: Incoming,
         decision: Action,
-        enforce: bool,
     ) -> Response<GatewayBody> {
-        let rewriter = SseRewriter::new(
-            provider,
-            self.scanner,
-            self.response_rules.strategy,
-            self.hash_key.clone(),
-            self.response_rules.kept(),
-            enforce,
+        let rewriter = SseRewriter::new(provider, self.scanner, self.stream_rules(&rsel));
+        self.relay(rec, rsel, status, headers, body, decision, rewriter)
+    }
+
+    /// Stream rules from a selection: its redactions, its blocks.
+    fn stream_rules(&self, sel: &Selection) -> StreamRules {
+        let (for_redactor, for_blocks) = (sel.clone(), sel.clone());
+        let key = self.hash_key.clone();
+        StreamRules::new(
+            move || redactor(&for_redactor, &key),
+            move |f| for_blocks.blocks(f),
         )
-        .block_on(self.response_rules.clone());
-        self.relay(rec, status, headers, body, decision, rewriter)
     }
 
     /// Sends a response on while `rewrite` inspects it frame by frame (idle timeout between
     /// frames); records the exchange when the stream ends.
+    #[allow(clippy::too_many_arguments)]
     fn relay(
         self: Arc<Self>,
         rec: Record,
+        rsel: Selection,
         status: StatusCode,
         mut headers: HeaderMap,
         mut body: Incoming,
@@ -745,17 +857,20 @@ impl Gateway {
             }
             // a block rule ends a stream only where the rewriter can end it in the stream's
             // own shape; elsewhere the value is redacted and the stream goes on
-            let rdecision = rec.judge(
-                &gw.response_rules,
+            let cap = if blocked {
+                Action::Block
+            } else {
+                Action::Redact
+            };
+            rec.judge(
+                &rsel,
                 Direction::Response,
                 "stream",
                 rewrite.findings(),
-                if blocked {
-                    Action::Block
-                } else {
-                    Action::Redact
-                },
+                cap,
             );
+            // what was done cannot exceed what the stream allowed (text already sent stays)
+            let rdecision = rec.decide(&rsel, Direction::Response).action.min(cap);
             if blocked {
                 rec.reason = "rampart_blocked".into();
             } else if rdecision == Action::Redact && rec.reason == "clean" {
@@ -785,14 +900,29 @@ impl Gateway {
             .uri()
             .authority()
             .map(|a| (a.host().to_owned(), a.port_u16().unwrap_or(443)));
+        let ex = Exchange {
+            direction: Some(Direction::Request),
+            route: Some("egress".into()),
+            host: target.as_ref().map(|(h, _)| h.clone()),
+            path: String::new(),
+            method: "CONNECT".into(),
+            caller: self.callers.identify(
+                peer.ip(),
+                credential(req.headers()),
+                &self.hash_key,
+                self.key_id(req.headers()),
+            ),
+            destination: target.as_ref().map(|(h, _)| h.clone()),
+            ..Exchange::default()
+        };
+        let policies = self.policies.current();
+        let sel = policies.select(&ex);
         let mut rec = self.new_record(
             "egress",
             "CONNECT",
             &req.uri().to_string(),
-            Caller {
-                ip: peer.ip().to_string(),
-                key_id: None,
-            },
+            policies.clone(),
+            ex,
             "tunnel",
         );
         let Some((host, port)) = target else {
@@ -808,19 +938,28 @@ impl Gateway {
             // AI use that bypasses the provider routes: visible, governable by the lists
             rec.reason = "tunnel_ai_provider".into();
         }
-        if !self.config.egress.permits(&host) {
-            rec.reason = "egress_denied".into();
-            let resp = problem(
-                StatusCode::FORBIDDEN,
-                "rampart_egress_denied",
-                &format!("egress to {host} is not allowed by policy"),
-            );
-            return self.finish(rec, Action::Block, resp);
+        let (verdict, origin) = sel.egress(&host);
+        rec.decided_by = origin.map(|o| sel.origin_name(o));
+        match verdict {
+            EgressVerdict::Block => {
+                rec.reason = "egress_denied".into();
+                let resp = problem(
+                    StatusCode::FORBIDDEN,
+                    "rampart_egress_denied",
+                    &format!("egress to {host} is not allowed by policy"),
+                );
+                return self.finish(rec, Action::Block, resp);
+            }
+            EgressVerdict::Flag if rec.reason == "tunnel_ai_provider" => {
+                rec.reason = "shadow_ai".into();
+            }
+            EgressVerdict::Flag => rec.reason = "egress_unlisted".into(),
+            EgressVerdict::Allow => {}
         }
-        let decision = if rec.reason == "tunnel_ai_provider" {
-            Action::Monitor
-        } else {
+        let decision = if rec.reason == "tunnel" {
             Action::Allow
+        } else {
+            Action::Monitor
         };
         let upstream = match tokio::time::timeout(
             Duration::from_millis(self.config.limits.upstream_timeout_ms),
@@ -861,22 +1000,19 @@ impl Gateway {
     fn stream_text(
         self: Arc<Self>,
         rec: Record,
+        rsel: Selection,
         status: StatusCode,
         headers: HeaderMap,
         body: Incoming,
         decision: Action,
-        enforce: bool,
     ) -> Response<GatewayBody> {
+        let rules = self.stream_rules(&rsel);
         let text = TextRewrite {
-            scanner: rampart_detect::StreamScanner::new(
-                self.scanner,
-                self.response_rules.redactor(&self.hash_key),
-            ),
-            enforce,
-            rules: self.response_rules.clone(),
+            scanner: rampart_detect::StreamScanner::new(self.scanner, rules.redactor()),
+            rules,
             blocked: false,
         };
-        self.relay(rec, status, headers, body, decision, text)
+        self.relay(rec, rsel, status, headers, body, decision, text)
     }
 
     fn route(&self, path: &str) -> Option<Route> {
@@ -887,7 +1023,10 @@ impl Gateway {
             .filter(|r| path.starts_with(&r.prefix))
             .max_by_key(|r| r.prefix.len())
         {
-            return Some(Route::Api(r.upstream.trim_end_matches('/').to_owned()));
+            return Some(Route::Api {
+                name: r.route_name(),
+                base: r.upstream.trim_end_matches('/').to_owned(),
+            });
         }
         let p = self.providers.iter().find(|p| p.matches(path))?;
         Some(Route::Provider(p.clone(), self.upstreams[p.id()].clone()))
@@ -895,18 +1034,13 @@ impl Gateway {
 
     /// A keyed hash of the caller's credential, never the credential.
     fn key_id(&self, headers: &HeaderMap) -> Option<String> {
-        let v = CREDENTIAL_HEADERS
-            .iter()
-            .filter_map(|h| headers.get(*h))
-            .next()?
-            .as_bytes();
-        let v = v.strip_prefix(b"Bearer ").unwrap_or(v);
+        let v = credential(headers)?;
         Some(self.hash_key.hash(DataClass::Secret, v).to_string()[..12].to_owned())
     }
 
-    fn redacted(&self, scan: &Scan<'_>, rules: &CompiledRules) -> Vec<u8> {
+    fn redacted(&self, scan: &Scan<'_>, sel: &Selection) -> Vec<u8> {
         let mut out = Vec::with_capacity(scan.text.len());
-        scan.redact(&mut rules.redactor(&self.hash_key), &mut out);
+        scan.redact(&mut redactor(sel, &self.hash_key), &mut out);
         out
     }
 
@@ -933,9 +1067,16 @@ impl Gateway {
         provider: &str,
         method: &str,
         path: &str,
-        caller: Caller,
+        policies: Arc<PolicySet>,
+        ex: Exchange,
         reason: &str,
     ) -> Record {
+        let caller = Caller {
+            ip: ex.caller.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            key_id: ex.caller.key_id.clone(),
+            workload: ex.caller.workload.clone(),
+            namespace: ex.caller.namespace.clone(),
+        };
         Record {
             id: format!(
                 "{:x}-{}",
@@ -953,6 +1094,10 @@ impl Gateway {
             reason: reason.to_owned(),
             error: None,
             usage: None,
+            policies,
+            ex,
+            would: Action::Allow,
+            decided_by: None,
         }
     }
 
@@ -982,7 +1127,7 @@ impl Gateway {
     }
 
     fn record(&self, rec: Record, decision: Action, status: u16) {
-        let enforced = self.config.policy.mode == Mode::Enforce;
+        let would = rec.would.max(decision);
         self.metrics
             .exchanges
             .get_or_create(&ExchangeLabels {
@@ -1012,7 +1157,10 @@ impl Gateway {
             caller: rec.caller,
             decision,
             reason: rec.reason,
-            enforced,
+            enforced: would == decision,
+            would: (would != decision).then_some(would),
+            decided_by: rec.decided_by,
+            policy_version: rec.policies.version().to_owned(),
             status,
             findings: rec.findings,
             usage: rec.usage,
@@ -1148,24 +1296,17 @@ impl Rewrite for SseRewriter {
 
 /// Raw text through the streaming scanner; in monitor mode the bytes pass as they came and
 /// findings are only recorded.
-/// In enforce mode a block rule ends the response: text has no error shape, so the response
-/// is cut off (the caller sees an incomplete body) and the held-back text is not sent.
+/// A block rule ends the response: text has no error shape, so the response is cut off (the
+/// caller sees an incomplete body) and the held-back text is not sent.
 struct TextRewrite {
     scanner: rampart_detect::StreamScanner<'static>,
-    enforce: bool,
-    rules: CompiledRules,
+    rules: StreamRules,
     blocked: bool,
 }
 
 impl TextRewrite {
     fn hits_block(&mut self) -> bool {
-        self.blocked = self.blocked
-            || (self.enforce
-                && self
-                    .scanner
-                    .findings()
-                    .iter()
-                    .any(|f| self.rules.action(f) == Action::Block));
+        self.blocked = self.blocked || self.scanner.findings().iter().any(|f| self.rules.blocks(f));
         self.blocked
     }
 }
@@ -1176,10 +1317,8 @@ impl Rewrite for TextRewrite {
         self.scanner.feed(&chunk, &mut out);
         if self.hits_block() {
             Bytes::new()
-        } else if self.enforce {
-            Bytes::from(out)
         } else {
-            chunk
+            Bytes::from(out)
         }
     }
 
@@ -1189,7 +1328,7 @@ impl Rewrite for TextRewrite {
         }
         let mut out = Vec::new();
         self.scanner.finish(&mut out);
-        if self.hits_block() || !self.enforce {
+        if self.hits_block() {
             Bytes::new()
         } else {
             Bytes::from(out)

@@ -8,17 +8,50 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rampart_core::{DataClass, Finding};
-use rampart_detect::{HashKey, Redactor, ScanOptions, Scanner, Strategy, StreamScanner};
+use rampart_core::Finding;
+use rampart_detect::{Redactor, ScanOptions, Scanner, StreamScanner};
 use rampart_llm::{Provider, Usage};
-
-use rampart_core::Action;
-
-use crate::config::CompiledRules;
 use serde_json::Value;
 
 /// Largest single event accepted; a longer one is passed on as is after a scan of its bytes.
 const MAX_EVENT: usize = 1 << 20;
+
+/// What inspecting one stream applies: how values are replaced (a fresh redactor per
+/// channel; it keeps what policy does not redact) and which findings end the stream.
+#[derive(Clone)]
+pub struct StreamRules {
+    redactor: Arc<dyn Fn() -> Redactor + Send + Sync>,
+    blocks: Arc<dyn Fn(&Finding) -> bool + Send + Sync>,
+}
+
+impl StreamRules {
+    /// Rules from a redactor factory and a block predicate.
+    pub fn new(
+        redactor: impl Fn() -> Redactor + Send + Sync + 'static,
+        blocks: impl Fn(&Finding) -> bool + Send + Sync + 'static,
+    ) -> StreamRules {
+        StreamRules {
+            redactor: Arc::new(redactor),
+            blocks: Arc::new(blocks),
+        }
+    }
+
+    /// A new redactor.
+    pub fn redactor(&self) -> Redactor {
+        (self.redactor)()
+    }
+
+    /// Whether `finding` ends the stream.
+    pub fn blocks(&self, finding: &Finding) -> bool {
+        (self.blocks)(finding)
+    }
+}
+
+impl std::fmt::Debug for StreamRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamRules")
+    }
+}
 
 /// Rewrites one SSE response stream.
 pub struct SseRewriter {
@@ -27,14 +60,11 @@ pub struct SseRewriter {
     /// One streaming scanner per channel of the current block, with the last event that
     /// carried that channel (event name, data), to shape synthesized events.
     channels: Vec<Channel>,
+    rules: StreamRules,
+    /// Redacts the fields outside the text stream.
     redactor: Redactor,
-    strategy: Strategy,
-    key: HashKey,
-    keep: Vec<DataClass>,
     /// Bytes of an unfinished event.
     pending: Vec<u8>,
-    /// Redact (enforce) or only record (monitor).
-    enforce: bool,
     /// Findings outside the text stream (other fields of events).
     other: Vec<Finding>,
     usage: Option<Usage>,
@@ -43,9 +73,7 @@ pub struct SseRewriter {
     clean_shapes: Vec<Vec<u8>>,
     /// Scratch space for the shape of the current event.
     shape: Vec<u8>,
-    /// Rules whose block actions end the stream (enforce mode only).
-    block: Option<CompiledRules>,
-    /// Findings of `other` already checked against `block`.
+    /// Findings of `other` already checked against the block rule.
     other_checked: usize,
     /// The stream was ended by a block rule: nothing more is emitted.
     blocked: bool,
@@ -89,45 +117,28 @@ impl std::fmt::Debug for SseRewriter {
 }
 
 impl SseRewriter {
-    /// A rewriter for one response of `provider`.
+    /// A rewriter for one response of `provider`. A finding the rules block ends the stream:
+    /// the event holding it is not sent; an error event in the provider's shape (its SDKs
+    /// raise on it) is sent instead, and nothing after it.
     pub fn new(
         provider: Arc<dyn Provider>,
         scanner: &'static Scanner,
-        strategy: Strategy,
-        key: HashKey,
-        keep: Vec<DataClass>,
-        enforce: bool,
+        rules: StreamRules,
     ) -> SseRewriter {
-        let redactor = |k: &HashKey| {
-            keep.iter()
-                .fold(Redactor::new(strategy, k.clone()), |r, &c| r.keep(c))
-        };
         SseRewriter {
             provider,
             scanner,
             channels: Vec::new(),
-            redactor: redactor(&key),
-            strategy,
-            key,
-            keep,
+            redactor: rules.redactor(),
+            rules,
             pending: Vec::new(),
-            enforce,
             other: Vec::new(),
             usage: None,
             clean_shapes: Vec::new(),
             shape: Vec::new(),
-            block: None,
             other_checked: 0,
             blocked: false,
         }
-    }
-
-    /// Ends the stream, in enforce mode, when a finding gets the block action from `rules`:
-    /// the event holding it is not sent; an error event in the provider's shape (its SDKs
-    /// raise on it) is sent instead, and nothing after it.
-    pub fn block_on(mut self, rules: CompiledRules) -> SseRewriter {
-        self.block = Some(rules);
-        self
     }
 
     /// Whether a block rule ended the stream.
@@ -138,16 +149,14 @@ impl SseRewriter {
     /// Checks the findings not checked yet against the block rules; on a hit, ends the stream
     /// with the provider's error event.
     fn check_block(&mut self, out: &mut Vec<u8>) -> bool {
-        let Some(rules) = self.block.as_ref().filter(|_| self.enforce) else {
-            return false;
-        };
+        let rules = &self.rules;
         let mut hit = None;
         for c in &mut self.channels {
             let found = c.scanner.findings();
             if hit.is_none() {
                 hit = found[c.checked..]
                     .iter()
-                    .find(|f| rules.action(f) == Action::Block)
+                    .find(|f| rules.blocks(f))
                     .map(|f| f.detector);
             }
             c.checked = found.len();
@@ -155,7 +164,7 @@ impl SseRewriter {
         if hit.is_none() {
             hit = self.other[self.other_checked..]
                 .iter()
-                .find(|f| rules.action(f) == Action::Block)
+                .find(|f| rules.blocks(f))
                 .map(|f| f.detector);
         }
         self.other_checked = self.other.len();
@@ -330,18 +339,14 @@ impl SseRewriter {
                 }
                 write_head(out);
                 out.extend_from_slice(b"data: ");
-                if self.enforce {
-                    let mut at = 0;
-                    for &(s, e, p) in &spans {
-                        out.extend_from_slice(&joined[at..s]);
-                        serde_json::to_writer(&mut *out, &released[p])
-                            .expect("writing a string to memory");
-                        at = e;
-                    }
-                    out.extend_from_slice(&joined[at..]);
-                } else {
-                    out.extend_from_slice(&joined);
+                let mut at = 0;
+                for &(s, e, p) in &spans {
+                    out.extend_from_slice(&joined[at..s]);
+                    serde_json::to_writer(&mut *out, &released[p])
+                        .expect("writing a string to memory");
+                    at = e;
                 }
+                out.extend_from_slice(&joined[at..]);
                 out.extend_from_slice(b"\n\n");
                 self.shape = shape;
                 return;
@@ -349,10 +354,8 @@ impl SseRewriter {
             self.shape = shape;
         }
         // general path: the parsed event, rewritten and written again, scanned as a whole
-        if self.enforce {
-            for ((id, _), text) in parts.iter().zip(&released) {
-                self.provider.set_stream_part(&mut v, id, text);
-            }
+        for ((id, _), text) in parts.iter().zip(&released) {
+            self.provider.set_stream_part(&mut v, id, text);
         }
         let body = serde_json::to_vec(&v).unwrap_or_default();
         let body = self.scan_other(body);
@@ -401,7 +404,7 @@ impl SseRewriter {
             if self.blocked || self.check_block(out) {
                 continue;
             }
-            if rest.is_empty() || !self.enforce {
+            if rest.is_empty() {
                 continue;
             }
             let rest = String::from_utf8_lossy(&rest);
@@ -438,11 +441,7 @@ impl SseRewriter {
     }
 
     fn new_redactor(&self) -> Redactor {
-        self.keep
-            .iter()
-            .fold(Redactor::new(self.strategy, self.key.clone()), |r, &c| {
-                r.keep(c)
-            })
+        self.rules.redactor()
     }
 
     /// Whether bytes hold no finding at all.
@@ -452,8 +451,8 @@ impl SseRewriter {
             .is_ok_and(|scan| scan.found.is_empty())
     }
 
-    /// Scans bytes outside the text stream as a whole; returns them redacted (enforce) or as
-    /// they were (monitor).
+    /// Scans bytes outside the text stream as a whole; returns them with what policy redacts
+    /// replaced.
     fn scan_other(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         let Ok(scan) = self.scanner.scan(&bytes, &ScanOptions::default()) else {
             return bytes;
@@ -462,9 +461,6 @@ impl SseRewriter {
             return bytes;
         }
         self.other.extend(scan.findings().cloned());
-        if !self.enforce {
-            return bytes;
-        }
         let mut out = Vec::with_capacity(bytes.len());
         scan.redact(&mut self.redactor, &mut out);
         out
@@ -545,17 +541,40 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use rampart_core::DataClass;
+    use rampart_detect::{HashKey, Strategy};
+
     use super::*;
 
-    fn rewriter(p: Box<dyn Provider>) -> SseRewriter {
-        SseRewriter::new(
-            Arc::from(p),
-            Scanner::builtin(),
-            Strategy::Mask,
-            HashKey::new([7; 32]),
-            Vec::new(),
-            true,
+    /// Redacts every class with `mask`, except `keep`; blocks what `blocks` says.
+    fn rules(keep: &[DataClass], blocks: fn(&Finding) -> bool) -> StreamRules {
+        let keep = keep.to_vec();
+        StreamRules::new(
+            move || {
+                keep.iter().fold(
+                    Redactor::new(Strategy::Mask, HashKey::new([7; 32])),
+                    |r, &c| r.keep(c),
+                )
+            },
+            blocks,
         )
+    }
+
+    fn redact_all() -> StreamRules {
+        rules(&[], |_| false)
+    }
+
+    /// Nothing enforced: values are kept.
+    fn monitor() -> StreamRules {
+        rules(&DataClass::ALL, |_| false)
+    }
+
+    fn rewriter(p: Box<dyn Provider>) -> SseRewriter {
+        with_rules(p, redact_all())
+    }
+
+    fn with_rules(p: Box<dyn Provider>, rules: StreamRules) -> SseRewriter {
+        SseRewriter::new(Arc::from(p), Scanner::builtin(), rules)
     }
 
     fn openai_events(pieces: &[&str]) -> Vec<u8> {
@@ -609,14 +628,7 @@ mod tests {
             "key sk-proj-ZSJRpcG5_vpid7ZWNMWVXkWc6DTbIUgS5R53K1A3L4dsg27CqW",
             "yYXBmZNDT3BlbkFJ77x0ryK3bxSl0GlNSHm45ezz7PAtmbWrdjmFGQ7pk7CBjb0SYlY0d6mja8 ok",
         ]);
-        let mut r = SseRewriter::new(
-            Arc::from(Box::new(rampart_llm::openai::OpenAi) as Box<dyn Provider>),
-            Scanner::builtin(),
-            Strategy::Mask,
-            HashKey::new([7; 32]),
-            Vec::new(),
-            false,
-        );
+        let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), monitor());
         let mut out = Vec::new();
         r.push(&input, &mut out);
         r.finish(&mut out);
@@ -630,13 +642,9 @@ mod tests {
     #[test]
     fn classes_the_policy_allows_pass_through_a_stream() {
         let input = openai_events(&["mail ada@example.org or ", "call; ssn 536-90-4399 done."]);
-        let mut r = SseRewriter::new(
-            Arc::from(Box::new(rampart_llm::openai::OpenAi) as Box<dyn Provider>),
-            Scanner::builtin(),
-            Strategy::Mask,
-            HashKey::new([7; 32]),
-            vec![DataClass::EmailAddress],
-            true,
+        let mut r = with_rules(
+            Box::new(rampart_llm::openai::OpenAi),
+            rules(&[DataClass::EmailAddress], |_| false),
         );
         let mut out = Vec::new();
         r.push(&input, &mut out);
@@ -813,13 +821,8 @@ mod tests {
             }
         }
     }
-    fn aws_block_rules() -> CompiledRules {
-        crate::config::FlowRules {
-            block_detectors: vec!["aws_*".into()],
-            ..crate::config::FlowRules::default()
-        }
-        .compile()
-        .unwrap()
+    fn aws_block_rules() -> StreamRules {
+        rules(&[], |f| f.detector.starts_with("aws_"))
     }
 
     #[test]
@@ -830,7 +833,7 @@ mod tests {
             "and more text follows.",
         ]);
         for cut in 0..input.len() {
-            let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi)).block_on(aws_block_rules());
+            let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), aws_block_rules());
             let mut out = Vec::new();
             r.push(&input[..cut], &mut out);
             r.push(&input[cut..], &mut out);
@@ -862,8 +865,10 @@ mod tests {
             let v = serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
             s.push_str(&format!("event: content_block_delta\ndata: {v}\n\n"));
         }
-        let mut r =
-            rewriter(Box::new(rampart_llm::anthropic::Anthropic)).block_on(aws_block_rules());
+        let mut r = with_rules(
+            Box::new(rampart_llm::anthropic::Anthropic),
+            aws_block_rules(),
+        );
         let mut out = Vec::new();
         r.push(s.as_bytes(), &mut out);
         r.finish(&mut out);
@@ -879,15 +884,11 @@ mod tests {
     #[test]
     fn monitor_mode_never_ends_a_stream() {
         let input = openai_events(&["key AKIA4HBW6E62M7NGFVGF ", "more"]);
-        let mut r = SseRewriter::new(
-            Arc::from(Box::new(rampart_llm::openai::OpenAi) as Box<dyn Provider>),
-            Scanner::builtin(),
-            Strategy::Mask,
-            HashKey::new([7; 32]),
-            Vec::new(),
-            false,
-        )
-        .block_on(aws_block_rules());
+        // nothing enforced: neither redaction nor blocks
+        let mut r = with_rules(
+            Box::new(rampart_llm::openai::OpenAi),
+            rules(&DataClass::ALL, |_| false),
+        );
         let mut out = Vec::new();
         r.push(&input, &mut out);
         r.finish(&mut out);

@@ -372,10 +372,10 @@ async fn bodies_that_cannot_be_inspected_are_refused_with_a_clear_error() {
 async fn monitor_mode_changes_nothing_and_records_what_it_would_do() {
     let up = upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(&up, dir.path(), |c| {
-        c.policy.mode = rampart_gateway::config::Mode::Monitor
-    })
-    .await;
+    // the shipped monitor-only policy
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/monitor-only.yaml");
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
     let (status, _, _) = call(
         gw.addr,
         "POST",
@@ -389,7 +389,8 @@ async fn monitor_mode_changes_nothing_and_records_what_it_would_do() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let event: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
-    assert_eq!(event["decision"], "block");
+    assert_eq!(event["decision"], "monitor");
+    assert_eq!(event["would"], "block");
     assert_eq!(event["enforced"], false);
 }
 
@@ -535,10 +536,12 @@ async fn raw_http(addr: std::net::SocketAddr, request: &[u8]) -> String {
 async fn forward_proxy_requests_are_inspected_and_tunnels_follow_the_egress_lists() {
     let up = upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(&up, dir.path(), |c| {
-        c.egress.deny = vec!["blocked.example".into()]
-    })
-    .await;
+    let egress = format!(
+        "{}---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: egress}}\nspec:\n  selector: {{routes: [egress]}}\n  egress: {{deny: [blocked.example]}}\n",
+        common::default_policy()
+    );
+    let file = common::policy_file(dir.path(), &egress);
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
     // plain HTTP through the proxy: inspected like an API route
     let body = format!("ssn {SSN}");
     let req = format!(
@@ -687,10 +690,11 @@ async fn the_first_tokens_of_a_stream_pass_before_the_stream_ends() {
 async fn only_the_classes_the_policy_names_are_redacted() {
     let up = upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(&up, dir.path(), |c| {
-        c.policy.request.redact_classes = vec!["US_SSN".into()]
-    })
-    .await;
+    let file = common::policy_file(
+        dir.path(),
+        "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: ssn-only}\nspec:\n  rules: [{classes: [US_SSN], action: redact}]\n",
+    );
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
     let body = chat(&format!("ssn {SSN}, mail ada@example.org"), false);
     let (status, _, _) = call(gw.addr, "POST", "/v1/chat/completions", &[JSON], body).await;
     assert_eq!(status, 200);
@@ -705,8 +709,10 @@ async fn only_the_classes_the_policy_names_are_redacted() {
 async fn fail_open_forwards_what_it_cannot_inspect_and_records_it() {
     let up = upstream().await;
     let dir = tempfile::tempdir().unwrap();
+    let open = common::default_policy().replace("fail: closed", "fail: open");
+    let file = common::policy_file(dir.path(), &open);
     let gw = gateway(&up, dir.path(), |c| {
-        c.policy.fail = rampart_gateway::config::FailMode::Open;
+        c.policies = vec![file];
         c.limits.max_request_body = 4096;
     })
     .await;
@@ -785,10 +791,12 @@ async fn a_block_rule_cuts_off_a_chunked_text_response() {
     use http_body_util::BodyExt;
     let up = upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(&up, dir.path(), |c| {
-        c.policy.response.block_detectors = vec!["us_ssn*".into()]
-    })
-    .await;
+    let block = format!(
+        "{}---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: block-ssn-answers}}\nspec:\n  selector: {{direction: response, routes: [api]}}\n  rules: [{{detectors: ['us_ssn*'], action: block}}]\n",
+        common::default_policy()
+    );
+    let file = common::policy_file(dir.path(), &block);
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     let resp = client

@@ -60,10 +60,12 @@ async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors()
 async fn a_stream_blocked_mid_way_raises_in_both_sdks() {
     let up = common::upstream().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = common::gateway(&up, dir.path(), |c| {
-        c.policy.response.block_detectors = vec!["aws_*".into()]
-    })
-    .await;
+    let block = format!(
+        "{}---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: block-keys-in-answers}}\nspec:\n  selector: {{direction: response}}\n  rules: [{{groups: [cloud_credentials], action: block}}]\n",
+        common::default_policy()
+    );
+    let file = common::policy_file(dir.path(), &block);
+    let gw = common::gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
     let out = tokio::process::Command::new(python())
         .arg(&script)

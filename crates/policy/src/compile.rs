@@ -207,17 +207,12 @@ impl PolicySet {
         if cx.diags.iter().any(|d| d.level == Level::Error) {
             return Err(Diagnostics(cx.diags));
         }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for s in sources {
-            s.name.hash(&mut hasher);
-            s.text.hash(&mut hasher);
-        }
         // most specific first: selection walks them in this order
-        policies.sort_by(|a, b| b.specificity.cmp(&a.specificity));
+        policies.sort_by_key(|p| std::cmp::Reverse(p.specificity));
         Ok(PolicySet {
             policies,
             warnings: cx.diags,
-            version: format!("{:016x}", hasher.finish()),
+            version: fingerprint(sources),
         })
     }
 
@@ -237,14 +232,24 @@ impl PolicySet {
     }
 }
 
+/// The version a set compiled from `sources` gets: a hash of their names and texts, so a
+/// reload can tell unchanged files without compiling them.
+pub fn fingerprint(sources: &[Source]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for s in sources {
+        s.name.hash(&mut hasher);
+        s.text.hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
 /// The documents of a YAML text: each with the number of lines before it.
 fn documents(text: &str) -> Vec<(u32, &str)> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut start_line = 0u32;
-    let mut line_no = 0u32;
     let mut pos = 0;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         if bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t") {
             docs.push((start_line, &text[start..pos]));
@@ -252,7 +257,6 @@ fn documents(text: &str) -> Vec<(u32, &str)> {
             start_line = line_no + 1;
         }
         pos += line.len();
-        line_no += 1;
     }
     docs.push((start_line, &text[start..]));
     docs.retain(|(_, t)| {

@@ -21,7 +21,7 @@ mod groups;
 mod select;
 pub mod testcase;
 
-pub use compile::{Catalog, PolicySet};
+pub use compile::{Catalog, LLM_DETECTORS, PROVIDERS, PolicySet, fingerprint};
 pub use decide::{Decision, Explanation, FindingVerdict, Origin, Selection, Verdict};
 pub use groups::GROUPS;
 pub use select::{Caller, Exchange};

@@ -3,6 +3,7 @@
 //! expected.
 //!
 //! ```yaml
+//! policies: [../default.yaml]     # relative to this file; default: the policies beside it
 //! tests:
 //!   - name: an SSN to OpenAI is redacted
 //!     exchange: {direction: request, provider: openai, route: openai, method: POST,
@@ -23,7 +24,19 @@ use crate::{Diagnostic, Diagnostics, EgressVerdict, Level, PolicySet, Source};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TestFile {
+    #[serde(default)]
+    policies: Vec<String>,
     tests: Vec<Spanned<TestCase>>,
+}
+
+/// A parsed test file.
+#[derive(Debug)]
+pub struct Tests {
+    /// The policy files and folders the cases test, relative to the test file; empty: the
+    /// policy files in the test file's folder.
+    pub policies: Vec<String>,
+    /// The cases, in order.
+    pub cases: Vec<Located>,
 }
 
 /// One case.
@@ -87,16 +100,19 @@ pub struct Located {
 }
 
 /// Parses a test file; diagnostics say where it is wrong.
-pub fn parse(source: &Source) -> Result<Vec<Located>, Diagnostics> {
+pub fn parse(source: &Source) -> Result<Tests, Diagnostics> {
     match serde_saphyr::from_str::<TestFile>(&source.text) {
-        Ok(file) => Ok(file
-            .tests
-            .into_iter()
-            .map(|t| Located {
-                place: format!("{}:{}", source.name, t.referenced.line()),
-                case: t.value,
-            })
-            .collect()),
+        Ok(file) => Ok(Tests {
+            policies: file.policies,
+            cases: file
+                .tests
+                .into_iter()
+                .map(|t| Located {
+                    place: format!("{}:{}", source.name, t.referenced.line()),
+                    case: t.value,
+                })
+                .collect(),
+        }),
         Err(e) => {
             let (line, column) = e
                 .location()

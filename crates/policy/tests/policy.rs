@@ -248,7 +248,8 @@ fn min_score_filters_weak_findings() {
 
 #[test]
 fn selectors_match_what_they_name() {
-    let cases: &[(&str, fn(&mut Exchange), bool)] = &[
+    type Case = (&'static str, fn(&mut Exchange), bool);
+    let cases: &[Case] = &[
         ("direction: response", |_| {}, false),
         ("direction: request", |_| {}, true),
         ("routes: ['open*']", |_| {}, true),

@@ -331,6 +331,7 @@ pub async fn gateway(
         config.upstreams.insert(p.into(), up.url());
     }
     config.routes.push(rampart_gateway::config::ApiRoute {
+        name: None,
         prefix: "/api/".into(),
         upstream: up.url(),
     });
@@ -388,4 +389,21 @@ pub async fn audit_events(dir: &std::path::Path, n: usize) -> Vec<Value> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("fewer than {n} audit events in {}", path.display());
+}
+
+/// Writes `yaml` (policy documents) to a new file in `dir`; returns its path for
+/// `config.policies`.
+#[allow(dead_code)]
+pub fn policy_file(dir: &std::path::Path, yaml: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("policy-{n}.yaml"));
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// The shipped default policy's text.
+#[allow(dead_code)]
+pub fn default_policy() -> &'static str {
+    rampart_gateway::policies::DEFAULT_POLICY
 }

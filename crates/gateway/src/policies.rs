@@ -1,0 +1,270 @@
+//! Policy files on disk, the live snapshot, and reload: the files are read and compiled as a
+//! whole; only a set that compiles replaces the current one, in one atomic pointer swap, so an
+//! exchange sees either the old policies or the new ones, never a mix. A failed reload keeps
+//! the good set, and its diagnostics are logged, counted and shown by the admin API.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use rampart_detect::Scanner;
+use rampart_policy::{Catalog, Diagnostics, PolicySet, Source};
+use serde::Serialize;
+
+/// The policy `rampart up` enforces when no policy file is given.
+pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.yaml");
+
+/// Why policies could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file or folder could not be read.
+    #[error("{0}")]
+    Io(String),
+    /// The policies do not compile.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// The files have not changed since a reload that failed with this.
+    #[error("{0}")]
+    StillInvalid(String),
+}
+
+/// The ids of the built-in detectors, for checking names in policies.
+pub fn detector_ids() -> Vec<&'static str> {
+    Scanner::builtin()
+        .detectors()
+        .iter()
+        .map(|d| d.id)
+        .collect()
+}
+
+/// Whether a file name is a policy test file rather than a policy.
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .is_some_and(|s| s.ends_with("_test"))
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// Reads the policy files named by `paths`: files as given, folders walked for `*.yaml` and
+/// `*.yml` (test files skipped), in name order.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files, true)?;
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            std::fs::read_to_string(&f)
+                .map(|text| Source {
+                    name: f.display().to_string(),
+                    text,
+                })
+                .map_err(|e| LoadError::Io(format!("cannot read {}: {e}", f.display())))
+        })
+        .collect()
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>, given: bool) -> Result<(), LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::Io(format!("cannot read {}: {e}", path.display())))?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| LoadError::Io(format!("cannot list {}: {e}", path.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+            })
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect(&e, out, false)?;
+        }
+    } else if given || (is_yaml(path) && !is_test_file(path)) {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Compiles policy sources against the built-in detectors.
+pub fn compile(sources: &[Source]) -> Result<PolicySet, Diagnostics> {
+    let ids = detector_ids();
+    PolicySet::compile(sources, &Catalog { detectors: &ids })
+}
+
+/// Reads and compiles the policies of `paths`, or the embedded default when `paths` is empty.
+pub fn load(paths: &[PathBuf]) -> Result<PolicySet, LoadError> {
+    let sources = if paths.is_empty() {
+        vec![Source {
+            name: "<embedded policies/default.yaml>".into(),
+            text: DEFAULT_POLICY.into(),
+        }]
+    } else {
+        read_sources(paths)?
+    };
+    compile(&sources).map_err(LoadError::Invalid)
+}
+
+/// The live policy snapshot and its reload state.
+pub struct PolicyStore {
+    paths: Vec<PathBuf>,
+    current: ArcSwap<PolicySet>,
+    state: Mutex<ReloadState>,
+}
+
+/// What the admin API shows about policies.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReloadState {
+    /// Version (content hash) of the set in force.
+    pub version: String,
+    /// Policy names in force, most specific first.
+    pub policies: Vec<String>,
+    /// Where they come from.
+    pub sources: Vec<String>,
+    /// Warnings of the set in force.
+    pub warnings: Vec<String>,
+    /// Successful reloads since start.
+    pub reloads: u64,
+    /// Failed reloads since start.
+    pub failures: u64,
+    /// The diagnostics of the last failed reload, until a reload succeeds.
+    pub last_error: Option<String>,
+    /// Milliseconds since the epoch of the last successful load.
+    pub loaded_at_ms: u128,
+    /// Fingerprint of the files of the last failed reload (not retried until they change).
+    #[serde(skip)]
+    failed_version: Option<String>,
+}
+
+impl std::fmt::Debug for PolicyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyStore")
+            .field("paths", &self.paths)
+            .field("version", &self.current.load().version())
+            .finish()
+    }
+}
+
+/// The outcome of a reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reloaded {
+    /// A new set is in force.
+    Swapped {
+        /// Its version.
+        version: String,
+    },
+    /// The files did not change.
+    Unchanged,
+}
+
+impl PolicyStore {
+    /// Loads the policies of `paths` (the embedded default when empty); fails with every
+    /// diagnostic when they do not compile.
+    pub fn open(paths: Vec<PathBuf>) -> Result<PolicyStore, LoadError> {
+        let set = load(&paths)?;
+        let state = ReloadState {
+            sources: sources_of(&paths),
+            ..ReloadState::default()
+        };
+        let store = PolicyStore {
+            paths,
+            current: ArcSwap::from_pointee(set),
+            state: Mutex::new(state),
+        };
+        store.note_loaded(&store.current(), false);
+        Ok(store)
+    }
+
+    /// The set in force: exchanges take it once and keep it to their end.
+    pub fn current(&self) -> Arc<PolicySet> {
+        self.current.load_full()
+    }
+
+    /// Reads and compiles the files again; swaps the set in when it compiles and differs.
+    /// On failure the current set stays and the error is kept for the admin API.
+    pub fn reload(&self) -> Result<Reloaded, LoadError> {
+        if self.paths.is_empty() {
+            return Ok(Reloaded::Unchanged);
+        }
+        let sources = read_sources(&self.paths).inspect_err(|e| self.failed(e, None))?;
+        let print = rampart_policy::fingerprint(&sources);
+        if print == self.current.load().version() {
+            self.state.lock().expect("policy state lock").last_error = None;
+            return Ok(Reloaded::Unchanged);
+        }
+        {
+            // the same broken files again: already reported
+            let st = self.state.lock().expect("policy state lock");
+            if st.failed_version.as_deref() == Some(&print) {
+                return Err(LoadError::StillInvalid(
+                    st.last_error.clone().unwrap_or_default(),
+                ));
+            }
+        }
+        match compile(&sources).map_err(LoadError::Invalid) {
+            Ok(set) => {
+                let set = Arc::new(set);
+                self.current.store(set.clone());
+                self.note_loaded(&set, true);
+                tracing::info!(version = set.version(), policies = ?set.names(), "policies reloaded");
+                Ok(Reloaded::Swapped {
+                    version: set.version().to_owned(),
+                })
+            }
+            Err(e) => {
+                self.failed(&e, Some(print));
+                Err(e)
+            }
+        }
+    }
+
+    fn failed(&self, e: &LoadError, version: Option<String>) {
+        let mut st = self.state.lock().expect("policy state lock");
+        st.failures += 1;
+        st.last_error = Some(e.to_string());
+        st.failed_version = version;
+        tracing::error!(error = %e, "policy reload failed; the policies in force stay");
+    }
+
+    fn note_loaded(&self, set: &PolicySet, reload: bool) {
+        let mut st = self.state.lock().expect("policy state lock");
+        st.version = set.version().to_owned();
+        st.policies = set.names().into_iter().map(str::to_owned).collect();
+        st.warnings = set.warnings.iter().map(|w| w.to_string()).collect();
+        st.last_error = None;
+        st.failed_version = None;
+        st.loaded_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        if reload {
+            st.reloads += 1;
+        }
+    }
+
+    /// The reload state, for the admin API.
+    pub fn state(&self) -> ReloadState {
+        self.state.lock().expect("policy state lock").clone()
+    }
+
+    /// Whether policies come from files (and can be reloaded).
+    pub fn watches_files(&self) -> bool {
+        !self.paths.is_empty()
+    }
+}
+
+fn sources_of(paths: &[PathBuf]) -> Vec<String> {
+    if paths.is_empty() {
+        vec!["<embedded policies/default.yaml>".into()]
+    } else {
+        paths.iter().map(|p| p.display().to_string()).collect()
+    }
+}
