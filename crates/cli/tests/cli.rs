@@ -382,3 +382,173 @@ fn up_serves_health_stops_on_sigterm_and_bad_config_is_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("PROVIDER=URL"), "{}", stderr(&o));
 }
+
+#[test]
+fn up_reloads_policies_on_sighup_and_refuses_bad_ones_at_start() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.yaml");
+    let doc = |strategy: &str| {
+        format!(
+            "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: p}}\nspec:\n  strategy: {strategy}\n  rules: [{{groups: [pii], action: redact}}]\n"
+        )
+    };
+    std::fs::write(&policy, doc("mask")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(&policy)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("gateway on"))
+        .expect("a start-up line");
+    std::fs::write(&policy, doc("hash")).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let reloaded = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("SIGHUP"))
+        .expect("a reload line");
+    assert!(reloaded.contains("Swapped"), "{reloaded}");
+    // a broken file: reported, the process keeps serving
+    std::fs::write(&policy, "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: p}\nspec: {rules: [{classes: [NOPE], action: redact}]}\n").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let refused = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("SIGHUP"))
+        .expect("a refusal line");
+    assert!(refused.contains("not reloaded"), "{refused}");
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // a bad policy stops the start with every diagnostic
+    let o = rampart(&["up", "--policy", policy.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("p.yaml:4:") && stderr(&o).contains("NOPE"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn policy_check_test_and_explain() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let o = rampart(
+        &["policy", "check", root.join("policies").to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("ok: 8 policies in 4 files"),
+        "{}",
+        stdout(&o)
+    );
+    // the shipped tests pass
+    let o = rampart(
+        &["policy", "test", root.join("policies").to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(" passed, 0 failed"), "{}", stdout(&o));
+    // a failing case says what differs, exit 1
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: p}\nspec:\n  rules: [{classes: [US_SSN], action: redact}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p_test.yaml"),
+        format!(
+            "tests:\n  - name: ssn blocks\n    body: 'ssn {SSN}'\n    expect: {{decision: block}}\n"
+        ),
+    )
+    .unwrap();
+    let o = rampart(&["policy", "test", dir.path().to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("FAIL")
+            && stdout(&o).contains("decision: want block, got redact (p/rules[0])"),
+        "{}",
+        stdout(&o)
+    );
+    // check: every error, with place and hint, exit 1
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: p}\nspec:\n  rules:\n    - {classes: [US_SNN], action: redact}\n    - {groups: [secret], action: drop}\n",
+    )
+    .unwrap();
+    let o = rampart(
+        &[
+            "policy",
+            "check",
+            dir.path().join("p.yaml").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    for want in [
+        "p.yaml:6:18: error: unknown data class `US_SNN`",
+        "did you mean `US_SSN`",
+        "p.yaml:7:17: error: unknown group `secret`",
+        "p.yaml:7:34: error: unknown action `drop`",
+        "3 errors in 1 file",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in {err}");
+    }
+    // explain: which rule decided
+    let o = rampart(
+        &[
+            "policy",
+            "explain",
+            "--provider",
+            "openai",
+            "--namespace",
+            "payments",
+            "--policy",
+            root.join("policies/default.yaml").to_str().unwrap(),
+            "--policy",
+            root.join("policies/teams").to_str().unwrap(),
+        ],
+        format!("refund card 4111 1111 1111 1111, ssn {SSN}").as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("payments-ai (") && out.contains("default ("),
+        "{out}"
+    );
+    assert!(out.contains("CREDIT_CARD (credit_card"), "{out}");
+    assert!(
+        out.contains("decision: block (by payments-ai/flow"),
+        "{out}"
+    );
+    assert!(!out.contains(SSN), "{out}");
+}
