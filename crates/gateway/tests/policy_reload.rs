@@ -315,3 +315,49 @@ async fn callers_are_identified_by_key_and_address_and_policies_select_them() {
             .contains(&key)
     );
 }
+
+#[tokio::test]
+async fn model_selectors_apply_once_the_body_names_the_model() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::policy_file(
+        dir.path(),
+        &format!(
+            "{}---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: no-pii-to-gpt4o}}\nspec:\n  selector: {{models: ['gpt-4o*']}}\n  rules: [{{groups: [pii], action: block}}]\n",
+            common::default_policy()
+        ),
+    );
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
+    let body = |model: &str| {
+        serde_json::to_vec(
+            &json!({"model": model, "messages":[{"role":"user","content":format!("ssn {SSN}")}]}),
+        )
+        .unwrap()
+    };
+    let (status, _, resp) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        body("gpt-4o-mini"),
+    )
+    .await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&resp));
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON],
+        body("o3-mini"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events = common::audit_events(dir.path(), 2).await;
+    assert_eq!(events[0]["decided_by"], "no-pii-to-gpt4o/rules[0]");
+    assert_eq!(events[1]["decision"], "redact");
+    assert!(
+        events[0]["policy_version"]
+            .as_str()
+            .is_some_and(|v| v.len() == 16)
+    );
+}

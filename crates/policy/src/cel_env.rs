@@ -51,16 +51,39 @@ pub(crate) fn comprehension_variables(source: &str) -> Vec<String> {
     names
 }
 
-/// Evaluates `program` on the exchange and its findings: `Ok(bool)`, or why it could not.
-pub(crate) fn eval(
-    program: &Program,
+/// The bit of each variable in a [`uses`] mask.
+fn bit(name: &str) -> u8 {
+    VARIABLES
+        .iter()
+        .position(|v| *v == name)
+        .map_or(0, |i| 1 << i)
+}
+
+/// Which context variables `program` reads, as a bit mask (see [`VARIABLES`]).
+pub(crate) fn uses(program: &Program) -> u8 {
+    program
+        .references()
+        .variables()
+        .into_iter()
+        .fold(0, |m, v| m | bit(v))
+}
+
+/// A context holding the variables of `mask` for the exchange and its findings; built once
+/// per decision and shared by every condition.
+pub(crate) fn context(
+    mask: u8,
     ex: &Exchange,
     direction: Direction,
     findings: &[Finding],
-) -> Result<bool, String> {
+) -> Context<'static, 'static> {
     let mut cx = Context::with_env(ENV.clone());
-    bind(&mut cx, ex, direction, findings);
-    match program.execute(&cx) {
+    bind(&mut cx, mask, ex, direction, findings);
+    cx
+}
+
+/// Evaluates `program` in `cx`: `Ok(bool)`, or why it could not.
+pub(crate) fn eval(program: &Program, cx: &Context<'_, '_>) -> Result<bool, String> {
+    match program.execute(cx) {
         Ok(Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("yields {:?}, not a bool", other.type_of())),
         Err(e) => Err(e.to_string()),
@@ -90,9 +113,8 @@ pub(crate) fn dry_run(program: &Program) -> Result<(), String> {
         hash: rampart_core::ValueHash([0; 16]),
         layers: Vec::new(),
     };
-    let mut cx = Context::with_env(ENV.clone());
-    bind(
-        &mut cx,
+    let cx = context(
+        u8::MAX,
         &ex,
         Direction::Request,
         std::slice::from_ref(&sample),
@@ -105,60 +127,84 @@ pub(crate) fn dry_run(program: &Program) -> Result<(), String> {
     }
 }
 
-fn bind(cx: &mut Context<'_, '_>, ex: &Exchange, direction: Direction, findings: &[Finding]) {
+fn bind(
+    cx: &mut Context<'_, '_>,
+    mask: u8,
+    ex: &Exchange,
+    direction: Direction,
+    findings: &[Finding],
+) {
     let s = |v: Option<&str>| Value::String(Arc::new(v.unwrap_or("").to_owned()));
-    cx.add_variable_from_value(
-        "direction",
-        match direction {
-            Direction::Request => "request",
-            Direction::Response => "response",
-        },
-    );
-    let mut request: HashMap<Key, Value> = HashMap::with_capacity(7);
-    request.insert("method".into(), s(Some(&ex.method)));
-    request.insert("path".into(), s(Some(&ex.path)));
-    request.insert("host".into(), s(ex.host.as_deref()));
-    request.insert("route".into(), s(ex.route.as_deref()));
-    request.insert("provider".into(), s(ex.provider.as_deref()));
-    request.insert("model".into(), s(ex.model.as_deref()));
-    request.insert("destination".into(), s(ex.destination.as_deref()));
-    cx.add_variable_from_value("request", request);
-    let c = &ex.caller;
-    let mut caller: HashMap<Key, Value> = HashMap::with_capacity(6);
-    caller.insert("ip".into(), s(c.ip.map(|ip| ip.to_string()).as_deref()));
-    caller.insert("key_id".into(), s(c.key_id.as_deref()));
-    caller.insert("workload".into(), s(c.workload.as_deref()));
-    caller.insert("namespace".into(), s(c.namespace.as_deref()));
-    caller.insert("service_account".into(), s(c.service_account.as_deref()));
-    let labels: HashMap<Key, Value> = c
-        .labels
-        .iter()
-        .map(|(k, v)| (Key::from(k.clone()), s(Some(v))))
-        .collect();
-    caller.insert("labels".into(), labels.into());
-    cx.add_variable_from_value("caller", caller);
-    let mut counts: HashMap<Key, Value> = DataClass::ALL
-        .iter()
-        .map(|c| (Key::from(c.name().to_owned()), Value::Int(0)))
-        .collect();
-    let mut max_score = 0f64;
-    let list: Vec<Value> = findings
-        .iter()
-        .map(|f| {
-            if let Some(Value::Int(n)) = counts.get_mut(&Key::from(f.class.name().to_owned())) {
-                *n += 1;
-            }
-            max_score = max_score.max(f64::from(f.score));
-            let mut m: HashMap<Key, Value> = HashMap::with_capacity(4);
-            m.insert("class".into(), s(Some(f.class.name())));
-            m.insert("detector".into(), s(Some(f.detector)));
-            m.insert("severity".into(), s(Some(f.severity.name())));
-            m.insert("score".into(), Value::Float(f64::from(f.score)));
-            m.into()
-        })
-        .collect();
-    cx.add_variable_from_value("findings", list);
-    cx.add_variable_from_value("counts", counts);
-    cx.add_variable_from_value("total", Value::Int(findings.len() as i64));
-    cx.add_variable_from_value("max_score", Value::Float(max_score));
+    let wants = |name: &str| mask & bit(name) != 0;
+    if wants("total") {
+        cx.add_variable_from_value("total", Value::Int(findings.len() as i64));
+    }
+    if wants("max_score") {
+        let max = findings
+            .iter()
+            .map(|f| f64::from(f.score))
+            .fold(0.0, f64::max);
+        cx.add_variable_from_value("max_score", Value::Float(max));
+    }
+    if wants("counts") {
+        let mut counts: HashMap<Key, Value> = DataClass::ALL
+            .iter()
+            .map(|c| {
+                let n = findings.iter().filter(|f| f.class == *c).count();
+                (Key::from(c.name().to_owned()), Value::Int(n as i64))
+            })
+            .collect();
+        counts.shrink_to_fit();
+        cx.add_variable_from_value("counts", counts);
+    }
+    if wants("findings") {
+        let list: Vec<Value> = findings
+            .iter()
+            .map(|f| {
+                let mut m: HashMap<Key, Value> = HashMap::with_capacity(4);
+                m.insert("class".into(), s(Some(f.class.name())));
+                m.insert("detector".into(), s(Some(f.detector)));
+                m.insert("severity".into(), s(Some(f.severity.name())));
+                m.insert("score".into(), Value::Float(f64::from(f.score)));
+                m.into()
+            })
+            .collect();
+        cx.add_variable_from_value("findings", list);
+    }
+    if wants("direction") {
+        cx.add_variable_from_value(
+            "direction",
+            match direction {
+                Direction::Request => "request",
+                Direction::Response => "response",
+            },
+        );
+    }
+    if wants("request") {
+        let mut request: HashMap<Key, Value> = HashMap::with_capacity(7);
+        request.insert("method".into(), s(Some(&ex.method)));
+        request.insert("path".into(), s(Some(&ex.path)));
+        request.insert("host".into(), s(ex.host.as_deref()));
+        request.insert("route".into(), s(ex.route.as_deref()));
+        request.insert("provider".into(), s(ex.provider.as_deref()));
+        request.insert("model".into(), s(ex.model.as_deref()));
+        request.insert("destination".into(), s(ex.destination.as_deref()));
+        cx.add_variable_from_value("request", request);
+    }
+    if wants("caller") {
+        let c = &ex.caller;
+        let mut caller: HashMap<Key, Value> = HashMap::with_capacity(6);
+        caller.insert("ip".into(), s(c.ip.map(|ip| ip.to_string()).as_deref()));
+        caller.insert("key_id".into(), s(c.key_id.as_deref()));
+        caller.insert("workload".into(), s(c.workload.as_deref()));
+        caller.insert("namespace".into(), s(c.namespace.as_deref()));
+        caller.insert("service_account".into(), s(c.service_account.as_deref()));
+        let labels: HashMap<Key, Value> = c
+            .labels
+            .iter()
+            .map(|(k, v)| (Key::from(k.clone()), s(Some(v))))
+            .collect();
+        caller.insert("labels".into(), labels.into());
+        cx.add_variable_from_value("caller", caller);
+    }
 }

@@ -118,6 +118,8 @@ pub(crate) struct Egress {
 
 /// A compiled CEL condition.
 pub(crate) struct Condition {
+    /// The context variables the program reads (bit mask).
+    pub(crate) uses: u8,
     pub(crate) name: String,
     pub(crate) source: String,
     pub(crate) program: cel::Program,
@@ -886,6 +888,7 @@ impl Compiler<'_> {
             return None;
         }
         Some(Condition {
+            uses: cel_env::uses(&program),
             name: c.name.value.clone(),
             source: c.when.value.clone(),
             program,

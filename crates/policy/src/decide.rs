@@ -434,9 +434,17 @@ impl Selection {
         }
         let mut conditions = Vec::new();
         let mut errors = Vec::new();
+        // one CEL context for every condition, holding only the variables they read
+        let uses = self
+            .policies()
+            .flat_map(|(_, p)| p.conditions.iter().map(|c| c.uses))
+            .fold(0u8, |m, u| m | u);
+        let has_conditions = self.policies().any(|(_, p)| !p.conditions.is_empty());
+        let cx = has_conditions.then(|| cel_env::context(uses, ex, self.direction, findings));
         for (pi, p) in self.policies() {
             for (ci, c) in p.conditions.iter().enumerate() {
-                let outcome = cel_env::eval(&c.program, ex, self.direction, findings);
+                let Some(cx) = &cx else { break };
+                let outcome = cel_env::eval(&c.program, cx);
                 let name = format!("{}/{}", p.name, c.name);
                 let holds = match &outcome {
                     Ok(b) => *b,
