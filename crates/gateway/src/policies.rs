@@ -268,3 +268,54 @@ fn sources_of(paths: &[PathBuf]) -> Vec<String> {
         paths.iter().map(|p| p.display().to_string()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every policy example in docs/POLICY.md compiles (against the real detector ids).
+    #[test]
+    fn the_reference_examples_compile() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/POLICY.md"))
+                .unwrap();
+        let mut examples = 0;
+        for block in doc.split("```yaml\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            if !block.contains("apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name") {
+                continue;
+            }
+            let source = Source {
+                name: "POLICY.md".into(),
+                text: block.into(),
+            };
+            let set = compile(&[source]).unwrap_or_else(|d| panic!("{d}\n{block}"));
+            assert!(set.warnings.is_empty(), "{:?}", set.warnings);
+            examples += 1;
+        }
+        assert!(examples >= 1);
+    }
+
+    #[test]
+    fn folders_skip_test_files_and_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("b.yaml"),
+            DEFAULT_POLICY
+                .replace("name: default\n", "name: b\n")
+                .replace("name: default-responses", "name: b-responses"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("a.yml"), DEFAULT_POLICY).unwrap();
+        std::fs::write(dir.path().join("a_test.yaml"), "tests: []").unwrap();
+        std::fs::write(dir.path().join(".hidden.yaml"), "garbage: [").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a policy").unwrap();
+        let sources = read_sources(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<&str> = sources
+            .iter()
+            .map(|s| s.name.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names, ["a.yml", "b.yaml"]);
+        assert_eq!(compile(&sources).unwrap().names().len(), 4);
+    }
+}

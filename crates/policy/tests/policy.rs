@@ -391,6 +391,19 @@ fn a_condition_that_fails_at_run_time_follows_the_fail_mode() {
     let sel = open.select(&ex);
     assert_eq!(sel.fail(), FailMode::Open);
     assert_eq!(sel.decide(&ex, &[]).action, Action::Allow);
+    // the documented guard: test for the label first
+    let guarded = compile(&policy(
+        "p",
+        "conditions:\n  - {name: team, when: '\"team\" in caller.labels && caller.labels[\"team\"] == \"blue\"', action: block}",
+    ));
+    let d = guarded.select(&ex).decide(&ex, &[]);
+    assert_eq!((d.action, d.errors.len()), (Action::Allow, 0), "{d:?}");
+    let mut blue = ex.clone();
+    blue.caller.labels.insert("team".into(), "blue".into());
+    assert_eq!(
+        guarded.select(&blue).decide(&blue, &[]).action,
+        Action::Block
+    );
 }
 
 #[test]
