@@ -117,9 +117,8 @@ impl Record {
 
     /// Takes the exchange-level decision (conditions included) for `direction`.
     fn decide(&mut self, sel: &Selection, direction: Direction) -> rampart_policy::Decision {
-        let mut ex = self.ex.clone();
-        ex.direction = Some(direction);
-        let d = sel.decide(&ex, &self.found(direction));
+        // the selection knows its direction; the exchange's metadata is the same both ways
+        let d = sel.decide(&self.ex, &self.found(direction));
         self.would = self.would.max(d.would);
         if !d.decided_by.is_empty() && d.action >= Action::Redact {
             self.decided_by = Some(d.decided_by.clone());
