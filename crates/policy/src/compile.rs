@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::doc::{self, Document};
 use crate::groups;
+use crate::limit::{Budget, KeyPart, Limit, Quantity, Rate, Window};
 use crate::select::{CompiledSelector, Globs, PathTemplate};
 use crate::{Diagnostic, Diagnostics, EgressVerdict, FailMode, Flow, Level, Mode, Source, cel_env};
 
@@ -37,6 +38,7 @@ pub const LLM_DETECTORS: [&str; 7] = [
 #[derive(Debug)]
 pub struct PolicySet {
     pub(crate) policies: Vec<Policy>,
+    pub(crate) limits: Vec<Arc<Limit>>,
     /// Warnings of the compilation.
     pub warnings: Vec<Diagnostic>,
     version: String,
@@ -58,6 +60,8 @@ pub(crate) struct Policy {
     pub(crate) conditions: Vec<Condition>,
     pub(crate) llm: BTreeMap<String, (f32, Action)>,
     pub(crate) limits: Vec<String>,
+    /// Where each limit reference is written: (name, line, column).
+    pub(crate) limit_refs: Vec<(String, u32, u32)>,
 }
 
 /// One compiled rule.
@@ -153,12 +157,28 @@ impl PolicySet {
             catalog,
         };
         let mut policies = Vec::new();
+        let mut limits: Vec<(Limit, String, u32)> = Vec::new();
         for source in sources {
             for (offset, text) in documents(&source.text) {
                 let at = Place {
                     file: &source.name,
                     offset,
                 };
+                let kind = serde_saphyr::from_str::<doc::Kind>(text)
+                    .ok()
+                    .and_then(|k| k.kind)
+                    .map(|k| k.value);
+                if kind.as_deref() == Some("RuntimeLimit") {
+                    match serde_saphyr::from_str::<doc::LimitDocument>(text) {
+                        Ok(doc) => {
+                            if let Some(l) = cx.limit(doc, &at) {
+                                limits.push(l);
+                            }
+                        }
+                        Err(e) => cx.yaml_error(&source.name, offset, &e),
+                    }
+                    continue;
+                }
                 match serde_saphyr::from_str::<Document>(text) {
                     Ok(doc) => {
                         if let Some(p) = cx.policy(doc, &at) {
@@ -179,6 +199,45 @@ impl PolicySet {
                             hint: Some(yaml_hint(&e.to_string())),
                         });
                     }
+                }
+            }
+        }
+        // limit names are unique, and every reference names one
+        let mut known: HashMap<&str, (&str, u32)> = HashMap::new();
+        for (l, file, line) in &limits {
+            if let Some((f, ln)) = known.insert(&l.name, (file, *line)) {
+                cx.diags.push(Diagnostic {
+                    level: Level::Error,
+                    file: file.clone(),
+                    line: *line,
+                    column: 1,
+                    message: format!("a limit named `{}` is already defined", l.name),
+                    hint: Some(format!(
+                        "the first is at {f}:{ln}; give each limit its own metadata.name"
+                    )),
+                });
+            }
+        }
+        for p in &policies {
+            for (name, line, column) in &p.limit_refs {
+                if !known.contains_key(name.as_str()) {
+                    let names: Vec<&str> = known.keys().copied().collect();
+                    cx.diags.push(Diagnostic {
+                        level: Level::Error,
+                        file: p.file.clone(),
+                        line: *line,
+                        column: *column,
+                        message: format!(
+                            "policy `{}` references the unknown limit `{name}`",
+                            p.name
+                        ),
+                        hint: Some(if names.is_empty() {
+                            "define it in a `kind: RuntimeLimit` document loaded with the policies"
+                                .into()
+                        } else {
+                            format!("limits defined: {}", names.join(", "))
+                        }),
+                    });
                 }
             }
         }
@@ -213,6 +272,7 @@ impl PolicySet {
         policies.sort_by_key(|p| std::cmp::Reverse(p.specificity));
         Ok(PolicySet {
             policies,
+            limits: limits.into_iter().map(|(l, ..)| Arc::new(l)).collect(),
             warnings: cx.diags,
             version: fingerprint(sources),
         })
@@ -226,6 +286,16 @@ impl PolicySet {
     /// The names of the policies, most specific first.
     pub fn names(&self) -> Vec<&str> {
         self.policies.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// The names of the limits defined.
+    pub fn limit_names(&self) -> Vec<&str> {
+        self.limits.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// Every limit defined.
+    pub fn all_limits(&self) -> &[Arc<crate::limit::Limit>] {
+        &self.limits
     }
 
     /// Shares the set (selections keep it alive).
@@ -438,6 +508,7 @@ impl Compiler<'_> {
             llm.insert(key.clone(), (t.threshold.value as f32, action));
         }
         let mut limits = Vec::new();
+        let mut limit_refs = Vec::new();
         for l in &spec.limits {
             if !is_dns_label(&l.value) {
                 self.error(
@@ -448,6 +519,11 @@ impl Compiler<'_> {
                 );
             }
             limits.push(l.value.clone());
+            limit_refs.push((
+                l.value.clone(),
+                l.referenced.line() as u32 + at.offset,
+                l.referenced.column() as u32,
+            ));
         }
         if self.errors() > before {
             return None;
@@ -467,7 +543,172 @@ impl Compiler<'_> {
             conditions,
             llm,
             limits,
+            limit_refs,
         })
+    }
+
+    fn yaml_error(&mut self, file: &str, offset: u32, e: &serde_saphyr::Error) {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line() as u32, l.column() as u32))
+            .unwrap_or((1, 1));
+        self.diags.push(Diagnostic {
+            level: Level::Error,
+            file: file.to_owned(),
+            line: line + offset,
+            column,
+            message: first_line(&e.to_string()),
+            hint: Some(yaml_hint(&e.to_string())),
+        });
+    }
+
+    fn limit(&mut self, doc: doc::LimitDocument, at: &Place<'_>) -> Option<(Limit, String, u32)> {
+        let before = self.errors();
+        if doc.api_version.value != "rampart.dev/v1" {
+            self.error(
+                at,
+                &doc.api_version,
+                format!("unsupported apiVersion `{}`", doc.api_version.value),
+                "use `apiVersion: rampart.dev/v1`",
+            );
+        }
+        let name = &doc.metadata.name;
+        if !is_dns_label(&name.value) {
+            self.error(
+                at,
+                name,
+                format!("`{}` is not a valid limit name", name.value),
+                "lower-case letters, digits and `-`, at most 63 characters",
+            );
+        }
+        let spec = doc.spec;
+        let mut key = Vec::new();
+        for k in &spec.key {
+            match KeyPart::ALL.iter().find(|(n, _)| *n == k.value) {
+                Some((_, part)) if !key.contains(part) => key.push(*part),
+                Some(_) => self.warn(
+                    at,
+                    k,
+                    format!("`{}` is listed twice", k.value),
+                    "list each key part once",
+                ),
+                None => {
+                    let names: Vec<&str> = KeyPart::ALL.iter().map(|(n, _)| *n).collect();
+                    self.error(
+                        at,
+                        k,
+                        format!("unknown key part `{}`", k.value),
+                        &format!("one of: {}", names.join(", ")),
+                    );
+                }
+            }
+        }
+        let positive = |cx: &mut Self, v: &Spanned<u64>, what: &str| {
+            if v.value == 0 {
+                cx.error(
+                    at,
+                    v,
+                    format!("{what} must be at least 1"),
+                    "a limit of 0 refuses everything; remove the policy's reference instead",
+                );
+            }
+            v.value
+        };
+        let requests = spec.requests.as_ref().and_then(|r| {
+            let count = positive(self, &r.count, "requests.count");
+            let interval_ms = match crate::limit::parse_duration(&r.per.value) {
+                Some(ms) => ms,
+                None => {
+                    self.error(
+                        at,
+                        &r.per,
+                        format!("`{}` is not a duration", r.per.value),
+                        "for example 1s, 10s, 1m, 1h or 1d",
+                    );
+                    return None;
+                }
+            };
+            let burst = r
+                .burst
+                .as_ref()
+                .map_or(count, |b| positive(self, b, "requests.burst"));
+            Some(Rate {
+                count,
+                interval_ms,
+                burst,
+            })
+        });
+        let concurrent = spec
+            .concurrent
+            .as_ref()
+            .map(|c| positive(self, c, "concurrent"));
+        let mut budgets = Vec::new();
+        if let Some(t) = &spec.tokens {
+            for (what, windows) in [
+                (Quantity::InputTokens, &t.input),
+                (Quantity::OutputTokens, &t.output),
+                (Quantity::TotalTokens, &t.total),
+            ] {
+                let Some(w) = windows else { continue };
+                for (window, max) in [(Window::Minute, &w.per_minute), (Window::Day, &w.per_day)] {
+                    if let Some(max) = max {
+                        let max = positive(self, max, "a token budget");
+                        budgets.push(Budget { what, window, max });
+                    }
+                }
+            }
+        }
+        if let Some(s) = &spec.spend {
+            for (window, usd) in [(Window::Day, &s.per_day), (Window::Month, &s.per_month)] {
+                let Some(usd) = usd else { continue };
+                if !(usd.value > 0.0 && usd.value < 1e9) {
+                    self.error(
+                        at,
+                        usd,
+                        format!("spend {} is not a positive amount of USD", usd.value),
+                        "for example `perDay: 25` or `perMonth: 500.50`",
+                    );
+                    continue;
+                }
+                budgets.push(Budget {
+                    what: Quantity::SpendMicros,
+                    window,
+                    max: (usd.value * 1e6).round() as u64,
+                });
+            }
+        }
+        let max_tokens_per_request = spec
+            .max_tokens_per_request
+            .as_ref()
+            .map(|m| positive(self, m, "maxTokensPerRequest"));
+        if self.errors() == before
+            && requests.is_none()
+            && concurrent.is_none()
+            && budgets.is_empty()
+            && max_tokens_per_request.is_none()
+        {
+            self.error(
+                at,
+                name,
+                format!("limit `{}` limits nothing", name.value),
+                "give it requests, concurrent, tokens, spend or maxTokensPerRequest",
+            );
+        }
+        if self.errors() > before {
+            return None;
+        }
+        Some((
+            Limit {
+                name: name.value.clone(),
+                key,
+                requests,
+                concurrent,
+                budgets,
+                max_tokens_per_request,
+            },
+            at.file.to_owned(),
+            name.referenced.line() as u32 + at.offset,
+        ))
     }
 
     fn errors(&self) -> usize {

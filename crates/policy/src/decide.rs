@@ -8,6 +8,7 @@ use rampart_core::{Action, DataClass, Direction, Finding, Strategy};
 use serde::Serialize;
 
 use crate::compile::{Policy, PolicySet};
+use crate::limit::Limit;
 use crate::select::Exchange;
 use crate::{EgressVerdict, FailMode, Flow, Mode, cel_env};
 
@@ -333,15 +334,20 @@ impl Selection {
             .find_map(|(_, p)| p.llm.get(detector).copied())
     }
 
-    /// The names of the limits the selected policies reference.
-    pub fn limits(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .policies()
-            .flat_map(|(_, p)| p.limits.iter().map(String::as_str))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
+    /// The limits the selected enforce-mode policies reference, each once.
+    pub fn limits(&self) -> Vec<Arc<Limit>> {
+        let mut out: Vec<Arc<Limit>> = Vec::new();
+        for (_, p) in self.policies().filter(|(_, p)| p.mode == Mode::Enforce) {
+            for name in &p.limits {
+                if out.iter().any(|l| &l.name == name) {
+                    continue;
+                }
+                if let Some(l) = self.set.limits.iter().find(|l| &l.name == name) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out
     }
 
     /// The exchange's decision: every finding's verdict and every condition.

@@ -185,3 +185,89 @@ pub struct LlmThreshold {
     /// `allow`, `monitor`, `redact` or `block`.
     pub action: Spanned<String>,
 }
+
+/// The kind of a document, read first to choose how to parse the rest.
+#[derive(Debug, Deserialize)]
+pub struct Kind {
+    /// `RuntimePolicy` or `RuntimeLimit`.
+    pub kind: Option<Spanned<String>>,
+}
+
+/// One `RuntimeLimit` document: rate, concurrency, token and spend limits that policies
+/// reference by name (`spec.limits`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitDocument {
+    /// Must be `rampart.dev/v1`.
+    pub api_version: Spanned<String>,
+    /// `RuntimeLimit`.
+    pub kind: Spanned<String>,
+    /// Name, labels.
+    pub metadata: Metadata,
+    /// The limits.
+    pub spec: LimitSpec,
+}
+
+/// What a limit counts, per key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitSpec {
+    /// What a separate budget is kept for: any of caller, workload, namespace, ip, route,
+    /// provider, model; empty: one budget for all.
+    #[serde(default)]
+    pub key: Vec<Spanned<String>>,
+    /// Requests per interval (GCRA).
+    pub requests: Option<RequestRate>,
+    /// Requests in flight at once.
+    pub concurrent: Option<Spanned<u64>>,
+    /// Token budgets.
+    pub tokens: Option<TokenBudgets>,
+    /// Spend budgets in USD.
+    pub spend: Option<SpendBudget>,
+    /// Largest request: estimated input tokens plus the output tokens it asks for.
+    pub max_tokens_per_request: Option<Spanned<u64>>,
+}
+
+/// `count` requests per `per`, with bursts of up to `burst`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRate {
+    /// Requests per interval.
+    pub count: Spanned<u64>,
+    /// The interval: `1s`, `10s`, `1m`, `1h`, `1d`.
+    pub per: Spanned<String>,
+    /// Requests allowed at once after a quiet period; default `count`.
+    pub burst: Option<Spanned<u64>>,
+}
+
+/// Token budgets by kind.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBudgets {
+    /// Prompt tokens.
+    pub input: Option<Windows>,
+    /// Generated tokens.
+    pub output: Option<Windows>,
+    /// Both.
+    pub total: Option<Windows>,
+}
+
+/// Budgets per calendar window (UTC).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Windows {
+    /// Per minute.
+    pub per_minute: Option<Spanned<u64>>,
+    /// Per day.
+    pub per_day: Option<Spanned<u64>>,
+}
+
+/// Spend budgets in USD.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SpendBudget {
+    /// Per UTC day.
+    pub per_day: Option<Spanned<f64>>,
+    /// Per UTC calendar month.
+    pub per_month: Option<Spanned<f64>>,
+}

@@ -18,12 +18,14 @@ mod compile;
 mod decide;
 pub mod doc;
 mod groups;
+pub mod limit;
 mod select;
 pub mod testcase;
 
 pub use compile::{Catalog, LLM_DETECTORS, PROVIDERS, PolicySet, fingerprint};
 pub use decide::{Decision, Explanation, FindingVerdict, Origin, Selection, Verdict};
 pub use groups::GROUPS;
+pub use limit::{Budget, KeyPart, Limit, Quantity, Rate, Window};
 pub use select::{Caller, Exchange};
 
 use std::fmt;

@@ -567,3 +567,97 @@ fn caller_defaults_are_empty() {
     let c = Caller::default();
     assert!(c.ip.is_none() && c.labels.is_empty());
 }
+
+const LIMITS: &str = "apiVersion: rampart.dev/v1
+kind: RuntimeLimit
+metadata: {name: team-budget}
+spec:
+  key: [caller, model]
+  requests: {count: 100, per: 1m, burst: 10}
+  concurrent: 4
+  tokens:
+    input: {perMinute: 10000}
+    total: {perDay: 1000000}
+  spend: {perDay: 25, perMonth: 500.5}
+  maxTokensPerRequest: 8192
+---
+";
+
+#[test]
+fn limits_are_documents_that_policies_reference() {
+    use rampart_policy::{Budget, KeyPart, Quantity, Rate, Window};
+    let yaml = LIMITS.to_owned()
+        + &policy("base", &format!("{BASE}\nlimits: [team-budget]"))
+        + &policy("trial", "mode: monitor\nlimits: [team-budget]");
+    let set = compile(&yaml);
+    assert_eq!(set.limit_names(), ["team-budget"]);
+    let limits = set.select(&request("openai")).limits();
+    assert_eq!(limits.len(), 1);
+    let l = &limits[0];
+    assert_eq!(l.key, [KeyPart::Caller, KeyPart::Model]);
+    assert_eq!(
+        l.requests,
+        Some(Rate {
+            count: 100,
+            interval_ms: 60_000,
+            burst: 10
+        })
+    );
+    assert_eq!(l.concurrent, Some(4));
+    assert_eq!(l.max_tokens_per_request, Some(8192));
+    assert!(l.budgets.contains(&Budget {
+        what: Quantity::InputTokens,
+        window: Window::Minute,
+        max: 10_000
+    }));
+    assert!(l.budgets.contains(&Budget {
+        what: Quantity::TotalTokens,
+        window: Window::Day,
+        max: 1_000_000
+    }));
+    assert!(l.budgets.contains(&Budget {
+        what: Quantity::SpendMicros,
+        window: Window::Month,
+        max: 500_500_000
+    }));
+    // a monitor-mode policy's limits are not enforced
+    let only_trial =
+        compile(&(LIMITS.to_owned() + &policy("trial", "mode: monitor\nlimits: [team-budget]")));
+    assert!(only_trial.select(&request("openai")).limits().is_empty());
+}
+
+#[test]
+fn limit_mistakes_are_diagnosed() {
+    let yaml = "apiVersion: rampart.dev/v1
+kind: RuntimeLimit
+metadata: {name: bad}
+spec:
+  key: [caller, planet]
+  requests: {count: 0, per: 1 minute}
+  spend: {perDay: -3}
+---
+apiVersion: rampart.dev/v1
+kind: RuntimeLimit
+metadata: {name: empty}
+spec: {}
+---
+"
+    .to_owned()
+        + &policy("p", "limits: [nope]");
+    let d = diagnostics(&yaml);
+    for want in [
+        "p.yaml:5:17: error: unknown key part `planet`",
+        "p.yaml:6:21: error: requests.count must be at least 1",
+        "p.yaml:6:29: error: `1 minute` is not a duration",
+        "p.yaml:7:19: error: spend -3 is not a positive amount of USD",
+        "p.yaml:11:18: error: limit `empty` limits nothing",
+        "p.yaml:18:12: error: policy `p` references the unknown limit `nope`",
+    ] {
+        assert!(
+            d.iter().any(|l| l.starts_with(want)),
+            "missing `{want}` in:\n{}",
+            d.join("\n")
+        );
+    }
+    assert_eq!(d.len(), 6, "{}", d.join("\n"));
+}
