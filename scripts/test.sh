@@ -28,6 +28,18 @@ fi
 RAMPART_PYTHON="$PWD/.venv/bin/python"
 export RAMPART_PYTHON
 
+# The limits tests start their own redis-server processes on loopback ports.
+echo "==> redis-server"
+if ! command -v redis-server >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  fi
+  command -v redis-server >/dev/null || { echo "test.sh: redis-server not found and could not be installed (apt-get install redis-server)" >&2; exit 2; }
+fi
+redis-server --version
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
