@@ -59,6 +59,10 @@ pub struct AuditEvent {
     pub decided_by: Option<String>,
     /// Version of the policy set that decided.
     pub policy_version: String,
+    /// Token and spend accounting, when limits applied: the estimate reserved at admission
+    /// and what was settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsRecord>,
     /// HTTP status returned to the caller.
     pub status: u16,
     /// Everything found, both directions.
@@ -88,6 +92,18 @@ pub struct Caller {
     /// The caller's namespace, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+}
+
+/// Estimate versus actual of an exchange under limits.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LimitsRecord {
+    /// Reserved at admission: estimated input tokens, requested output tokens, cost.
+    pub estimate: rampart_limits::Usage,
+    /// Settled: the provider's usage, or the estimate when it reported none.
+    pub actual: rampart_limits::Usage,
+    /// `reported` (provider usage), `estimated` (counted streamed text or the input
+    /// estimate) or `none` (nothing reached the provider).
+    pub source: &'static str,
 }
 
 /// Token usage as recorded.

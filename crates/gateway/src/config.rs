@@ -46,6 +46,36 @@ pub struct Config {
     pub admin_token_env: Option<String>,
     /// Size and time limits.
     pub limits: Limits,
+    /// Where rate, token and spend limits keep their counters, and model prices.
+    pub rate_limits: RateLimits,
+}
+
+/// The store of rate, token and spend limits (the limits themselves are `RuntimeLimit`
+/// documents beside the policies).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// A Redis shared by every replica (`redis://host:6379/0`); without it, counters are kept
+    /// in this process.
+    pub redis_url: Option<String>,
+    /// How long a Redis call may take (ms) before the fallback applies.
+    pub redis_timeout_ms: u64,
+    /// When Redis fails: `local` (count in this process), `open` (admit) or `closed` (refuse).
+    pub fallback: rampart_limits::Fallback,
+    /// A price table (`models: [{model, input, output}]`, USD per million tokens) taking
+    /// precedence over the shipped one.
+    pub prices: Option<PathBuf>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            redis_url: None,
+            redis_timeout_ms: 100,
+            fallback: rampart_limits::Fallback::Local,
+            prices: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -64,6 +94,7 @@ impl Default for Config {
             policy_poll_ms: 2_000,
             admin_token_env: None,
             limits: Limits::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }

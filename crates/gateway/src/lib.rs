@@ -48,6 +48,10 @@ pub struct Gateway {
     callers: Callers,
     /// The bearer token `/admin/*` requires, when configured.
     admin_token: Option<String>,
+    /// Rate, token and spend limits.
+    limiter: Arc<rampart_limits::Limiter>,
+    /// Model prices for spend limits.
+    prices: rampart_limits::price::Prices,
     client: UpstreamClient,
     audit: audit::AuditSink,
     /// The gateway's metrics.
@@ -189,6 +193,26 @@ impl Gateway {
             _ => HashKey::random(),
         };
         let callers = Callers::resolve(&config.callers, &hash_key)?;
+        let rl = &config.rate_limits;
+        let limiter = match &rl.redis_url {
+            None => rampart_limits::Limiter::local(),
+            Some(url) => {
+                let backend = rampart_limits::redis::RedisBackend::new(
+                    url,
+                    std::time::Duration::from_millis(rl.redis_timeout_ms.max(1)),
+                )
+                .map_err(|e| anyhow::anyhow!("rate_limits.redis_url: {e}"))?;
+                rampart_limits::Limiter::shared(backend, rl.fallback)
+            }
+        };
+        let mut prices = rampart_limits::price::Prices::shipped();
+        if let Some(path) = &rl.prices {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("rate_limits.prices {}: {e}", path.display()))?;
+            let custom = rampart_limits::price::Prices::parse(&text)
+                .map_err(|e| anyhow::anyhow!("rate_limits.prices {}: {e}", path.display()))?;
+            prices = prices.with_overrides(custom);
+        }
         Ok(Arc::new(Gateway {
             config,
             providers,
@@ -197,6 +221,8 @@ impl Gateway {
             policies,
             callers,
             admin_token,
+            limiter: Arc::new(limiter),
+            prices,
             client,
             audit,
             metrics: metrics::Metrics::new(),
@@ -403,6 +429,21 @@ impl Gateway {
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
                 self.metrics.encode(),
             ),
+            ("GET", "/admin/limits") => {
+                let usage = self.limiter.usage().await;
+                let c = &self.limiter.counters;
+                use std::sync::atomic::Ordering::Relaxed;
+                json(
+                    200,
+                    serde_json::json!({
+                        "store": if self.limiter.is_shared() { "redis" } else { "memory" },
+                        "shared_decisions": c.shared.load(Relaxed),
+                        "fallback_decisions": c.fallback.load(Relaxed),
+                        "store_errors": c.errors.load(Relaxed),
+                        "counters": usage.into_iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                    }),
+                )
+            }
             ("GET", "/admin/policies") => json(
                 200,
                 serde_json::to_value(self.policies.state()).unwrap_or_default(),

@@ -38,6 +38,13 @@ pub struct ReloadLabels {
     pub result: String,
 }
 
+/// Labels of a limits decision.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// admitted, refused or unavailable.
+    pub result: String,
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -51,6 +58,8 @@ pub struct Metrics {
     pub inspect_seconds: Histogram,
     /// Policy reloads by result.
     pub policy_reloads: Family<ReloadLabels, Counter>,
+    /// Limits decisions by result.
+    pub limits: Family<LimitLabels, Counter>,
     registry: Registry,
 }
 
@@ -86,12 +95,19 @@ impl Metrics {
             "Policy reloads by result (ok, unchanged, error)",
             policy_reloads.clone(),
         );
+        let limits = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "limit_decisions",
+            "Limits decisions by result (admitted, refused, unavailable)",
+            limits.clone(),
+        );
         Metrics {
             exchanges,
             findings,
             errors,
             inspect_seconds,
             policy_reloads,
+            limits,
             registry,
         }
     }
@@ -107,6 +123,15 @@ impl Metrics {
     pub fn reload(&self, result: &str) {
         self.policy_reloads
             .get_or_create(&ReloadLabels {
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts one limits decision.
+    pub fn limit(&self, result: &str) {
+        self.limits
+            .get_or_create(&LimitLabels {
                 result: result.into(),
             })
             .inc();

@@ -13,12 +13,13 @@ use hyper::body::Incoming;
 use rampart_core::{Action, DataClass, Direction, Finding, Strategy};
 use rampart_detect::decode::compress::{self, Compression};
 use rampart_detect::{Redactor, Scan, ScanOptions};
+use rampart_limits::{Check, Outcome, Usage, tokens};
 use rampart_llm::Provider;
 use rampart_policy::{EgressVerdict, Exchange, FailMode, PolicySet, Selection};
 use serde_json::{Value, json};
 
 use crate::Gateway;
-use crate::audit::{AuditEvent, AuditFinding, Caller, UsageRecord};
+use crate::audit::{AuditEvent, AuditFinding, Caller, LimitsRecord, UsageRecord};
 use crate::body::{ChannelBody, GatewayBody, full};
 use crate::metrics::{ExchangeLabels, FindingLabels};
 use crate::sse::{SseRewriter, StreamRules};
@@ -75,6 +76,17 @@ struct Record {
     /// What monitor-mode policies would have made the decision.
     would: Action,
     decided_by: Option<String>,
+    /// What the limits admitted, to settle at the end.
+    limits: Option<LimitState>,
+    /// Characters of streamed text released, to count output when the provider reports none.
+    streamed_chars: usize,
+}
+
+/// An admitted exchange's hold on its limits.
+struct LimitState {
+    ticket: rampart_limits::Ticket,
+    expect: Usage,
+    headers: Option<(String, String)>,
 }
 
 impl Record {
@@ -529,6 +541,12 @@ impl Gateway {
             rec.reason = "redacted".into();
         }
 
+        // limits: admitted (and budgets reserved) before anything goes upstream
+        let rec = match self.limit(rec, &sel, provider.as_deref(), text).await {
+            Ok(rec) => rec,
+            Err(refused) => return refused,
+        };
+
         // the body to forward
         let mut parts = parts;
         parts.headers = headers;
@@ -545,6 +563,121 @@ impl Gateway {
         tracing::debug!(id = %rec.id, streaming, "forwarding");
         self.forward(rec, route, provider, parts, query, forward_body, decision)
             .await
+    }
+
+    /// Admits the exchange under the limits its policies reference: requests per interval,
+    /// concurrency, token and spend budgets (reserving the estimate), max tokens per request.
+    /// A refusal answers 429 in the provider's shape with `Retry-After` and the ratelimit
+    /// headers.
+    async fn limit(
+        &self,
+        mut rec: Record,
+        sel: &Selection,
+        provider: Option<&dyn Provider>,
+        text: &[u8],
+    ) -> Result<Record, Response<GatewayBody>> {
+        let limits = sel.limits();
+        if limits.is_empty() {
+            return Ok(rec);
+        }
+        // the whole body, for the token estimate (only when limits apply)
+        let parsed: Option<Value> = serde_json::from_slice(text).ok();
+        let body = parsed.as_ref();
+        let pid = provider.map_or("api", |p| p.id());
+        let input = body.map_or(0, |b| tokens::estimate_input(pid, b));
+        let output = body
+            .and_then(|b| tokens::requested_output(pid, b))
+            .unwrap_or(0);
+        let cost = rec
+            .model
+            .as_deref()
+            .and_then(|m| self.prices.cost_micros(m, input, output))
+            .unwrap_or(0);
+        let expect = Usage {
+            input,
+            output,
+            cost_micros: cost,
+        };
+        if let Some((name, max)) = limits.iter().find_map(|l| {
+            l.max_tokens_per_request
+                .filter(|&m| input + output > m)
+                .map(|m| (l.name.clone(), m))
+        }) {
+            rec.reason = "max_tokens_per_request".into();
+            rec.decided_by = Some(format!("limit/{name}"));
+            self.metrics.limit("refused");
+            return Err(self.end_refused(
+                rec,
+                Action::Block,
+                provider,
+                StatusCode::BAD_REQUEST,
+                "rampart_max_tokens",
+                &format!(
+                    "the request may use {} tokens (about {input} in, up to {output} out); limit {name} allows {max} per request",
+                    input + output
+                ),
+            ));
+        }
+        let plan = rampart_limits::plan(limits, &rec.ex, expect, rec.id.clone());
+        match self.limiter.admit(&plan).await {
+            Ok(Outcome::Admitted { ticket, remaining }) => {
+                self.metrics.limit("admitted");
+                rec.limits = Some(LimitState {
+                    ticket,
+                    expect,
+                    headers: rampart_limits::headers(&plan, &remaining),
+                });
+                Ok(rec)
+            }
+            Ok(Outcome::Denied(d)) => {
+                self.metrics.limit("refused");
+                let (i, check) = &plan.checks[d.check];
+                let name = &plan.limits[*i].name;
+                let what = match check {
+                    Check::Rate { .. } => "requests per interval".to_owned(),
+                    Check::Concurrency { .. } => "requests in flight".to_owned(),
+                    Check::Budget { what, window, .. } => {
+                        format!("{} per {}", quantity_name(*what), window_name(*window))
+                    }
+                };
+                rec.reason = "rate_limited".into();
+                rec.decided_by = Some(format!("limit/{name}"));
+                let retry_s = d.retry_after_ms.div_ceil(1_000).max(1);
+                let mut resp = self.refuse(
+                    provider,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rampart_rate_limited",
+                    &format!("limit {name} ({what}) is reached; retry in {retry_s} s"),
+                );
+                let h = resp.headers_mut();
+                h.insert(header::RETRY_AFTER, HeaderValue::from(retry_s));
+                if let Some((policy, state)) = rampart_limits::headers(
+                    &plan,
+                    &[rampart_limits::Remaining {
+                        check: d.check,
+                        remaining: 0,
+                        reset_ms: d.retry_after_ms,
+                    }],
+                ) {
+                    insert_ratelimit(h, &policy, &state);
+                }
+                Err(self.finish(rec, Action::Block, resp))
+            }
+            Err(e) => {
+                self.metrics.limit("unavailable");
+                self.metrics.error("limits");
+                rec.reason = "limits_unavailable".into();
+                rec.error = Some(e.to_string());
+                Err(self.end_refused(
+                    rec,
+                    Action::Block,
+                    provider,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "rampart_limits_unavailable",
+                    "the limits store is unavailable and limited requests are refused until it is back",
+                ))
+            }
+        }
     }
 
     /// upstream, response_head, response_body, finish.
@@ -636,6 +769,9 @@ impl Gateway {
             if !HOP_BY_HOP.contains(&name.as_str()) {
                 headers.append(name.clone(), value.clone());
             }
+        }
+        if let Some((policy, state)) = rec.limits.as_ref().and_then(|l| l.headers.as_ref()) {
+            insert_ratelimit(&mut headers, policy, state);
         }
         let is_sse = rparts
             .headers
@@ -879,6 +1015,7 @@ impl Gateway {
                 input: u.input,
                 output: u.output,
             });
+            rec.streamed_chars = rewrite.text_chars();
             rec.error = error;
             gw.record(rec, decision.max(rdecision), status.as_u16());
         });
@@ -1097,6 +1234,8 @@ impl Gateway {
             ex,
             would: Action::Allow,
             decided_by: None,
+            limits: None,
+            streamed_chars: 0,
         }
     }
 
@@ -1127,6 +1266,39 @@ impl Gateway {
 
     fn record(&self, rec: Record, decision: Action, status: u16) {
         let would = rec.would.max(decision);
+        let limits = rec.limits.as_ref().map(|l| {
+            // settle with the provider's usage; without it, count the streamed text
+            let pid = rec.ex.provider.as_deref().unwrap_or("api");
+            let (input, output, source) = match rec.usage {
+                Some(u) => (u.input, u.output, "reported"),
+                None if rec.streamed_chars > 0 => (
+                    l.expect.input,
+                    tokens::estimate_text(pid, rec.streamed_chars),
+                    "estimated",
+                ),
+                None if status < 400 => (l.expect.input, 0, "estimated"),
+                // refused or failed upstream: nothing was used
+                None => (0, 0, "none"),
+            };
+            let cost = rec
+                .model
+                .as_deref()
+                .and_then(|m| self.prices.cost_micros(m, input, output))
+                .unwrap_or(0);
+            let actual = Usage {
+                input,
+                output,
+                cost_micros: cost,
+            };
+            let limiter = self.limiter.clone();
+            let ticket = l.ticket.clone();
+            tokio::spawn(async move { limiter.settle(&ticket, actual).await });
+            LimitsRecord {
+                estimate: l.expect,
+                actual,
+                source,
+            }
+        });
         self.metrics
             .exchanges
             .get_or_create(&ExchangeLabels {
@@ -1160,12 +1332,38 @@ impl Gateway {
             would: (would != decision).then_some(would),
             decided_by: rec.decided_by,
             policy_version: rec.policies.version().to_owned(),
+            limits,
             status,
             findings: rec.findings,
             usage: rec.usage,
             latency_ms: rec.started.elapsed().as_secs_f64() * 1e3,
             error: rec.error,
         });
+    }
+}
+
+/// Adds the `RateLimit-Policy` and `RateLimit` headers (IETF httpapi draft).
+fn insert_ratelimit(h: &mut HeaderMap, policy: &str, state: &str) {
+    if let (Ok(p), Ok(s)) = (HeaderValue::from_str(policy), HeaderValue::from_str(state)) {
+        h.insert(HeaderName::from_static("ratelimit-policy"), p);
+        h.insert(HeaderName::from_static("ratelimit"), s);
+    }
+}
+
+fn quantity_name(q: rampart_policy::Quantity) -> &'static str {
+    match q {
+        rampart_policy::Quantity::InputTokens => "input tokens",
+        rampart_policy::Quantity::OutputTokens => "output tokens",
+        rampart_policy::Quantity::TotalTokens => "tokens",
+        rampart_policy::Quantity::SpendMicros => "spend",
+    }
+}
+
+fn window_name(w: rampart_policy::Window) -> &'static str {
+    match w {
+        rampart_policy::Window::Minute => "minute",
+        rampart_policy::Window::Day => "day",
+        rampart_policy::Window::Month => "month",
     }
 }
 
@@ -1256,6 +1454,10 @@ trait Rewrite {
     fn blocked(&self) -> bool {
         false
     }
+    /// Characters of text released so far (generated text, for token counting).
+    fn text_chars(&self) -> usize {
+        0
+    }
     /// Whether a blocked stream ends in a shape the caller understands (an error event);
     /// when not, the response is cut off.
     fn ends_in_shape(&self) -> bool {
@@ -1290,6 +1492,10 @@ impl Rewrite for SseRewriter {
 
     fn ends_in_shape(&self) -> bool {
         true
+    }
+
+    fn text_chars(&self) -> usize {
+        SseRewriter::text_chars(self)
     }
 }
 

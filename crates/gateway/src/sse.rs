@@ -77,6 +77,8 @@ pub struct SseRewriter {
     other_checked: usize,
     /// The stream was ended by a block rule: nothing more is emitted.
     blocked: bool,
+    /// Characters of text released.
+    text_chars: usize,
 }
 
 /// One stream of text inside the events: generated text, or one tool call's arguments.
@@ -138,7 +140,14 @@ impl SseRewriter {
             shape: Vec::new(),
             other_checked: 0,
             blocked: false,
+            text_chars: 0,
         }
+    }
+
+    /// Characters of streamed text released so far (all channels), for counting output
+    /// tokens when the provider reports no usage.
+    pub fn text_chars(&self) -> usize {
+        self.text_chars
     }
 
     /// Whether a block rule ended the stream.
@@ -302,7 +311,9 @@ impl SseRewriter {
             let channel = &mut self.channels[k];
             let mut r = std::mem::take(&mut channel.carry);
             channel.scanner.feed(text.as_bytes(), &mut r);
-            released.push(whole_chars(r, &mut channel.carry));
+            let text = whole_chars(r, &mut channel.carry);
+            self.text_chars += text.chars().count();
+            released.push(text);
         }
         if self.check_block(out) {
             return;
@@ -408,6 +419,7 @@ impl SseRewriter {
                 continue;
             }
             let rest = String::from_utf8_lossy(&rest);
+            self.text_chars += rest.chars().count();
             let t = &channel.template;
             let mut data = Vec::with_capacity(t.shape.len() + rest.len() + 8);
             match t.hole {

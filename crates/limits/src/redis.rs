@@ -82,9 +82,12 @@ return 1
 "#;
 
 /// Counters in Redis.
-#[derive(Clone)]
 pub struct RedisBackend {
-    conn: ConnectionManager,
+    client: redis::Client,
+    url: String,
+    /// Connected on first use, and again after a failed first connection; the manager then
+    /// reconnects by itself.
+    conn: tokio::sync::OnceCell<ConnectionManager>,
     admit: Script,
     settle: Script,
     timeout: Duration,
@@ -99,28 +102,47 @@ impl std::fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    /// Connects to `url` (`redis://host:port/db`). The connection reconnects by itself; every
-    /// call gives up after `timeout`.
-    pub async fn connect(url: &str, timeout: Duration) -> Result<RedisBackend, BackendError> {
+    /// A backend for `url` (`redis://host:port/db`); connects on first use, so a gateway
+    /// starts while Redis is down (the fallback applies until it is up). Every call gives up
+    /// after `timeout`.
+    pub fn new(url: &str, timeout: Duration) -> Result<RedisBackend, BackendError> {
         let client = redis::Client::open(url)
             .map_err(|e| BackendError(format!("bad Redis URL {url:?}: {e}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let conn = tokio::time::timeout(
-            timeout * 4,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| BackendError(format!("Redis at {url} did not answer in time")))?
-        .map_err(|e| BackendError(format!("Redis at {url}: {e}")))?;
         Ok(RedisBackend {
-            conn,
+            client,
+            url: url.to_owned(),
+            conn: tokio::sync::OnceCell::new(),
             admit: Script::new(&format!("{LUA_WINDOW}\n{ADMIT}")),
             settle: Script::new(SETTLE),
             timeout,
         })
+    }
+
+    /// Connects now (tests and start-up checks).
+    pub async fn connect(url: &str, timeout: Duration) -> Result<RedisBackend, BackendError> {
+        let backend = RedisBackend::new(url, timeout)?;
+        backend.conn().await?;
+        Ok(backend)
+    }
+
+    async fn conn(&self) -> Result<ConnectionManager, BackendError> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(1);
+                tokio::time::timeout(
+                    self.timeout * 2,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                .map_err(|_| BackendError(format!("Redis at {} did not answer in time", self.url)))?
+                .map_err(|e| BackendError(format!("Redis at {}: {e}", self.url)))
+            })
+            .await?;
+        Ok(conn.clone())
     }
 
     /// Decides a plan in one round trip.
@@ -154,7 +176,7 @@ impl RedisBackend {
                 }
             }
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let reply: Vec<redis::Value> =
             tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn))
                 .await
@@ -176,7 +198,7 @@ impl RedisBackend {
         for (key, what, reserved) in &ticket.reserved {
             inv.key(key).arg(used.of(*what) as i64 - *reserved as i64);
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let _: i64 = tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn))
             .await
             .map_err(|_| BackendError("Redis did not answer in time".into()))?
@@ -186,7 +208,7 @@ impl RedisBackend {
 
     /// The budget counters and lease counts under `rl:` (at most 1,000 keys).
     pub async fn usage(&self) -> Result<Vec<(String, i64)>, BackendError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let work = async {
             let keys: Vec<String> = redis::cmd("SCAN")
                 .arg(0)
