@@ -286,3 +286,65 @@ async fn a_refused_plan_moves_no_counter() {
         assert_eq!(n, 100, "{name}");
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_store_follows_the_fallback_without_hanging() {
+    // a port nothing listens on
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut l = limit("fallback");
+    l.requests = Some(Rate {
+        count: 2,
+        interval_ms: 60_000,
+        burst: 2,
+    });
+    let l = Arc::new(l);
+    for (fallback, want_admitted) in [
+        (Fallback::Local, 2),
+        (Fallback::Open, 5),
+        (Fallback::Closed, 0),
+    ] {
+        let backend = RedisBackend::new(&url, Duration::from_millis(100)).unwrap();
+        let limiter = Limiter::shared(backend, fallback);
+        let started = std::time::Instant::now();
+        let mut admitted_n = 0;
+        for i in 0..5 {
+            match limiter
+                .admit(&plan(
+                    vec![l.clone()],
+                    &ex("a"),
+                    Usage::default(),
+                    format!("{i}"),
+                ))
+                .await
+            {
+                Ok(o) if admitted(&o) => admitted_n += 1,
+                Ok(_) => {}
+                Err(e) => assert_eq!(fallback, Fallback::Closed, "{e}"),
+            }
+        }
+        assert_eq!(admitted_n, want_admitted, "{fallback:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{fallback:?}: no hang"
+        );
+        assert!(
+            limiter
+                .counters
+                .errors
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 1
+        );
+        assert_eq!(
+            limiter
+                .counters
+                .fallback
+                .load(std::sync::atomic::Ordering::Relaxed),
+            5
+        );
+    }
+}
