@@ -164,6 +164,10 @@ impl Gateway {
         for w in &policies.current().warnings {
             tracing::warn!("policy: {w}");
         }
+        if !policies.current().all_limits().is_empty() {
+            // the OpenAI tokenizers load in the background, not on the first limited request
+            std::thread::spawn(rampart_limits::tokens::warm_up);
+        }
         let admin_token = match &config.admin_token_env {
             None => None,
             Some(var) => Some(

@@ -584,7 +584,7 @@ impl Gateway {
         let parsed: Option<Value> = serde_json::from_slice(text).ok();
         let body = parsed.as_ref();
         let pid = provider.map_or("api", |p| p.id());
-        let input = body.map_or(0, |b| tokens::estimate_input(pid, b));
+        let input = body.map_or(0, |b| tokens::estimate_input(pid, rec.model.as_deref(), b));
         let output = body
             .and_then(|b| tokens::requested_output(pid, b))
             .unwrap_or(0);

@@ -101,7 +101,8 @@ async fn token_budgets_settle_to_the_reported_usage() {
         "  tokens: {total: {perDay: 60}}\n  spend: {perDay: 1}",
     );
     let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
-    // each call reserves its estimate (3 text + 4 framing = 7 in) plus 10 requested out
+    // each call reserves its estimate ("hello there" is 2 tokens in o200k, plus 3 for the
+    // message and 3 for the reply: 8 in) plus 10 requested out
     for i in 0..2 {
         let (status, _, _) = call(gw.addr, "POST", "/v1/chat/completions", &[JSON], chat(10)).await;
         assert_eq!(status, 200, "{i}");
@@ -121,7 +122,7 @@ async fn token_budgets_settle_to_the_reported_usage() {
     assert_eq!(counter(":tok:d:"), Some(2 * 21), "{admin}");
     // gpt-4o-mini: 12 x 0.15 + 9 x 0.60 micro-dollars per call
     assert_eq!(counter(":usd:d:"), Some(2 * 7), "{admin}");
-    // 42 used: a third call reserving 17 still fits (59), a fourth does not
+    // 42 used: a third call reserving 18 still fits (60), a fourth does not
     let (status, _, _) = call(gw.addr, "POST", "/v1/chat/completions", &[JSON], chat(10)).await;
     assert_eq!(status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -129,7 +130,7 @@ async fn token_budgets_settle_to_the_reported_usage() {
     assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("tokens per day"));
     let events = common::audit_events(dir.path(), 4).await;
-    assert_eq!(events[0]["limits"]["estimate"]["input"], 7);
+    assert_eq!(events[0]["limits"]["estimate"]["input"], 8);
     assert_eq!(events[0]["limits"]["estimate"]["output"], 10);
     assert_eq!(events[0]["limits"]["actual"]["input"], 12);
     assert_eq!(events[0]["limits"]["actual"]["output"], 9);
