@@ -87,6 +87,10 @@ struct ExplainArgs {
     /// Caller label KEY=VALUE; repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// An abuse signal the caller raised (volume_spike, near_duplicate_prompts,
+    /// max_length_generations, embedding_enumeration); repeatable.
+    #[arg(long = "signal", value_name = "NAME")]
+    signals: Vec<String>,
     /// The body to scan: a file, or `-` for stdin [default: stdin].
     #[arg(long)]
     body: Option<PathBuf>,
@@ -303,6 +307,7 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             labels,
         },
         destination: a.destination.clone(),
+        signals: a.signals.clone(),
     };
     let mut body = Vec::new();
     match a.body.as_deref() {

@@ -63,6 +63,9 @@ pub struct AuditEvent {
     /// and what was settled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsRecord>,
+    /// Abuse signals the caller raised (OWASP LLM10:2025, API4:2023, API6:2023).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<String>,
     /// HTTP status returned to the caller.
     pub status: u16,
     /// Everything found, both directions.

@@ -48,6 +48,8 @@ pub struct Config {
     pub limits: Limits,
     /// Where rate, token and spend limits keep their counters, and model prices.
     pub rate_limits: RateLimits,
+    /// Thresholds of the abuse and model-extraction signals.
+    pub abuse: rampart_limits::abuse::Thresholds,
 }
 
 /// The store of rate, token and spend limits (the limits themselves are `RuntimeLimit`
@@ -95,6 +97,7 @@ impl Default for Config {
             admin_token_env: None,
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
+            abuse: rampart_limits::abuse::Thresholds::default(),
         }
     }
 }

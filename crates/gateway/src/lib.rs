@@ -52,6 +52,8 @@ pub struct Gateway {
     limiter: Arc<rampart_limits::Limiter>,
     /// Model prices for spend limits.
     prices: rampart_limits::price::Prices,
+    /// Abuse and model-extraction signals per caller.
+    abuse: rampart_limits::abuse::Tracker,
     client: UpstreamClient,
     audit: audit::AuditSink,
     /// The gateway's metrics.
@@ -197,6 +199,7 @@ impl Gateway {
             _ => HashKey::random(),
         };
         let callers = Callers::resolve(&config.callers, &hash_key)?;
+        let abuse = rampart_limits::abuse::Tracker::new(config.abuse.clone());
         let rl = &config.rate_limits;
         let limiter = match &rl.redis_url {
             None => rampart_limits::Limiter::local(),
@@ -227,6 +230,7 @@ impl Gateway {
             admin_token,
             limiter: Arc::new(limiter),
             prices,
+            abuse,
             client,
             audit,
             metrics: metrics::Metrics::new(),

@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use rampart_core::{Action, DataClass, Direction, Finding, Strategy};
 use rampart_detect::decode::compress::{self, Compression};
 use rampart_detect::{Redactor, Scan, ScanOptions};
+use rampart_limits::abuse::CallKind;
 use rampart_limits::{Check, Outcome, Usage, tokens};
 use rampart_llm::Provider;
 use rampart_policy::{EgressVerdict, Exchange, FailMode, PolicySet, Selection};
@@ -139,6 +140,15 @@ impl Record {
     }
 }
 
+/// Who abuse signals are kept for: the caller's key id, else its address.
+fn identity(ex: &Exchange) -> String {
+    ex.caller
+        .key_id
+        .clone()
+        .or_else(|| ex.caller.ip.map(|ip| ip.to_string()))
+        .unwrap_or_default()
+}
+
 /// The credential the caller presented (bearer token or API-key header), if any.
 fn credential(headers: &HeaderMap) -> Option<&[u8]> {
     let v = CREDENTIAL_HEADERS
@@ -228,6 +238,7 @@ impl Gateway {
             model: None,
             caller,
             destination,
+            signals: Vec::new(),
         };
         let policies = self.policies.current();
         let sel = policies.select(&ex);
@@ -432,6 +443,26 @@ impl Gateway {
         let streaming = provider
             .as_ref()
             .is_some_and(|p| p.streaming(&path, &query, json.as_ref().unwrap_or(&Value::Null)));
+        // the whole request, parsed once, for abuse signals and token estimates
+        let full: Option<Value> = if provider.is_some() {
+            serde_json::from_slice(text).ok()
+        } else {
+            None
+        };
+        // abuse and model-extraction signals of this caller (per replica)
+        let kind = match &provider {
+            Some(_) if path.contains("embed") => CallKind::Embedding,
+            Some(_) => CallKind::Generation,
+            None => CallKind::Other,
+        };
+        let prompt = match (&full, kind) {
+            (Some(v), CallKind::Generation) => tokens::prompt_text(v),
+            _ => String::new(),
+        };
+        let signals =
+            self.abuse
+                .observe_request(&identity(&rec.ex), kind, &prompt, crate::now_ms() as u64);
+        rec.ex.signals = signals.iter().map(|s| (*s).to_owned()).collect();
         // with the model known, model selectors can match
         let sel = if rec.model.is_some() {
             rec.ex.model = rec.model.clone();
@@ -542,7 +573,10 @@ impl Gateway {
         }
 
         // limits: admitted (and budgets reserved) before anything goes upstream
-        let rec = match self.limit(rec, &sel, provider.as_deref(), text).await {
+        let rec = match self
+            .limit(rec, &sel, provider.as_deref(), full.as_ref())
+            .await
+        {
             Ok(rec) => rec,
             Err(refused) => return refused,
         };
@@ -574,15 +608,12 @@ impl Gateway {
         mut rec: Record,
         sel: &Selection,
         provider: Option<&dyn Provider>,
-        text: &[u8],
+        body: Option<&Value>,
     ) -> Result<Record, Response<GatewayBody>> {
         let limits = sel.limits();
         if limits.is_empty() {
             return Ok(rec);
         }
-        // the whole body, for the token estimate (only when limits apply)
-        let parsed: Option<Value> = serde_json::from_slice(text).ok();
-        let body = parsed.as_ref();
         let pid = provider.map_or("api", |p| p.id());
         let input = body.map_or(0, |b| tokens::estimate_input(pid, rec.model.as_deref(), b));
         let output = body
@@ -857,6 +888,10 @@ impl Gateway {
                 input: u.input,
                 output: u.output,
             });
+            if rampart_llm::hit_max_length(&v) {
+                self.abuse
+                    .observe_truncated(&identity(&rec.ex), crate::now_ms() as u64);
+            }
         }
         let Ok(scan) = self.scanner.scan(text, &ScanOptions::default()) else {
             rec.reason = "response_uninspectable".into();
@@ -1016,6 +1051,10 @@ impl Gateway {
                 output: u.output,
             });
             rec.streamed_chars = rewrite.text_chars();
+            if rewrite.truncated() {
+                gw.abuse
+                    .observe_truncated(&identity(&rec.ex), crate::now_ms() as u64);
+            }
             rec.error = error;
             gw.record(rec, decision.max(rdecision), status.as_u16());
         });
@@ -1333,6 +1372,7 @@ impl Gateway {
             decided_by: rec.decided_by,
             policy_version: rec.policies.version().to_owned(),
             limits,
+            signals: rec.ex.signals,
             status,
             findings: rec.findings,
             usage: rec.usage,
@@ -1458,6 +1498,10 @@ trait Rewrite {
     fn text_chars(&self) -> usize {
         0
     }
+    /// Whether the answer was cut at the maximum length.
+    fn truncated(&self) -> bool {
+        false
+    }
     /// Whether a blocked stream ends in a shape the caller understands (an error event);
     /// when not, the response is cut off.
     fn ends_in_shape(&self) -> bool {
@@ -1496,6 +1540,10 @@ impl Rewrite for SseRewriter {
 
     fn text_chars(&self) -> usize {
         SseRewriter::text_chars(self)
+    }
+
+    fn truncated(&self) -> bool {
+        SseRewriter::truncated(self)
     }
 }
 

@@ -79,6 +79,8 @@ pub struct SseRewriter {
     blocked: bool,
     /// Characters of text released.
     text_chars: usize,
+    /// An event said the answer was cut at the maximum length.
+    truncated: bool,
 }
 
 /// One stream of text inside the events: generated text, or one tool call's arguments.
@@ -141,6 +143,7 @@ impl SseRewriter {
             other_checked: 0,
             blocked: false,
             text_chars: 0,
+            truncated: false,
         }
     }
 
@@ -148,6 +151,11 @@ impl SseRewriter {
     /// tokens when the provider reports no usage.
     pub fn text_chars(&self) -> usize {
         self.text_chars
+    }
+
+    /// Whether an event said the answer was cut at the maximum length.
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// Whether a block rule ended the stream.
@@ -269,6 +277,9 @@ impl SseRewriter {
         let name_str = name.map(String::from_utf8_lossy);
         if let Some(u) = json.as_ref().and_then(|j| self.provider.usage(j)) {
             self.usage = Some(u);
+        }
+        if json.as_ref().is_some_and(rampart_llm::hit_max_length) {
+            self.truncated = true;
         }
         if self.provider.ends_text(name_str.as_deref(), json.as_ref()) {
             self.flush(out);

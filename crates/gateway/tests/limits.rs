@@ -176,3 +176,48 @@ async fn streamed_output_is_counted_when_the_provider_reports_no_usage() {
         "{output} vs {answer} chars"
     );
 }
+
+#[tokio::test]
+async fn abuse_signals_reach_policy_conditions_and_audit_events() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "{}---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: anti-extraction}}\nspec:\n  conditions:\n    - name: probing\n      when: '\"near_duplicate_prompts\" in signals'\n      action: block\n      reason: the caller sends systematic variations of one prompt\n",
+        common::default_policy()
+    );
+    let file = common::policy_file(dir.path(), &yaml);
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
+    let auth = ("authorization", "Bearer sk-prober");
+    let mut first_block = None;
+    for i in 0..30 {
+        let body = serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user",
+            "content": format!("Classify the sentiment of this product review and give a confidence score, review number {i}")}]}))
+        .unwrap();
+        let (status, _, resp) =
+            call(gw.addr, "POST", "/v1/chat/completions", &[JSON, auth], body).await;
+        if status == 403 {
+            let v: Value = serde_json::from_slice(&resp).unwrap();
+            assert_eq!(v["error"]["code"], "rampart_blocked");
+            first_block.get_or_insert(i);
+        }
+    }
+    let first = first_block.expect("the probing is blocked");
+    assert!((20..=24).contains(&first), "{first}");
+    let events = common::audit_events(dir.path(), 30).await;
+    assert_eq!(events[first]["decided_by"], "anti-extraction/probing");
+    assert_eq!(events[first]["signals"][0], "near_duplicate_prompts");
+    assert!(events[0].get("signals").is_none());
+    // another caller is not affected
+    let body = serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user",
+        "content": "Classify the sentiment of this product review and give a confidence score, review number 1"}]}))
+    .unwrap();
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON, ("authorization", "Bearer sk-other")],
+        body,
+    )
+    .await;
+    assert_eq!(status, 200);
+}

@@ -18,7 +18,11 @@ fn limits() -> (Arc<Limit>, Arc<Limit>) {
     let rate = Limit {
         name: "rate".into(),
         key: vec![KeyPart::Caller],
-        requests: Some(Rate { count: u64::MAX / 4, interval_ms: 1, burst: 1 << 40 }),
+        requests: Some(Rate {
+            count: u64::MAX / 4,
+            interval_ms: 1,
+            burst: 1 << 40,
+        }),
         concurrent: None,
         budgets: Vec::new(),
         max_tokens_per_request: None,
@@ -26,11 +30,23 @@ fn limits() -> (Arc<Limit>, Arc<Limit>) {
     let full = Limit {
         name: "full".into(),
         key: vec![KeyPart::Caller, KeyPart::Model],
-        requests: Some(Rate { count: 1 << 40, interval_ms: 1_000, burst: 1 << 40 }),
+        requests: Some(Rate {
+            count: 1 << 40,
+            interval_ms: 1_000,
+            burst: 1 << 40,
+        }),
         concurrent: Some(1 << 40),
         budgets: vec![
-            Budget { what: Quantity::TotalTokens, window: Window::Minute, max: u64::MAX / 4 },
-            Budget { what: Quantity::SpendMicros, window: Window::Day, max: u64::MAX / 4 },
+            Budget {
+                what: Quantity::TotalTokens,
+                window: Window::Minute,
+                max: u64::MAX / 4,
+            },
+            Budget {
+                what: Quantity::SpendMicros,
+                window: Window::Day,
+                max: u64::MAX / 4,
+            },
         ],
         max_tokens_per_request: None,
     };
@@ -47,17 +63,29 @@ fn exchange() -> Exchange {
 fn bench(c: &mut Criterion) {
     let (rate, full) = limits();
     let ex = exchange();
-    let expect = Usage { input: 300, output: 100, cost_micros: 100 };
+    let expect = Usage {
+        input: 300,
+        output: 100,
+        cost_micros: 100,
+    };
     let local = LocalBackend::new();
     let mut g = c.benchmark_group("limits");
     let one = plan(vec![rate.clone()], &ex, expect, "x".into());
     g.bench_function("local_admit_one_rate_check", |b| {
-        b.iter(|| matches!(local.admit(&one, rampart_limits::now_us()), Outcome::Admitted { .. }))
+        b.iter(|| {
+            matches!(
+                local.admit(&one, rampart_limits::now_us()),
+                Outcome::Admitted { .. }
+            )
+        })
     });
     g.bench_function("local_plan_and_admit_one_rate_check", |b| {
         b.iter(|| {
             let p = plan(vec![rate.clone()], &ex, expect, "x".into());
-            matches!(local.admit(&p, rampart_limits::now_us()), Outcome::Admitted { .. })
+            matches!(
+                local.admit(&p, rampart_limits::now_us()),
+                Outcome::Admitted { .. }
+            )
         })
     });
     let mut n = 0u64;
@@ -72,18 +100,40 @@ fn bench(c: &mut Criterion) {
     });
 
     // Redis on loopback
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server on the PATH");
     std::thread::sleep(Duration::from_millis(300));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let url = format!("redis://127.0.0.1:{port}/");
     let limiter = Arc::new(rt.block_on(async {
-        Limiter::shared(RedisBackend::connect(&url, Duration::from_secs(1)).await.unwrap(), Fallback::Closed)
+        Limiter::shared(
+            RedisBackend::connect(&url, Duration::from_secs(1))
+                .await
+                .unwrap(),
+            Fallback::Closed,
+        )
     }));
     g.bench_function("redis_admit_one_rate_check", |b| {
         b.iter(|| rt.block_on(limiter.admit(&one)).unwrap())

@@ -18,6 +18,7 @@
 //! backend and falls back when Redis fails.
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod local;
 pub mod price;
 pub mod redis;

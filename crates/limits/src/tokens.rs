@@ -35,6 +35,14 @@ pub fn estimate_input(provider: &str, model: Option<&str>, body: &Value) -> u64 
     estimate_text(provider, text.chars().count()) + 4 * messages as u64
 }
 
+/// The text of a request the model reads (the string values the estimate counts).
+pub fn prompt_text(body: &Value) -> String {
+    let mut text = String::new();
+    let mut messages = 0;
+    walk(body, None, &mut text, &mut messages);
+    text
+}
+
 /// The BPE of an OpenAI model.
 fn bpe_for(model: &str) -> &'static tiktoken_rs::CoreBPE {
     let legacy = [

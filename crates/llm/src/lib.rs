@@ -88,6 +88,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Whether a response body or stream event says the answer was cut at the maximum length
+/// (OpenAI `finish_reason: length`, Anthropic `stop_reason: max_tokens`, Gemini
+/// `finishReason: MAX_TOKENS`, Cohere `finish_reason: MAX_TOKENS`).
+pub fn hit_max_length(v: &Value) -> bool {
+    let is = |path: &str, want: &str| at(v, path).and_then(Value::as_str) == Some(want);
+    is("/choices/0/finish_reason", "length")
+        || is("/stop_reason", "max_tokens")
+        || is("/delta/stop_reason", "max_tokens")
+        || is("/candidates/0/finishReason", "MAX_TOKENS")
+        || is("/finish_reason", "MAX_TOKENS")
+        || is("/delta/finish_reason", "MAX_TOKENS")
+        || is("/response/incomplete_details/reason", "max_output_tokens")
+}
+
 /// Hosts of AI model APIs (`*` wildcards): egress to them from a workload is AI use, and egress
 /// no policy names is shadow AI.
 pub const AI_HOSTS: &[&str] = &[
@@ -323,6 +337,22 @@ mod tests {
             e.pointer("/candidates/0/content/parts/3/text"),
             Some(&json!("B"))
         );
+    }
+
+    #[test]
+    fn answers_cut_at_the_maximum_length_are_recognised() {
+        for v in [
+            json!({"choices":[{"index":0,"finish_reason":"length"}]}),
+            json!({"type":"message","stop_reason":"max_tokens"}),
+            json!({"type":"message_delta","delta":{"stop_reason":"max_tokens"}}),
+            json!({"candidates":[{"finishReason":"MAX_TOKENS"}]}),
+            json!({"finish_reason":"MAX_TOKENS"}),
+        ] {
+            assert!(hit_max_length(&v), "{v}");
+        }
+        assert!(!hit_max_length(
+            &json!({"choices":[{"finish_reason":"stop"}]})
+        ));
     }
 
     #[test]

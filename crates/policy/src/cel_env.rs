@@ -9,6 +9,7 @@
 //! | `counts` | map | findings per class name, every class present (0 when none) |
 //! | `total` | int | number of findings |
 //! | `max_score` | double | highest finding score, 0 when none |
+//! | `signals` | list of strings | abuse signals the caller raised (`volume_spike`, `near_duplicate_prompts`, `max_length_generations`, `embedding_enumeration`) |
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -20,7 +21,7 @@ use rampart_core::{DataClass, Direction, Finding};
 use crate::select::Exchange;
 
 /// The variables a condition may use.
-pub(crate) const VARIABLES: [&str; 7] = [
+pub(crate) const VARIABLES: [&str; 8] = [
     "direction",
     "request",
     "caller",
@@ -28,6 +29,7 @@ pub(crate) const VARIABLES: [&str; 7] = [
     "counts",
     "total",
     "max_score",
+    "signals",
 ];
 
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
@@ -170,6 +172,10 @@ fn bind(
             })
             .collect();
         cx.add_variable_from_value("findings", list);
+    }
+    if wants("signals") {
+        let list: Vec<Value> = ex.signals.iter().map(|x| s(Some(x))).collect();
+        cx.add_variable_from_value("signals", list);
     }
     if wants("direction") {
         cx.add_variable_from_value(

@@ -31,6 +31,9 @@ pub struct Exchange {
     pub caller: Caller,
     /// The egress destination host (forward proxy, `CONNECT`, or the upstream).
     pub destination: Option<String>,
+    /// Abuse signals the caller raised (`volume_spike`, `near_duplicate_prompts`,
+    /// `max_length_generations`, `embedding_enumeration`).
+    pub signals: Vec<String>,
 }
 
 /// The caller's identity, as far as the gateway knows it.

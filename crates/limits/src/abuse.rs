@@ -1,0 +1,323 @@
+//! Abuse and model-extraction signals per identity (OWASP LLM10:2025 unbounded consumption,
+//! API4:2023 and API6:2023). Each signal is a name that audit events record and CEL conditions
+//! read (`"near_duplicate_prompts" in signals`), so a policy can throttle or block on it:
+//!
+//! - `volume_spike`: this minute's requests exceed `spike_factor` × the identity's own baseline
+//!   (a moving average of its earlier minutes) and at least `spike_min` requests.
+//! - `near_duplicate_prompts`: at least `duplicate_count` of the identity's recent prompts
+//!   (last 10 minutes, at most 64 kept) are near-duplicates of this one (SimHash of word
+//!   trigrams within `duplicate_distance` bits): the same prompt with systematic variations,
+//!   how model extraction and brute-force probing look.
+//! - `max_length_generations`: `max_length_count` answers in the last 10 minutes were cut at
+//!   the maximum length (finish reason `length`, `max_tokens`, `MAX_TOKENS`).
+//! - `embedding_enumeration`: `embedding_rate` or more embedding calls in the current minute.
+//!
+//! Signals are kept per replica (in memory), which is enough to see one identity hammering
+//! one gateway; they are evidence for policy, not counters that must be exact.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+
+/// Thresholds of the signals.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// A minute this many times the baseline is a spike.
+    pub spike_factor: f64,
+    /// ... and at least this many requests.
+    pub spike_min: u32,
+    /// Near-duplicates of one prompt among the recent ones that raise the signal.
+    pub duplicate_count: u32,
+    /// SimHash bits two prompts may differ in and still be near-duplicates (of 64).
+    pub duplicate_distance: u32,
+    /// Answers cut at the maximum length in 10 minutes that raise the signal.
+    pub max_length_count: u32,
+    /// Embedding calls in one minute that raise the signal.
+    pub embedding_rate: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            spike_factor: 5.0,
+            spike_min: 60,
+            duplicate_count: 20,
+            duplicate_distance: 10,
+            max_length_count: 10,
+            embedding_rate: 120,
+        }
+    }
+}
+
+/// What kind of call a request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKind {
+    /// A generation (chat, messages, responses, generateContent).
+    Generation,
+    /// An embedding.
+    Embedding,
+    /// Anything else.
+    Other,
+}
+
+const WINDOW_MS: u64 = 10 * 60 * 1_000;
+const KEPT: usize = 64;
+const MAX_IDENTITIES: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct State {
+    minute: u64,
+    this_minute: u32,
+    embeddings_this_minute: u32,
+    /// Moving average of requests per minute over earlier minutes, and how many minutes.
+    baseline: f64,
+    minutes_seen: u32,
+    prompts: VecDeque<(u64, u64)>,
+    truncated: VecDeque<u64>,
+    last_ms: u64,
+}
+
+/// Per-identity state of the signals.
+#[derive(Debug)]
+pub struct Tracker {
+    thresholds: Thresholds,
+    state: Mutex<HashMap<String, State>>,
+}
+
+impl Tracker {
+    /// A tracker with `thresholds`.
+    pub fn new(thresholds: Thresholds) -> Tracker {
+        Tracker {
+            thresholds,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a request of `identity` at `now_ms` with its prompt text; returns the signals
+    /// it raises.
+    pub fn observe_request(
+        &self,
+        identity: &str,
+        kind: CallKind,
+        prompt: &str,
+        now_ms: u64,
+    ) -> Vec<&'static str> {
+        let t = &self.thresholds;
+        let mut all = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= MAX_IDENTITIES && !all.contains_key(identity) {
+            all.retain(|_, s| now_ms.saturating_sub(s.last_ms) < WINDOW_MS);
+        }
+        let s = all.entry(identity.to_owned()).or_default();
+        s.last_ms = now_ms;
+        let minute = now_ms / 60_000;
+        if minute != s.minute {
+            if s.minute != 0 {
+                // the minutes since the last request count, the quiet ones as zero
+                let gap = (minute - s.minute).min(60) as u32;
+                for m in 0..gap {
+                    let n = if m == 0 {
+                        f64::from(s.this_minute)
+                    } else {
+                        0.0
+                    };
+                    s.baseline = if s.minutes_seen == 0 {
+                        n
+                    } else {
+                        0.8 * s.baseline + 0.2 * n
+                    };
+                    s.minutes_seen += 1;
+                }
+            }
+            s.minute = minute;
+            s.this_minute = 0;
+            s.embeddings_this_minute = 0;
+        }
+        s.this_minute += 1;
+        let mut signals = Vec::new();
+        if s.minutes_seen >= 3
+            && s.this_minute >= t.spike_min
+            && f64::from(s.this_minute) > t.spike_factor * s.baseline.max(1.0)
+        {
+            signals.push("volume_spike");
+        }
+        if kind == CallKind::Embedding {
+            s.embeddings_this_minute += 1;
+            if s.embeddings_this_minute >= t.embedding_rate {
+                signals.push("embedding_enumeration");
+            }
+        }
+        if kind == CallKind::Generation && !prompt.trim().is_empty() {
+            let fp = simhash(prompt);
+            while s
+                .prompts
+                .front()
+                .is_some_and(|(at, _)| now_ms.saturating_sub(*at) > WINDOW_MS)
+            {
+                s.prompts.pop_front();
+            }
+            let near = s
+                .prompts
+                .iter()
+                .filter(|(_, other)| (fp ^ other).count_ones() <= t.duplicate_distance)
+                .count() as u32;
+            if near >= t.duplicate_count {
+                signals.push("near_duplicate_prompts");
+            }
+            s.prompts.push_back((now_ms, fp));
+            if s.prompts.len() > KEPT {
+                s.prompts.pop_front();
+            }
+        }
+        while s
+            .truncated
+            .front()
+            .is_some_and(|at| now_ms.saturating_sub(*at) > WINDOW_MS)
+        {
+            s.truncated.pop_front();
+        }
+        if s.truncated.len() as u32 >= t.max_length_count {
+            signals.push("max_length_generations");
+        }
+        signals
+    }
+
+    /// Records that an answer to `identity` was cut at the maximum length.
+    pub fn observe_truncated(&self, identity: &str, now_ms: u64) {
+        let mut all = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = all.entry(identity.to_owned()).or_default();
+        s.truncated.push_back(now_ms);
+        if s.truncated.len() > KEPT {
+            s.truncated.pop_front();
+        }
+    }
+}
+
+/// 64-bit SimHash of a text's lower-cased word trigrams (words, for texts under three).
+pub fn simhash(text: &str) -> u64 {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut weights = [0i32; 64];
+    let mut add = |feature: &[String]| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        feature.hash(&mut h);
+        let bits = h.finish();
+        for (i, w) in weights.iter_mut().enumerate() {
+            if bits >> i & 1 == 1 {
+                *w += 1;
+            } else {
+                *w -= 1;
+            }
+        }
+    };
+    if words.len() < 3 {
+        for w in &words {
+            add(std::slice::from_ref(w));
+        }
+    } else {
+        for tri in words.windows(3) {
+            add(tri);
+        }
+    }
+    weights
+        .iter()
+        .enumerate()
+        .fold(0u64, |acc, (i, &w)| if w > 0 { acc | 1 << i } else { acc })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    #[test]
+    fn systematically_varied_prompts_are_near_duplicates() {
+        let tracker = Tracker::new(Thresholds::default());
+        let mut raised = None;
+        for i in 0..40 {
+            let prompt = format!(
+                "Translate the following sentence into French and explain every word choice in detail, item number {i}"
+            );
+            if tracker
+                .observe_request("extractor", CallKind::Generation, &prompt, 1_000 * MIN + i)
+                .contains(&"near_duplicate_prompts")
+            {
+                raised.get_or_insert(i);
+            }
+        }
+        // unrelated 64-bit hashes differ in ~32 bits (sd 4); variants of one prompt in few
+        assert!(
+            raised.is_some_and(|i| (20..=24).contains(&i)),
+            "raised once about 20 earlier prompts are near: {raised:?}"
+        );
+        // varied, unrelated prompts from another identity raise nothing
+        let topics = [
+            "weather in Paris tomorrow",
+            "a haiku about autumn leaves",
+            "sort a list in Rust",
+            "the capital of Peru",
+            "how do vaccines work",
+            "best way to learn piano",
+            "explain TCP slow start",
+            "a recipe for lentil soup",
+            "history of the printing press",
+            "why is the sky blue",
+        ];
+        for (i, t) in topics.iter().cycle().take(40).enumerate() {
+            let prompt = format!("{t} {}", "please answer briefly".repeat(i % 3));
+            let s = tracker.observe_request(
+                "human",
+                CallKind::Generation,
+                &prompt,
+                1_000 * MIN + i as u64,
+            );
+            assert!(!s.contains(&"near_duplicate_prompts"), "{i}: {prompt}");
+        }
+    }
+
+    #[test]
+    fn a_spike_is_measured_against_the_identitys_own_baseline() {
+        let tracker = Tracker::new(Thresholds::default());
+        // five quiet minutes of 10 requests each
+        for m in 0..5 {
+            for i in 0..10 {
+                let s = tracker.observe_request("svc", CallKind::Other, "", (100 + m) * MIN + i);
+                assert!(s.is_empty());
+            }
+        }
+        // then 100 in one minute
+        let mut spiked = false;
+        for i in 0..100 {
+            spiked |= tracker
+                .observe_request("svc", CallKind::Other, "", 105 * MIN + i)
+                .contains(&"volume_spike");
+        }
+        assert!(spiked);
+    }
+
+    #[test]
+    fn truncated_answers_and_embedding_bursts_raise_their_signals() {
+        let tracker = Tracker::new(Thresholds::default());
+        for i in 0..10 {
+            tracker.observe_truncated("gen", 50 * MIN + i);
+        }
+        let s = tracker.observe_request("gen", CallKind::Generation, "go on", 50 * MIN + 20);
+        assert!(s.contains(&"max_length_generations"));
+        // ten minutes later they have aged out
+        let s = tracker.observe_request("gen", CallKind::Generation, "go on", 61 * MIN);
+        assert!(!s.contains(&"max_length_generations"));
+        let mut enumerating = false;
+        for i in 0..120 {
+            enumerating |= tracker
+                .observe_request("emb", CallKind::Embedding, "", 70 * MIN + i)
+                .contains(&"embedding_enumeration");
+        }
+        assert!(enumerating);
+    }
+}
