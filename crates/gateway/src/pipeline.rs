@@ -411,7 +411,13 @@ impl Gateway {
                 );
             }
         };
-        let json: Option<Value> = request_head(text);
+        // provider calls are read whole (model, stream flag, token estimates, the prompt for
+        // abuse signals); parsed once
+        let json: Option<Value> = if provider.is_some() {
+            serde_json::from_slice(text).ok()
+        } else {
+            None
+        };
         // a provider call whose JSON does not parse cannot be inspected as the provider would
         // read it
         let declared_json = parts
@@ -443,12 +449,7 @@ impl Gateway {
         let streaming = provider
             .as_ref()
             .is_some_and(|p| p.streaming(&path, &query, json.as_ref().unwrap_or(&Value::Null)));
-        // the whole request, parsed once, for abuse signals and token estimates
-        let full: Option<Value> = if provider.is_some() {
-            serde_json::from_slice(text).ok()
-        } else {
-            None
-        };
+        let full = json;
         // abuse and model-extraction signals of this caller (per replica)
         let kind = match &provider {
             Some(_) if path.contains("embed") => CallKind::Embedding,
@@ -456,7 +457,7 @@ impl Gateway {
             None => CallKind::Other,
         };
         let prompt = match (&full, kind) {
-            (Some(v), CallKind::Generation) => tokens::prompt_text(v),
+            (Some(v), CallKind::Generation) => tokens::last_message_text(v),
             _ => String::new(),
         };
         let signals =
@@ -1433,33 +1434,6 @@ fn problem(status: StatusCode, code: &str, detail: &str) -> Response<GatewayBody
         &json!({"type": "about:blank", "title": code, "status": status.as_u16(), "detail": detail, "code": code}),
         "application/problem+json",
     )
-}
-
-/// The fields of a request body the adapters read (model, stream flag), as a small JSON object;
-/// `None` when the body is not valid JSON. The rest of the document is checked for validity and
-/// skipped without being built.
-fn request_head(text: &[u8]) -> Option<Value> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        model: Option<Value>,
-        stream: Option<Value>,
-    }
-    match serde_json::from_slice::<Head>(text) {
-        Ok(head) => {
-            let mut v = serde_json::Map::new();
-            if let Some(m) = head.model {
-                v.insert("model".into(), m);
-            }
-            if let Some(s) = head.stream {
-                v.insert("stream".into(), s);
-            }
-            Some(Value::Object(v))
-        }
-        // valid JSON that is not an object (an array, a string): nothing to read from it
-        Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(text)
-            .ok()
-            .map(|_| Value::Null),
-    }
 }
 
 /// Decodes a body by its `Content-Encoding`, within the decompression limits; says why not.

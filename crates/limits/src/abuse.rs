@@ -16,7 +16,6 @@
 //! one gateway; they are evidence for policy, not counters that must be exact.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -195,39 +194,78 @@ impl Tracker {
     }
 }
 
-/// 64-bit SimHash of a text's lower-cased word trigrams (words, for texts under three).
+/// Features (word trigrams) a fingerprint looks at (about the first 1.5 KB of text).
+const MAX_FEATURES: usize = 256;
+
+/// For each byte value, +1 or -1 per bit: eight counters move per table row.
+const SIGNS: [[i16; 8]; 256] = {
+    let mut t = [[0i16; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut i = 0;
+        while i < 8 {
+            t[b][i] = if (b >> i) & 1 == 1 { 1 } else { -1 };
+            i += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// 64-bit SimHash of a text's lower-cased word trigrams (of its words, for texts under three
+/// words), over its first 256 trigrams. No allocation: words are hashed as they are read.
 pub fn simhash(text: &str) -> u64 {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let mut weights = [0i32; 64];
-    let mut add = |feature: &[String]| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        feature.hash(&mut h);
-        let bits = h.finish();
-        for (i, w) in weights.iter_mut().enumerate() {
-            if bits >> i & 1 == 1 {
-                *w += 1;
-            } else {
-                *w -= 1;
+    let mut weights = [0i16; 64];
+    let mut add = |h: u64| {
+        for (k, byte) in h.to_le_bytes().into_iter().enumerate() {
+            let row = &SIGNS[byte as usize];
+            for (w, s) in weights[k * 8..k * 8 + 8].iter_mut().zip(row) {
+                *w += s;
             }
         }
     };
-    if words.len() < 3 {
-        for w in &words {
-            add(std::slice::from_ref(w));
+    let mut words = [0u64; 3];
+    let mut n = 0usize;
+    let mut features = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && features < MAX_FEATURES {
+        // a word: a run of letters and digits (any non-ASCII byte counts as a letter)
+        if !(bytes[i].is_ascii_alphanumeric() || bytes[i] >= 0x80) {
+            i += 1;
+            continue;
         }
-    } else {
-        for tri in words.windows(3) {
-            add(tri);
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] >= 0x80) {
+            h ^= u64::from(bytes[i].to_ascii_lowercase());
+            h = h.wrapping_mul(0x100_0000_01b3);
+            i += 1;
+        }
+        words = [words[1], words[2], h];
+        n += 1;
+        if n >= 3 {
+            add(mix(words[0].rotate_left(21)
+                ^ words[1].rotate_left(42)
+                ^ words[2]));
+            features += 1;
+        }
+    }
+    if n < 3 {
+        for &w in &words[3 - n..] {
+            add(mix(w));
         }
     }
     weights
         .iter()
         .enumerate()
         .fold(0u64, |acc, (i, &w)| if w > 0 { acc | 1 << i } else { acc })
+}
+
+/// A 64-bit finalizer (splitmix64), so nearby inputs give unrelated bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
