@@ -276,24 +276,31 @@ mod tests {
     /// Every policy example in docs/POLICY.md compiles (against the real detector ids).
     #[test]
     fn the_reference_examples_compile() {
-        let doc =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/POLICY.md"))
-                .unwrap();
+        let mut doc = String::new();
+        for file in ["POLICY.md", "LIMITS.md"] {
+            let path = format!("{}/../../docs/{file}", env!("CARGO_MANIFEST_DIR"));
+            doc.push_str(&std::fs::read_to_string(path).unwrap());
+        }
         let mut examples = 0;
         for block in doc.split("```yaml\n").skip(1) {
             let block = block.split("```").next().unwrap();
-            if !block.contains("apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name") {
+            let complete = ["RuntimePolicy", "RuntimeLimit"].iter().any(|kind| {
+                block.contains(&format!(
+                    "apiVersion: rampart.dev/v1\nkind: {kind}\nmetadata: {{name"
+                ))
+            });
+            if !complete {
                 continue;
             }
             let source = Source {
-                name: "POLICY.md".into(),
+                name: "docs".into(),
                 text: block.into(),
             };
             let set = compile(&[source]).unwrap_or_else(|d| panic!("{d}\n{block}"));
             assert!(set.warnings.is_empty(), "{:?}", set.warnings);
             examples += 1;
         }
-        assert!(examples >= 1);
+        assert!(examples >= 3, "{examples}");
     }
 
     #[test]

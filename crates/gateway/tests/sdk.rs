@@ -88,3 +88,34 @@ async fn a_stream_blocked_mid_way_raises_in_both_sdks() {
         .count();
     assert_eq!(blocked, 2, "{audit:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_calls_raise_the_sdks_rate_limit_errors() {
+    let up = common::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = format!(
+        "{}---\napiVersion: rampart.dev/v1\nkind: RuntimeLimit\nmetadata: {{name: per-caller}}\nspec:\n  key: [caller]\n  requests: {{count: 2, per: 1h}}\n---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: limited}}\nspec:\n  limits: [per-caller]\n",
+        common::default_policy()
+    );
+    let file = common::policy_file(dir.path(), &limits);
+    let gw = common::gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
+    let out = tokio::process::Command::new(python())
+        .arg(&script)
+        .arg("rate-limits")
+        .env("GATEWAY", format!("http://{}", gw.addr))
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim() == "ok",
+        "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert_eq!(
+        up.requests().len(),
+        4,
+        "two calls per SDK reach the provider"
+    );
+}

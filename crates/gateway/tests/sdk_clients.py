@@ -101,9 +101,41 @@ def run_stream_blocks():
     assert not any(k in "".join(got) for k in KEY_PARTS), got
 
 
+def run_rate_limits():
+    """The gateway allows each caller 2 requests per hour: the third raises the SDK's own
+    RateLimitError, with the code and a Retry-After header."""
+    msgs = [{"role": "user", "content": "hello"}]
+    client = openai.OpenAI(base_url=BASE + "/v1", api_key="sk-limited-openai", max_retries=0)
+    for _ in range(2):
+        client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+    except openai.RateLimitError as e:
+        assert e.status_code == 429
+        assert e.code == "rampart_rate_limited", e.code
+        assert int(e.response.headers["retry-after"]) >= 1
+        assert "ratelimit" in e.response.headers
+    else:
+        raise AssertionError("openai: the third call was not limited")
+
+    client = anthropic.Anthropic(base_url=BASE, api_key="sk-ant-limited", max_retries=0)
+    for _ in range(2):
+        client.messages.create(model="claude-3-5-haiku-latest", max_tokens=10, messages=msgs)
+    try:
+        client.messages.create(model="claude-3-5-haiku-latest", max_tokens=10, messages=msgs)
+    except anthropic.RateLimitError as e:
+        assert e.status_code == 429
+        assert "rampart_rate_limited" in str(e), str(e)
+        assert int(e.response.headers["retry-after"]) >= 1
+    else:
+        raise AssertionError("anthropic: the third call was not limited")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["stream-blocks"]:
         run_stream_blocks()
+    elif sys.argv[1:] == ["rate-limits"]:
+        run_rate_limits()
     else:
         run_openai()
         run_anthropic()
