@@ -411,13 +411,9 @@ impl Gateway {
                 );
             }
         };
-        // provider calls are read whole (model, stream flag, token estimates, the prompt for
-        // abuse signals); parsed once
-        let json: Option<Value> = if provider.is_some() {
-            serde_json::from_slice(text).ok()
-        } else {
-            None
-        };
+        // what the adapters and the limits read; the rest is validated and skipped
+        let head = request_head(text);
+        let json: Option<Value> = head.as_ref().map(|h| h.fields.clone());
         // a provider call whose JSON does not parse cannot be inspected as the provider would
         // read it
         let declared_json = parts
@@ -449,15 +445,14 @@ impl Gateway {
         let streaming = provider
             .as_ref()
             .is_some_and(|p| p.streaming(&path, &query, json.as_ref().unwrap_or(&Value::Null)));
-        let full = json;
         // abuse and model-extraction signals of this caller (per replica)
         let kind = match &provider {
             Some(_) if path.contains("embed") => CallKind::Embedding,
             Some(_) => CallKind::Generation,
             None => CallKind::Other,
         };
-        let prompt = match (&full, kind) {
-            (Some(v), CallKind::Generation) => tokens::last_message_text(v),
+        let prompt = match (&head, kind) {
+            (Some(h), CallKind::Generation) => h.last_message_text(),
             _ => String::new(),
         };
         let signals =
@@ -575,7 +570,7 @@ impl Gateway {
 
         // limits: admitted (and budgets reserved) before anything goes upstream
         let rec = match self
-            .limit(rec, &sel, provider.as_deref(), full.as_ref())
+            .limit(rec, &sel, provider.as_deref(), text)
             .await
         {
             Ok(rec) => rec,
@@ -609,12 +604,15 @@ impl Gateway {
         mut rec: Record,
         sel: &Selection,
         provider: Option<&dyn Provider>,
-        body: Option<&Value>,
+        text: &[u8],
     ) -> Result<Record, Response<GatewayBody>> {
         let limits = sel.limits();
         if limits.is_empty() {
             return Ok(rec);
         }
+        // the whole body, for the token estimate (only when limits apply)
+        let parsed: Option<Value> = serde_json::from_slice(text).ok();
+        let body = parsed.as_ref();
         let pid = provider.map_or("api", |p| p.id());
         let input = body.map_or(0, |b| tokens::estimate_input(pid, rec.model.as_deref(), b));
         let output = body
@@ -1434,6 +1432,86 @@ fn problem(status: StatusCode, code: &str, detail: &str) -> Response<GatewayBody
         &json!({"type": "about:blank", "title": code, "status": status.as_u16(), "detail": detail, "code": code}),
         "application/problem+json",
     )
+}
+
+/// The parts of a request body the gateway reads before forwarding: the fields adapters read
+/// (model, stream flag, output token caps) and the raw last message (for abuse signals). The
+/// rest of the document is checked for validity and skipped without being built.
+struct RequestHead<'a> {
+    /// model, stream, max_tokens, max_completion_tokens, max_output_tokens, generationConfig.
+    fields: Value,
+    /// The last element of `messages`, `contents` or `input`, as written.
+    last: Option<&'a serde_json::value::RawValue>,
+}
+
+impl RequestHead<'_> {
+    /// The text of the last message (at most 4 KiB of it: enough for a fingerprint).
+    fn last_message_text(&self) -> String {
+        let Some(raw) = self.last else {
+            return String::new();
+        };
+        let mut text = serde_json::from_str::<Value>(raw.get())
+            .map(|v| tokens::prompt_text(&v))
+            .unwrap_or_default();
+        if text.len() > 4096 {
+            let cut = (0..=4096).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            text.truncate(cut);
+        }
+        text
+    }
+}
+
+/// `None` when the body is not valid JSON.
+fn request_head(text: &[u8]) -> Option<RequestHead<'_>> {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        model: Option<Value>,
+        stream: Option<Value>,
+        max_tokens: Option<Value>,
+        max_completion_tokens: Option<Value>,
+        max_output_tokens: Option<Value>,
+        #[serde(rename = "generationConfig")]
+        generation_config: Option<Value>,
+        #[serde(borrow)]
+        messages: Option<Vec<&'a serde_json::value::RawValue>>,
+        #[serde(borrow)]
+        contents: Option<Vec<&'a serde_json::value::RawValue>>,
+        #[serde(borrow)]
+        input: Option<&'a serde_json::value::RawValue>,
+    }
+    match serde_json::from_slice::<Head>(text) {
+        Ok(head) => {
+            let mut v = serde_json::Map::new();
+            for (k, field) in [
+                ("model", head.model),
+                ("stream", head.stream),
+                ("max_tokens", head.max_tokens),
+                ("max_completion_tokens", head.max_completion_tokens),
+                ("max_output_tokens", head.max_output_tokens),
+                ("generationConfig", head.generation_config),
+            ] {
+                if let Some(f) = field {
+                    v.insert(k.into(), f);
+                }
+            }
+            let last = head
+                .messages
+                .and_then(|m| m.last().copied())
+                .or_else(|| head.contents.and_then(|c| c.last().copied()))
+                .or(head.input);
+            Some(RequestHead {
+                fields: Value::Object(v),
+                last,
+            })
+        }
+        // valid JSON that is not an object (an array, a string): nothing to read from it
+        Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(text)
+            .ok()
+            .map(|_| RequestHead {
+                fields: Value::Null,
+                last: None,
+            }),
+    }
 }
 
 /// Decodes a body by its `Content-Encoding`, within the decompression limits; says why not.
