@@ -569,10 +569,7 @@ impl Gateway {
         }
 
         // limits: admitted (and budgets reserved) before anything goes upstream
-        let rec = match self
-            .limit(rec, &sel, provider.as_deref(), text)
-            .await
-        {
+        let rec = match self.limit(rec, &sel, provider.as_deref(), text).await {
             Ok(rec) => rec,
             Err(refused) => return refused,
         };
@@ -1454,7 +1451,10 @@ impl RequestHead<'_> {
             .map(|v| tokens::prompt_text(&v))
             .unwrap_or_default();
         if text.len() > 4096 {
-            let cut = (0..=4096).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            let cut = (0..=4096)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
             text.truncate(cut);
         }
         text
