@@ -459,8 +459,8 @@ impl Gateway {
             self.abuse
                 .observe_request(&identity(&rec.ex), kind, &prompt, crate::now_ms() as u64);
         rec.ex.signals = signals.iter().map(|s| (*s).to_owned()).collect();
-        // with the model known, model selectors can match
-        let sel = if rec.model.is_some() {
+        // with the model known and the signals raised, model and signal selectors can match
+        let sel = if rec.model.is_some() || !rec.ex.signals.is_empty() {
             rec.ex.model = rec.model.clone();
             policies.select(&rec.ex)
         } else {

@@ -221,3 +221,38 @@ async fn abuse_signals_reach_policy_conditions_and_audit_events() {
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_policy_selecting_a_signal_throttles_the_callers_that_raise_it() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "{}---\napiVersion: rampart.dev/v1\nkind: RuntimeLimit\nmetadata: {{name: slow}}\nspec:\n  key: [caller]\n  requests: {{count: 2, per: 1h}}\n---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: throttle-probers}}\nspec:\n  selector: {{signals: [near_duplicate_prompts]}}\n  limits: [slow]\n",
+        common::default_policy()
+    );
+    let file = common::policy_file(dir.path(), &yaml);
+    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
+    let auth = ("authorization", "Bearer sk-prober");
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let body = serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user",
+            "content": format!("Classify the sentiment of this product review and give a confidence score, review number {i}")}]}))
+        .unwrap();
+        statuses.push(
+            call(gw.addr, "POST", "/v1/chat/completions", &[JSON, auth], body)
+                .await
+                .0,
+        );
+    }
+    // unlimited until the signal rises, then two more, then 429
+    let first_limited = statuses.iter().position(|&s| s == 429).expect("throttled");
+    assert!((22..=26).contains(&first_limited), "{statuses:?}");
+    assert!(
+        statuses[..first_limited].iter().all(|&s| s == 200),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[first_limited..].iter().all(|&s| s == 429),
+        "{statuses:?}"
+    );
+}

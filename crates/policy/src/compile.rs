@@ -892,6 +892,23 @@ impl Compiler<'_> {
                 .collect(),
             cidrs,
             destinations: self.globs(at, &s.destinations, "destination"),
+            signals: s
+                .signals
+                .iter()
+                .filter_map(|sig| {
+                    if SIGNALS.contains(&sig.value.as_str()) {
+                        Some(sig.value.clone())
+                    } else {
+                        self.error(
+                            at,
+                            sig,
+                            format!("unknown signal `{}`", sig.value),
+                            &format!("one of: {}", SIGNALS.join(", ")),
+                        );
+                        None
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -1141,6 +1158,14 @@ impl Compiler<'_> {
         })
     }
 }
+
+/// Abuse signals a selector may name (see docs/LIMITS.md).
+pub const SIGNALS: [&str; 4] = [
+    "volume_spike",
+    "near_duplicate_prompts",
+    "max_length_generations",
+    "embedding_enumeration",
+];
 
 /// Provider ids a selector may name.
 pub const PROVIDERS: [&str; 4] = ["openai", "anthropic", "gemini", "cohere"];

@@ -99,6 +99,10 @@ pub struct Selector {
     /// Egress destination hosts (globs).
     #[serde(default)]
     pub destinations: Vec<Spanned<String>>,
+    /// Abuse signals the caller raised (any of them): a policy that throttles or blocks
+    /// suspicious callers.
+    #[serde(default)]
+    pub signals: Vec<Spanned<String>>,
 }
 
 /// Caller identity constraints.

@@ -160,6 +160,7 @@ pub(crate) struct CompiledSelector {
     pub(crate) labels: Vec<(String, String)>,
     pub(crate) cidrs: Vec<IpNet>,
     pub(crate) destinations: Globs,
+    pub(crate) signals: Vec<String>,
 }
 
 impl CompiledSelector {
@@ -180,6 +181,7 @@ impl CompiledSelector {
             !self.labels.is_empty(),
             !self.cidrs.is_empty(),
             self.destinations.constrains(),
+            !self.signals.is_empty(),
         ]
         .into_iter()
         .filter(|&c| c)
@@ -216,6 +218,7 @@ impl CompiledSelector {
                 || c.ip
                     .is_some_and(|ip| self.cidrs.iter().any(|n| n.contains(&ip))))
             && self.destinations.matches(ex.destination.as_deref())
+            && (self.signals.is_empty() || ex.signals.iter().any(|s| self.signals.contains(s)))
     }
 }
 
