@@ -451,16 +451,20 @@ impl Gateway {
             Some(_) => CallKind::Generation,
             None => CallKind::Other,
         };
+        // the last message as written: its words are what the fingerprint reads (the few JSON
+        // key words in it are the same in every call)
         let prompt = match (&head, kind) {
-            (Some(h), CallKind::Generation) => h.last_message_text(),
-            _ => String::new(),
+            (Some(h), CallKind::Generation) => h.last.map_or("", |raw| raw.get()),
+            _ => "",
         };
         let signals =
             self.abuse
-                .observe_request(&identity(&rec.ex), kind, &prompt, crate::now_ms() as u64);
+                .observe_request(&identity(&rec.ex), kind, prompt, crate::now_ms() as u64);
         rec.ex.signals = signals.iter().map(|s| (*s).to_owned()).collect();
         // with the model known and the signals raised, model and signal selectors can match
-        let sel = if rec.model.is_some() || !rec.ex.signals.is_empty() {
+        let sel = if policies.reads_model_or_signals()
+            && (rec.model.is_some() || !rec.ex.signals.is_empty())
+        {
             rec.ex.model = rec.model.clone();
             policies.select(&rec.ex)
         } else {
@@ -1439,26 +1443,6 @@ struct RequestHead<'a> {
     fields: Value,
     /// The last element of `messages`, `contents` or `input`, as written.
     last: Option<&'a serde_json::value::RawValue>,
-}
-
-impl RequestHead<'_> {
-    /// The text of the last message (at most 4 KiB of it: enough for a fingerprint).
-    fn last_message_text(&self) -> String {
-        let Some(raw) = self.last else {
-            return String::new();
-        };
-        let mut text = serde_json::from_str::<Value>(raw.get())
-            .map(|v| tokens::prompt_text(&v))
-            .unwrap_or_default();
-        if text.len() > 4096 {
-            let cut = (0..=4096)
-                .rev()
-                .find(|&i| text.is_char_boundary(i))
-                .unwrap_or(0);
-            text.truncate(cut);
-        }
-        text
-    }
 }
 
 /// `None` when the body is not valid JSON.

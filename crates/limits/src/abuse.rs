@@ -44,7 +44,7 @@ impl Default for Thresholds {
             spike_factor: 5.0,
             spike_min: 60,
             duplicate_count: 20,
-            duplicate_distance: 10,
+            duplicate_distance: 16,
             max_length_count: 10,
             embedding_rate: 120,
         }
@@ -109,7 +109,10 @@ impl Tracker {
         if all.len() >= MAX_IDENTITIES && !all.contains_key(identity) {
             all.retain(|_, s| now_ms.saturating_sub(s.last_ms) < WINDOW_MS);
         }
-        let s = all.entry(identity.to_owned()).or_default();
+        if !all.contains_key(identity) {
+            all.insert(identity.to_owned(), State::default());
+        }
+        let s = all.get_mut(identity).expect("inserted above");
         s.last_ms = now_ms;
         let minute = now_ms / 60_000;
         if minute != s.minute {

@@ -288,6 +288,14 @@ impl PolicySet {
         self.policies.iter().map(|p| p.name.as_str()).collect()
     }
 
+    /// Whether any selector reads the model or abuse signals (known only once the body is
+    /// read): when none does, one selection per direction is enough.
+    pub fn reads_model_or_signals(&self) -> bool {
+        self.policies
+            .iter()
+            .any(|p| p.selector.models.0.is_some() || !p.selector.signals.is_empty())
+    }
+
     /// The names of the limits defined.
     pub fn limit_names(&self) -> Vec<&str> {
         self.limits.iter().map(|l| l.name.as_str()).collect()
