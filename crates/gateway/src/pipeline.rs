@@ -619,16 +619,7 @@ impl Gateway {
         let output = body
             .and_then(|b| tokens::requested_output(pid, b))
             .unwrap_or(0);
-        let cost = rec
-            .model
-            .as_deref()
-            .and_then(|m| self.prices.cost_micros(m, input, output))
-            .unwrap_or(0);
-        let expect = Usage {
-            input,
-            output,
-            cost_micros: cost,
-        };
+        let expect = self.priced(rec.model.as_deref(), input, output);
         if let Some((name, max)) = limits.iter().find_map(|l| {
             l.max_tokens_per_request
                 .filter(|&m| input + output > m)
@@ -1207,6 +1198,17 @@ impl Gateway {
         Some(Route::Provider(p.clone(), self.upstreams[p.id()].clone()))
     }
 
+    /// Token counts with their cost from the price table (0 for a model it does not list).
+    fn priced(&self, model: Option<&str>, input: u64, output: u64) -> Usage {
+        Usage {
+            input,
+            output,
+            cost_micros: model
+                .and_then(|m| self.prices.cost_micros(m, input, output))
+                .unwrap_or(0),
+        }
+    }
+
     /// A keyed hash of the caller's credential, never the credential.
     fn key_id(&self, headers: &HeaderMap) -> Option<String> {
         let v = credential(headers)?;
@@ -1319,16 +1321,7 @@ impl Gateway {
                 // refused or failed upstream: nothing was used
                 None => (0, 0, "none"),
             };
-            let cost = rec
-                .model
-                .as_deref()
-                .and_then(|m| self.prices.cost_micros(m, input, output))
-                .unwrap_or(0);
-            let actual = Usage {
-                input,
-                output,
-                cost_micros: cost,
-            };
+            let actual = self.priced(rec.model.as_deref(), input, output);
             let limiter = self.limiter.clone();
             let ticket = l.ticket.clone();
             tokio::spawn(async move { limiter.settle(&ticket, actual).await });

@@ -19,15 +19,17 @@ fn python() -> PathBuf {
     venv
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors() {
-    let up = common::upstream().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gw = common::gateway(&up, dir.path(), |_| {}).await;
+/// Runs `sdk_clients.py [mode]` against the gateway at `addr`; fails the test unless it
+/// prints `ok`.
+async fn run_clients(addr: std::net::SocketAddr, mode: Option<&str>) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
-    let out = tokio::process::Command::new(python())
-        .arg(&script)
-        .env("GATEWAY", format!("http://{}", gw.addr))
+    let mut cmd = tokio::process::Command::new(python());
+    cmd.arg(&script);
+    if let Some(m) = mode {
+        cmd.arg(m);
+    }
+    let out = cmd
+        .env("GATEWAY", format!("http://{addr}"))
         .output()
         .await
         .expect("python runs");
@@ -37,6 +39,14 @@ async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors()
         out.status.success() && stdout.trim() == "ok",
         "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_and_anthropic_sdks_get_redacted_answers_and_clear_block_errors() {
+    let up = common::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = common::gateway(&up, dir.path(), |_| {}).await;
+    run_clients(gw.addr, None).await;
     let seen = up.requests();
     assert_eq!(
         seen.len(),
@@ -66,20 +76,7 @@ async fn a_stream_blocked_mid_way_raises_in_both_sdks() {
     );
     let file = common::policy_file(dir.path(), &block);
     let gw = common::gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
-    let out = tokio::process::Command::new(python())
-        .arg(&script)
-        .arg("stream-blocks")
-        .env("GATEWAY", format!("http://{}", gw.addr))
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
-    );
+    run_clients(gw.addr, Some("stream-blocks")).await;
     // both exchanges are recorded as blocked
     let audit = common::audit_events(dir.path(), 2).await;
     let blocked = audit
@@ -99,20 +96,7 @@ async fn rate_limited_calls_raise_the_sdks_rate_limit_errors() {
     );
     let file = common::policy_file(dir.path(), &limits);
     let gw = common::gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_clients.py");
-    let out = tokio::process::Command::new(python())
-        .arg(&script)
-        .arg("rate-limits")
-        .env("GATEWAY", format!("http://{}", gw.addr))
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.trim() == "ok",
-        "SDK checks failed\nstdout: {stdout}\nstderr: {stderr}"
-    );
+    run_clients(gw.addr, Some("rate-limits")).await;
     assert_eq!(
         up.requests().len(),
         4,

@@ -409,31 +409,15 @@ impl Compiler<'_> {
 
     fn policy(&mut self, doc: Document, at: &Place<'_>) -> Option<Policy> {
         let before = self.errors();
-        if doc.api_version.value != "rampart.dev/v1" {
-            self.error(
-                at,
-                &doc.api_version,
-                format!("unsupported apiVersion `{}`", doc.api_version.value),
-                "use `apiVersion: rampart.dev/v1`",
-            );
-        }
-        if doc.kind.value != "RuntimePolicy" {
-            self.error(
-                at,
-                &doc.kind,
-                format!("unsupported kind `{}`", doc.kind.value),
-                "use `kind: RuntimePolicy`",
-            );
-        }
+        self.head(
+            at,
+            &doc.api_version,
+            &doc.kind,
+            &doc.metadata.name,
+            "RuntimePolicy",
+            "policy",
+        );
         let name = &doc.metadata.name;
-        if !is_dns_label(&name.value) {
-            self.error(
-                at,
-                name,
-                format!("`{}` is not a valid policy name", name.value),
-                "lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters",
-            );
-        }
         let spec = doc.spec;
         let mode = match &spec.mode {
             None => Mode::Enforce,
@@ -555,6 +539,42 @@ impl Compiler<'_> {
         })
     }
 
+    /// Checks what every document starts with: apiVersion, kind and a name that is a DNS label.
+    fn head(
+        &mut self,
+        at: &Place<'_>,
+        api_version: &Spanned<String>,
+        kind: &Spanned<String>,
+        name: &Spanned<String>,
+        want_kind: &str,
+        what: &str,
+    ) {
+        if api_version.value != "rampart.dev/v1" {
+            self.error(
+                at,
+                api_version,
+                format!("unsupported apiVersion `{}`", api_version.value),
+                "use `apiVersion: rampart.dev/v1`",
+            );
+        }
+        if kind.value != want_kind {
+            self.error(
+                at,
+                kind,
+                format!("unsupported kind `{}`", kind.value),
+                &format!("use `kind: {want_kind}`"),
+            );
+        }
+        if !is_dns_label(&name.value) {
+            self.error(
+                at,
+                name,
+                format!("`{}` is not a valid {what} name", name.value),
+                "lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters",
+            );
+        }
+    }
+
     fn yaml_error(&mut self, file: &str, offset: u32, e: &serde_saphyr::Error) {
         let (line, column) = e
             .location()
@@ -572,23 +592,15 @@ impl Compiler<'_> {
 
     fn limit(&mut self, doc: doc::LimitDocument, at: &Place<'_>) -> Option<(Limit, String, u32)> {
         let before = self.errors();
-        if doc.api_version.value != "rampart.dev/v1" {
-            self.error(
-                at,
-                &doc.api_version,
-                format!("unsupported apiVersion `{}`", doc.api_version.value),
-                "use `apiVersion: rampart.dev/v1`",
-            );
-        }
+        self.head(
+            at,
+            &doc.api_version,
+            &doc.kind,
+            &doc.metadata.name,
+            "RuntimeLimit",
+            "limit",
+        );
         let name = &doc.metadata.name;
-        if !is_dns_label(&name.value) {
-            self.error(
-                at,
-                name,
-                format!("`{}` is not a valid limit name", name.value),
-                "lower-case letters, digits and `-`, at most 63 characters",
-            );
-        }
         let spec = doc.spec;
         let mut key = Vec::new();
         for k in &spec.key {
