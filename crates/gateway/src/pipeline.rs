@@ -552,7 +552,7 @@ impl Gateway {
                 .find(|f| f.action == Action::Block)
                 .map(|f| {
                     format!(
-                        "{} ({}) in {} found",
+                        "{} ({}) found in {}",
                         f.finding.class.name(),
                         f.finding.detector,
                         f.location
