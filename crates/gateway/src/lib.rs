@@ -587,6 +587,7 @@ impl Callers {
         unknown_key_id: Option<String>,
     ) -> rampart_policy::Caller {
         let by_key = credential
+            .filter(|_| !self.by_key.is_empty())
             .and_then(|c| {
                 self.by_key
                     .get(&key.hash(rampart_core::DataClass::Secret, c))

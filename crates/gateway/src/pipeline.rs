@@ -140,6 +140,18 @@ impl Record {
     }
 }
 
+/// The host of a base URL checked at start-up (`https://api.openai.com:443/v1` ->
+/// `api.openai.com`), without parsing it again per request.
+fn host_of(base: &str) -> &str {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
 /// Who abuse signals are kept for: the caller's key id, else its address.
 fn identity(ex: &Exchange) -> String {
     ex.caller
@@ -206,10 +218,9 @@ impl Gateway {
         };
         let destination = match (&origin, &route) {
             (Some((_, host)), _) => Some(host.clone()),
-            (None, Some(Route::Provider(_, base) | Route::Api { base, .. })) => base
-                .parse::<http::Uri>()
-                .ok()
-                .and_then(|u| u.host().map(str::to_owned)),
+            (None, Some(Route::Provider(_, base) | Route::Api { base, .. })) => {
+                Some(host_of(base).to_owned())
+            }
             _ => None,
         };
         let host = parts.uri.host().map(str::to_owned).or_else(|| {
@@ -1627,5 +1638,23 @@ impl Rewrite for TextRewrite {
 
     fn usage(&self) -> Option<rampart_llm::Usage> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hosts_of_base_urls() {
+        for (base, host) in [
+            ("https://api.openai.com", "api.openai.com"),
+            ("http://127.0.0.1:9000", "127.0.0.1"),
+            (
+                "https://user:pw@internal.example:8443/v1?x=1",
+                "internal.example",
+            ),
+            ("http://[::1]:8080/api", "::1"),
+        ] {
+            assert_eq!(super::host_of(base), host);
+        }
     }
 }

@@ -197,8 +197,8 @@ impl Tracker {
     }
 }
 
-/// Features (word trigrams) a fingerprint looks at (about the first 800 bytes of text).
-const MAX_FEATURES: usize = 128;
+/// Features (word trigrams) a fingerprint looks at (about the first 400 bytes of text).
+const MAX_FEATURES: usize = 64;
 
 /// For each byte value, +1 or -1 per bit: eight counters move per table row.
 const SIGNS: [[i16; 8]; 256] = {
@@ -216,7 +216,7 @@ const SIGNS: [[i16; 8]; 256] = {
 };
 
 /// 64-bit SimHash of a text's lower-cased word trigrams (of its words, for texts under three
-/// words), over its first 128 trigrams. No allocation: words are hashed as they are read.
+/// words), over its first 64 trigrams. No allocation: words are hashed as they are read.
 pub fn simhash(text: &str) -> u64 {
     let mut weights = [0i16; 64];
     let mut add = |h: u64| {
