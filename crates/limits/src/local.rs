@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use rampart_policy::Quantity;
-
 use crate::window::window;
 use crate::{BackendKind, Check, Denial, Outcome, Plan, Remaining, Ticket, Usage};
 
@@ -256,11 +254,3 @@ impl LocalBackend {
         out
     }
 }
-
-/// Quantities a usage record settles (for tests and docs).
-pub const SETTLED: [Quantity; 4] = [
-    Quantity::InputTokens,
-    Quantity::OutputTokens,
-    Quantity::TotalTokens,
-    Quantity::SpendMicros,
-];

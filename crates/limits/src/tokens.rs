@@ -43,20 +43,6 @@ pub fn prompt_text(body: &Value) -> String {
     text
 }
 
-/// The text of the last message of a chat request (`messages` or `contents`), what varies
-/// from one call to the next; the whole request's text when it has no message list.
-pub fn last_message_text(body: &Value) -> String {
-    let last = ["/messages", "/contents", "/input"].iter().find_map(|p| {
-        body.pointer(p)
-            .and_then(Value::as_array)
-            .and_then(|a| a.last())
-    });
-    match last {
-        Some(m) => prompt_text(m),
-        None => prompt_text(body),
-    }
-}
-
 /// The BPE of an OpenAI model.
 fn bpe_for(model: &str) -> &'static tiktoken_rs::CoreBPE {
     let legacy = [
