@@ -5,7 +5,6 @@
 //! again.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,14 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use rampart_limits::testing::RedisServer;
 
 struct Proc(Child);
 
@@ -29,31 +21,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn redis(port: u16) -> Proc {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (scripts/test.sh installs it)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Proc(child)
 }
 
 /// A stand-in OpenAI answering every chat call with 10 prompt and 5 completion tokens.
@@ -180,8 +147,8 @@ async fn admin_json(admin: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_gateways_share_one_budget_through_redis_and_survive_its_loss() {
     const LIMIT: usize = 40;
-    let redis_port = free_port();
-    let mut store = Some(redis(redis_port));
+    let mut store = Some(RedisServer::start());
+    let redis_port = store.as_ref().expect("started").port;
     let upstream = format!("http://{}", provider().await);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rampart.yaml");
@@ -290,7 +257,7 @@ async fn four_gateways_share_one_budget_through_redis_and_survive_its_loss() {
     // phase 3: Redis is back (empty: it kept nothing). Each replica tries it again after its
     // back-off (1 s) and shared decisions resume by themselves: the fresh budget is shared
     // again, so exactly LIMIT more calls are admitted across the four, then all are refused
-    store = Some(redis(redis_port));
+    store = Some(RedisServer::on(redis_port));
     let mut admitted_after = 0;
     let mut limited_seen = [false; 4];
     let deadline = Instant::now() + Duration::from_secs(20);

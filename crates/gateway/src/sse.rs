@@ -600,6 +600,27 @@ mod tests {
         SseRewriter::new(Arc::from(p), Scanner::builtin(), rules)
     }
 
+    /// The whole stream `input` through `r`, as text.
+    fn rewrite(r: &mut SseRewriter, input: &[u8]) -> String {
+        let mut out = Vec::new();
+        r.push(input, &mut out);
+        r.finish(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The strings at `pointer` of every JSON event in `out`, joined.
+    fn joined(out: &str, pointer: &str) -> String {
+        out.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| {
+                v.pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
     fn openai_events(pieces: &[&str]) -> Vec<u8> {
         let mut s = String::new();
         for p in pieces {
@@ -610,8 +631,8 @@ mod tests {
         s.into_bytes()
     }
 
-    fn texts(out: &[u8]) -> String {
-        let s = String::from_utf8_lossy(out);
+    fn texts(out: impl AsRef<[u8]>) -> String {
+        let s = String::from_utf8_lossy(out.as_ref());
         let mut text = String::new();
         for line in s.lines() {
             if let Some(d) = line.strip_prefix("data: ")
@@ -652,9 +673,7 @@ mod tests {
             "yYXBmZNDT3BlbkFJ77x0ryK3bxSl0GlNSHm45ezz7PAtmbWrdjmFGQ7pk7CBjb0SYlY0d6mja8 ok",
         ]);
         let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), monitor());
-        let mut out = Vec::new();
-        r.push(&input, &mut out);
-        r.finish(&mut out);
+        let out = rewrite(&mut r, &input);
         assert_eq!(
             texts(&out),
             "key 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 ok"
@@ -669,9 +688,7 @@ mod tests {
             Box::new(rampart_llm::openai::OpenAi),
             rules(&[DataClass::EmailAddress], |_| false),
         );
-        let mut out = Vec::new();
-        r.push(&input, &mut out);
-        r.finish(&mut out);
+        let out = rewrite(&mut r, &input);
         assert_eq!(
             texts(&out),
             "mail ada@example.org or call; ssn [REDACTED:US_SSN] done."
@@ -687,21 +704,8 @@ mod tests {
         }
         s.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n");
         let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
-        let mut args = String::new();
-        for line in out.lines() {
-            if let Some(d) = line.strip_prefix("data: ")
-                && let Ok(v) = serde_json::from_str::<Value>(d)
-                && let Some(a) = v
-                    .pointer("/choices/0/delta/tool_calls/0/function/arguments")
-                    .and_then(Value::as_str)
-            {
-                args.push_str(a);
-            }
-        }
+        let out = rewrite(&mut r, s.as_bytes());
+        let args = joined(&out, "/choices/0/delta/tool_calls/0/function/arguments");
         assert!(!out.contains("AKIA4HBW"), "{out}");
         assert_eq!(args, "{\"key\": \"[REDACTED:SECRET]\", \"n\": 1}");
     }
@@ -718,10 +722,7 @@ mod tests {
         }
         s.push_str("data: [DONE]\n\n");
         let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
+        let out = rewrite(&mut r, s.as_bytes());
         assert!(!out.contains("AKIA4HBW6E62M7NGFVGF"), "{out}");
         assert!(out.contains("[REDACTED:SECRET]"), "{out}");
     }
@@ -739,10 +740,7 @@ mod tests {
         );
         s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
         let mut r = rewriter(Box::new(rampart_llm::anthropic::Anthropic));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
+        let out = rewrite(&mut r, s.as_bytes());
         assert!(!out.contains("ada@example.org"), "{out}");
         let stop = out.find("content_block_stop").unwrap();
         let last_text = out.rfind("text_delta").unwrap();
@@ -783,10 +781,7 @@ mod tests {
         }
         s.push_str("data: [DONE]\n\n");
         let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
+        let out = rewrite(&mut r, s.as_bytes());
         assert_eq!(texts(out.as_bytes()), "Hello there, how are you today?");
         for line in out.lines().filter(|l| l.starts_with("data: {")) {
             assert!(
@@ -816,9 +811,7 @@ mod tests {
         }
         s.push_str("data: [DONE]\n\n");
         let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
+        let out = rewrite(&mut r, s.as_bytes());
         assert_eq!(
             texts(&out),
             "Café SSN [REDACTED:US_SSN] see http://example.org"
@@ -832,11 +825,9 @@ mod tests {
         let s = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\":\"},\"finish_reason\":null}]}\n\n\
                  data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"536-90-4399\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
         let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
+        let out = rewrite(&mut r, s.as_bytes());
         assert_eq!(texts(&out), ":[REDACTED:US_SSN]");
-        for line in String::from_utf8(out).unwrap().lines() {
+        for line in out.lines() {
             if let Some(d) = line.strip_prefix("data: ")
                 && d != "[DONE]"
             {
@@ -892,10 +883,7 @@ mod tests {
             Box::new(rampart_llm::anthropic::Anthropic),
             aws_block_rules(),
         );
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
+        let out = rewrite(&mut r, s.as_bytes());
         let last = out.trim_end().rsplit("\n\n").next().unwrap();
         assert!(last.starts_with("event: error\ndata: {"), "{out}");
         assert!(
@@ -912,9 +900,7 @@ mod tests {
             Box::new(rampart_llm::openai::OpenAi),
             rules(&DataClass::ALL, |_| false),
         );
-        let mut out = Vec::new();
-        r.push(&input, &mut out);
-        r.finish(&mut out);
+        let out = rewrite(&mut r, &input);
         assert!(!r.blocked());
         assert_eq!(texts(&out), "key AKIA4HBW6E62M7NGFVGF more");
     }
@@ -927,24 +913,12 @@ mod tests {
         }
         s.push_str("event: tool-call-end\ndata: {\"type\":\"tool-call-end\",\"index\":0}\n\n");
         let mut r = rewriter(Box::new(rampart_llm::cohere::Cohere));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
+        let out = rewrite(&mut r, s.as_bytes());
         assert!(
             !out.contains("AKIA4HBW") && !out.contains("6E62M7NGFVGF"),
             "{out}"
         );
-        let args: String = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .filter_map(|v| {
-                v.pointer("/delta/message/tool_calls/function/arguments")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .collect();
+        let args = joined(&out, "/delta/message/tool_calls/function/arguments");
         assert_eq!(args, "{\"key\": \"[REDACTED:SECRET]\"}");
         // held-back arguments come before the event that ends the call
         assert!(out.rfind("tool-call-delta").unwrap() < out.find("tool-call-end").unwrap());
@@ -962,10 +936,7 @@ mod tests {
         }
         s.push_str("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]},\"finishReason\":\"STOP\"}]}\n\n");
         let mut r = rewriter(Box::new(rampart_llm::gemini::Gemini));
-        let mut out = Vec::new();
-        r.push(s.as_bytes(), &mut out);
-        r.finish(&mut out);
-        let out = String::from_utf8(out).unwrap();
+        let out = rewrite(&mut r, s.as_bytes());
         assert!(!out.contains("6-90-4399") && !out.contains("0132"), "{out}");
         assert_eq!(r.findings().len(), 2, "{out}");
     }

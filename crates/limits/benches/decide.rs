@@ -3,14 +3,13 @@
 //! decision; started here). Also prints Redis decisions per second with 16 concurrent callers.
 //! `cargo bench -p rampart-limits --bench decide` (needs `redis-server` on the PATH)
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rampart_limits::local::LocalBackend;
 use rampart_limits::redis::RedisBackend;
+use rampart_limits::testing::RedisServer;
 use rampart_limits::{Fallback, Limiter, Outcome, Usage, plan};
 use rampart_policy::{Budget, Exchange, KeyPart, Limit, Quantity, Rate, Window};
 
@@ -100,33 +99,13 @@ fn bench(c: &mut Criterion) {
     });
 
     // Redis on loopback
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on the PATH");
-    std::thread::sleep(Duration::from_millis(300));
+    let server = RedisServer::start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let url = format!("redis://127.0.0.1:{port}/");
+    let url = server.url();
     let limiter = Arc::new(rt.block_on(async {
         Limiter::shared(
             RedisBackend::connect(&url, Duration::from_secs(1))
@@ -179,8 +158,7 @@ fn bench(c: &mut Criterion) {
         "limits/redis_decisions_per_second_16_concurrent: {:.0} decisions/s ({count} in {seconds} s)",
         count as f64 / seconds as f64
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 criterion_group!(benches, bench);

@@ -22,6 +22,7 @@ pub mod abuse;
 pub mod local;
 pub mod price;
 pub mod redis;
+pub mod testing;
 pub mod tokens;
 pub mod window;
 

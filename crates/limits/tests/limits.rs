@@ -2,67 +2,13 @@
 //! test on a loopback port; `scripts/test.sh` installs `redis-server`).
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_limits::redis::RedisBackend;
+use rampart_limits::testing::RedisServer;
 use rampart_limits::{Fallback, Limiter, Outcome, Usage, plan};
 use rampart_policy::{Budget, Exchange, KeyPart, Limit, Quantity, Rate, Window};
-
-/// A `redis-server` on a free loopback port, stopped on drop.
-pub struct RedisServer {
-    child: Child,
-    /// Its port.
-    pub port: u16,
-}
-
-impl RedisServer {
-    pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        RedisServer::on(port)
-    }
-
-    pub fn on(port: u16) -> RedisServer {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test.sh installs it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisServer { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn limit(name: &str) -> Limit {
     Limit {

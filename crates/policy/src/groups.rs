@@ -15,25 +15,27 @@ pub struct Group {
     pub detectors: &'static [&'static str],
 }
 
+/// Every personal data class: [`DataClass::ALL`] without the secrets (a new class fails to
+/// compile here until the length is updated).
+const PII: [DataClass; 12] = {
+    let mut out = [DataClass::EmailAddress; 12];
+    let (mut i, mut j) = (0, 0);
+    while i < DataClass::ALL.len() {
+        if !matches!(DataClass::ALL[i], DataClass::Secret) {
+            out[j] = DataClass::ALL[i];
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
+
 /// Every group, in the order docs/POLICY.md lists them.
 pub const GROUPS: &[Group] = &[
     Group {
         name: "pii",
         doc: "every personal data class",
-        classes: &[
-            DataClass::EmailAddress,
-            DataClass::PhoneNumber,
-            DataClass::UsSsn,
-            DataClass::CreditCard,
-            DataClass::Iban,
-            DataClass::IpAddress,
-            DataClass::UsBankRouting,
-            DataClass::CaSin,
-            DataClass::UkNino,
-            DataClass::DateOfBirth,
-            DataClass::Passport,
-            DataClass::DriverLicense,
-        ],
+        classes: &PII,
         detectors: &[],
     },
     Group {
