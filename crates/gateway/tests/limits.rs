@@ -177,6 +177,15 @@ async fn streamed_output_is_counted_when_the_provider_reports_no_usage() {
     );
 }
 
+/// The `i`-th of a run of systematically varied prompts (what model extraction looks like).
+fn probe(i: usize) -> Vec<u8> {
+    let text = format!(
+        "Classify the sentiment of this product review and give a confidence score, review number {i}"
+    );
+    serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user","content":text}]}))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn abuse_signals_reach_policy_conditions_and_audit_events() {
     let up = upstream().await;
@@ -190,9 +199,7 @@ async fn abuse_signals_reach_policy_conditions_and_audit_events() {
     let auth = ("authorization", "Bearer sk-prober");
     let mut first_block = None;
     for i in 0..30 {
-        let body = serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user",
-            "content": format!("Classify the sentiment of this product review and give a confidence score, review number {i}")}]}))
-        .unwrap();
+        let body = probe(i);
         let (status, _, resp) =
             call(gw.addr, "POST", "/v1/chat/completions", &[JSON, auth], body).await;
         if status == 403 {
@@ -208,9 +215,7 @@ async fn abuse_signals_reach_policy_conditions_and_audit_events() {
     assert_eq!(events[first]["signals"][0], "near_duplicate_prompts");
     assert!(events[0].get("signals").is_none());
     // another caller is not affected
-    let body = serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user",
-        "content": "Classify the sentiment of this product review and give a confidence score, review number 1"}]}))
-    .unwrap();
+    let body = probe(1);
     let (status, _, _) = call(
         gw.addr,
         "POST",
@@ -235,9 +240,7 @@ async fn a_policy_selecting_a_signal_throttles_the_callers_that_raise_it() {
     let auth = ("authorization", "Bearer sk-prober");
     let mut statuses = Vec::new();
     for i in 0..30 {
-        let body = serde_json::to_vec(&json!({"model":"gpt-4o-mini","messages":[{"role":"user",
-            "content": format!("Classify the sentiment of this product review and give a confidence score, review number {i}")}]}))
-        .unwrap();
+        let body = probe(i);
         statuses.push(
             call(gw.addr, "POST", "/v1/chat/completions", &[JSON, auth], body)
                 .await
