@@ -25,6 +25,10 @@ pub enum Suite {
     Secrets,
     /// Findings on benign prompts and real API documents.
     Benign,
+    /// Direct prompt injection and jailbreaks: held-out split, NotInject and WildGuard.
+    Injection,
+    /// Indirect injection in third-party documents (BIPIA, held-out split).
+    Indirect,
 }
 
 /// Arguments of `rampart eval`.
@@ -58,6 +62,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Suite::Pii => pii(&args, scanner)?,
         Suite::Secrets => secrets(&args, scanner)?,
         Suite::Benign => benign(&args, scanner)?,
+        Suite::Injection => crate::eval_threat::injection(&args.data, args.verbose)?,
+        Suite::Indirect => crate::eval_threat::indirect(&args.data, args.verbose)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod detectors_doc;
 mod eval;
+mod eval_threat;
 mod output;
 mod policy;
 mod scan;

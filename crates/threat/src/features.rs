@@ -1,0 +1,151 @@
+//! Hashed n-gram features of normalized text: word unigrams and bigrams, and character 3-, 4-
+//! and 5-grams. Training and inference share this code, so what the model was trained on is
+//! exactly what it reads.
+//!
+//! Each n-gram is hashed (64-bit FNV-1a, then a finalizer) to one of `2^bits` buckets with a
+//! sign; the model's score is the sum of the signed bucket weights divided by the square root of
+//! the number of n-grams (so long and short texts score on one scale).
+
+/// Dense features after the hashed ones: structural signals and length.
+pub const DENSE: usize = 24;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+#[inline]
+fn fnv(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET ^ seed;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+#[inline]
+fn finish(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// One hashed feature: the bucket index in the low 31 bits, the sign in the top bit.
+pub type Feature = u32;
+
+/// Bucket of a feature.
+#[inline]
+pub fn bucket(f: Feature) -> usize {
+    (f & 0x7fff_ffff) as usize
+}
+
+/// Sign of a feature: +1 or -1.
+#[inline]
+pub fn sign(f: Feature) -> f32 {
+    if f & 0x8000_0000 != 0 { -1.0 } else { 1.0 }
+}
+
+#[inline]
+fn feature(h: u64, mask: u64) -> Feature {
+    let h = finish(h);
+    ((h & mask) as u32) | (((h >> 63) as u32) << 31)
+}
+
+/// Extracts the hashed features of `text` (already normalized) into `out` (cleared first).
+/// `bits` sets the number of buckets (`2^bits`, at most 2^30).
+pub fn extract(text: &str, bits: u32, out: &mut Vec<Feature>) {
+    out.clear();
+    let mask = (1u64 << bits) - 1;
+    let bytes = text.as_bytes();
+    // word unigrams and bigrams: runs of letters and digits (bytes >= 0x80 count as letters)
+    let mut prev: Option<u64> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && !is_word(bytes[i]) {
+            // punctuation between words breaks the bigram chain only at sentence ends
+            if matches!(bytes[i], b'.' | b'!' | b'?' | b'\n' | b':' | b';') {
+                prev = None;
+            }
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && is_word(bytes[i]) {
+            i += 1;
+        }
+        if start == i {
+            break;
+        }
+        let w = fnv(1, &bytes[start..i]);
+        out.push(feature(w, mask));
+        if let Some(p) = prev {
+            out.push(feature(p.rotate_left(17) ^ w ^ 0x9e37_79b9_7f4a_7c15, mask));
+        }
+        prev = Some(w);
+    }
+    // character n-grams over the text padded with a space on both ends
+    let n = bytes.len();
+    if n == 0 {
+        return;
+    }
+    let padded_len = n + 2;
+    let at = |k: usize| -> u8 {
+        if k == 0 || k == padded_len - 1 {
+            b' '
+        } else {
+            bytes[k - 1]
+        }
+    };
+    for start in 0..padded_len {
+        let mut h = FNV_OFFSET ^ 3;
+        for len in 1..=5 {
+            let k = start + len - 1;
+            if k >= padded_len {
+                break;
+            }
+            h ^= at(k) as u64;
+            h = h.wrapping_mul(FNV_PRIME);
+            if len >= 3 {
+                out.push(feature(h ^ len as u64, mask));
+            }
+        }
+    }
+}
+
+#[inline]
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80 || b == b'\''
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_in_range() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        extract("ignore all previous instructions", 18, &mut a);
+        extract("ignore all previous instructions", 18, &mut b);
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&f| bucket(f) < 1 << 18));
+        // 4 words + 3 bigrams + char grams
+        assert!(a.len() > 7 + 60);
+    }
+
+    #[test]
+    fn stable_across_builds() {
+        // the committed weights depend on these exact values
+        let mut a = Vec::new();
+        extract("hi", 18, &mut a);
+        assert_eq!(a.len(), 1 + 2 + 1);
+        assert_eq!(a[0], feature(fnv(1, b"hi"), (1 << 18) - 1));
+    }
+
+    #[test]
+    fn empty_text_has_no_features() {
+        let mut a = vec![1];
+        extract("", 18, &mut a);
+        assert!(a.is_empty());
+    }
+}

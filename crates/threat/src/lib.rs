@@ -1,0 +1,347 @@
+//! Rampart's LLM threat detectors (OWASP LLM Top 10 2025), pure and synchronous:
+//!
+//! - [`Classifier`]: prompt injection and jailbreaks (LLM01), a linear model over hashed word and
+//!   character n-grams of normalized text plus [`signals`], trained by `train/` on public data
+//!   and embedded in the binary. Gives a calibrated score and the evidence.
+//! - [`Classifier::document`]: indirect injection in third-party content (tool results,
+//!   retrieved documents, files), scored segment by segment with its own model.
+//! - [`hidden`]: invisible Unicode (tag characters, zero-width, bidi controls) and homoglyphs
+//!   (LLM01), found and stripped.
+//! - [`output`]: improper output handling (LLM05): markdown-image and link exfiltration, script
+//!   and HTML injection, links outside an allowlist.
+//! - [`canary`]: system-prompt leakage (LLM07): canary tokens and reproduction of the system
+//!   prompt in responses.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canary;
+pub mod dataset;
+pub mod eval;
+pub mod features;
+pub mod hidden;
+pub mod model;
+pub mod normalize;
+pub mod output;
+pub mod signals;
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use features::{DENSE, Feature};
+use model::Model;
+use normalize::Normalized;
+pub use signals::{Evidence, Signal};
+
+/// The shipped direct-injection model.
+const INJECTION_MODEL: &[u8] = include_bytes!("../model/injection.bin");
+/// The shipped indirect-injection model.
+const INDIRECT_MODEL: &[u8] = include_bytes!("../model/indirect.bin");
+
+/// Longest text read by one assessment; longer texts are read in their first and last halves of
+/// this size (injections sit at the start or the end of long prompts).
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// Segments shorter than this (normalized bytes) are scored only together with a neighbour.
+const MIN_SEGMENT: usize = 24;
+
+/// A classifier's verdict on one text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    /// Calibrated probability that the text is an injection or jailbreak, 0..1.
+    pub score: f32,
+    /// The structural signals that fired, with spans in the text.
+    pub evidence: Vec<Evidence>,
+    /// Byte range of the text the score is about (the whole text, a document segment, or an
+    /// encoded blob whose decoded content scored highest).
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+    /// Whether the score came from decoded content (a base64 blob, hidden tag characters).
+    pub decoded: bool,
+}
+
+impl Assessment {
+    /// Whether any persona or role-play signal fired: the finding is reported as a jailbreak.
+    pub fn is_jailbreak(&self) -> bool {
+        self.evidence
+            .iter()
+            .any(|e| matches!(e.signal, Signal::Persona | Signal::PolicyEvasion))
+    }
+
+    /// Names of the signals that fired, each once, in a fixed order.
+    pub fn signal_names(&self) -> Vec<&'static str> {
+        let mut v: Vec<Signal> = self.evidence.iter().map(|e| e.signal).collect();
+        v.sort();
+        v.dedup();
+        v.into_iter().map(Signal::name).collect()
+    }
+}
+
+/// A trained classifier.
+#[derive(Debug)]
+pub struct Classifier {
+    model: Model,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Normalized, Vec<Feature>)> = RefCell::new(Default::default());
+}
+
+impl Classifier {
+    /// Wraps a model.
+    pub fn new(model: Model) -> Classifier {
+        Classifier { model }
+    }
+
+    /// The shipped direct prompt-injection and jailbreak classifier.
+    pub fn injection() -> &'static Classifier {
+        static C: OnceLock<Classifier> = OnceLock::new();
+        C.get_or_init(|| {
+            Classifier::new(Model::read(INJECTION_MODEL).expect("the shipped injection model"))
+        })
+    }
+
+    /// The shipped indirect-injection classifier (instructions inside third-party content).
+    pub fn indirect() -> &'static Classifier {
+        static C: OnceLock<Classifier> = OnceLock::new();
+        C.get_or_init(|| {
+            Classifier::new(Model::read(INDIRECT_MODEL).expect("the shipped indirect model"))
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The recommended threshold: the calibrated score at which the false-positive rate on the
+    /// development split was at most 2%.
+    pub fn threshold(&self) -> f32 {
+        self.model.header.threshold
+    }
+
+    /// The raw score of one text (no decoding of blobs), with its evidence.
+    pub fn logit(&self, text: &str) -> (f32, Vec<Evidence>) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let (norm, feats) = &mut *s;
+            let text = clip(text);
+            normalize::normalize(text, norm);
+            features::extract(&norm.text, self.model.header.bits, feats);
+            let mut dense = [0f32; DENSE];
+            let evidence = signals::detect(text, norm, &mut dense);
+            (self.model.logit(feats, &dense), evidence)
+        })
+    }
+
+    /// Assesses a prompt: the whole text, every base64 blob in it that decodes to text, and the
+    /// ASCII hidden in Unicode tag characters. The highest score wins.
+    pub fn assess(&self, text: &str) -> Assessment {
+        let (logit, evidence) = self.logit(text);
+        let mut best = Assessment {
+            score: self.model.calibrate(logit),
+            evidence,
+            start: 0,
+            end: text.len(),
+            decoded: false,
+        };
+        for (s, e, decoded) in signals::decoded_blobs(text, 4) {
+            let (l, _) = self.logit(&decoded);
+            let score = self.model.calibrate(l);
+            if score > best.score {
+                best.score = score;
+                best.start = s;
+                best.end = e;
+                best.decoded = true;
+            }
+        }
+        if let Some((s, e, hidden)) = hidden::tag_payload(text) {
+            let (l, _) = self.logit(&hidden);
+            // instructions smuggled in invisible characters are hostile whatever they say
+            let score = self.model.calibrate(l).max(0.99);
+            if score > best.score {
+                best.score = score;
+                best.start = s;
+                best.end = e;
+                best.decoded = true;
+            }
+        }
+        best
+    }
+
+    /// One text's parts of a score: hashed-weight sum, n-gram count, dense values, normalized
+    /// length and evidence.
+    fn parts(&self, text: &str) -> (f32, usize, [f32; DENSE], usize, Vec<Evidence>) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let (norm, feats) = &mut *s;
+            let text = clip(text);
+            normalize::normalize(text, norm);
+            features::extract(&norm.text, self.model.header.bits, feats);
+            let mut dense = [0f32; DENSE];
+            let evidence = signals::detect(text, norm, &mut dense);
+            (
+                self.model.sum(feats),
+                feats.len(),
+                dense,
+                norm.text.len(),
+                evidence,
+            )
+        })
+    }
+
+    /// Assesses third-party content segment by segment (sentences and lines, alone and in
+    /// adjacent pairs): the highest-scoring segment and its span. Each segment is read once; a
+    /// pair's score adds its segments' parts.
+    pub fn document(&self, text: &str) -> Assessment {
+        let segs = segments(text);
+        let parts: Vec<_> = segs.iter().map(|&(s, e)| self.parts(&text[s..e])).collect();
+        let mut best: Option<(f32, usize, usize)> = None;
+        for k in 0..segs.len() {
+            let (sum, n, dense, len, _) = &parts[k];
+            // a fragment (a heading, a table cell) is read only with its neighbour
+            let one = self.model.combine(*sum, *n, dense);
+            if (*len >= MIN_SEGMENT || segs.len() == 1) && best.is_none_or(|b| one > b.0) {
+                best = Some((one, k, k));
+            }
+            if let Some((sum2, n2, dense2, len2, _)) = parts.get(k + 1) {
+                let d = signals::union(dense, dense2, len + len2 + 1);
+                let two = self.model.combine(sum + sum2, n + n2, &d);
+                if best.is_none_or(|b| two > b.0) {
+                    best = Some((two, k, k + 1));
+                }
+            }
+        }
+        let best = best.map(|(logit, a, b)| {
+            let (s, e) = (segs[a].0, segs[b].1);
+            let evidence = (a..=b)
+                .flat_map(|k| {
+                    let off = segs[k].0;
+                    parts[k].4.iter().cloned().map(move |mut ev| {
+                        ev.start += off;
+                        ev.end += off;
+                        ev
+                    })
+                })
+                .collect();
+            Assessment {
+                score: self.model.calibrate(logit),
+                evidence,
+                start: s,
+                end: e,
+                decoded: false,
+            }
+        });
+        let mut best = best.unwrap_or(Assessment {
+            score: 0.0,
+            evidence: Vec::new(),
+            start: 0,
+            end: 0,
+            decoded: false,
+        });
+        for (s, e, decoded) in signals::decoded_blobs(text, 4) {
+            let (l, _) = self.logit(&decoded);
+            let score = self.model.calibrate(l);
+            if score > best.score {
+                best.score = score;
+                best.start = s;
+                best.end = e;
+                best.decoded = true;
+            }
+        }
+        if let Some((s, e, _)) = hidden::tag_payload(text) {
+            best.score = best.score.max(0.99);
+            best.start = s;
+            best.end = e;
+            best.decoded = true;
+        }
+        best
+    }
+}
+
+/// The features the models read for a text: hashed n-grams of its normalized form (`2^bits`
+/// buckets) and the dense signal values. Training calls this; inference does the same inside
+/// [`Classifier::logit`].
+pub fn featurize(text: &str, bits: u32) -> (Vec<Feature>, [f32; DENSE]) {
+    let mut norm = Normalized::default();
+    let mut feats = Vec::new();
+    let text = clip(text);
+    normalize::normalize(text, &mut norm);
+    features::extract(&norm.text, bits, &mut feats);
+    let mut dense = [0f32; DENSE];
+    signals::detect(text, &norm, &mut dense);
+    (feats, dense)
+}
+
+/// The first `MAX_TEXT` bytes of a text, cut at a character boundary.
+fn clip(text: &str) -> &str {
+    if text.len() <= MAX_TEXT {
+        return text;
+    }
+    let mut at = MAX_TEXT;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    &text[..at]
+}
+
+/// Splits content into segments: lines, and sentences within long lines; each at most about
+/// 600 bytes. Returns byte ranges of `text` without surrounding space.
+pub fn segments(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut start = 0;
+    let push = |out: &mut Vec<(usize, usize)>, s: usize, e: usize| {
+        let mut s = s;
+        let mut e = e;
+        while s < e && b[s].is_ascii_whitespace() {
+            s += 1;
+        }
+        while e > s && b[e - 1].is_ascii_whitespace() {
+            e -= 1;
+        }
+        if e > s {
+            out.push((s, e));
+        }
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let end_here = c == b'\n'
+            || c == b'|'
+            || (matches!(c, b'.' | b'!' | b'?')
+                && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
+                && i - start >= 20)
+            || (i - start >= 600 && c == b' ');
+        if end_here {
+            push(&mut out, start, i + 1);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    push(&mut out, start, b.len());
+    if out.len() > 4096 {
+        out.truncate(4096);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_lines_and_sentences() {
+        let s = "Hello there, how are you doing.  Fine thanks, and you?\nLine two|cell";
+        let segs: Vec<&str> = segments(s).into_iter().map(|(a, b)| &s[a..b]).collect();
+        assert_eq!(
+            segs,
+            [
+                "Hello there, how are you doing.",
+                "Fine thanks, and you?",
+                "Line two|",
+                "cell"
+            ]
+        );
+    }
+}

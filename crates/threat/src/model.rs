@@ -1,0 +1,189 @@
+//! The linear classifier over hashed n-grams and dense signals, and its file format.
+//!
+//! A model file is `RMPTM001`, a little-endian `u32` header length, a JSON [`Header`], then one
+//! signed byte per hashed bucket (`2^bits` of them; the weight is the byte times
+//! `header.scale`). The shipped models are embedded in the binary; nothing is downloaded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{self, DENSE, Feature};
+
+const MAGIC: &[u8; 8] = b"RMPTM001";
+
+/// Everything about a model but its hashed weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Header {
+    /// The model's name (`injection`, `indirect`).
+    pub name: String,
+    /// Version, bumped on every retraining that changes the weights.
+    pub version: u32,
+    /// `2^bits` hashed buckets.
+    pub bits: u32,
+    /// Weight of one quantization step.
+    pub scale: f32,
+    /// The intercept.
+    pub bias: f32,
+    /// The hashed sum is divided by the n-gram count to this power (0.5: square root).
+    #[serde(default = "half")]
+    pub pool: f32,
+    /// Weights of the dense features (signals, length).
+    pub dense: Vec<f32>,
+    /// Platt calibration: probability = sigmoid(a * logit + b).
+    pub platt: [f32; 2],
+    /// The calibrated score at which the false-positive rate on the development split was at
+    /// most 2%: the recommended threshold.
+    pub threshold: f32,
+    /// How the model was trained: data, splits, counts, hyper-parameters.
+    pub trained: serde_json::Value,
+}
+
+fn half() -> f32 {
+    0.5
+}
+
+/// A loaded model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Its header.
+    pub header: Header,
+    weights: Vec<f32>,
+}
+
+/// Why a model file could not be read.
+#[derive(Debug)]
+pub struct ModelError(pub String);
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid model file: {}", self.0)
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+impl Model {
+    /// Builds a model from float weights (training uses this).
+    pub fn from_weights(header: Header, weights: Vec<f32>) -> Model {
+        assert_eq!(weights.len(), 1 << header.bits);
+        Model { header, weights }
+    }
+
+    /// Reads a model file.
+    pub fn read(bytes: &[u8]) -> Result<Model, ModelError> {
+        let err = |m: &str| ModelError(m.to_owned());
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(err("missing the RMPTM001 magic"));
+        }
+        let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default()) as usize;
+        let body = bytes
+            .get(12..12 + len)
+            .ok_or_else(|| err("truncated header"))?;
+        let header: Header =
+            serde_json::from_slice(body).map_err(|e| ModelError(format!("header: {e}")))?;
+        if header.bits > 24 || header.dense.len() != DENSE {
+            return Err(err("unsupported bucket count or dense width"));
+        }
+        let q = &bytes[12 + len..];
+        if q.len() != 1 << header.bits {
+            return Err(ModelError(format!(
+                "expected {} weights, found {}",
+                1u64 << header.bits,
+                q.len()
+            )));
+        }
+        let weights = q.iter().map(|&b| b as i8 as f32 * header.scale).collect();
+        Ok(Model { header, weights })
+    }
+
+    /// Writes the model file, quantizing weights to one signed byte each.
+    pub fn write(&self) -> Vec<u8> {
+        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let mut header = self.header.clone();
+        header.scale = scale;
+        let json = serde_json::to_vec(&header).unwrap_or_default();
+        let mut out = Vec::with_capacity(12 + json.len() + self.weights.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend(
+            self.weights
+                .iter()
+                .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
+        out
+    }
+
+    /// The raw score (log-odds before calibration) of a text's features and dense values.
+    pub fn logit(&self, feats: &[Feature], dense: &[f32; DENSE]) -> f32 {
+        self.combine(self.sum(feats), feats.len(), dense)
+    }
+
+    /// The signed sum of the hashed weights of `feats` (extract() masks every bucket to the
+    /// model's bits, so indexing cannot go out of range).
+    pub fn sum(&self, feats: &[Feature]) -> f32 {
+        let mut sum = 0f32;
+        for &f in feats {
+            sum += features::sign(f) * self.weights[features::bucket(f)];
+        }
+        sum
+    }
+
+    /// The raw score from a hashed-weight sum over `n` n-grams and the dense values: texts
+    /// scored in parts are combined by adding their sums and counts.
+    pub fn combine(&self, sum: f32, n: usize, dense: &[f32; DENSE]) -> f32 {
+        let norm = if n == 0 {
+            0.0
+        } else {
+            sum / (n as f32).powf(self.header.pool)
+        };
+        let dense_sum: f32 = dense
+            .iter()
+            .zip(&self.header.dense)
+            .map(|(x, w)| x * w)
+            .sum();
+        self.header.bias + norm + dense_sum
+    }
+
+    /// The calibrated probability of a raw score.
+    pub fn calibrate(&self, logit: f32) -> f32 {
+        let [a, b] = self.header.platt;
+        1.0 / (1.0 + (-(a * logit + b)).exp())
+    }
+
+    /// The hashed weights (training reads and updates them).
+    pub fn weights_mut(&mut self) -> &mut [f32] {
+        &mut self.weights
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_file_format() {
+        let header = Header {
+            name: "t".into(),
+            version: 1,
+            bits: 4,
+            scale: 1.0,
+            bias: 0.5,
+            pool: 0.5,
+            dense: vec![0.0; DENSE],
+            platt: [1.0, 0.0],
+            threshold: 0.5,
+            trained: serde_json::Value::Null,
+        };
+        let w: Vec<f32> = (0..16).map(|i| i as f32 / 10.0 - 0.8).collect();
+        let m = Model::from_weights(header, w.clone());
+        let back = Model::read(&m.write()).unwrap();
+        for (a, b) in back.weights.iter().zip(&w) {
+            assert!((a - b).abs() < 0.01, "{a} vs {b}");
+        }
+        assert!(Model::read(b"nope").is_err());
+        let mut cut = m.write();
+        cut.pop();
+        assert!(Model::read(&cut).is_err());
+    }
+}
