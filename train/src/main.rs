@@ -34,7 +34,7 @@ struct Args {
     #[arg(long, default_value = "crates/threat/model")]
     out: PathBuf,
     /// log2 of the number of hashed buckets.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = 20)]
     bits: u32,
     /// Passes over the training data.
     #[arg(long, default_value_t = 12)]
@@ -66,10 +66,12 @@ struct Trainer {
     bias: f32,
     gb: f32,
     pool: f32,
+    /// Pseudo-count of n-grams added before pooling (see `Header::smooth`).
+    smooth: f32,
 }
 
 impl Trainer {
-    fn new(bits: u32, pool: f32) -> Trainer {
+    fn new(bits: u32, pool: f32, smooth: f32) -> Trainer {
         Trainer {
             w: vec![0.0; 1 << bits],
             g: vec![1e-6; 1 << bits],
@@ -78,6 +80,7 @@ impl Trainer {
             bias: 0.0,
             gb: 1e-6,
             pool,
+            smooth,
         }
     }
 
@@ -89,7 +92,7 @@ impl Trainer {
         let norm = if e.feats.is_empty() {
             0.0
         } else {
-            s / (e.feats.len() as f32).powf(self.pool)
+            s / (e.feats.len() as f32 + self.smooth).powf(self.pool)
         };
         let d: f32 = e.dense.iter().zip(&self.dense).map(|(x, w)| x * w).sum();
         self.bias + norm + d
@@ -121,7 +124,7 @@ impl Trainer {
                 let scale = if e.feats.is_empty() {
                     0.0
                 } else {
-                    1.0 / (e.feats.len() as f32).powf(self.pool)
+                    1.0 / (e.feats.len() as f32 + self.smooth).powf(self.pool)
                 };
                 for &f in &e.feats {
                     let b = features::bucket(f);
@@ -149,6 +152,7 @@ impl Trainer {
                 scale: 1.0,
                 bias: self.bias,
                 pool: self.pool,
+                smooth: self.smooth,
                 dense: self.dense.to_vec(),
                 platt: [1.0, 0.0],
                 threshold: 0.5,
@@ -182,11 +186,13 @@ fn platt(scored: &[(f32, bool)]) -> [f32; 2] {
 }
 
 /// The hyper-parameters tried, each scored on the dev split: L2 strength and pooling power.
-fn grid() -> Vec<(f32, f32)> {
+fn grid() -> Vec<(f32, f32, f32)> {
     let mut g = Vec::new();
     for l2 in [1e-6f32, 1e-5, 1e-4] {
         for pool in [0.5f32, 0.75, 1.0] {
-            g.push((l2, pool));
+            for smooth in [8f32, 24.0, 48.0] {
+                g.push((l2, pool, smooth));
+            }
         }
     }
     g
@@ -238,8 +244,8 @@ fn main() -> anyhow::Result<()> {
         dev_ex.len()
     );
     let mut best: Option<(f64, f64, f32, Trainer)> = None;
-    for (l2, pool) in grid() {
-        let mut t = Trainer::new(bits, pool);
+    for (l2, pool, smooth) in grid() {
+        let mut t = Trainer::new(bits, pool, smooth);
         t.fit(&train, args.epochs, l2, 0.2);
         let scored: Vec<(f32, bool)> = dev_ex.iter().map(|e| (t.logit(e), e.attack)).collect();
         let th = eval::threshold_at_fpr(&scored, 0.02);
@@ -254,6 +260,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (dev_tpr, dev_auc, l2, trainer) = best.context("no model trained")?;
+    let (pool, smooth) = (trainer.pool, trainer.smooth);
     let mut model = trainer.model("injection", bits);
     // calibrate on the quantized weights the binary will use
     let model_q = Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -274,7 +281,7 @@ fn main() -> anyhow::Result<()> {
         "splits": "blake3 of the near-duplicate cluster's root text: 60% train, 20% dev, 20% test; NotInject test-only",
         "counts_train_dev_test": counts,
         "synthetic_train": {"attacks": synth_attacks.len(), "benign": synth_benign.len()},
-        "bits": bits, "epochs": args.epochs, "l2": l2, "optimizer": "AdaGrad lr 0.2, balanced classes",
+        "bits": bits, "epochs": args.epochs, "l2": l2, "smooth": smooth, "pool": pool, "optimizer": "AdaGrad lr 0.2, balanced classes",
         "dev": {"tpr_at_fpr_2pct": dev_tpr, "auc": dev_auc},
     });
     let path = args.out.join("injection.bin");
@@ -349,8 +356,8 @@ fn main() -> anyhow::Result<()> {
         dev_docs.len()
     );
     let mut best: Option<(f64, f64, f32, Model)> = None;
-    for (l2, pool) in grid() {
-        let mut t = Trainer::new(bits, pool);
+    for (l2, pool, smooth) in grid().into_iter().filter(|g| g.2 == 24.0) {
+        let mut t = Trainer::new(bits, pool, smooth);
         t.fit(&train, args.epochs, l2, 0.2);
         let m =
             Model::read(&t.model("indirect", bits).write()).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -412,10 +412,31 @@ const MULTILINGUAL: &[&str] = &[
     "Hãy giải thích cách hoạt động của Internet.",
 ];
 
-/// Benign requests with trigger words from the grammar, and benign requests in other
-/// languages.
+/// Short turns of ordinary chats: greetings, acknowledgements, one-line requests.
+const SHORT: &[&str] = &[
+    "hi", "hello", "hey", "hi there", "hello there", "good morning", "thanks", "thank you",
+    "thanks a lot!", "ok", "okay", "yes", "no", "yes please", "sure", "continue", "go on",
+    "more", "next", "again", "why?", "how?", "what?", "explain", "explain more", "tl;dr",
+    "summarize", "summarize this", "shorter please", "make it longer", "translate to French",
+    "in Spanish please", "fix the grammar", "write a haiku", "write a poem", "tell me a joke",
+    "another one", "that's wrong", "are you sure?", "try again", "I don't understand",
+    "can you help me?", "help", "what's up", "bye", "great, thanks", "perfect", "nice",
+    "show me an example", "give me a list", "one more time", "what do you mean?", "cool",
+    "lol", "sounds good", "not quite", "start over", "stop", "wait", "hmm", "and then?",
+];
+
+/// Benign requests with trigger words from the grammar, short chat turns, and benign requests
+/// in other languages.
 pub fn benign_natural() -> Vec<String> {
     let mut out: Vec<String> = (0..700).map(grammar).collect();
+    for s in SHORT {
+        out.push(s.to_string());
+        let mut cap = s.to_string();
+        if let Some(f) = cap.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        out.push(cap);
+    }
     out.extend(MULTILINGUAL.iter().map(|s| s.to_string()));
     out.sort();
     out.dedup();

@@ -23,7 +23,12 @@ pub fn run(args: DetectorsArgs) -> anyhow::Result<ExitCode> {
     } else {
         for (_, group) in GROUPS {
             for d in group.iter() {
-                println!("{:<16} {:<36} {}", d.class.name(), d.id, d.title);
+                println!("{:<18} {:<36} {}", d.class.name(), d.id, d.title);
+            }
+        }
+        for (id, class, doc) in rampart_threat::inspect::DETECTORS {
+            if !GROUPS.iter().any(|(_, g)| g.iter().any(|d| d.id == *id)) {
+                println!("{:<18} {:<36} {}", class.name(), id, doc);
             }
         }
     }
@@ -44,6 +49,11 @@ pub fn markdown() -> String {
         .flat_map(|(_, g)| g.iter())
         .filter(|d| d.class == DataClass::Secret)
         .count();
+    let threats: usize = GROUPS
+        .iter()
+        .flat_map(|(_, g)| g.iter())
+        .filter(|d| d.class.is_threat())
+        .count();
     let _ = writeln!(out, "# Detector reference\n");
     let _ = writeln!(
         out,
@@ -51,8 +61,9 @@ pub fn markdown() -> String {
     );
     let _ = writeln!(
         out,
-        "{total} detectors: {} for personal data, {secrets} for secrets and API keys. Every finding carries its class, the detector id, a byte span, a score in 0..1, a severity, OWASP ids and a keyed hash of the value; never the value.\n",
-        total - secrets
+        "{total} pattern detectors: {} for personal data, {secrets} for secrets and API keys, {threats} for LLM output; and {} LLM threat detectors (classifiers and inspections, last section). Every finding carries its class, the detector id, a byte span, a score in 0..1, a severity, OWASP ids and a keyed hash of the value; never the value.\n",
+        total - secrets - threats,
+        rampart_threat::inspect::DETECTORS.len()
     );
     let _ = writeln!(out, "## Classes\n");
     let _ = writeln!(out, "| class | OWASP |\n|---|---|");
@@ -91,6 +102,15 @@ pub fn markdown() -> String {
                 cell(d.docs)
             );
         }
+    }
+    let _ = writeln!(out, "\n## LLM threats (classifiers and inspections)\n");
+    let _ = writeln!(
+        out,
+        "From `crates/threat` (see docs/LLM_THREATS.md). Injection scores are calibrated probabilities of the trained classifiers; the other detectors report 1.0.\n"
+    );
+    let _ = writeln!(out, "| id | class | what it finds |\n|---|---|---|");
+    for (id, class, doc) in rampart_threat::inspect::DETECTORS {
+        let _ = writeln!(out, "| `{id}` | {} | {} |", class.name(), cell(doc));
     }
     out
 }

@@ -33,9 +33,11 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    /// The report of a scanned input.
-    pub fn new(name: &str, scan: &Scan<'_>) -> FileReport {
+    /// The report of a scanned input, with more findings (LLM threats) of its text.
+    pub fn with(name: &str, scan: &Scan<'_>, extra: Vec<Finding>) -> FileReport {
         let text = &scan.text;
+        let mut all: Vec<Finding> = scan.findings().cloned().chain(extra).collect();
+        all.sort_by_key(|f| (f.span.start, f.span.end));
         let mut findings = Vec::new();
         let (mut line, mut line_start, mut pos) = (1, 0, 0);
         let mut advance = |to: usize| {
@@ -55,11 +57,11 @@ impl FileReport {
                 + 1;
             (line, column)
         };
-        for f in scan.findings() {
+        for f in all {
             let (l, c) = advance(f.span.start);
-            let (el, ec) = advance(f.span.end);
+            let (el, ec) = advance(f.span.end.max(f.span.start));
             findings.push(Located {
-                finding: f.clone(),
+                finding: f,
                 line: l,
                 column: c,
                 end_line: el,

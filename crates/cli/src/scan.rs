@@ -58,6 +58,33 @@ pub struct ScanArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Read stdin and --jsonl texts as third-party content (a tool result, a retrieved
+    /// document) and look for instructions planted in them, instead of as user prompts. Files
+    /// are always read as content.
+    #[arg(long)]
+    pub indirect: bool,
+    /// Skip the LLM threat detectors (prompt injection, hidden text).
+    #[arg(long)]
+    pub no_llm: bool,
+}
+
+/// LLM threat findings of a text: injection (as a user prompt, or as third-party content) and
+/// hidden characters, at or above `min_score`.
+fn threats(
+    text: &str,
+    indirect: bool,
+    min_score: f32,
+    key: &HashKey,
+) -> Vec<rampart_threat::inspect::Threat> {
+    use rampart_threat::inspect::{self, Source};
+    let mut out: Vec<_> = if indirect {
+        inspect::content(text, Source::File, 0, key).into_iter().collect()
+    } else {
+        inspect::user_message(text, 0, key).into_iter().collect()
+    };
+    out.extend(inspect::hidden_text(text, 0, key));
+    out.retain(|t| t.finding.score >= min_score);
+    out
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
@@ -109,6 +136,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             &opts,
             args.redact
                 .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
+            (!args.no_llm).then_some((args.min_score, &key, args.indirect)),
         ));
         if args.redact {
             std::io::stdout().write_all(&redacted)?;
@@ -158,6 +186,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 &opts,
                 args.redact
                     .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
+                (!args.no_llm).then_some((args.min_score, &key, true)),
             );
             if args.redact && report.error.is_none() {
                 match &args.output_dir {
@@ -200,13 +229,22 @@ fn scan_one(
     scanner: &Scanner,
     opts: &ScanOptions,
     redact: Option<(Redactor, &mut Vec<u8>)>,
+    llm: Option<(f32, &HashKey, bool)>,
 ) -> FileReport {
     match scanner.scan(input, opts) {
         Ok(scan) => {
             if let Some((mut redactor, out)) = redact {
                 scan.redact(&mut redactor, out);
             }
-            FileReport::new(name, &scan)
+            // stdin is read as a prompt, files as content a model may read
+            let extra = match (llm, std::str::from_utf8(&scan.text)) {
+                (Some((min, key, indirect)), Ok(text)) => threats(text, indirect, min, key)
+                    .into_iter()
+                    .map(|t| t.finding)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            FileReport::with(name, &scan, extra)
         }
         Err(e) => FileReport::error(name, e.to_string()),
     }
@@ -290,6 +328,9 @@ struct JsonlFinding {
     start: usize,
     end: usize,
     score: f64,
+    owasp: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    evidence: Vec<rampart_threat::inspect::EvidenceOut>,
 }
 
 fn run_jsonl(
@@ -359,7 +400,7 @@ fn run_jsonl(
                     continue;
                 }
             };
-            let findings: Vec<JsonlFinding> = scan
+            let mut findings: Vec<JsonlFinding> = scan
                 .findings()
                 .map(|f| JsonlFinding {
                     class: f.class.name(),
@@ -367,8 +408,25 @@ fn run_jsonl(
                     start: f.span.start,
                     end: f.span.end,
                     score: output::round(f.score),
+                    owasp: f.owasp.iter().map(|o| o.as_str()).collect(),
+                    evidence: Vec::new(),
                 })
                 .collect();
+            if !args.no_llm {
+                for t in threats(text, args.indirect, args.min_score, &key) {
+                    let f = &t.finding;
+                    findings.push(JsonlFinding {
+                        class: f.class.name(),
+                        detector: f.detector,
+                        start: f.span.start,
+                        end: f.span.end,
+                        score: output::round(f.score),
+                        owasp: f.owasp.iter().map(|o| o.as_str()).collect(),
+                        evidence: t.evidence,
+                    });
+                }
+                findings.sort_by_key(|f| (f.start, f.end));
+            }
             any_findings |= !findings.is_empty();
             let redacted = args.redact.then(|| {
                 let mut buf = Vec::new();

@@ -85,11 +85,25 @@ pub enum DataClass {
     /// A secret: API key, token, private key, password, connection string. The finding's
     /// detector id names the kind of key.
     Secret,
+    /// A prompt injection or jailbreak: in a user message (`prompt_injection`, `jailbreak`), in
+    /// third-party content a model reads (`indirect_tool`, `indirect_document`, ...), or in
+    /// content sent to embedding, fine-tuning, file and batch endpoints (`poisoned_content`).
+    /// The score is the classifier's calibrated probability.
+    PromptInjection,
+    /// A response that reveals the system prompt: a canary token (`canary`) or a reproduction
+    /// of the prompt's text (`system_prompt_echo`).
+    SystemPromptLeak,
+    /// Characters a reader does not see but a model reads: Unicode tag characters, zero-width
+    /// and bidi controls, variation-selector runs, homoglyphs.
+    HiddenText,
+    /// Output a client renders that can act on its own: data-carrying markdown images, script
+    /// and active HTML, links outside an allowlist.
+    UnsafeOutput,
 }
 
 impl DataClass {
     /// Every class, in a fixed order (used for reports and reference docs).
-    pub const ALL: [DataClass; 13] = [
+    pub const ALL: [DataClass; 17] = [
         DataClass::EmailAddress,
         DataClass::PhoneNumber,
         DataClass::UsSsn,
@@ -103,6 +117,10 @@ impl DataClass {
         DataClass::Passport,
         DataClass::DriverLicense,
         DataClass::Secret,
+        DataClass::PromptInjection,
+        DataClass::SystemPromptLeak,
+        DataClass::HiddenText,
+        DataClass::UnsafeOutput,
     ];
 
     /// The stable, documented name of the class (`US_SSN`, `SECRET`, ...).
@@ -121,6 +139,10 @@ impl DataClass {
             DataClass::Passport => "PASSPORT",
             DataClass::DriverLicense => "DRIVER_LICENSE",
             DataClass::Secret => "SECRET",
+            DataClass::PromptInjection => "PROMPT_INJECTION",
+            DataClass::SystemPromptLeak => "SYSTEM_PROMPT_LEAK",
+            DataClass::HiddenText => "HIDDEN_TEXT",
+            DataClass::UnsafeOutput => "UNSAFE_OUTPUT",
         }
     }
 
@@ -129,15 +151,30 @@ impl DataClass {
         DataClass::ALL.into_iter().find(|c| c.name() == name)
     }
 
-    /// True for personal data, false for secrets.
+    /// True for personal data; false for secrets and LLM threats.
     pub fn is_pii(self) -> bool {
-        self != DataClass::Secret
+        !matches!(self, DataClass::Secret) && !self.is_threat()
+    }
+
+    /// True for the LLM threat classes (injection, leakage, hidden text, unsafe output): they
+    /// are about what a text does, not data it holds.
+    pub fn is_threat(self) -> bool {
+        matches!(
+            self,
+            DataClass::PromptInjection
+                | DataClass::SystemPromptLeak
+                | DataClass::HiddenText
+                | DataClass::UnsafeOutput
+        )
     }
 
     /// The OWASP Top 10 entries a disclosure of this class falls under.
     pub fn owasp(self) -> &'static [OwaspId] {
         match self {
             DataClass::Secret => &[OwaspId::LLM02_2025, OwaspId::API3_2023, OwaspId::K08_2025],
+            DataClass::PromptInjection | DataClass::HiddenText => &[OwaspId::LLM01_2025],
+            DataClass::SystemPromptLeak => &[OwaspId::LLM07_2025],
+            DataClass::UnsafeOutput => &[OwaspId::LLM05_2025],
             _ => &[OwaspId::LLM02_2025, OwaspId::API3_2023],
         }
     }
@@ -324,10 +361,13 @@ pub enum Strategy {
     /// A reversible token (`<US_SSN_1>`) whose original stays in the per-exchange vault (`rampart_detect::Vault`), so
     /// a response can be restored for the caller.
     Tokenize,
+    /// Nothing: the value is removed (hidden characters, unsafe markup). Homoglyphs are
+    /// replaced by the letters they imitate.
+    Remove,
 }
 
 impl Strategy {
-    /// Parses a strategy name: `mask`, `partial`, `hash`, `fake` or `tokenize`.
+    /// Parses a strategy name: `mask`, `partial`, `hash`, `fake`, `tokenize` or `remove`.
     pub fn from_name(name: &str) -> Option<Strategy> {
         Some(match name {
             "mask" => Strategy::Mask,
@@ -335,6 +375,7 @@ impl Strategy {
             "hash" => Strategy::Hash,
             "fake" => Strategy::Fake,
             "tokenize" => Strategy::Tokenize,
+            "remove" => Strategy::Remove,
             _ => return None,
         })
     }
@@ -347,16 +388,18 @@ impl Strategy {
             Strategy::Hash => "hash",
             Strategy::Fake => "fake",
             Strategy::Tokenize => "tokenize",
+            Strategy::Remove => "remove",
         }
     }
 
     /// Every strategy.
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 6] = [
         Strategy::Mask,
         Strategy::Partial,
         Strategy::Hash,
         Strategy::Fake,
         Strategy::Tokenize,
+        Strategy::Remove,
     ];
 }
 

@@ -113,7 +113,8 @@ impl Detector {
         Detector::base(id, DataClass::Secret, title, pattern, 0.9, Severity::High)
     }
 
-    const fn base(
+    /// A detector of any class with its base score and severity.
+    pub const fn base(
         id: &'static str,
         class: DataClass,
         title: &'static str,

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod confusable;
 pub mod corpus;
 pub mod decode;
 pub mod detector;

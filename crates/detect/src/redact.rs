@@ -182,6 +182,18 @@ impl Redactor {
                 let token = self.vault.token(class, value);
                 out.extend_from_slice(token.as_bytes());
             }
+            Strategy::Remove => {
+                // look-alike letters become the letters they imitate; everything else goes
+                if detector == "homoglyph"
+                    && let Ok(text) = std::str::from_utf8(value)
+                {
+                    let mut buf = [0u8; 4];
+                    for c in text.chars() {
+                        let c = crate::confusable::confusable(c).unwrap_or(c);
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                }
+            }
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct AuditFinding {
     /// The finding itself (class, detector, span, score, keyed hash).
     #[serde(flatten)]
     pub finding: Finding,
+    /// For LLM threats: the structural signals behind the score, with their spans.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<rampart_threat::inspect::EvidenceOut>,
 }
 
 /// The record of one exchange.

@@ -81,6 +81,10 @@ struct Record {
     limits: Option<LimitState>,
     /// Characters of streamed text released, to count output when the provider reports none.
     streamed_chars: usize,
+    /// The canary token inserted into the system prompt, if policy asked for one.
+    canary: Option<String>,
+    /// The request's system prompt, to recognise it in responses.
+    system: Option<String>,
 }
 
 /// An admitted exchange's hold on its limits.
@@ -114,7 +118,28 @@ impl Record {
                 would: (v.would.action != action).then_some(v.would.action),
                 rule: v.enforced.origin.map(|o| sel.origin_name(o)),
                 finding,
+                evidence: Vec::new(),
             });
+        }
+        worst
+    }
+
+    /// Records LLM threat findings, each at its JSON pointer, with its evidence; returns the
+    /// strongest enforced action.
+    fn judge_threats(
+        &mut self,
+        sel: &Selection,
+        direction: Direction,
+        threats: Vec<crate::llm::Located>,
+        cap: Action,
+    ) -> Action {
+        let mut worst = Action::Allow;
+        for (pointer, t) in threats {
+            let before = self.findings.len();
+            worst = worst.max(self.judge(sel, direction, &format!("body:{pointer}"), [t.finding], cap));
+            if let Some(f) = self.findings.get_mut(before) {
+                f.evidence = t.evidence;
+            }
         }
         worst
     }
@@ -482,15 +507,37 @@ impl Gateway {
             sel
         };
 
-        // decide: body, headers, query
+        // decide: body, headers, query; canary tokens and output markup are about responses
         let body_action = rec.judge(
             &sel,
             Direction::Request,
             "body",
-            scan.findings().cloned(),
+            scan.findings()
+                .filter(|f| !matches!(f.class, DataClass::UnsafeOutput | DataClass::SystemPromptLeak))
+                .cloned(),
             Action::Block,
         );
         let redact_body = body_action == Action::Redact;
+        // LLM threats in what the model reads: user messages, tool results, documents, uploads
+        let full: Option<Value> = match &provider {
+            Some(_) if !text.is_empty() => serde_json::from_slice(text).ok(),
+            _ => None,
+        };
+        let texts = match &full {
+            Some(v) => crate::llm::request_parts(&path, v),
+            None if provider.is_some() && crate::llm::is_upload(&path) && !text.is_empty() => {
+                vec![crate::llm::Part {
+                    role: crate::llm::Role::Upload,
+                    pointer: String::new(),
+                    text: String::from_utf8_lossy(text).into_owned(),
+                }]
+            }
+            None => Vec::new(),
+        };
+        let threats = crate::llm::inspect_request(&texts, text, &self.hash_key);
+        let llm_action = rec.judge_threats(&sel, Direction::Request, threats, Action::Block);
+        rec.system = crate::llm::system_prompt(&texts);
+        let canary_on = sel.canary() && full.is_some();
         let mut headers = parts.headers.clone();
         // one scan over every inspected header value; each header again only if it holds
         // something
@@ -589,19 +636,51 @@ impl Gateway {
             Err(refused) => return refused,
         };
 
-        // the body to forward
+        // the body to forward: personal data redacted in place, then what policy redacts of
+        // the LLM threats and the canary, on the parsed body
+        let mut rec = rec;
         let mut parts = parts;
         parts.headers = headers;
-        let forward_body: Bytes = if redact_body {
+        let rewrite_llm = llm_action == Action::Redact && full.is_some();
+        let (forward_body, rewritten) = if redact_body || rewrite_llm || canary_on {
             let mut out = Vec::with_capacity(text.len());
-            scan.redact(&mut redactor(&sel, &self.hash_key), &mut out);
-            if decoded.is_some() {
-                parts.headers.remove(header::CONTENT_ENCODING);
+            if redact_body {
+                scan.redact(&mut redactor(&sel, &self.hash_key), &mut out);
+            } else {
+                out.extend_from_slice(text);
             }
-            Bytes::from(out)
+            if (rewrite_llm || canary_on)
+                && let Ok(mut v) = serde_json::from_slice::<Value>(&out)
+            {
+                let mut changed = false;
+                if rewrite_llm {
+                    changed |= crate::llm::rewrite(
+                        &mut v,
+                        None,
+                        &path,
+                        &sel,
+                        &mut redactor(&sel, &self.hash_key),
+                        &self.hash_key,
+                    );
+                }
+                if canary_on && let Some(p) = &provider {
+                    let token = rampart_threat::canary::token();
+                    if crate::llm::insert_canary(p.id(), &path, &mut v, &token).is_some() {
+                        rec.canary = Some(token);
+                        changed = true;
+                    }
+                }
+                if changed && let Ok(bytes) = serde_json::to_vec(&v) {
+                    out = bytes;
+                }
+            }
+            (Bytes::from(out), true)
         } else {
-            raw
+            (raw, false)
         };
+        if rewritten && decoded.is_some() {
+            parts.headers.remove(header::CONTENT_ENCODING);
+        }
         tracing::debug!(id = %rec.id, streaming, "forwarding");
         self.forward(rec, route, provider, parts, query, forward_body, decision)
             .await
@@ -883,14 +962,16 @@ impl Gateway {
             },
         };
         let text: &[u8] = decoded.as_deref().unwrap_or(&raw);
-        if let Some(p) = &provider
-            && let Ok(v) = serde_json::from_slice::<Value>(text)
-        {
-            rec.usage = p.usage(&v).map(|u| UsageRecord {
+        let rjson: Option<Value> = match &provider {
+            Some(_) => serde_json::from_slice::<Value>(text).ok(),
+            None => None,
+        };
+        if let (Some(p), Some(v)) = (&provider, &rjson) {
+            rec.usage = p.usage(v).map(|u| UsageRecord {
                 input: u.input,
                 output: u.output,
             });
-            if rampart_llm::hit_max_length(&v) {
+            if rampart_llm::hit_max_length(v) {
                 self.abuse
                     .observe_truncated(&identity(&rec.ex), crate::now_ms() as u64);
             }
@@ -913,6 +994,29 @@ impl Gateway {
             scan.findings().cloned(),
             Action::Block,
         );
+        // LLM threats in the answer: unsafe output, system-prompt leaks, hidden text
+        let allow = crate::llm::allowlist(&rsel);
+        let canary = rec.canary.clone();
+        let system = rec.system.clone();
+        let cx = crate::llm::ResponseContext {
+            canary: canary.as_deref(),
+            system: system.as_deref(),
+            allow: &allow,
+        };
+        let llm_action = match &rjson {
+            Some(v) => {
+                let already: Vec<Finding> = scan.findings().cloned().collect();
+                let threats = crate::llm::inspect_response(
+                    &crate::llm::response_parts(v),
+                    text,
+                    &cx,
+                    &already,
+                    &self.hash_key,
+                );
+                rec.judge_threats(&rsel, Direction::Response, threats, Action::Block)
+            }
+            None => Action::Allow,
+        };
         let rdecision = rec.decide(&rsel, Direction::Response).action;
         let decision = decision.max(rdecision);
         if rdecision == Action::Block {
@@ -926,12 +1030,31 @@ impl Gateway {
                 "the response was blocked by policy",
             );
         }
-        let body = if body_action == Action::Redact {
+        let rewrite_llm = llm_action == Action::Redact && rjson.is_some();
+        let body = if body_action == Action::Redact || rewrite_llm {
             if rec.reason == "clean" {
                 rec.reason = "redacted".into();
             }
             headers.remove(header::CONTENT_ENCODING);
-            Bytes::from(self.redacted(&scan, &rsel))
+            let mut out = if body_action == Action::Redact {
+                self.redacted(&scan, &rsel)
+            } else {
+                text.to_vec()
+            };
+            if rewrite_llm && let Ok(mut v) = serde_json::from_slice::<Value>(&out) {
+                let changed = crate::llm::rewrite(
+                    &mut v,
+                    Some(&cx),
+                    "",
+                    &rsel,
+                    &mut redactor(&rsel, &self.hash_key),
+                    &self.hash_key,
+                );
+                if changed && let Ok(bytes) = serde_json::to_vec(&v) {
+                    out = bytes;
+                }
+            }
+            Bytes::from(out)
         } else {
             raw
         };
@@ -1288,6 +1411,8 @@ impl Gateway {
             decided_by: None,
             limits: None,
             streamed_chars: 0,
+            canary: None,
+            system: None,
         }
     }
 

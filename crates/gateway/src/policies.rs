@@ -30,11 +30,17 @@ pub enum LoadError {
 
 /// The ids of the built-in detectors, for checking names in policies.
 pub fn detector_ids() -> Vec<&'static str> {
-    Scanner::builtin()
+    let mut ids: Vec<&'static str> = Scanner::builtin()
         .detectors()
         .iter()
         .map(|d| d.id)
-        .collect()
+        .collect();
+    for (id, ..) in rampart_threat::inspect::DETECTORS {
+        if !ids.contains(id) {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 /// Whether a file name is a policy test file rather than a policy.

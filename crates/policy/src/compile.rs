@@ -34,6 +34,40 @@ pub const LLM_DETECTORS: [&str; 7] = [
     "poisoning",
 ];
 
+/// The rule an `llm` threshold stands for: the key's findings at or above the threshold get the
+/// action. `promptInjection` names the class (any injection finding), the others name their
+/// detectors, so a more specific key wins over `promptInjection` for its findings.
+fn llm_rule(key: &str, threshold: f32, action: Action) -> Option<Rule> {
+    let class = |c: DataClass| 1u32 << class_index(c);
+    let glob = |g: &str| {
+        let mut b = GlobSetBuilder::new();
+        b.add(GlobBuilder::new(g).build().ok()?);
+        b.build().ok()
+    };
+    let (exact, globs, classes, strategy): (Vec<String>, Option<GlobSet>, u32, Strategy) =
+        match key {
+            "promptInjection" => (vec![], None, class(DataClass::PromptInjection), Strategy::Mask),
+            "jailbreak" => (vec!["jailbreak".into()], None, 0, Strategy::Mask),
+            "indirectInjection" => (vec![], glob("indirect_*"), 0, Strategy::Mask),
+            "poisoning" => (vec!["poisoned_content".into()], None, 0, Strategy::Mask),
+            "systemPromptLeak" => (vec![], None, class(DataClass::SystemPromptLeak), Strategy::Mask),
+            "hiddenText" => (vec![], None, class(DataClass::HiddenText), Strategy::Remove),
+            "unsafeOutput" => (vec![], None, class(DataClass::UnsafeOutput), Strategy::Remove),
+            _ => return None,
+        };
+    Some(Rule {
+        name: format!("llm.{key}"),
+        exact,
+        globs,
+        classes,
+        group_classes: 0,
+        group_globs: None,
+        action,
+        strategy,
+        min_score: threshold,
+    })
+}
+
 /// A compiled, validated set of policies: the snapshot the gateway swaps on reload.
 #[derive(Debug)]
 pub struct PolicySet {
@@ -59,6 +93,10 @@ pub(crate) struct Policy {
     pub(crate) egress: Option<Egress>,
     pub(crate) conditions: Vec<Condition>,
     pub(crate) llm: BTreeMap<String, (f32, Action)>,
+    /// Insert canary tokens into system prompts (`llm.systemPromptLeak.canary`).
+    pub(crate) canary: bool,
+    /// Hosts output may point to (`llm.unsafeOutput.allowHosts`).
+    pub(crate) allow_hosts: Vec<String>,
     pub(crate) limits: Vec<String>,
     /// Where each limit reference is written: (name, line, column).
     pub(crate) limit_refs: Vec<(String, u32, u32)>,
@@ -466,7 +504,7 @@ impl Compiler<'_> {
             Some(s) => self.strategy(at, s).unwrap_or(Strategy::Mask),
         };
         let selector = self.selector(&spec.selector, at);
-        let rules = spec
+        let mut rules: Vec<Rule> = spec
             .rules
             .iter()
             .enumerate()
@@ -479,14 +517,15 @@ impl Compiler<'_> {
             .filter_map(|c| self.condition(c, at))
             .collect();
         let mut llm = BTreeMap::new();
+        let mut canary = false;
+        let mut allow_hosts = Vec::new();
         for (key, t) in &spec.llm {
             if !LLM_DETECTORS.contains(&key.as_str()) {
-                self.error(
-                    at,
-                    &t.threshold,
-                    format!("unknown LLM detector `{key}`"),
-                    &format!("one of: {}", LLM_DETECTORS.join(", ")),
-                );
+                let hint = match nearest(key, &LLM_DETECTORS) {
+                    Some(n) => format!("did you mean `{n}`? one of: {}", LLM_DETECTORS.join(", ")),
+                    None => format!("one of: {}", LLM_DETECTORS.join(", ")),
+                };
+                self.error(at, &t.threshold, format!("unknown LLM detector `{key}`"), &hint);
             }
             if !(0.0..=1.0).contains(&t.threshold.value) {
                 self.error(
@@ -496,8 +535,44 @@ impl Compiler<'_> {
                     "scores are calibrated probabilities in 0..1",
                 );
             }
+            if let Some(c) = &t.canary {
+                if key != "systemPromptLeak" {
+                    self.error(
+                        at,
+                        c,
+                        format!("`canary` applies to `systemPromptLeak`, not `{key}`"),
+                        "move it under `llm.systemPromptLeak`",
+                    );
+                }
+                canary |= c.value;
+            }
+            if let Some(h) = t.allow_hosts.first()
+                && key != "unsafeOutput"
+            {
+                self.error(
+                    at,
+                    h,
+                    format!("`allowHosts` applies to `unsafeOutput`, not `{key}`"),
+                    "move it under `llm.unsafeOutput`",
+                );
+            }
+            for h in &t.allow_hosts {
+                let bare = h.value.strip_prefix("*.").unwrap_or(&h.value);
+                if bare.is_empty() || bare.contains(['/', ':', ' ', '*']) {
+                    self.error(
+                        at,
+                        h,
+                        format!("`{}` is not a host name", h.value),
+                        "write a host (`docs.example.com`) or a subdomain wildcard (`*.example.com`)",
+                    );
+                }
+                allow_hosts.push(h.value.to_ascii_lowercase());
+            }
             let action = self.action(at, &t.action).unwrap_or(Action::Block);
             llm.insert(key.clone(), (t.threshold.value as f32, action));
+            if let Some(rule) = llm_rule(key, t.threshold.value as f32, action) {
+                rules.push(rule);
+            }
         }
         let mut limits = Vec::new();
         let mut limit_refs = Vec::new();
@@ -534,6 +609,8 @@ impl Compiler<'_> {
             egress,
             conditions,
             llm,
+            canary,
+            allow_hosts,
             limits,
             limit_refs,
         })

@@ -334,6 +334,24 @@ impl Selection {
             .find_map(|(_, p)| p.llm.get(detector).copied())
     }
 
+    /// Whether a selected policy asks for canary tokens in system prompts
+    /// (`llm.systemPromptLeak.canary`).
+    pub fn canary(&self) -> bool {
+        self.policies().any(|(_, p)| p.canary)
+    }
+
+    /// The hosts output may link to and load images from (`llm.unsafeOutput.allowHosts` of the
+    /// selected policies, merged).
+    pub fn allow_hosts(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .policies()
+            .flat_map(|(_, p)| p.allow_hosts.iter().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// The limits the selected enforce-mode policies reference, each once.
     pub fn limits(&self) -> Vec<Arc<Limit>> {
         let mut out: Vec<Arc<Limit>> = Vec::new();

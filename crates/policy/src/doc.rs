@@ -188,6 +188,14 @@ pub struct LlmThreshold {
     pub threshold: Spanned<f64>,
     /// `allow`, `monitor`, `redact` or `block`.
     pub action: Spanned<String>,
+    /// `systemPromptLeak` only: insert a canary token into system prompts and look for it in
+    /// responses.
+    pub canary: Option<Spanned<bool>>,
+    /// `unsafeOutput` only: hosts that output may link to and load images from (`*.example.com`
+    /// matches subdomains). Without it, links are not checked and images only when their URL
+    /// carries data.
+    #[serde(default)]
+    pub allow_hosts: Vec<Spanned<String>>,
 }
 
 /// The kind of a document, read first to choose how to parse the rest.

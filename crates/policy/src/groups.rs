@@ -15,13 +15,20 @@ pub struct Group {
     pub detectors: &'static [&'static str],
 }
 
-/// Every personal data class: [`DataClass::ALL`] without the secrets (a new class fails to
-/// compile here until the length is updated).
+/// Every personal data class: [`DataClass::ALL`] without the secrets and the LLM threats (a new
+/// class fails to compile here until the length is updated).
 const PII: [DataClass; 12] = {
     let mut out = [DataClass::EmailAddress; 12];
     let (mut i, mut j) = (0, 0);
     while i < DataClass::ALL.len() {
-        if !matches!(DataClass::ALL[i], DataClass::Secret) {
+        if !matches!(
+            DataClass::ALL[i],
+            DataClass::Secret
+                | DataClass::PromptInjection
+                | DataClass::SystemPromptLeak
+                | DataClass::HiddenText
+                | DataClass::UnsafeOutput
+        ) {
             out[j] = DataClass::ALL[i];
             j += 1;
         }
@@ -42,6 +49,17 @@ pub const GROUPS: &[Group] = &[
         name: "secrets",
         doc: "every secret: API keys, tokens, passwords, private keys",
         classes: &[DataClass::Secret],
+        detectors: &[],
+    },
+    Group {
+        name: "llm_threats",
+        doc: "prompt injection and jailbreaks, system-prompt leaks, hidden text, unsafe output",
+        classes: &[
+            DataClass::PromptInjection,
+            DataClass::SystemPromptLeak,
+            DataClass::HiddenText,
+            DataClass::UnsafeOutput,
+        ],
         detectors: &[],
     },
     Group {

@@ -19,6 +19,7 @@ pub mod dataset;
 pub mod eval;
 pub mod features;
 pub mod hidden;
+pub mod inspect;
 pub mod model;
 pub mod normalize;
 pub mod output;

@@ -26,6 +26,10 @@ pub struct Header {
     /// The hashed sum is divided by the n-gram count to this power (0.5: square root).
     #[serde(default = "half")]
     pub pool: f32,
+    /// Pseudo-count added to the n-gram count before pooling: the scores of very short texts
+    /// (a greeting, one word) shrink toward the intercept instead of swinging on a few n-grams.
+    #[serde(default)]
+    pub smooth: f32,
     /// Weights of the dense features (signals, length).
     pub dense: Vec<f32>,
     /// Platt calibration: probability = sigmoid(a * logit + b).
@@ -135,7 +139,7 @@ impl Model {
         let norm = if n == 0 {
             0.0
         } else {
-            sum / (n as f32).powf(self.header.pool)
+            sum / (n as f32 + self.header.smooth).powf(self.header.pool)
         };
         let dense_sum: f32 = dense
             .iter()
@@ -170,6 +174,7 @@ mod tests {
             scale: 1.0,
             bias: 0.5,
             pool: 0.5,
+            smooth: 0.0,
             dense: vec![0.0; DENSE],
             platt: [1.0, 0.0],
             threshold: 0.5,

@@ -7,6 +7,7 @@
 
 use crate::detector::Detector;
 
+pub mod llm;
 pub mod pii;
 pub mod secrets;
 
@@ -33,6 +34,7 @@ pub static GROUPS: &[(&str, &[Detector])] = &[
         secrets::crypto::DETECTORS,
     ),
     ("personal data", pii::DETECTORS),
+    ("LLM output", llm::DETECTORS),
     ("secrets: generic", secrets::generic::DETECTORS),
 ];
 
