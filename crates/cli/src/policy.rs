@@ -267,6 +267,15 @@ fn findings_of(scanner: &Scanner, case: &testcase::TestCase) -> Result<Vec<Findi
             .scan(body.as_bytes(), &ScanOptions::default())
             .map_err(|e| format!("the body cannot be scanned: {e}"))?;
         findings.extend(scan.findings().cloned());
+        // provider exchanges: the LLM threats of the body too
+        if case.exchange.provider.is_some() {
+            findings.extend(rampart_gateway::llm::findings(
+                &case.exchange.path,
+                case.exchange.direction == Some(Direction::Response),
+                body.as_bytes(),
+                &rampart_detect::HashKey::new([0; 32]),
+            ));
+        }
     }
     for f in &case.findings {
         findings.push(f.to_finding()?);
@@ -322,7 +331,15 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let scan = Scanner::builtin()
         .scan(&body, &ScanOptions::default())
         .map_err(|e| anyhow::anyhow!("the body cannot be scanned: {e}"))?;
-    let findings: Vec<Finding> = scan.findings().cloned().collect();
+    let mut findings: Vec<Finding> = scan.findings().cloned().collect();
+    if ex.provider.is_some() {
+        findings.extend(rampart_gateway::llm::findings(
+            &ex.path,
+            direction == Direction::Response,
+            &body,
+            &rampart_detect::HashKey::new([0; 32]),
+        ));
+    }
     let sel = set.select(&ex);
     println!("policy set {}", set.version());
     println!("{}", sel.explain(&ex, &findings));

@@ -78,7 +78,9 @@ fn threats(
 ) -> Vec<rampart_threat::inspect::Threat> {
     use rampart_threat::inspect::{self, Source};
     let mut out: Vec<_> = if indirect {
-        inspect::content(text, Source::File, 0, key).into_iter().collect()
+        inspect::content(text, Source::File, 0, key)
+            .into_iter()
+            .collect()
     } else {
         inspect::user_message(text, 0, key).into_iter().collect()
     };

@@ -83,4 +83,3 @@ pub fn confusable(c: char) -> Option<char> {
         _ => return None,
     })
 }
-

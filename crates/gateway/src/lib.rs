@@ -10,7 +10,7 @@
 pub mod audit;
 pub mod body;
 pub mod config;
-mod llm;
+pub mod llm;
 pub mod metrics;
 mod pipeline;
 pub mod policies;

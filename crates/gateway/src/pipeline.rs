@@ -108,6 +108,11 @@ impl Record {
         let mut worst = Action::Allow;
         for finding in findings {
             let v = sel.verdict(&finding);
+            // LLM threat scores under every threshold are not findings
+            if finding.class.is_threat() && v.enforced.origin.is_none() && v.would.origin.is_none()
+            {
+                continue;
+            }
             let action = v.enforced.action.min(cap);
             worst = worst.max(action);
             self.would = self.would.max(v.would.action);
@@ -136,7 +141,8 @@ impl Record {
         let mut worst = Action::Allow;
         for (pointer, t) in threats {
             let before = self.findings.len();
-            worst = worst.max(self.judge(sel, direction, &format!("body:{pointer}"), [t.finding], cap));
+            worst =
+                worst.max(self.judge(sel, direction, &format!("body:{pointer}"), [t.finding], cap));
             if let Some(f) = self.findings.get_mut(before) {
                 f.evidence = t.evidence;
             }
@@ -513,7 +519,12 @@ impl Gateway {
             Direction::Request,
             "body",
             scan.findings()
-                .filter(|f| !matches!(f.class, DataClass::UnsafeOutput | DataClass::SystemPromptLeak))
+                .filter(|f| {
+                    !matches!(
+                        f.class,
+                        DataClass::UnsafeOutput | DataClass::SystemPromptLeak
+                    )
+                })
                 .cloned(),
             Action::Block,
         );

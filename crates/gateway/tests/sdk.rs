@@ -103,3 +103,13 @@ async fn rate_limited_calls_raise_the_sdks_rate_limit_errors() {
         "two calls per SDK reach the provider"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_injections_raise_permission_errors_in_both_sdks() {
+    let up = common::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = common::gateway(&up, dir.path(), |_| {}).await;
+    run_clients(gw.addr, Some("injections")).await;
+    // only the ordinary question reached the provider
+    assert_eq!(up.requests().len(), 1);
+}

@@ -44,17 +44,32 @@ fn llm_rule(key: &str, threshold: f32, action: Action) -> Option<Rule> {
         b.add(GlobBuilder::new(g).build().ok()?);
         b.build().ok()
     };
-    let (exact, globs, classes, strategy): (Vec<String>, Option<GlobSet>, u32, Strategy) =
-        match key {
-            "promptInjection" => (vec![], None, class(DataClass::PromptInjection), Strategy::Mask),
-            "jailbreak" => (vec!["jailbreak".into()], None, 0, Strategy::Mask),
-            "indirectInjection" => (vec![], glob("indirect_*"), 0, Strategy::Mask),
-            "poisoning" => (vec!["poisoned_content".into()], None, 0, Strategy::Mask),
-            "systemPromptLeak" => (vec![], None, class(DataClass::SystemPromptLeak), Strategy::Mask),
-            "hiddenText" => (vec![], None, class(DataClass::HiddenText), Strategy::Remove),
-            "unsafeOutput" => (vec![], None, class(DataClass::UnsafeOutput), Strategy::Remove),
-            _ => return None,
-        };
+    let (exact, globs, classes, strategy): (Vec<String>, Option<GlobSet>, u32, Strategy) = match key
+    {
+        "promptInjection" => (
+            vec![],
+            None,
+            class(DataClass::PromptInjection),
+            Strategy::Mask,
+        ),
+        "jailbreak" => (vec!["jailbreak".into()], None, 0, Strategy::Mask),
+        "indirectInjection" => (vec![], glob("indirect_*"), 0, Strategy::Mask),
+        "poisoning" => (vec!["poisoned_content".into()], None, 0, Strategy::Mask),
+        "systemPromptLeak" => (
+            vec![],
+            None,
+            class(DataClass::SystemPromptLeak),
+            Strategy::Mask,
+        ),
+        "hiddenText" => (vec![], None, class(DataClass::HiddenText), Strategy::Remove),
+        "unsafeOutput" => (
+            vec![],
+            None,
+            class(DataClass::UnsafeOutput),
+            Strategy::Remove,
+        ),
+        _ => return None,
+    };
     Some(Rule {
         name: format!("llm.{key}"),
         exact,
@@ -525,7 +540,12 @@ impl Compiler<'_> {
                     Some(n) => format!("did you mean `{n}`? one of: {}", LLM_DETECTORS.join(", ")),
                     None => format!("one of: {}", LLM_DETECTORS.join(", ")),
                 };
-                self.error(at, &t.threshold, format!("unknown LLM detector `{key}`"), &hint);
+                self.error(
+                    at,
+                    &t.threshold,
+                    format!("unknown LLM detector `{key}`"),
+                    &hint,
+                );
             }
             if !(0.0..=1.0).contains(&t.threshold.value) {
                 self.error(

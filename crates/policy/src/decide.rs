@@ -240,10 +240,19 @@ impl Selection {
                 }
             }
         }
-        FindingVerdict {
+        let mut v = FindingVerdict {
             enforced: self.resolve(enforced),
             would: self.resolve(would),
+        };
+        // an LLM threat score that no rule's threshold reaches is not a finding
+        if class.is_threat() {
+            for x in [&mut v.enforced, &mut v.would] {
+                if x.origin.is_none() {
+                    x.action = Action::Allow;
+                }
+            }
         }
+        v
     }
 
     fn resolve(&self, best: Option<((u32, u8, Action), u16, u16)>) -> Verdict {
@@ -430,7 +439,13 @@ impl Selection {
                     .enforced
                     .origin
                     .map(|o| format!("by {}", self.origin_name(o)))
-                    .unwrap_or_else(|| "no rule matches: recorded".into());
+                    .unwrap_or_else(|| {
+                        if f.class.is_threat() {
+                            "under every threshold: not a finding".into()
+                        } else {
+                            "no rule matches: recorded".into()
+                        }
+                    });
                 let mut line = format!(
                     "{} ({}, score {:.2}) at {}..{}: {} {by}",
                     f.class.name(),

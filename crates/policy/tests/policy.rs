@@ -661,3 +661,67 @@ spec: {}
     }
     assert_eq!(d.len(), 6, "{}", d.join("\n"));
 }
+
+#[test]
+fn llm_thresholds_act_on_threat_findings_and_specific_keys_win() {
+    let set = compile(&policy(
+        "guard",
+        "llm:
+  promptInjection: {threshold: 0.8, action: block}
+  indirectInjection: {threshold: 0.6, action: redact}
+  hiddenText: {threshold: 0.5, action: redact}
+  unsafeOutput: {threshold: 0.5, action: redact, allowHosts: [docs.example.com, '*.example.org']}
+  systemPromptLeak: {threshold: 0.5, action: block, canary: true}",
+    ));
+    let sel = set.select(&request("openai"));
+    let inj = |d: &'static str, s: f32| sel.verdict(&finding(DataClass::PromptInjection, d, s));
+    assert_eq!(inj("prompt_injection", 0.9).enforced.action, Action::Block);
+    assert_eq!(inj("jailbreak", 0.9).enforced.action, Action::Block);
+    // under the threshold: not a finding at all
+    assert_eq!(inj("prompt_injection", 0.7).enforced.action, Action::Allow);
+    // the indirect key is more specific than the class for indirect findings
+    assert_eq!(inj("indirect_tool", 0.65).enforced.action, Action::Redact);
+    assert_eq!(inj("indirect_tool", 0.9).enforced.action, Action::Redact);
+    assert_eq!(
+        sel.redaction(DataClass::HiddenText, "zero_width", 1.0),
+        Some(Strategy::Remove)
+    );
+    assert_eq!(
+        sel.redaction(DataClass::UnsafeOutput, "html_script", 1.0),
+        Some(Strategy::Remove)
+    );
+    let leak = finding(DataClass::SystemPromptLeak, "canary", 1.0);
+    assert!(sel.blocks(&leak));
+    assert!(sel.canary());
+    assert_eq!(sel.allow_hosts(), ["*.example.org", "docs.example.com"]);
+    let d = sel.decide(
+        &request("openai"),
+        &[finding(
+            DataClass::PromptInjection,
+            "prompt_injection",
+            0.95,
+        )],
+    );
+    assert_eq!(d.action, Action::Block);
+    assert_eq!(d.decided_by, "guard/llm.promptInjection");
+}
+
+#[test]
+fn llm_options_in_the_wrong_place_are_diagnosed() {
+    let d = diagnostics(&policy(
+        "bad",
+        "llm:
+  promptInjection: {threshold: 0.8, action: block, canary: true}
+  unsafeOutput: {threshold: 0.5, action: redact, allowHosts: ['https://x.io/']}
+  promptInjecton: {threshold: 1.5, action: block}",
+    ));
+    let all = d.join("\n");
+    assert!(
+        all.contains("`canary` applies to `systemPromptLeak`"),
+        "{all}"
+    );
+    assert!(all.contains("is not a host name"), "{all}");
+    assert!(all.contains("did you mean `promptInjection`"), "{all}");
+    assert!(all.contains("outside 0..1"), "{all}");
+    assert!(d.iter().all(|l| l.starts_with("p.yaml:")), "{all}");
+}

