@@ -75,10 +75,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let gateway = Gateway::new(config).await?;
         let running = gateway.start().await?;
-        eprintln!(
-            "rampart: gateway on http://{} (admin http://{}); point your SDK's base URL here, e.g. OPENAI_BASE_URL=http://{}/v1",
-            running.addr, running.admin_addr, running.addr
-        );
         // SIGHUP reloads the policy files
         #[cfg(unix)]
         {
@@ -97,6 +93,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
+        // announced once every signal handler is in place
+        eprintln!(
+            "rampart: gateway on http://{} (admin http://{}); point your SDK's base URL here, e.g. OPENAI_BASE_URL=http://{}/v1",
+            running.addr, running.admin_addr, running.addr
+        );
         shutdown_signal().await?;
         eprintln!("rampart: draining (exchanges in flight may finish; send the signal again to stop now)");
         let drained = tokio::select! {

@@ -117,6 +117,9 @@ impl Gateway {
     pub async fn new(config: Config) -> anyhow::Result<Arc<Gateway>> {
         // one crypto provider for every TLS use in the process
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // the embedded classifiers load now, not on the first request
+        rampart_threat::Classifier::injection();
+        rampart_threat::Classifier::indirect();
         let providers: Vec<Arc<dyn Provider>> = rampart_llm::providers()
             .into_iter()
             .map(Arc::from)
