@@ -22,14 +22,8 @@ fn fnv(seed: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-#[inline]
-fn finish(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
+/// Multiplicative hashing constant (2^64 / golden ratio, odd).
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// One hashed feature: the bucket index in the low 31 bits, the sign in the top bit.
 pub type Feature = u32;
@@ -46,17 +40,20 @@ pub fn sign(f: Feature) -> f32 {
     if f & 0x8000_0000 != 0 { -1.0 } else { 1.0 }
 }
 
+/// The feature of a 64-bit key: one multiply, the top `bits` bits are the bucket and the bit
+/// below them the sign.
 #[inline]
-fn feature(h: u64, mask: u64) -> Feature {
-    let h = finish(h);
-    ((h & mask) as u32) | (((h >> 63) as u32) << 31)
+fn feature(key: u64, bits: u32) -> Feature {
+    let h = key.wrapping_mul(GOLDEN);
+    let bucket = (h >> (64 - bits)) as u32;
+    let sign = ((h >> (63 - bits)) & 1) as u32;
+    bucket | (sign << 31)
 }
 
 /// Extracts the hashed features of `text` (already normalized) into `out` (cleared first).
 /// `bits` sets the number of buckets (`2^bits`, at most 2^30).
 pub fn extract(text: &str, bits: u32, out: &mut Vec<Feature>) {
     out.clear();
-    let mask = (1u64 << bits) - 1;
     let bytes = text.as_bytes();
     // word unigrams and bigrams: runs of letters and digits (bytes >= 0x80 count as letters)
     let mut prev: Option<u64> = None;
@@ -77,37 +74,30 @@ pub fn extract(text: &str, bits: u32, out: &mut Vec<Feature>) {
             break;
         }
         let w = fnv(1, &bytes[start..i]);
-        out.push(feature(w, mask));
+        out.push(feature(w, bits));
         if let Some(p) = prev {
-            out.push(feature(p.rotate_left(17) ^ w ^ 0x9e37_79b9_7f4a_7c15, mask));
+            out.push(feature(p.rotate_left(17) ^ w ^ 0x5bd1_e995_7f4a_7c15, bits));
         }
         prev = Some(w);
     }
-    // character n-grams over the text padded with a space on both ends
-    let n = bytes.len();
-    if n == 0 {
+    // character 3-, 4- and 5-grams over the text padded with a space on both ends: the last five
+    // bytes slide in one word, and each n-gram is its bytes tagged with its length
+    if bytes.is_empty() {
         return;
     }
-    let padded_len = n + 2;
-    let at = |k: usize| -> u8 {
-        if k == 0 || k == padded_len - 1 {
-            b' '
-        } else {
-            bytes[k - 1]
+    let mut window = 0u64;
+    let mut seen = 0usize;
+    for &b in std::iter::once(&b' ').chain(bytes).chain(std::iter::once(&b' ')) {
+        window = (window << 8) | b as u64;
+        seen += 1;
+        if seen >= 3 {
+            out.push(feature((window & 0xff_ffff) | (3 << 56), bits));
         }
-    };
-    for start in 0..padded_len {
-        let mut h = FNV_OFFSET ^ 3;
-        for len in 1..=5 {
-            let k = start + len - 1;
-            if k >= padded_len {
-                break;
-            }
-            h ^= at(k) as u64;
-            h = h.wrapping_mul(FNV_PRIME);
-            if len >= 3 {
-                out.push(feature(h ^ len as u64, mask));
-            }
+        if seen >= 4 {
+            out.push(feature((window & 0xffff_ffff) | (4 << 56), bits));
+        }
+        if seen >= 5 {
+            out.push(feature((window & 0xff_ffff_ffff) | (5 << 56), bits));
         }
     }
 }
@@ -138,8 +128,11 @@ mod tests {
         // the committed weights depend on these exact values
         let mut a = Vec::new();
         extract("hi", 18, &mut a);
+        // the word, then " hi", "hi ", " hi "
         assert_eq!(a.len(), 1 + 2 + 1);
-        assert_eq!(a[0], feature(fnv(1, b"hi"), (1 << 18) - 1));
+        assert_eq!(a[0], feature(fnv(1, b"hi"), 18));
+        assert_eq!(a[1], feature(0x20_6869 | (3 << 56), 18));
+        assert_eq!(a, [29631, 2147717520, 59616, 130181]);
     }
 
     #[test]

@@ -65,6 +65,10 @@ fn lookalike_script(c: char) -> bool {
 
 /// Finds every run of hidden text.
 pub fn find(text: &str) -> Vec<Hidden> {
+    // every hidden character and look-alike is outside ASCII
+    if text.is_ascii() {
+        return Vec::new();
+    }
     let mut out: Vec<Hidden> = Vec::new();
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut push = |kind: Kind, start: usize, end: usize| {
@@ -157,6 +161,9 @@ pub fn find(text: &str) -> Vec<Hidden> {
 /// The ASCII text carried by Unicode tag characters, if at least four of them spell something:
 /// the span of the first to the last tag character and the decoded text.
 pub fn tag_payload(text: &str) -> Option<(usize, usize, String)> {
+    if text.is_ascii() {
+        return None;
+    }
     let mut decoded = String::new();
     let mut first = None;
     let mut last = 0;

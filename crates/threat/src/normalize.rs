@@ -209,6 +209,13 @@ pub fn normalize(input: &str, out: &mut Normalized) {
 /// (`h4ck3r`, `1gn0re`); pure numbers and ordinary words are left alone.
 fn fold_leet(out: &mut Normalized, start: usize) {
     let token = &out.text.as_bytes()[start..];
+    // most words hold no digit, `@` or `$`: nothing to fold
+    if !token
+        .iter()
+        .any(|b| b.is_ascii_digit() || matches!(b, b'@' | b'$'))
+    {
+        return;
+    }
     // trailing punctuation (`hello!`, `p4ss.`) is not part of the word
     let word_len = token.len()
         - token
