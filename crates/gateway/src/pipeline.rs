@@ -609,7 +609,20 @@ impl Gateway {
         }
         // the exchange's decision: every finding's verdict, the flow setting, the conditions
         let d = rec.decide(&sel, Direction::Request);
-        let decision = d.action;
+        // a body that is not JSON (a multipart upload) cannot be rewritten: what policy would
+        // redact in it blocks it instead
+        let decision = if llm_action == Action::Redact && full.is_none() {
+            for f in rec.findings.iter_mut().filter(|f| {
+                f.direction == Direction::Request
+                    && f.finding.class.is_threat()
+                    && f.action == Action::Redact
+            }) {
+                f.action = Action::Block;
+            }
+            Action::Block
+        } else {
+            d.action
+        };
         self.metrics
             .inspect_seconds
             .observe(t0.elapsed().as_secs_f64());

@@ -54,6 +54,13 @@ fn feature(key: u64, bits: u32) -> Feature {
 /// `bits` sets the number of buckets (`2^bits`, at most 2^30).
 pub fn extract(text: &str, bits: u32, out: &mut Vec<Feature>) {
     out.clear();
+    each(text, bits, |f| out.push(f));
+}
+
+/// Calls `visit` with every hashed feature of `text` (already normalized), in the order
+/// [`extract`] lists them, without collecting them.
+#[inline]
+pub fn each(text: &str, bits: u32, mut visit: impl FnMut(Feature)) {
     let bytes = text.as_bytes();
     // word unigrams and bigrams: runs of letters and digits (bytes >= 0x80 count as letters)
     let mut prev: Option<u64> = None;
@@ -74,9 +81,9 @@ pub fn extract(text: &str, bits: u32, out: &mut Vec<Feature>) {
             break;
         }
         let w = fnv(1, &bytes[start..i]);
-        out.push(feature(w, bits));
+        visit(feature(w, bits));
         if let Some(p) = prev {
-            out.push(feature(p.rotate_left(17) ^ w ^ 0x5bd1_e995_7f4a_7c15, bits));
+            visit(feature(p.rotate_left(17) ^ w ^ 0x5bd1_e995_7f4a_7c15, bits));
         }
         prev = Some(w);
     }
@@ -87,17 +94,20 @@ pub fn extract(text: &str, bits: u32, out: &mut Vec<Feature>) {
     }
     let mut window = 0u64;
     let mut seen = 0usize;
-    for &b in std::iter::once(&b' ').chain(bytes).chain(std::iter::once(&b' ')) {
+    for &b in std::iter::once(&b' ')
+        .chain(bytes)
+        .chain(std::iter::once(&b' '))
+    {
         window = (window << 8) | b as u64;
         seen += 1;
         if seen >= 3 {
-            out.push(feature((window & 0xff_ffff) | (3 << 56), bits));
+            visit(feature((window & 0xff_ffff) | (3 << 56), bits));
         }
         if seen >= 4 {
-            out.push(feature((window & 0xffff_ffff) | (4 << 56), bits));
+            visit(feature((window & 0xffff_ffff) | (4 << 56), bits));
         }
         if seen >= 5 {
-            out.push(feature((window & 0xff_ffff_ffff) | (5 << 56), bits));
+            visit(feature((window & 0xff_ffff_ffff) | (5 << 56), bits));
         }
     }
 }

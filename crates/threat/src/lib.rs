@@ -85,7 +85,7 @@ pub struct Classifier {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<(Normalized, Vec<Feature>)> = RefCell::new(Default::default());
+    static SCRATCH: RefCell<Normalized> = RefCell::new(Normalized::default());
 }
 
 impl Classifier {
@@ -125,13 +125,13 @@ impl Classifier {
     pub fn logit(&self, text: &str) -> (f32, Vec<Evidence>) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (norm, feats) = &mut *s;
+            let norm = &mut *s;
             let text = clip(text);
             normalize::normalize(text, norm);
-            features::extract(&norm.text, self.model.header.bits, feats);
+            let (sum, n) = self.model.sum_text(&norm.text);
             let mut dense = [0f32; DENSE];
             let evidence = signals::detect(text, norm, &mut dense);
-            (self.model.logit(feats, &dense), evidence)
+            (self.model.combine(sum, n, &dense), evidence)
         })
     }
 
@@ -139,6 +139,8 @@ impl Classifier {
     /// ASCII hidden in Unicode tag characters. The highest score wins.
     pub fn assess(&self, text: &str) -> Assessment {
         let (logit, evidence) = self.logit(text);
+        // blobs are decoded only where the signals saw one
+        let blobs = evidence.iter().any(|e| e.signal == Signal::Encoded);
         let mut best = Assessment {
             score: self.model.calibrate(logit),
             evidence,
@@ -146,7 +148,7 @@ impl Classifier {
             end: text.len(),
             decoded: false,
         };
-        for (s, e, decoded) in signals::decoded_blobs(text, 4) {
+        for (s, e, decoded) in signals::decoded_blobs(text, if blobs { 4 } else { 0 }) {
             let (l, _) = self.logit(&decoded);
             let score = self.model.calibrate(l);
             if score > best.score {
@@ -175,19 +177,13 @@ impl Classifier {
     fn parts(&self, text: &str) -> (f32, usize, [f32; DENSE], usize, Vec<Evidence>) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let (norm, feats) = &mut *s;
+            let norm = &mut *s;
             let text = clip(text);
             normalize::normalize(text, norm);
-            features::extract(&norm.text, self.model.header.bits, feats);
+            let (sum, n) = self.model.sum_text(&norm.text);
             let mut dense = [0f32; DENSE];
             let evidence = signals::detect(text, norm, &mut dense);
-            (
-                self.model.sum(feats),
-                feats.len(),
-                dense,
-                norm.text.len(),
-                evidence,
-            )
+            (sum, n, dense, norm.text.len(), evidence)
         })
     }
 
@@ -240,7 +236,10 @@ impl Classifier {
             end: 0,
             decoded: false,
         });
-        for (s, e, decoded) in signals::decoded_blobs(text, 4) {
+        let blobs = parts
+            .iter()
+            .any(|p| p.4.iter().any(|e| e.signal == Signal::Encoded));
+        for (s, e, decoded) in signals::decoded_blobs(text, if blobs { 4 } else { 0 }) {
             let (l, _) = self.logit(&decoded);
             let score = self.model.calibrate(l);
             if score > best.score {

@@ -133,6 +133,19 @@ impl Model {
         sum
     }
 
+    /// The signed weight sum and the count of the hashed features of normalized `text`,
+    /// computed as the features are hashed (nothing is collected).
+    pub fn sum_text(&self, text: &str) -> (f32, usize) {
+        let mut sum = 0f32;
+        let mut n = 0usize;
+        let w = &self.weights;
+        features::each(text, self.header.bits, |f| {
+            sum += features::sign(f) * w[features::bucket(f)];
+            n += 1;
+        });
+        (sum, n)
+    }
+
     /// The raw score from a hashed-weight sum over `n` n-grams and the dense values: texts
     /// scored in parts are combined by adding their sums and counts.
     pub fn combine(&self, sum: f32, n: usize, dense: &[f32; DENSE]) -> f32 {
