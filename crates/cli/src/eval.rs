@@ -47,6 +47,10 @@ pub struct EvalArgs {
     /// data (never use on private data).
     #[arg(long)]
     pub verbose: bool,
+    /// `injection` and `indirect`: also report at this score threshold (e.g. the one a policy
+    /// sets).
+    #[arg(long)]
+    pub threshold: Vec<f32>,
 }
 
 /// Runs `rampart eval`.
@@ -62,8 +66,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Suite::Pii => pii(&args, scanner)?,
         Suite::Secrets => secrets(&args, scanner)?,
         Suite::Benign => benign(&args, scanner)?,
-        Suite::Injection => crate::eval_threat::injection(&args.data, args.verbose)?,
-        Suite::Indirect => crate::eval_threat::indirect(&args.data, args.verbose)?,
+        Suite::Injection => {
+            crate::eval_threat::injection(&args.data, args.verbose, &args.threshold)?
+        }
+        Suite::Indirect => crate::eval_threat::indirect(&args.data, args.verbose, &args.threshold)?,
     }
     Ok(ExitCode::SUCCESS)
 }

