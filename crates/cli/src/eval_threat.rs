@@ -86,7 +86,12 @@ pub fn injection(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()
         .filter(|s| s.split == Split::Test && s.source != "notinject")
         .map(|s| (c.assess(&s.text).score, s.attack))
         .collect();
-    report("test split without NotInject", &without_notinject, shipped, extra);
+    report(
+        "test split without NotInject",
+        &without_notinject,
+        shipped,
+        extra,
+    );
     let strict = threshold_at_fpr(&scored, 0.02);
     println!(
         "flagged per source (test split), at the shipped threshold {shipped:.3} and at the test split's FPR-2% threshold {strict:.3}:"
@@ -112,7 +117,11 @@ pub fn injection(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()
                 .filter(|s| s.split == Split::Test && s.source == src)
                 .collect();
             let hit = v.iter().filter(|s| c.assess(&s.text).score >= t).count();
-            format!("{hit}/{} {}", v.len(), pct(hit as f64 / v.len().max(1) as f64))
+            format!(
+                "{hit}/{} {}",
+                v.len(),
+                pct(hit as f64 / v.len().max(1) as f64)
+            )
         };
         println!(
             "at threshold {t:.3}: NotInject false positives {}, WildGuard false positives {}, in-the-wild jailbreaks caught {}",
