@@ -66,32 +66,49 @@ pub struct ScanArgs {
     /// Skip the LLM threat detectors (prompt injection, hidden text).
     #[arg(long)]
     pub no_llm: bool,
+    /// Report prompt injections scoring at least this (0..1) [default: the classifier's
+    /// recommended threshold, the score at which its false-positive rate on development data
+    /// was at most 0.5%].
+    #[arg(long)]
+    pub injection_threshold: Option<f32>,
 }
 
-/// LLM threat findings of a text: injection (as a user prompt, or as third-party content) and
-/// hidden characters, at or above `min_score`.
+/// LLM threat findings of a text: injection (as a user prompt, or as third-party content) at or
+/// above `threshold` (default: the classifier's recommended one) and `min_score`, and hidden
+/// characters.
 fn threats(
     text: &str,
     indirect: bool,
+    threshold: Option<f32>,
     min_score: f32,
     key: &HashKey,
 ) -> Vec<rampart_threat::inspect::Threat> {
+    use rampart_threat::Classifier;
     use rampart_threat::inspect::{self, Source};
-    let mut out: Vec<_> = if indirect {
-        inspect::content(text, Source::File, 0, key)
-            .into_iter()
-            .collect()
+    let (injections, recommended) = if indirect {
+        (
+            inspect::content(text, Source::File, 0, key),
+            Classifier::indirect().threshold(),
+        )
     } else {
-        inspect::user_message(text, 0, key).into_iter().collect()
+        (
+            inspect::user_message(text, 0, key),
+            Classifier::injection().threshold(),
+        )
     };
+    let floor = threshold.unwrap_or(recommended).max(min_score);
+    let mut out: Vec<_> = injections
+        .into_iter()
+        .filter(|t| t.finding.score >= floor)
+        .collect();
     out.extend(inspect::hidden_text(text, 0, key));
-    out.retain(|t| t.finding.score >= min_score);
     out
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
-    Strategy::from_name(s)
-        .ok_or_else(|| format!("unknown strategy {s:?}; use mask, partial, hash, fake or tokenize"))
+    Strategy::from_name(s).ok_or_else(|| {
+        format!("unknown strategy {s:?}; use mask, partial, hash, fake, tokenize or remove")
+    })
 }
 
 /// The hash key: derived from `RAMPART_HASH_KEY` when set (so hashes correlate across runs),
@@ -107,6 +124,11 @@ pub fn hash_key() -> HashKey {
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.min_score) {
         bail!("--min-score {} is outside 0..1", args.min_score);
+    }
+    if let Some(t) = args.injection_threshold
+        && !(0.0..=1.0).contains(&t)
+    {
+        bail!("--injection-threshold {t} is outside 0..1");
     }
     let key = hash_key();
     let scanner = Scanner::new(
@@ -138,7 +160,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             &opts,
             args.redact
                 .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
-            (!args.no_llm).then_some((args.min_score, &key, args.indirect)),
+            (!args.no_llm).then_some((
+                args.min_score,
+                args.injection_threshold,
+                &key,
+                args.indirect,
+            )),
         ));
         if args.redact {
             std::io::stdout().write_all(&redacted)?;
@@ -188,7 +215,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 &opts,
                 args.redact
                     .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
-                (!args.no_llm).then_some((args.min_score, &key, true)),
+                (!args.no_llm).then_some((args.min_score, args.injection_threshold, &key, true)),
             );
             if args.redact && report.error.is_none() {
                 match &args.output_dir {
@@ -231,7 +258,7 @@ fn scan_one(
     scanner: &Scanner,
     opts: &ScanOptions,
     redact: Option<(Redactor, &mut Vec<u8>)>,
-    llm: Option<(f32, &HashKey, bool)>,
+    llm: Option<(f32, Option<f32>, &HashKey, bool)>,
 ) -> FileReport {
     match scanner.scan(input, opts) {
         Ok(scan) => {
@@ -240,7 +267,7 @@ fn scan_one(
             }
             // stdin is read as a prompt, files as content a model may read
             let extra = match (llm, std::str::from_utf8(&scan.text)) {
-                (Some((min, key, indirect)), Ok(text)) => threats(text, indirect, min, key)
+                (Some((min, t, key, indirect)), Ok(text)) => threats(text, indirect, t, min, key)
                     .into_iter()
                     .map(|t| t.finding)
                     .collect(),
@@ -415,7 +442,13 @@ fn run_jsonl(
                 })
                 .collect();
             if !args.no_llm {
-                for t in threats(text, args.indirect, args.min_score, &key) {
+                for t in threats(
+                    text,
+                    args.indirect,
+                    args.injection_threshold,
+                    args.min_score,
+                    &key,
+                ) {
                     let f = &t.finding;
                     findings.push(JsonlFinding {
                         class: f.class.name(),
