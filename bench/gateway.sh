@@ -4,6 +4,7 @@
 # (wrk, closed loop) and latency at a fixed 2,000 requests/s (oha), with Rampart's added
 # latency and its throughput relative to nginx.
 #   bench/gateway.sh [SECONDS]      (default 8 s per measurement)
+#   RAMPART_POLICY=FILE bench/gateway.sh   runs Rampart with that policy instead of the default
 # Pinning on 2 cores: upstream and load generator on CPU 0, the proxy under test on CPU 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,8 @@ NGINX
 taskset -c 1 nginx -c "$PWD/$out/nginx.conf" -g 'daemon off;' & pids+=($!)
 rm -rf "$out/data"
 RAMPART_LOG=warn taskset -c 1 target/release/rampart up --listen "127.0.0.1:$RMP" \
-  --admin-listen "127.0.0.1:$ADM" --data-dir "$out/data" --upstream "openai=http://127.0.0.1:$UP" 2>/dev/null & pids+=($!)
+  --admin-listen "127.0.0.1:$ADM" --data-dir "$out/data" --upstream "openai=http://127.0.0.1:$UP" \
+  ${RAMPART_POLICY:+--policy "$RAMPART_POLICY"} 2>/dev/null & pids+=($!)
 for port in $UP $NGX $RMP; do
   for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done

@@ -530,13 +530,18 @@ impl Gateway {
         );
         let redact_body = body_action == Action::Redact;
         // LLM threats in what the model reads: user messages, tool results, documents, uploads
+        let inspect_llm = sel.inspects_threats();
         let full: Option<Value> = match &provider {
-            Some(_) if !text.is_empty() => serde_json::from_slice(text).ok(),
+            Some(_) if inspect_llm && !text.is_empty() => serde_json::from_slice(text).ok(),
             _ => None,
         };
         let texts = match &full {
             Some(v) => crate::llm::request_parts(&path, v),
-            None if provider.is_some() && crate::llm::is_upload(&path) && !text.is_empty() => {
+            None if inspect_llm
+                && provider.is_some()
+                && crate::llm::is_upload(&path)
+                && !text.is_empty() =>
+            {
                 vec![crate::llm::Part {
                     role: crate::llm::Role::Upload,
                     pointer: String::new(),
@@ -1028,7 +1033,7 @@ impl Gateway {
             allow: &allow,
         };
         let llm_action = match &rjson {
-            Some(v) => {
+            Some(v) if rsel.inspects_threats() => {
                 let already: Vec<Finding> = scan.findings().cloned().collect();
                 let threats = crate::llm::inspect_response(
                     &crate::llm::response_parts(v),
@@ -1039,7 +1044,7 @@ impl Gateway {
                 );
                 rec.judge_threats(&rsel, Direction::Response, threats, Action::Block)
             }
-            None => Action::Allow,
+            _ => Action::Allow,
         };
         let rdecision = rec.decide(&rsel, Direction::Response).action;
         let decision = decision.max(rdecision);

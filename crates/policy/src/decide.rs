@@ -343,6 +343,27 @@ impl Selection {
             .find_map(|(_, p)| p.llm.get(detector).copied())
     }
 
+    /// Whether any selected policy can act on an LLM threat finding: it sets `llm` thresholds,
+    /// names a threat class or the `llm_threats` group, names detectors itself (they may be
+    /// threat detectors), or has conditions (they may read them). When none does, the threat
+    /// detectors need not run. (The other groups' detector globs name key formats only.)
+    pub fn inspects_threats(&self) -> bool {
+        let mask = DataClass::ALL
+            .iter()
+            .filter(|c| c.is_threat())
+            .fold(0u32, |m, &c| m | 1 << crate::compile::class_index(c));
+        self.policies().any(|(_, p)| {
+            !p.llm.is_empty()
+                || !p.conditions.is_empty()
+                || p.rules.iter().any(|r| {
+                    r.classes & mask != 0
+                        || r.group_classes & mask != 0
+                        || !r.exact.is_empty()
+                        || r.globs.is_some()
+                })
+        })
+    }
+
     /// Whether a selected policy asks for canary tokens in system prompts
     /// (`llm.systemPromptLeak.canary`).
     pub fn canary(&self) -> bool {
