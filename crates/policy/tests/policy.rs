@@ -730,13 +730,19 @@ fn llm_options_in_the_wrong_place_are_diagnosed() {
 fn threat_inspection_is_needed_only_when_a_policy_can_act_on_it() {
     let data_only = compile(&policy("data", BASE));
     assert!(!data_only.select(&request("openai")).inspects_threats());
-    let guard = compile(&policy("guard", "llm:\n  hiddenText: {threshold: 0.5, action: redact}"));
+    let guard = compile(&policy(
+        "guard",
+        "llm:\n  hiddenText: {threshold: 0.5, action: redact}",
+    ));
     assert!(guard.select(&request("openai")).inspects_threats());
     let by_class = compile(&policy(
         "c",
         "rules: [{classes: [UNSAFE_OUTPUT], action: monitor}]",
     ));
     assert!(by_class.select(&request("openai")).inspects_threats());
-    let by_group = compile(&policy("g", "rules: [{groups: [llm_threats], action: monitor}]"));
+    let by_group = compile(&policy(
+        "g",
+        "rules: [{groups: [llm_threats], action: monitor}]",
+    ));
     assert!(by_group.select(&request("openai")).inspects_threats());
 }
