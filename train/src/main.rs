@@ -318,6 +318,9 @@ fn main() -> anyhow::Result<()> {
     }) {
         train.push(example(&s.text, false, bits));
     }
+    for t in synth::facts() {
+        train.push(example(&t, false, bits));
+    }
     // positives: attack instructions alone and with a neighbouring context sentence
     let contexts: Vec<&String> = b
         .contexts

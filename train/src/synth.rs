@@ -494,3 +494,66 @@ pub fn benign_natural() -> Vec<String> {
     out.dedup();
     out
 }
+
+const THINGS_C: &[&str] = &[
+    "warehouse",
+    "invoice",
+    "meeting",
+    "order",
+    "report",
+    "server",
+    "contract",
+    "shipment",
+    "office",
+    "account",
+    "ticket",
+    "release",
+    "budget",
+    "survey",
+    "workshop",
+    "policy",
+];
+const PLACES: &[&str] = &[
+    "Leeds",
+    "Lisbon",
+    "the north wing",
+    "Building 4",
+    "Austin",
+    "the shared drive",
+    "Osaka",
+    "the main office",
+    "Rotterdam",
+    "the cloud console",
+    "Nairobi",
+    "room 210",
+];
+const FACT_FRAMES: &[&str] = &[
+    "The {t} is in {p}.",
+    "The {t} was moved to {p} last week.",
+    "Our {t} team is based in {p}.",
+    "The {t} closes at 5 pm.",
+    "The {t} was approved on Tuesday.",
+    "Each {t} takes about {n} days.",
+    "The {t} number is {n}{n}{n}.",
+    "The {t} for {p} is still pending.",
+    "{n} people attended the {t}.",
+    "The {t} is due at the end of the month.",
+    "Status of the {t}: shipped.",
+    "Thanks for your patience with the {t}.",
+];
+
+/// Short factual sentences of the kind tool results and documents are made of (label 0, for
+/// the indirect model): content that states, not instructs.
+pub fn facts() -> Vec<String> {
+    let mut out: Vec<String> = (0..360)
+        .map(|i| {
+            pick(FACT_FRAMES, i, 31)
+                .replace("{t}", pick(THINGS_C, i, 32))
+                .replace("{p}", pick(PLACES, i, 33))
+                .replace("{n}", &((i * 7) % 9 + 1).to_string())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}

@@ -92,11 +92,13 @@ fn threats(
         )
     } else {
         (
-            inspect::user_message(text, 0, key),
+            inspect::user_message(text, 0, key).into_iter().collect(),
             Classifier::injection().threshold(),
         )
     };
-    let floor = threshold.unwrap_or(recommended).max(min_score);
+    // --min-score is for data findings; injections have their own threshold
+    let _ = min_score;
+    let floor = threshold.unwrap_or(recommended);
     let mut out: Vec<_> = injections
         .into_iter()
         .filter(|t| t.finding.score >= floor)

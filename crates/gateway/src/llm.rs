@@ -123,8 +123,20 @@ fn content(v: &Value, at: &str, role: Role, out: &mut Vec<Part>) {
                         }
                     }
                     // Cohere tool results carry documents
-                    Some("document_content") | Some("search_result") => {
+                    Some("document_content") => {
                         strings_under(b, &here, Role::Content(Source::Document), out);
+                    }
+                    // fetched and searched web content (Anthropic server tools, search results)
+                    Some("search_result" | "web_search_tool_result" | "web_fetch_tool_result") => {
+                        strings_under(b, &here, Role::Content(Source::Web), out);
+                        // URLs, titles and ids are not what the model follows
+                        out.retain(|p| {
+                            !(p.pointer.starts_with(&here)
+                                && (p.pointer.ends_with("/url")
+                                    || p.pointer.ends_with("/type")
+                                    || p.pointer.ends_with("_id")
+                                    || p.pointer.ends_with("/encrypted_content")))
+                        });
                     }
                     _ => {}
                 }
@@ -546,43 +558,62 @@ pub(crate) fn rewrite(
     };
     let mut changed = false;
     for p in parts {
-        let threats = match response {
-            Some(cx) => response_threats(&p.text, cx, key),
-            None => request_threats(&p, key),
-        };
-        let mut spans: Vec<(usize, usize, Finding)> = threats
-            .into_iter()
-            .filter(|t| sel.verdict(&t.finding).enforced.action == Action::Redact)
-            .map(|t| (t.finding.span.start, t.finding.span.end, t.finding))
-            .collect();
-        if spans.is_empty() {
-            continue;
-        }
-        // outermost first; nested spans are inside a replaced one
-        spans.sort_by_key(|s| (s.0, usize::MAX - s.1));
-        let mut text = String::with_capacity(p.text.len());
-        let mut cursor = 0;
-        for (s, e, f) in spans {
-            if s < cursor
-                || e > p.text.len()
-                || !p.text.is_char_boundary(s)
-                || !p.text.is_char_boundary(e)
-            {
-                continue;
+        let mut text = p.text.clone();
+        // inspect again after each rewrite: a second planted instruction is the best segment
+        // once the first is masked (at most 8 rounds)
+        for _ in 0..8 {
+            let current = Part {
+                text: text.clone(),
+                ..p.clone()
+            };
+            let threats = match response {
+                Some(cx) => response_threats(&current.text, cx, key),
+                None => request_threats(&current, key),
+            };
+            let mut spans: Vec<(usize, usize, Finding)> = threats
+                .into_iter()
+                .filter(|t| sel.verdict(&t.finding).enforced.action == Action::Redact)
+                .map(|t| (t.finding.span.start, t.finding.span.end, t.finding))
+                .filter(|(s, e, _)| {
+                    s < e
+                        && *e <= text.len()
+                        && text.is_char_boundary(*s)
+                        && text.is_char_boundary(*e)
+                })
+                .collect();
+            if spans.is_empty() {
+                break;
             }
-            text.push_str(&p.text[cursor..s]);
-            let mut out = Vec::new();
-            redactor.replace_scored(
-                f.class,
-                f.detector,
-                f.score,
-                &p.text.as_bytes()[s..e],
-                &mut out,
-            );
-            text.push_str(&String::from_utf8_lossy(&out));
-            cursor = e;
+            // overlapping spans are replaced as their union, as the first one's class says
+            spans.sort_by_key(|s| (s.0, usize::MAX - s.1));
+            let mut merged: Vec<(usize, usize, Finding)> = Vec::new();
+            for (s, e, f) in spans {
+                match merged.last_mut() {
+                    Some(last) if s < last.1 => last.1 = last.1.max(e),
+                    _ => merged.push((s, e, f)),
+                }
+            }
+            let mut out = String::with_capacity(text.len());
+            let mut cursor = 0;
+            for (s, e, f) in merged {
+                out.push_str(&text[cursor..s]);
+                let mut bytes = Vec::new();
+                redactor.replace_scored(
+                    f.class,
+                    f.detector,
+                    f.score,
+                    &text.as_bytes()[s..e],
+                    &mut bytes,
+                );
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                cursor = e;
+            }
+            out.push_str(&text[cursor..]);
+            if out == text {
+                break;
+            }
+            text = out;
         }
-        text.push_str(&p.text[cursor..]);
         if text != p.text
             && let Some(slot) = v.pointer_mut(&p.pointer)
         {

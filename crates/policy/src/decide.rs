@@ -364,17 +364,19 @@ impl Selection {
         })
     }
 
-    /// Whether a selected policy asks for canary tokens in system prompts
-    /// (`llm.systemPromptLeak.canary`).
+    /// Whether a selected enforce-mode policy asks for canary tokens in system prompts
+    /// (`llm.systemPromptLeak.canary`); monitor-mode policies never change traffic.
     pub fn canary(&self) -> bool {
-        self.policies().any(|(_, p)| p.canary)
+        self.policies()
+            .any(|(_, p)| p.canary && p.mode == Mode::Enforce)
     }
 
     /// The hosts output may link to and load images from (`llm.unsafeOutput.allowHosts` of the
-    /// selected policies, merged).
+    /// selected enforce-mode policies, merged).
     pub fn allow_hosts(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .policies()
+            .filter(|(_, p)| p.mode == Mode::Enforce)
             .flat_map(|(_, p)| p.allow_hosts.iter().cloned())
             .collect();
         v.sort();

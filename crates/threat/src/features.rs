@@ -2,8 +2,8 @@
 //! and 5-grams. Training and inference share this code, so what the model was trained on is
 //! exactly what it reads.
 //!
-//! Each n-gram is hashed (64-bit FNV-1a, then a finalizer) to one of `2^bits` buckets with a
-//! sign; the model's score is the sum of the signed bucket weights divided by the square root of
+//! Each n-gram becomes a 64-bit key (a word's FNV-1a hash; a character n-gram's bytes packed
+//! with its length) hashed with one multiply to one of `2^bits` buckets with a sign; the model's score is the sum of the signed bucket weights divided by the square root of
 //! the number of n-grams (so long and short texts score on one scale).
 
 /// Dense features after the hashed ones: structural signals and length.

@@ -63,6 +63,34 @@ fn lookalike_script(c: char) -> bool {
     matches!(c as u32, 0x0370..=0x052F)
 }
 
+/// Byte ranges of emoji tag sequences: U+1F3F4 (black flag), tag characters, U+E007F (cancel
+/// tag), the subdivision flags of England, Scotland and Wales. They are ordinary text.
+fn flag_sequences(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c != '\u{1F3F4}' {
+            continue;
+        }
+        let mut tags = 0;
+        while let Some(&(_, t)) = it.peek() {
+            if ('\u{E0020}'..='\u{E007E}').contains(&t) && tags < 8 {
+                tags += 1;
+                it.next();
+            } else {
+                break;
+            }
+        }
+        if tags > 0
+            && let Some(&(j, '\u{E007F}')) = it.peek()
+        {
+            out.push((i, j + '\u{E007F}'.len_utf8()));
+            it.next();
+        }
+    }
+    out
+}
+
 /// Finds every run of hidden text.
 pub fn find(text: &str) -> Vec<Hidden> {
     // every hidden character and look-alike is outside ASCII
@@ -70,6 +98,8 @@ pub fn find(text: &str) -> Vec<Hidden> {
         return Vec::new();
     }
     let mut out: Vec<Hidden> = Vec::new();
+    let flags = flag_sequences(text);
+    let in_flag = |i: usize| flags.iter().any(|&(s, e)| s <= i && i < e);
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut push = |kind: Kind, start: usize, end: usize| {
         if let Some(last) = out.last_mut()
@@ -88,6 +118,7 @@ pub fn find(text: &str) -> Vec<Hidden> {
         let prev = k.checked_sub(1).map(|p| chars[p].1);
         let next = chars.get(k + 1).map(|n| n.1);
         match invisible_kind(c) {
+            Some(Invisible::Tag) if in_flag(i) => {}
             Some(Invisible::Tag) => push(Kind::Tag, i, end),
             // marks (LRM, RLM, ALM) are ordinary in right-to-left text
             Some(Invisible::Bidi) if !matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}') => {
@@ -164,12 +195,13 @@ pub fn tag_payload(text: &str) -> Option<(usize, usize, String)> {
     if text.is_ascii() {
         return None;
     }
+    let flags = flag_sequences(text);
     let mut decoded = String::new();
     let mut first = None;
     let mut last = 0;
     for (i, c) in text.char_indices() {
         let cp = c as u32;
-        if (0xE0020..=0xE007E).contains(&cp) {
+        if (0xE0020..=0xE007E).contains(&cp) && !flags.iter().any(|&(s, e)| s <= i && i < e) {
             decoded.push(char::from_u32(cp - 0xE0000).unwrap_or(' '));
             first.get_or_insert(i);
             last = i + c.len_utf8();
@@ -233,6 +265,19 @@ mod tests {
         // family emoji joined by ZWJ; Persian with ZWNJ; an emoji with a variation selector
         assert!(find("👨\u{200D}👩\u{200D}👧 می\u{200C}خواهم ❤\u{FE0F}").is_empty());
         assert_eq!(find("a\u{FE00}\u{FE01}\u{FE02}b")[0].kind, Kind::Variation);
+    }
+
+    #[test]
+    fn subdivision_flags_are_not_hidden_text() {
+        // England, Scotland, Wales: black flag, tag letters, cancel tag
+        let text = "Go team \u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}! and \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}";
+        assert!(find(text).is_empty(), "{:?}", find(text));
+        assert!(tag_payload(text).is_none());
+        // tag characters without the flag around them still are
+        assert_eq!(
+            find("x\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}")[0].kind,
+            Kind::Tag
+        );
     }
 
     #[test]

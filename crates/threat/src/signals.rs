@@ -294,23 +294,32 @@ pub fn adversarial_suffix(text: &str) -> Option<(usize, usize)> {
         .rev()
         .filter(|(_, c)| c.is_whitespace())
         .nth(24)
-        .map_or(0, |(i, _)| i);
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let tail = &text[tail_start..];
     let mut total = 0;
     let mut odd = 0;
     let mut first_odd = None;
-    let mut off = tail_start;
-    for tok in tail.split(char::is_whitespace) {
-        let here = off;
-        off += tok.len() + 1;
-        if tok.is_empty() {
-            continue;
-        }
+    // tokens with their byte offsets (whitespace of any width between them)
+    let mut start = None;
+    let mut check = |s: usize, e: usize| {
         total += 1;
-        if is_odd_token(tok) {
+        if is_odd_token(&tail[s..e]) {
             odd += 1;
-            first_odd.get_or_insert(here);
+            first_odd.get_or_insert(tail_start + s);
         }
+    };
+    for (i, c) in tail.char_indices() {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                check(s, i);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        check(s, tail.len());
     }
     (total >= 8 && odd >= 5 && odd * 10 >= total * 3).then(|| (first_odd.unwrap_or(0), text.len()))
 }
