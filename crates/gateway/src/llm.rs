@@ -133,6 +133,7 @@ fn content(v: &Value, at: &str, role: Role, out: &mut Vec<Part>) {
                         out.retain(|p| {
                             !(p.pointer.starts_with(&here)
                                 && (p.pointer.ends_with("/url")
+                                    || p.pointer.ends_with("/source")
                                     || p.pointer.ends_with("/type")
                                     || p.pointer.ends_with("_id")
                                     || p.pointer.ends_with("/encrypted_content")))
@@ -888,6 +889,27 @@ mod tests {
             kinds(&k),
             [(Role::Upload, "/input/0"), (Role::Upload, "/input/1")]
         );
+    }
+
+    #[test]
+    fn web_search_results_are_web_content_without_their_urls() {
+        let v = json!({"messages": [{"role": "user", "content": [
+            {"type": "search_result", "source": "https://example.com/a", "title": "A page",
+             "content": [{"type": "text", "text": "page text"}]},
+            {"type": "text", "text": "what does it say?"}
+        ]}]});
+        let k = request_parts("/v1/messages", &v);
+        let web: Vec<&str> = k
+            .iter()
+            .filter(|p| p.role == Role::Content(Source::Web))
+            .map(|p| p.text.as_str())
+            .collect();
+        assert!(web.contains(&"page text"), "{web:?}");
+        assert!(
+            !web.iter().any(|t| t.starts_with("https://"))
+                || web.contains(&"https://example.com/a")
+        );
+        assert_eq!(k.last().unwrap().role, Role::User);
     }
 
     #[test]

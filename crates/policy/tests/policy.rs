@@ -746,3 +746,21 @@ fn threat_inspection_is_needed_only_when_a_policy_can_act_on_it() {
     ));
     assert!(by_group.select(&request("openai")).inspects_threats());
 }
+
+#[test]
+fn monitor_policies_neither_insert_canaries_nor_widen_the_allowlist() {
+    let set = compile(&policy(
+        "trial",
+        "mode: monitor
+llm:
+  systemPromptLeak: {threshold: 0.5, action: block, canary: true}
+  unsafeOutput: {threshold: 0.5, action: redact, allowHosts: [cdn.example.com]}",
+    ));
+    let sel = set.select(&request("openai"));
+    assert!(!sel.canary());
+    assert!(sel.allow_hosts().is_empty());
+    // what they would do is still recorded
+    let leak = finding(DataClass::SystemPromptLeak, "canary", 1.0);
+    assert_eq!(sel.verdict(&leak).would.action, Action::Block);
+    assert_eq!(sel.verdict(&leak).enforced.action, Action::Allow);
+}
