@@ -117,9 +117,11 @@ impl Gateway {
     pub async fn new(config: Config) -> anyhow::Result<Arc<Gateway>> {
         // one crypto provider for every TLS use in the process
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // the embedded classifiers load now, not on the first request
-        rampart_threat::Classifier::injection();
-        rampart_threat::Classifier::indirect();
+        // the embedded classifiers load and the threat patterns compile now, not on the first
+        // request
+        rampart_threat::Classifier::injection().assess("warm up");
+        rampart_threat::Classifier::indirect().document("warm up");
+        rampart_threat::output::find("warm up", &rampart_threat::output::Allowlist::default());
         let providers: Vec<Arc<dyn Provider>> = rampart_llm::providers()
             .into_iter()
             .map(Arc::from)
