@@ -206,6 +206,12 @@ fn credential(headers: &HeaderMap) -> Option<&[u8]> {
 fn redactor(sel: &Selection, key: &rampart_detect::HashKey) -> Redactor {
     let sel = sel.clone();
     Redactor::new(Strategy::Mask, key.clone()).choosing(Arc::new(move |class, detector, score| {
+        // output markup and canary tokens are about answers: a request keeps them
+        if sel.direction() == Direction::Request
+            && matches!(class, DataClass::UnsafeOutput | DataClass::SystemPromptLeak)
+        {
+            return None;
+        }
         sel.redaction(class, detector, score)
     }))
 }

@@ -197,6 +197,11 @@ impl Selection {
         self.set.version()
     }
 
+    /// The direction this selection decides for.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
     /// Whether any policy was selected.
     pub fn is_empty(&self) -> bool {
         self.matched.is_empty()

@@ -174,8 +174,54 @@ fn active(tag: &str) -> bool {
             })
 }
 
-/// Finds unsafe constructs in output text.
+/// Byte ranges of markdown code: fenced blocks (```` ``` ```` or `~~~`) and inline code spans.
+/// Markup there is shown, not rendered (a coding answer that explains `<script>`).
+fn code_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let at_line_start = i == 0 || b[i - 1] == b'\n';
+        if at_line_start && (b[i..].starts_with(b"```") || b[i..].starts_with(b"~~~")) {
+            let fence = &b[i..i + 3];
+            let body = text[i + 3..].find('\n').map_or(b.len(), |k| i + 3 + k + 1);
+            let close = text[body.min(b.len())..]
+                .match_indices(std::str::from_utf8(fence).unwrap_or("```"))
+                .find(|(k, _)| body + k == 0 || b[body + k - 1] == b'\n')
+                .map_or(b.len(), |(k, _)| body + k + 3);
+            out.push((i, close));
+            i = close;
+            continue;
+        }
+        if b[i] == b'`' {
+            let run = b[i..].iter().take_while(|&&c| c == b'`').count();
+            let ticks = &text[i..i + run];
+            if let Some(k) = text[i + run..].find(ticks) {
+                let end = i + run + k + run;
+                // a code span stays on its paragraph
+                if !text[i..end].contains("\n\n") {
+                    out.push((i, end));
+                    i = end;
+                    continue;
+                }
+            }
+            i += run;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Finds unsafe constructs in output text. Script and HTML inside markdown code is shown, not
+/// rendered, and is not reported; images and links are reported wherever they are.
 pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
+    let code = if text.contains('`') || text.contains("~~~") {
+        code_ranges(text)
+    } else {
+        Vec::new()
+    };
+    let in_code = |s: usize| code.iter().any(|&(a, b)| a <= s && s < b);
     let re = regex();
     let mut out: Vec<Unsafe> = Vec::new();
     // ASCII-lowercased for case-insensitive tags: same length, same offsets
@@ -200,6 +246,7 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
         let host = host_of(url);
         let listed = host.as_deref().is_some_and(|h| allow.allows(h));
         let kind = match pid {
+            SCRIPT | HTML_IMAGE | HTML_LINK if in_code(s) => None,
             HTML_IMAGE | HTML_LINK if active(&text[s..e]) => Some(Kind::Script),
             IMAGE | HTML_IMAGE => {
                 let lower = url.to_ascii_lowercase();
@@ -307,6 +354,23 @@ mod tests {
             [Kind::Script]
         );
         assert!(kinds("Use `<div>` and `<span>` elements; x < y and y > z.", &[]).is_empty());
+    }
+
+    #[test]
+    fn markup_inside_markdown_code_is_shown_not_run() {
+        let t = "Add this to your page:\n\n```html\n<script src=\"app.js\"></script>\n```\n\nor inline `<script>` tags.";
+        assert!(
+            kinds(t, &[]).is_empty(),
+            "{:?}",
+            find(t, &Allowlist::default())
+        );
+        // outside code it is still reported
+        assert_eq!(
+            kinds("Done. <script>alert(1)</script>", &[]),
+            [Kind::Script]
+        );
+        // an unclosed fence covers the rest
+        assert!(kinds("```\n<script>x</script>", &[]).is_empty());
     }
 
     #[test]
