@@ -13,6 +13,8 @@ pub mod config;
 pub mod llm;
 pub mod metrics;
 mod pipeline;
+#[cfg(test)]
+pub(crate) use pipeline::redactor as pipeline_redactor;
 pub mod policies;
 pub mod sse;
 

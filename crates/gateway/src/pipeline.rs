@@ -203,7 +203,7 @@ fn credential(headers: &HeaderMap) -> Option<&[u8]> {
 }
 
 /// A redactor that replaces what `sel` redacts and keeps the rest.
-fn redactor(sel: &Selection, key: &rampart_detect::HashKey) -> Redactor {
+pub(crate) fn redactor(sel: &Selection, key: &rampart_detect::HashKey) -> Redactor {
     let sel = sel.clone();
     Redactor::new(Strategy::Mask, key.clone()).choosing(Arc::new(move |class, detector, score| {
         // output markup and canary tokens are about answers: a request keeps them
