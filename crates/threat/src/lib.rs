@@ -124,16 +124,8 @@ impl Classifier {
 
     /// The raw score of one text (no decoding of blobs), with its evidence.
     pub fn logit(&self, text: &str) -> (f32, Vec<Evidence>) {
-        SCRATCH.with(|s| {
-            let mut s = s.borrow_mut();
-            let norm = &mut *s;
-            let text = clip(text);
-            normalize::normalize(text, norm);
-            let (sum, n) = self.model.sum_text(&norm.text);
-            let mut dense = [0f32; DENSE];
-            let evidence = signals::detect(text, norm, &mut dense);
-            (self.model.combine(sum, n, &dense), evidence)
-        })
+        let (sum, n, dense, _, evidence) = self.parts(text);
+        (self.model.combine(sum, n, &dense), evidence)
     }
 
     /// Assesses a prompt: the whole text, every base64 blob in it that decodes to text, and the
