@@ -44,14 +44,21 @@ fn esc(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
+/// Adds `v` at `pointer` when it is a string.
+fn string_at(v: Option<&Value>, pointer: String, role: Role, out: &mut Vec<Part>) {
+    if let Some(Value::String(text)) = v {
+        out.push(Part {
+            role,
+            pointer,
+            text: text.clone(),
+        });
+    }
+}
+
 /// Every string under `v` (at `at`), with `role`.
 fn strings_under(v: &Value, at: &str, role: Role, out: &mut Vec<Part>) {
     match v {
-        Value::String(s) => out.push(Part {
-            role,
-            pointer: at.to_owned(),
-            text: s.clone(),
-        }),
+        Value::String(_) => string_at(Some(v), at.to_owned(), role, out),
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
                 strings_under(x, &format!("{at}/{i}"), role, out);
@@ -69,28 +76,16 @@ fn strings_under(v: &Value, at: &str, role: Role, out: &mut Vec<Part>) {
 /// The text blocks of a message `content` (a string, or an array of typed blocks).
 fn content(v: &Value, at: &str, role: Role, out: &mut Vec<Part>) {
     match v {
-        Value::String(s) => out.push(Part {
-            role,
-            pointer: at.to_owned(),
-            text: s.clone(),
-        }),
+        Value::String(_) => string_at(Some(v), at.to_owned(), role, out),
         Value::Array(blocks) => {
             for (j, b) in blocks.iter().enumerate() {
                 let here = format!("{at}/{j}");
                 match b.get("type").and_then(Value::as_str) {
                     Some("text" | "input_text" | "output_text") | None => {
-                        if let Some(Value::String(t)) = b.get("text") {
-                            out.push(Part {
-                                role,
-                                pointer: format!("{here}/text"),
-                                text: t.clone(),
-                            });
-                        } else if let Value::String(t) = b {
-                            out.push(Part {
-                                role,
-                                pointer: here,
-                                text: t.clone(),
-                            });
+                        if b.get("text").is_some_and(Value::is_string) {
+                            string_at(b.get("text"), format!("{here}/text"), role, out);
+                        } else {
+                            string_at(Some(b), here, role, out);
                         }
                     }
                     // Anthropic tool results and documents
@@ -205,13 +200,12 @@ pub(crate) fn request_parts(path: &str, v: &Value) -> Vec<Part> {
             .and_then(|si| si.get("parts"))
             .and_then(Value::as_array);
         for (j, p) in parts.into_iter().flatten().enumerate() {
-            if let Some(Value::String(t)) = p.get("text") {
-                out.push(Part {
-                    role: Role::System,
-                    pointer: format!("/{key}/parts/{j}/text"),
-                    text: t.clone(),
-                });
-            }
+            string_at(
+                p.get("text"),
+                format!("/{key}/parts/{j}/text"),
+                Role::System,
+                &mut out,
+            );
         }
     }
     // chat messages (OpenAI, Anthropic, Cohere v2)
@@ -225,11 +219,7 @@ pub(crate) fn request_parts(path: &str, v: &Value) -> Vec<Part> {
     }
     // OpenAI Responses API
     match v.get("input") {
-        Some(Value::String(s)) => out.push(Part {
-            role: Role::User,
-            pointer: "/input".into(),
-            text: s.clone(),
-        }),
+        Some(s @ Value::String(_)) => string_at(Some(s), "/input".into(), Role::User, &mut out),
         Some(Value::Array(items)) => {
             for (i, it) in items.iter().enumerate() {
                 if it.get("type").and_then(Value::as_str) == Some("function_call_output") {
@@ -250,30 +240,17 @@ pub(crate) fn request_parts(path: &str, v: &Value) -> Vec<Part> {
         _ => {}
     }
     // legacy completions, Cohere v1
-    if let Some(Value::String(s)) = v.get("prompt") {
-        out.push(Part {
-            role: Role::User,
-            pointer: "/prompt".into(),
-            text: s.clone(),
-        });
-    }
-    if let Some(Value::String(s)) = v.get("message") {
-        out.push(Part {
-            role: Role::User,
-            pointer: "/message".into(),
-            text: s.clone(),
-        });
-    }
+    string_at(v.get("prompt"), "/prompt".into(), Role::User, &mut out);
+    string_at(v.get("message"), "/message".into(), Role::User, &mut out);
     if let Some(h) = v.get("chat_history").and_then(Value::as_array) {
         for (i, m) in h.iter().enumerate() {
             let role = role_of(m.get("role").and_then(Value::as_str).unwrap_or("user"));
-            if let Some(Value::String(s)) = m.get("message") {
-                out.push(Part {
-                    role,
-                    pointer: format!("/chat_history/{i}/message"),
-                    text: s.clone(),
-                });
-            }
+            string_at(
+                m.get("message"),
+                format!("/chat_history/{i}/message"),
+                role,
+                &mut out,
+            );
         }
     }
     // Gemini contents
@@ -288,12 +265,8 @@ pub(crate) fn request_parts(path: &str, v: &Value) -> Vec<Part> {
                 .enumerate()
             {
                 let here = format!("/contents/{i}/parts/{j}");
-                if let Some(Value::String(t)) = p.get("text") {
-                    out.push(Part {
-                        role,
-                        pointer: format!("{here}/text"),
-                        text: t.clone(),
-                    });
+                if p.get("text").is_some_and(Value::is_string) {
+                    string_at(p.get("text"), format!("{here}/text"), role, &mut out);
                 } else if let Some(r) = p.get("functionResponse") {
                     strings_under(
                         r.get("response").unwrap_or(&Value::Null),
@@ -321,13 +294,7 @@ pub(crate) fn request_parts(path: &str, v: &Value) -> Vec<Part> {
 pub(crate) fn response_parts(v: &Value) -> Vec<Part> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Part>, pointer: String, t: &Value| {
-        if let Value::String(s) = t {
-            out.push(Part {
-                role: Role::Assistant,
-                pointer,
-                text: s.clone(),
-            });
-        }
+        string_at(Some(t), pointer, Role::Assistant, out)
     };
     // OpenAI chat and completions
     for (i, c) in v

@@ -164,15 +164,8 @@ impl Classifier {
             end: text.len(),
             decoded: false,
         };
-        for (s, e, decoded) in signals::decoded_blobs(text, if blobs { 4 } else { 0 }) {
-            let (l, _) = self.logit(&decoded);
-            let score = self.model.calibrate(l);
-            if score > best.score {
-                best.score = score;
-                best.start = s;
-                best.end = e;
-                best.decoded = true;
-            }
+        if blobs {
+            self.score_blobs(text, &mut best);
         }
         if let Some((s, e, hidden)) = hidden::tag_payload(text) {
             let (l, _) = self.logit(&hidden);
@@ -186,6 +179,20 @@ impl Classifier {
             }
         }
         best
+    }
+
+    /// Scores what the base64 blobs of `text` decode to; the best of them replaces `best` when
+    /// it scores higher.
+    fn score_blobs(&self, text: &str, best: &mut Assessment) {
+        for (s, e, decoded) in signals::decoded_blobs(text, 4) {
+            let score = self.model.calibrate(self.logit(&decoded).0);
+            if score > best.score {
+                best.score = score;
+                best.start = s;
+                best.end = e;
+                best.decoded = true;
+            }
+        }
     }
 
     /// One text's parts of a score: hashed-weight sum, n-gram count, dense values, normalized
@@ -255,15 +262,8 @@ impl Classifier {
         let blobs = parts
             .iter()
             .any(|p| p.4.iter().any(|e| e.signal == Signal::Encoded));
-        for (s, e, decoded) in signals::decoded_blobs(text, if blobs { 4 } else { 0 }) {
-            let (l, _) = self.logit(&decoded);
-            let score = self.model.calibrate(l);
-            if score > best.score {
-                best.score = score;
-                best.start = s;
-                best.end = e;
-                best.decoded = true;
-            }
+        if blobs {
+            self.score_blobs(text, &mut best);
         }
         if let Some((s, e, _)) = hidden::tag_payload(text)
             && best.score < 0.99

@@ -118,75 +118,40 @@ pub fn normalize(input: &str, out: &mut Normalized) {
     out.mixed_script_words = 0;
     out.text.reserve(input.len());
     out.origin.reserve(input.len());
-    let mut space = true;
-    // the current word: start in `out.text`, whether it has latin, look-alike letters
-    let mut word_start = 0usize;
-    let mut word_latin = false;
-    let mut word_lookalike = false;
-    let mut word_foreign = false;
-    let end_word = |out: &mut Normalized, start: usize, latin: bool, look: bool, foreign: bool| {
-        if latin && look && !foreign {
-            out.mixed_script_words += 1;
-        }
-        fold_leet(out, start);
-    };
+    let mut word = Word::default();
     for (i, c) in input.char_indices() {
-        if c.is_ascii() {
-            let b = c as u8;
-            if b.is_ascii_whitespace() || b.is_ascii_control() {
-                if !space {
-                    end_word(out, word_start, word_latin, word_lookalike, word_foreign);
-                    out.text.push(' ');
-                    out.origin.push(i as u32);
-                    space = true;
-                }
-                continue;
-            }
-            if space {
-                word_start = out.text.len();
-                word_latin = false;
-                word_lookalike = false;
-                word_foreign = false;
-                space = false;
-            }
-            word_latin |= b.is_ascii_alphabetic();
-            out.text.push(b.to_ascii_lowercase() as char);
-            out.origin.push(i as u32);
-            continue;
-        }
-        if invisible_kind(c).is_some() {
+        let blank = if c.is_ascii() {
+            c.is_ascii_whitespace() || c.is_ascii_control()
+        } else if invisible_kind(c).is_some() {
             out.invisible += 1;
             continue;
-        }
-        if c.is_whitespace() {
-            if !space {
-                end_word(out, word_start, word_latin, word_lookalike, word_foreign);
-                out.text.push(' ');
-                out.origin.push(i as u32);
-                space = true;
-            }
+        } else {
+            c.is_whitespace()
+        };
+        if blank {
+            word.end(out, Some(i as u32));
             continue;
         }
-        if space {
-            word_start = out.text.len();
-            word_latin = false;
-            word_lookalike = false;
-            word_foreign = false;
-            space = false;
+        word.begin(out);
+        if c.is_ascii() {
+            word.latin |= c.is_ascii_alphabetic();
+            out.text.push(c.to_ascii_lowercase());
+            out.origin.push(i as u32);
+            continue;
         }
         if let Some(a) = confusable(c) {
             out.confusable += 1;
             if foreign_lookalike_script(c) {
-                word_lookalike = true;
+                word.lookalike = true;
             } else {
-                word_latin = true;
+                word.latin = true;
             }
             out.text.push(a);
             out.origin.push(i as u32);
             continue;
         }
         if c.is_alphabetic() && foreign_lookalike_script(c) {
-            word_foreign = true;
+            word.foreign = true;
         }
         let start = out.text.len();
         for l in c.to_lowercase() {
@@ -196,12 +161,51 @@ pub fn normalize(input: &str, out: &mut Normalized) {
             out.origin.push(i as u32);
         }
     }
-    if !space {
-        end_word(out, word_start, word_latin, word_lookalike, word_foreign);
-    }
+    word.end(out, None);
     if out.text.ends_with(' ') {
         out.text.pop();
         out.origin.pop();
+    }
+}
+
+/// The word being normalized: where it starts in the output and which scripts its letters
+/// came from.
+#[derive(Default)]
+struct Word {
+    open: bool,
+    start: usize,
+    latin: bool,
+    lookalike: bool,
+    foreign: bool,
+}
+
+impl Word {
+    /// Starts a word at the end of the output, unless one is open.
+    fn begin(&mut self, out: &Normalized) {
+        if !self.open {
+            *self = Word {
+                open: true,
+                start: out.text.len(),
+                ..Word::default()
+            };
+        }
+    }
+
+    /// Ends the open word (counting a mixed-script word, folding leetspeak) and, for white space
+    /// at `space`, writes one space.
+    fn end(&mut self, out: &mut Normalized, space: Option<u32>) {
+        if !self.open {
+            return;
+        }
+        if self.latin && self.lookalike && !self.foreign {
+            out.mixed_script_words += 1;
+        }
+        fold_leet(out, self.start);
+        if let Some(i) = space {
+            out.text.push(' ');
+            out.origin.push(i);
+        }
+        self.open = false;
     }
 }
 

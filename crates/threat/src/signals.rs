@@ -219,60 +219,59 @@ pub fn union(a: &[f32; DENSE], b: &[f32; DENSE], len: usize) -> [f32; DENSE] {
     out
 }
 
-/// The first base64 blob of at least 24 characters that decodes to printable text, and its span.
-pub fn base64_text(text: &str) -> Option<(usize, usize)> {
+/// Runs of base64 alphabet of at least 24 bytes that look encoded and decode to text: span and
+/// decoded bytes.
+fn encoded_runs(text: &str) -> impl Iterator<Item = (usize, usize, Vec<u8>)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        if !is_b64(b[i]) {
-            i += 1;
-            continue;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !is_b64(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && (is_b64(b[i]) || b[i] == b'=') {
+                i += 1;
+            }
+            let run = &b[start..i];
+            // words and identifiers are base64-alphabet too: a blob has digits or both cases
+            // mixed, and no long lowercase words
+            if run.len() >= 24
+                && looks_encoded(run)
+                && let Some(decoded) = rampart_detect::decode::base64::decode_text(run, 1 << 16)
+            {
+                return Some((start, i, decoded));
+            }
         }
-        let start = i;
-        while i < b.len() && (is_b64(b[i]) || b[i] == b'=') {
-            i += 1;
-        }
-        let run = &b[start..i];
-        // words and identifiers are base64-alphabet too: a blob has digits or both cases
-        // mixed, and no long lowercase words
-        if run.len() >= 24
-            && looks_encoded(run)
-            && let Some(decoded) = rampart_detect::decode::base64::decode_text(run, 1 << 16)
-            && decoded.iter().filter(|c| c.is_ascii_alphabetic()).count() * 2 > decoded.len()
-            && decoded.contains(&b' ')
-        {
-            return Some((start, i));
-        }
-    }
-    None
+        None
+    })
+}
+
+/// The first base64 blob of at least 24 characters that decodes to printable text, and its span.
+pub fn base64_text(text: &str) -> Option<(usize, usize)> {
+    encoded_runs(text)
+        .find(|(_, _, d)| {
+            d.iter().filter(|c| c.is_ascii_alphabetic()).count() * 2 > d.len() && d.contains(&b' ')
+        })
+        .map(|(s, e, _)| (s, e))
 }
 
 /// Decodes base64 blobs of `text` that hold text, each with its span (for classifying what
 /// they say).
 pub fn decoded_blobs(text: &str, max: usize) -> Vec<(usize, usize, String)> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() && out.len() < max {
-        if !is_b64(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && (is_b64(b[i]) || b[i] == b'=') {
-            i += 1;
-        }
-        let run = &b[start..i];
-        if run.len() >= 24
-            && looks_encoded(run)
-            && let Some(d) = rampart_detect::decode::base64::decode_text(run, 1 << 16)
-            && let Ok(s) = String::from_utf8(d)
-            && s.contains(' ')
-        {
-            out.push((start, i, s));
-        }
+    if max == 0 {
+        return Vec::new();
     }
-    out
+    encoded_runs(text)
+        .filter_map(|(s, e, d)| {
+            String::from_utf8(d)
+                .ok()
+                .filter(|t| t.contains(' '))
+                .map(|t| (s, e, t))
+        })
+        .take(max)
+        .collect()
 }
 
 fn is_b64(b: u8) -> bool {
