@@ -364,6 +364,24 @@ struct JsonlFinding {
     evidence: Vec<rampart_threat::inspect::EvidenceOut>,
 }
 
+impl JsonlFinding {
+    /// The output line item of a finding, with its evidence (LLM threats) if any.
+    fn of(
+        f: &rampart_core::Finding,
+        evidence: Vec<rampart_threat::inspect::EvidenceOut>,
+    ) -> JsonlFinding {
+        JsonlFinding {
+            class: f.class.name(),
+            detector: f.detector,
+            start: f.span.start,
+            end: f.span.end,
+            score: output::round(f.score),
+            owasp: f.owasp.iter().map(|o| o.as_str()).collect(),
+            evidence,
+        }
+    }
+}
+
 fn run_jsonl(
     args: &ScanArgs,
     scanner: &Scanner,
@@ -433,15 +451,7 @@ fn run_jsonl(
             };
             let mut findings: Vec<JsonlFinding> = scan
                 .findings()
-                .map(|f| JsonlFinding {
-                    class: f.class.name(),
-                    detector: f.detector,
-                    start: f.span.start,
-                    end: f.span.end,
-                    score: output::round(f.score),
-                    owasp: f.owasp.iter().map(|o| o.as_str()).collect(),
-                    evidence: Vec::new(),
-                })
+                .map(|f| JsonlFinding::of(f, Vec::new()))
                 .collect();
             if !args.no_llm {
                 for t in threats(
@@ -451,16 +461,7 @@ fn run_jsonl(
                     args.min_score,
                     &key,
                 ) {
-                    let f = &t.finding;
-                    findings.push(JsonlFinding {
-                        class: f.class.name(),
-                        detector: f.detector,
-                        start: f.span.start,
-                        end: f.span.end,
-                        score: output::round(f.score),
-                        owasp: f.owasp.iter().map(|o| o.as_str()).collect(),
-                        evidence: t.evidence,
-                    });
+                    findings.push(JsonlFinding::of(&t.finding, t.evidence));
                 }
                 findings.sort_by_key(|f| (f.start, f.end));
             }

@@ -10,16 +10,8 @@ use rampart_threat::eval::{AtThreshold, auc, threshold_at_fpr};
 
 /// The shared data folder: `$RAMPART_SHARED_DATA`, or `../shared/data` beside the repository.
 fn data_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("RAMPART_SHARED_DATA") {
-        return PathBuf::from(p);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        p.is_dir(),
-        "shared data not found at {}; set RAMPART_SHARED_DATA",
-        p.display()
-    );
-    p
+    rampart_detect::corpus::data_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("shared data not found; set RAMPART_SHARED_DATA")
 }
 
 #[test]
