@@ -102,7 +102,7 @@ fn national_phone(v: &[u8]) -> bool {
     let digits: Vec<u8> = v.iter().copied().filter(u8::is_ascii_digit).collect();
     // a calendar date is not a phone number, no national number starts 000, and the
     // 3-2-4 dashed shape is an SSN's (valid or not), not a phone's
-    let ssn_shape = v.len() == 11 && v[3] == b'-' && v[6] == b'-';
+    let ssn_shape = v.len() == 11 && v[3] == v[6] && matches!(v[3], b'-' | b'.');
     (7..=12).contains(&digits.len())
         && !digits.starts_with(b"000")
         && !ssn_shape
@@ -144,34 +144,34 @@ pub static DETECTORS: &[Detector] = &[
         "credit_card",
         DataClass::CreditCard,
         "Payment card number",
-        r"\b(?:\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{12,19})\b",
+        r"\b(?:\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}(?:[ -]?\d{1,3})?|\d{4}\.\d{4}\.\d{4}\.\d{4}|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{12,19})\b",
     )
     .gate(Gate::Digit)
-    .docs("12-19 digit card numbers, plain or in 4-4-4-4 / 4-6-5 groups; Luhn-valid and in a known issuer range with a length it issues (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro).")
+    .docs("12-19 digit card numbers, plain or in 4-4-4-4 / 4-6-5 groups (spaces, dashes, or dots for 4.4.4.4; a group may lack its separator, as when a hidden character stood there); Luhn-valid and in a known issuer range with a length it issues (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro).")
     .validate(validate::credit_card)
     .score(0.9)
     .severity(Severity::High)
     .context(&["card", "credit", "visa", "mastercard", "amex", "cc", "payment", "pan"])
     .examples(
-        &["card 4111 1111 1111 1111 exp 12/29", "card_number=6011 6360 8377 8352", "amex 378282246310005"],
-        &["4111 1111 1111 1112", "order 1234567812345678", "ts=1700000000000", "id 123456789012"],
+        &["card 4111 1111 1111 1111 exp 12/29", "card_number=6011 6360 8377 8352", "amex 378282246310005", "card 4111.1111.1111.1111"],
+        &["4111 1111 1111 1112", "order 1234567812345678", "ts=1700000000000", "id 123456789012", "4111.1111.1111.1112", "oid 1234.5678.9012.3456"],
     ),
     Detector::pii(
         "us_ssn",
         DataClass::UsSsn,
         "US social security number",
-        r"\b\d{3}([- ])\d{2}(?:-| )\d{4}\b",
+        r"\b(?:\d{3}([- ])\d{2}(?:-| )\d{4}|\d{3}\.\d{2}\.\d{4})\b",
     )
     .gate(Gate::Digit)
-    .docs("Dashed or spaced SSNs (`123-45-6789`); area 000, 666 and 900-999, group 00 and serial 0000 are impossible and rejected, as are advertising numbers.")
+    .docs("Dashed, spaced or dotted SSNs (`123-45-6789`, `123.45.6789`: dots only in the 3-2-4 shape, so IP addresses and version strings do not match); area 000, 666 and 900-999, group 00 and serial 0000 are impossible and rejected, as are advertising numbers.")
     .validate(validate::us_ssn)
     .score(0.85)
     .severity(Severity::High)
     .context(SSN_WORDS)
     .against(&["isbn", "order", "invoice"])
     .examples(
-        &["customer (SSN 231-03-6510) called", "ssn=536-90-4399"],
-        &["fixture uses 000-12-3456", "666-12-3456", "912-34-5678"],
+        &["customer (SSN 231-03-6510) called", "ssn=536-90-4399", "ssn 536.90.4399"],
+        &["fixture uses 000-12-3456", "666-12-3456", "912-34-5678", "ip 10.20.30.40", "v1.2.3.4", "on 2024.01.15", "666.12.3456", "536.90.43999"],
     ),
     Detector::pii(
         "iban",

@@ -30,15 +30,15 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "aws_access_key_id",
         "AWS access key ID",
-        r"\b(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})\b",
+        r"\b(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
     )
-    .docs("AWS access key IDs: `AKIA` (long-term), `ASIA` (temporary) and related prefixes, then 16 base32 characters; the documentation key ending in `EXAMPLE` is rejected.")
+    .docs("AWS access key IDs: `AKIA` (long-term), `ASIA` (temporary) and related prefixes, then 16 upper-case letters or digits (issued ids are base32, but hand-made and hostile ones use any digit); the documentation key ending in `EXAMPLE` is rejected.")
     .validate(not_placeholder)
     .entropy(3.0)
     .severity(Severity::Critical)
     .examples(
-        &["AWS_ACCESS_KEY_ID=AKIA4HBW6E62M7NGFVGF", "aws_access_key_id = ASIAEUJTXP3UJSVRLCHZ"],
-        &["aws_access_key: AKIAIOSFODNN7EXAMPLE", "TODAYINASIAASACKOFRICEFELLOVER", "AKIAKMVX2XJNTRTT", "key = AKIAXXXXXXXXXXXXXXXX"],
+        &["AWS_ACCESS_KEY_ID=AKIA4HBW6E62M7NGFVGF", "aws_access_key_id = ASIAEUJTXP3UJSVRLCHZ", "key AKIA0HBW1E89M7NGF0GF"],
+        &["aws_access_key: AKIAIOSFODNN7EXAMPLE", "TODAYINASIAASACKOFRICEFELLOVER", "AKIAKMVX2XJNTRTT", "key = AKIAXXXXXXXXXXXXXXXX", "AKIA4HBW6E62M7NGFVGF0", "xAKIA4HBW6E62M7NGFVGF"],
     ),
     Detector::secret(
         "aws_secret_access_key",

@@ -197,9 +197,9 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "private_key_pem_partial",
         "PEM private key (truncated)",
-        r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?-----(?:\r?\n|\\r?\\n|[ \t]){1,4}(?:[A-Za-z-]{1,20}: [A-Za-z0-9,-]{1,60}(?:\r?\n|\\r?\\n)){0,2}(?:\r?\n|\\r?\\n)?(?P<v>[A-Za-z0-9+/=]{64,200})",
+        r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?-----(?:\r?\n|\\r?\\n|[ \t]){1,4}(?:[A-Za-z-]{1,20}: [A-Za-z0-9,-]{1,60}(?:\r?\n|\\r?\\n)){0,2}(?:\r?\n|\\r?\\n)?[A-Za-z0-9+/=]{64}[A-Za-z0-9+/=\\\r\n]{0,4800}",
     )
-    .docs("The start of a PEM private key whose END line is missing (truncated logs, split chunks): the BEGIN line and at least 64 base64 characters.")
+    .docs("The start of a PEM private key whose END line is missing (truncated logs, split chunks): the BEGIN line and at least 64 base64 characters; the finding covers the BEGIN line and all the key lines that follow (up to 4800 bytes), so redaction removes the whole fragment.")
     .validate(not_placeholder)
     .entropy(4.0)
     .score(0.8)
