@@ -127,7 +127,10 @@ impl Scanner {
             None => (Cow::Borrowed(input), false),
         };
         let mut found = Vec::new();
-        let mut budget = opts.max_decoded;
+        let mut budget = Budget {
+            left: opts.max_decoded,
+            decompress: opts.decompress,
+        };
         let base_layers: &[Layer] = if decompressed {
             &[Layer::Compressed]
         } else {
@@ -168,15 +171,16 @@ impl Scanner {
         })
     }
 
-    /// Scans one decoded layer: its raw bytes, then its percent-encoded regions and base64
-    /// blobs. `map` takes spans of `text` to spans of the input.
+    /// Scans one decoded layer: its raw bytes and their normalized Unicode view, then its
+    /// percent-encoded regions and base64 blobs. `map` takes spans of `text` to spans of the
+    /// input.
     fn scan_layer(
         &self,
         text: &[u8],
         map: &dyn Fn(Span) -> Span,
         layers: &[Layer],
         depth: u8,
-        budget: &mut usize,
+        budget: &mut Budget,
         out: &mut Vec<Found>,
     ) {
         let mut hits: Vec<Hit> = Vec::new();
@@ -184,6 +188,26 @@ impl Scanner {
         let mut runs = Vec::new();
         skim::long_runs(text, TokenClass::Base64, skim::MIN_RUN, &mut runs);
         self.scan_raw_with_runs(text, &runs, &mut hits);
+        // pure ASCII text has no view: the hot path ends at `is_ascii`
+        let folded = decode::unicode::view(text).map(|view| {
+            let mut found = Vec::new();
+            self.scan_raw(&view.text, &mut found);
+            let spans: Vec<Span> = found.iter().map(|h| view.to_encoded(h.span)).collect();
+            (view, found, spans)
+        });
+        if let Some((view, view_hits, spans)) = &folded {
+            // a value found in both is reported once: the raw hit unless the view's is wider
+            // (hidden characters or look-alikes cut the raw one short)
+            let covers =
+                |outer: &Span, inner: &Span| outer.start <= inner.start && inner.end <= outer.end;
+            hits.retain(|h| !spans.iter().any(|s| covers(s, &h.span) && *s != h.span));
+            for (hit, span) in view_hits.iter().zip(spans) {
+                if hits.iter().any(|h| covers(&h.span, span)) {
+                    continue;
+                }
+                out.push(self.found(hit, &view.text, map(*span), layers));
+            }
+        }
         for hit in &hits {
             out.push(self.found(hit, text, map(hit.span), layers));
         }
@@ -203,11 +227,14 @@ impl Scanner {
             if hits.iter().any(|h| h.span.overlaps(&run)) {
                 continue;
             }
-            let Some(decoded) = decode::base64::decode_text(&text[run.start..run.end], *budget)
-            else {
+            let Some(decoded) = decode::base64::decode_blob(
+                &text[run.start..run.end],
+                budget.left,
+                budget.decompress,
+            ) else {
                 continue;
             };
-            *budget = budget.saturating_sub(decoded.len());
+            budget.left = budget.left.saturating_sub(decoded.len());
             // a value inside a blob is carried by the whole blob
             let outer = map(run);
             let inner = |_: Span| outer;
@@ -233,6 +260,13 @@ impl Scanner {
             value,
         }
     }
+}
+
+/// What is left to decode in one scan: bytes of base64 blobs (decompressed ones counted by
+/// their inflated size) and the limits on inflating a blob.
+struct Budget {
+    left: usize,
+    decompress: compress::Limits,
 }
 
 /// Sorts findings and keeps, of overlapping ones, the highest score (then the fewest layers,

@@ -1,9 +1,11 @@
-//! Base64 blobs that decode to text: standard and URL-safe alphabets, padded or not.
+//! Base64 blobs that decode to text, or to gzip/zlib data that decompresses to text: standard
+//! and URL-safe alphabets, padded or not.
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use rampart_core::Span;
 
+use super::compress;
 use crate::skim::{self, TokenClass};
 
 /// Shortest run of base64 characters worth decoding.
@@ -90,6 +92,30 @@ fn blobs(text: &[u8], runs: impl Iterator<Item = (usize, usize)>) -> Vec<Span> {
 /// Decodes a candidate run when it decodes to text (valid UTF-8 of which at least 90% is
 /// printable or white space). `max` bounds the decoded size.
 pub fn decode_text(run: &[u8], max: usize) -> Option<Vec<u8>> {
+    let decoded = decode_bytes(run, max)?;
+    is_text(&decoded).then_some(decoded)
+}
+
+/// Decodes a candidate run that carries text, or gzip/zlib data that decompresses within
+/// `limits` (and `max` bytes) to text: what a scan should look into. `None` for anything else
+/// (binary data, corrupt streams, bombs).
+pub fn decode_blob(run: &[u8], max: usize, limits: compress::Limits) -> Option<Vec<u8>> {
+    let decoded = decode_bytes(run, max)?;
+    if is_text(&decoded) {
+        return Some(decoded);
+    }
+    let kind = compress::sniff(&decoded)?;
+    let limits = compress::Limits {
+        max_output: limits.max_output.min(max),
+        ..limits
+    };
+    let inflated = compress::decompress(&decoded, kind, limits).ok()?;
+    is_text(&inflated).then_some(inflated)
+}
+
+/// The bytes a base64 run decodes to, standard or URL-safe, padded or not; `None` when it is
+/// not base64 or would pass `max` bytes.
+fn decode_bytes(run: &[u8], max: usize) -> Option<Vec<u8>> {
     if run.len() / 4 * 3 > max {
         return None;
     }
@@ -98,17 +124,23 @@ pub fn decode_text(run: &[u8], max: usize) -> Option<Vec<u8>> {
         .or_else(|| run.strip_suffix(b"="))
         .unwrap_or(run);
     let url_safe = trimmed.iter().any(|&b| b == b'-' || b == b'_');
-    let decoded = if url_safe {
-        URL_SAFE.decode(trimmed).ok()?
+    if url_safe {
+        URL_SAFE.decode(trimmed).ok()
     } else {
-        STANDARD.decode(trimmed).ok()?
+        STANDARD.decode(trimmed).ok()
+    }
+}
+
+/// Valid UTF-8, not empty, at least 90% printable or white space.
+fn is_text(decoded: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(decoded) else {
+        return false;
     };
-    let text = std::str::from_utf8(&decoded).ok()?;
     let printable = text
         .chars()
         .filter(|c| !c.is_control() || c.is_whitespace())
         .count();
-    (printable * 10 >= text.chars().count() * 9 && !decoded.is_empty()).then_some(decoded)
+    printable * 10 >= text.chars().count() * 9 && !decoded.is_empty()
 }
 
 #[cfg(test)]
@@ -136,6 +168,33 @@ mod tests {
             0u8, 1, 2, 3, 250, 251, 252, 253, 254, 255, 0, 1, 2, 3, 4, 5, 6, 7, 8,
         ]);
         assert!(decode_text(bin.as_bytes(), 1 << 20).is_none());
+    }
+
+    #[test]
+    fn blobs_of_compressed_text_are_inflated_within_limits() {
+        use std::io::Write;
+        let text = b"my ssn is 536-90-4399, keep it safe";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).unwrap();
+        let gz = STANDARD.encode(gz.finish().unwrap());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(text).unwrap();
+        let z = STANDARD.encode(z.finish().unwrap());
+        let limits = compress::Limits::default();
+        for blob in [&gz, &z] {
+            assert_eq!(
+                decode_blob(blob.as_bytes(), 1 << 20, limits).as_deref(),
+                Some(&text[..])
+            );
+            // the text decoder alone does not look inside
+            assert!(decode_text(blob.as_bytes(), 1 << 20).is_none());
+        }
+        // a bomb stays shut: the decoded budget bounds the inflated size
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b'a'; 1 << 20]).unwrap();
+        let bomb = STANDARD.encode(gz.finish().unwrap());
+        assert!(decode_blob(bomb.as_bytes(), 64 << 10, limits).is_none());
+        assert!(decode_blob(b"not base64 at all!!", 1 << 20, limits).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Decoders that run before scanning, so nothing hides behind an encoding: JSON string escapes,
-//! percent-encoding, base64 blobs and gzip/deflate compression.
+//! percent-encoding, base64 blobs (of text, or of gzip/zlib data), gzip/deflate compression, and
+//! the normalized Unicode view (invisible characters, Unicode digits, look-alike letters).
 //!
 //! Each decoder produces a [`View`]: the decoded bytes plus a map from every decoded byte back
 //! to the encoded bytes it came from, so findings are reported (and redacted) at their place in
@@ -10,6 +11,7 @@ use rampart_core::Span;
 pub mod base64;
 pub mod compress;
 pub mod json;
+pub mod unicode;
 pub mod url;
 
 /// Decoded bytes and where each came from in the encoded input.
