@@ -7,7 +7,7 @@ use rampart_core::{Finding, Layer, Span};
 
 use crate::decode::{self, DecodeError, View, compress};
 use crate::redact::Redactor;
-use crate::scanner::{Hit, Scanner};
+use crate::scanner::{CONTEXT_BEFORE, Hit, Scanner};
 use crate::skim::{self, TokenClass};
 
 /// What a scan decodes, and how far.
@@ -188,24 +188,34 @@ impl Scanner {
         let mut runs = Vec::new();
         skim::long_runs(text, TokenClass::Base64, skim::MIN_RUN, &mut runs);
         self.scan_raw_with_runs(text, &runs, &mut hits);
-        // pure ASCII text has no view: the hot path ends at `is_ascii`
-        let folded = decode::unicode::view(text).map(|view| {
+        // pure ASCII text has no view: the hot path ends at `is_ascii`; otherwise only the
+        // parts around hidden, folded or look-alike characters are viewed and scanned again
+        let reach = self.max_short_len() + CONTEXT_BEFORE;
+        let mut viewed: Vec<(Hit, Span, Vec<u8>)> = Vec::new();
+        for view in decode::unicode::views(text, reach) {
             let mut found = Vec::new();
             self.scan_raw(&view.text, &mut found);
-            let spans: Vec<Span> = found.iter().map(|h| view.to_encoded(h.span)).collect();
-            (view, found, spans)
-        });
-        if let Some((view, view_hits, spans)) = &folded {
+            for hit in found {
+                let span = view.to_encoded(hit.span);
+                let value = view.text[hit.span.start..hit.span.end].to_vec();
+                viewed.push((hit, span, value));
+            }
+        }
+        if !viewed.is_empty() {
             // a value found in both is reported once: the raw hit unless the view's is wider
             // (hidden characters or look-alikes cut the raw one short)
             let covers =
                 |outer: &Span, inner: &Span| outer.start <= inner.start && inner.end <= outer.end;
-            hits.retain(|h| !spans.iter().any(|s| covers(s, &h.span) && *s != h.span));
-            for (hit, span) in view_hits.iter().zip(spans) {
+            hits.retain(|h| {
+                !viewed
+                    .iter()
+                    .any(|(_, s, _)| covers(s, &h.span) && *s != h.span)
+            });
+            for (hit, span, value) in &viewed {
                 if hits.iter().any(|h| covers(&h.span, span)) {
                     continue;
                 }
-                out.push(self.found(hit, &view.text, map(*span), layers));
+                out.push(self.found_value(hit, value.clone(), map(*span), layers));
             }
         }
         for hit in &hits {
@@ -244,8 +254,16 @@ impl Scanner {
     }
 
     fn found(&self, hit: &Hit, text: &[u8], span: Span, layers: &[Layer]) -> Found {
+        self.found_value(
+            hit,
+            text[hit.span.start..hit.span.end].to_vec(),
+            span,
+            layers,
+        )
+    }
+
+    fn found_value(&self, hit: &Hit, value: Vec<u8>, span: Span, layers: &[Layer]) -> Found {
         let det = self.detectors()[hit.detector];
-        let value = text[hit.span.start..hit.span.end].to_vec();
         Found {
             finding: Finding {
                 class: det.class,

@@ -21,6 +21,7 @@ use regex_automata::Anchored;
 use regex_automata::hybrid::dfa::Cache;
 use regex_automata::util::start;
 
+use crate::decode;
 use crate::redact::Redactor;
 use crate::scanner::{CONTEXT_AFTER, CONTEXT_BEFORE, Hit, Scanner};
 
@@ -41,6 +42,9 @@ pub struct StreamScanner<'s> {
     hits: Vec<Hit>,
     findings: Vec<Finding>,
     probe: Option<Probe>,
+    /// Received bytes not yet in `buf`: a trailing run of invisible characters (kept or dropped
+    /// once the next byte shows what follows) or an incomplete UTF-8 sequence.
+    unsorted: Vec<u8>,
 }
 
 thread_local! {
@@ -72,6 +76,7 @@ impl<'s> StreamScanner<'s> {
             hits: Vec::new(),
             findings: Vec::new(),
             probe: scanner.anchored_dfa().map(|_| Probe { next: 0 }),
+            unsorted: Vec::new(),
         }
     }
 
@@ -82,12 +87,23 @@ impl<'s> StreamScanner<'s> {
 
     /// Bytes received but not yet released.
     pub fn pending(&self) -> usize {
-        self.base + self.buf.len() - self.released
+        self.base + self.buf.len() - self.released + self.unsorted.len()
     }
 
-    /// Feeds one chunk; appends to `out` the redacted bytes that are now final.
+    /// Feeds one chunk; appends to `out` the redacted bytes that are now final. Invisible
+    /// characters between two printable ASCII characters are dropped
+    /// ([`decode::unicode::strip_hidden`]), so they cannot split a value.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        self.buf.extend_from_slice(chunk);
+        let prev = self.buf.last().copied();
+        if self.unsorted.is_empty() {
+            let used = decode::unicode::strip_hidden(chunk, prev, &mut self.buf);
+            self.unsorted.extend_from_slice(&chunk[used..]);
+        } else {
+            self.unsorted.extend_from_slice(chunk);
+            let pending = std::mem::take(&mut self.unsorted);
+            let used = decode::unicode::strip_hidden(&pending, prev, &mut self.buf);
+            self.unsorted.extend_from_slice(&pending[used..]);
+        }
         let end = self.base + self.buf.len();
         // the fixed window is always safe; for small chunks (tokens of a streamed answer, where
         // latency matters) the walks usually allow more
@@ -175,11 +191,14 @@ impl<'s> StreamScanner<'s> {
 
     /// Ends the stream; appends the rest, redacted.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let rest = std::mem::take(&mut self.unsorted);
+        self.buf.extend_from_slice(&rest);
         let end = self.base + self.buf.len();
         self.advance_to(end, false, out);
     }
 
-    /// Findings so far, with spans in stream offsets.
+    /// Findings so far, with spans in stream offsets (of the stream without the invisible
+    /// characters dropped between ASCII characters).
     pub fn findings(&self) -> &[Finding] {
         &self.findings
     }
@@ -235,14 +254,20 @@ impl<'s> StreamScanner<'s> {
     }
 }
 
-/// Scans a whole buffer the way the streaming scanner does, on raw bytes only, and writes it
-/// redacted: the reference the streaming scanner is tested against.
+/// Scans a whole buffer the way the streaming scanner does, on raw bytes only (invisible
+/// characters between printable ASCII characters dropped first), and writes it redacted: the
+/// reference the streaming scanner is tested against. Spans are of the text without those
+/// invisible characters.
 pub fn redact_raw(
     scanner: &Scanner,
     text: &[u8],
     redactor: &mut Redactor,
     out: &mut Vec<u8>,
 ) -> Vec<Span> {
+    let mut stripped = Vec::with_capacity(text.len());
+    let used = decode::unicode::strip_hidden(text, None, &mut stripped);
+    stripped.extend_from_slice(&text[used..]);
+    let text = &stripped[..];
     let mut hits = Vec::new();
     scanner.scan_raw(text, &mut hits);
     let mut cursor = 0;

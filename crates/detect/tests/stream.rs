@@ -141,3 +141,35 @@ fn ordinary_text_is_released_within_a_few_dozen_bytes_and_a_key_in_progress_is_h
     );
     assert!(out.starts_with("Write a short poem"));
 }
+
+#[test]
+fn a_value_split_by_invisible_characters_never_leaves_the_stream() {
+    for (text, value) in [
+        (
+            "id AKIA4HBW\u{202c}6E62M7NGFVGF end of the answer",
+            "6E62M7NGFVGF",
+        ),
+        ("ssn 536-90-\u{200b}4399 end of the answer", "4399"),
+        (
+            "card 4111\u{200b}1111 1111 1111 end of the answer",
+            "1111 1111",
+        ),
+    ] {
+        let text = text.as_bytes();
+        // every chunking: byte by byte, and cut at each position
+        let mut cuts_all: Vec<Vec<usize>> = vec![(1..text.len()).collect()];
+        cuts_all.extend((1..text.len()).map(|c| vec![c]));
+        for cuts in cuts_all {
+            let out = streamed(text, &cuts, Strategy::Mask);
+            let out = String::from_utf8_lossy(&out);
+            assert!(!out.contains(value), "{out:?} from cuts {cuts:?}");
+            assert!(out.contains("end of the answer"), "{out:?}");
+        }
+    }
+    // benign invisible characters pass through unchanged
+    let benign = "family 👨\u{200d}👩\u{200d}👧 and می\u{200c}خواهم \u{200f}שלום\u{200e}";
+    assert_eq!(
+        streamed(benign.as_bytes(), &[9, 10, 11, 20], Strategy::Mask),
+        benign.as_bytes()
+    );
+}

@@ -116,7 +116,7 @@ pub fn decode_blob(run: &[u8], max: usize, limits: compress::Limits) -> Option<V
 /// The bytes a base64 run decodes to, standard or URL-safe, padded or not; `None` when it is
 /// not base64 or would pass `max` bytes.
 fn decode_bytes(run: &[u8], max: usize) -> Option<Vec<u8>> {
-    if run.len() / 4 * 3 > max {
+    if run.len().div_ceil(4) * 3 > max {
         return None;
     }
     let trimmed = run

@@ -53,45 +53,191 @@ pub fn fold(c: char) -> Fold {
 /// The normalized view of `text`, or `None` when it would equal `text` (all ASCII, or nothing
 /// to drop or fold). Bytes that are not valid UTF-8 are kept as they are.
 pub fn view(text: &[u8]) -> Option<View> {
+    changes(text).next()?;
+    Some(build(text, 0, text.len()))
+}
+
+/// The normalized views of the parts of `text` around the characters the view changes, so a
+/// long text with one hidden character costs a view of a few hundred bytes, not a copy of
+/// itself. Each part reaches `reach` bytes before its first change and after its last (then on
+/// to ASCII white space, at most `reach` bytes further); parts that touch are merged. Spans of
+/// each view map to offsets of `text`. Empty when nothing would change.
+pub fn views(text: &[u8], reach: usize) -> Vec<View> {
+    let mut out = Vec::new();
     if text.is_ascii() {
-        return None;
+        return out;
     }
-    let mut v = View::with_capacity(text.len());
-    let mut changed = false;
+    let mut part: Option<(usize, usize)> = None;
+    for at in changes(text) {
+        let from = widen_back(text, at.saturating_sub(reach), reach);
+        let to = widen_forward(text, (at + reach).min(text.len()), reach);
+        part = match part {
+            Some((s, e)) if from <= e => Some((s, to.max(e))),
+            Some((s, e)) => {
+                out.push(build(text, s, e));
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((s, e)) = part {
+        out.push(build(text, s, e));
+    }
+    out
+}
+
+/// Offsets of the characters the view drops or folds, in order.
+fn changes(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut i = 0;
-    while i < text.len() {
+    std::iter::from_fn(move || {
+        while i < text.len() {
+            let Some(k) = text[i..].iter().position(|b| !b.is_ascii()) else {
+                i = text.len();
+                return None;
+            };
+            let at = i + k;
+            match char_at(text, at) {
+                Some((c, len)) => {
+                    i = at + len;
+                    if fold(c) != Fold::Keep {
+                        return Some(at);
+                    }
+                }
+                None => i = at + 1,
+            }
+        }
+        None
+    })
+}
+
+/// The character starting at `at`, and its length; `None` for bytes that are not UTF-8.
+fn char_at(text: &[u8], at: usize) -> Option<(char, usize)> {
+    let len = utf8_len(text[at]);
+    let c = std::str::from_utf8(text.get(at..at + len)?)
+        .ok()?
+        .chars()
+        .next()?;
+    Some((c, len))
+}
+
+/// `at` moved back to just after ASCII white space found within `reach` bytes, else to the
+/// start of the character holding it.
+fn widen_back(text: &[u8], at: usize, reach: usize) -> usize {
+    let floor = at.saturating_sub(reach);
+    if let Some(k) = text[floor..at].iter().rposition(u8::is_ascii_whitespace) {
+        return floor + k + 1;
+    }
+    let mut at = at;
+    while at > 0 && at < text.len() && (0x80..0xC0).contains(&text[at]) {
+        at -= 1;
+    }
+    at
+}
+
+/// `at` moved on to ASCII white space found within `reach` bytes, else to the end of the
+/// character holding it.
+fn widen_forward(text: &[u8], at: usize, reach: usize) -> usize {
+    let ceil = (at + reach).min(text.len());
+    if let Some(k) = text[at..ceil].iter().position(u8::is_ascii_whitespace) {
+        return at + k;
+    }
+    let mut at = at;
+    while at < text.len() && (0x80..0xC0).contains(&text[at]) {
+        at += 1;
+    }
+    at
+}
+
+/// The view of `text[start..end]`, mapped to offsets of `text`.
+fn build(text: &[u8], start: usize, end: usize) -> View {
+    let mut v = View::with_capacity(end - start);
+    let mut i = start;
+    while i < end {
         // the ASCII run up to the next non-ASCII byte is copied as it is
-        let run = text[i..]
+        let run = text[i..end]
             .iter()
             .position(|b| !b.is_ascii())
-            .unwrap_or(text.len() - i);
+            .unwrap_or(end - i);
         v.push_verbatim(&text[i..i + run], i);
         i += run;
-        if i == text.len() {
+        if i == end {
             break;
         }
-        let len = utf8_len(text[i]);
-        let ch = text
-            .get(i..i + len)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|s| s.chars().next());
-        let Some(ch) = ch else {
+        let Some((ch, len)) = char_at(text, i).filter(|&(_, len)| i + len <= end) else {
             v.push_verbatim(&text[i..i + 1], i);
             i += 1;
             continue;
         };
         match fold(ch) {
-            Fold::Drop => changed = true,
-            Fold::Ascii(a) => {
-                v.push_escape(&[a], i, len);
-                changed = true;
-            }
+            Fold::Drop => {}
+            Fold::Ascii(a) => v.push_escape(&[a], i, len),
             Fold::Keep => v.push_verbatim(&text[i..i + len], i),
         }
         i += len;
     }
-    v.finish(text.len());
-    changed.then_some(v)
+    v.finish(end);
+    v
+}
+
+/// Copies `input` to `out` without the runs of invisible characters that sit between two
+/// printable ASCII characters (`prev` is the byte before `input`, if any): the streaming
+/// scanner's defence against a value split by hidden characters, which keeps emoji ZWJ
+/// sequences, Persian ZWNJ and bidi marks in non-ASCII text as they are. Returns how many bytes
+/// of `input` were consumed: a trailing run of invisible characters or an incomplete UTF-8
+/// sequence is left for the caller to pass again with the bytes that follow (or to copy as it
+/// is when the input ends).
+pub fn strip_hidden(input: &[u8], prev: Option<u8>, out: &mut Vec<u8>) -> usize {
+    let printable = |b: u8| (0x20..=0x7E).contains(&b);
+    let mut prev = prev;
+    let mut i = 0;
+    while i < input.len() {
+        let run = input[i..]
+            .iter()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(input.len() - i);
+        if run > 0 {
+            out.extend_from_slice(&input[i..i + run]);
+            prev = Some(input[i + run - 1]);
+            i += run;
+            continue;
+        }
+        // a run of invisible characters from i to j
+        let mut j = i;
+        loop {
+            let len = utf8_len(input[j]);
+            let Some(bytes) = input.get(j..j + len) else {
+                // incomplete at the end: wait for the rest
+                return i;
+            };
+            match std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|s| s.chars().next())
+            {
+                Some(c) if fold(c) == Fold::Drop => j += len,
+                _ => break,
+            }
+            if j == input.len() {
+                return i;
+            }
+        }
+        if j == i {
+            // not invisible: copy one character (or one invalid byte)
+            let len = match std::str::from_utf8(&input[i..i + utf8_len(input[i])]) {
+                Ok(_) => utf8_len(input[i]),
+                Err(_) => 1,
+            };
+            out.extend_from_slice(&input[i..i + len]);
+            prev = Some(input[i + len - 1]);
+            i += len;
+            continue;
+        }
+        if !(prev.is_some_and(printable) && printable(input[j])) {
+            out.extend_from_slice(&input[i..j]);
+            prev = Some(input[j - 1]);
+        }
+        i = j;
+    }
+    input.len()
 }
 
 /// Zero-width characters, bidi controls, the soft hyphen, invisible operators and tag
@@ -183,6 +329,76 @@ mod tests {
         let v = view(input.as_bytes()).unwrap();
         let span = v.to_encoded(Span::new(2, 5));
         assert_eq!(&input[span.start..span.end], "５３６");
+    }
+
+    fn strip(input: &str) -> String {
+        let mut out = Vec::new();
+        let used = strip_hidden(input.as_bytes(), None, &mut out);
+        out.extend_from_slice(&input.as_bytes()[used..]);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn streams_drop_invisible_characters_only_between_ascii() {
+        for (input, expected) in [
+            ("536-90-\u{200b}4399", "536-90-4399"),
+            (
+                "AKIA4HBW\u{202c}\u{200b}6E62M7NGFVGF",
+                "AKIA4HBW6E62M7NGFVGF",
+            ),
+            ("4111 \u{200b}1111", "4111 1111"),
+            ("👨\u{200d}👩", "👨\u{200d}👩"),
+            ("می\u{200c}خواهم", "می\u{200c}خواهم"),
+            ("\u{200f}שלום\u{200e} ok", "\u{200f}שלום\u{200e} ok"),
+            ("end\u{200b}", "end\u{200b}"),
+        ] {
+            assert_eq!(strip(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn streams_hold_a_trailing_invisible_run_until_the_next_byte() {
+        let mut out = Vec::new();
+        let input = "ab\u{200b}".as_bytes();
+        assert_eq!(strip_hidden(input, None, &mut out), 2);
+        assert_eq!(out, b"ab");
+        // an incomplete character is held too
+        let mut out = Vec::new();
+        assert_eq!(
+            strip_hidden(&"ab\u{200b}".as_bytes()[..3], None, &mut out),
+            2
+        );
+        let mut out = Vec::new();
+        assert_eq!(
+            strip_hidden("\u{200b}c".as_bytes(), Some(b'b'), &mut out),
+            4
+        );
+        assert_eq!(out, b"c");
+    }
+
+    #[test]
+    fn views_cover_only_the_parts_around_changes() {
+        let filler = "lorem ipsum dolor sit amet ".repeat(40);
+        let text = format!("{filler}ssn 536-90-\u{200b}4399 {filler}ＡＢ end");
+        let views = views(text.as_bytes(), 64);
+        assert_eq!(views.len(), 2);
+        let first = String::from_utf8(views[0].text.clone()).unwrap();
+        assert!(first.contains("ssn 536-90-4399"), "{first}");
+        assert!(first.len() < 200, "{first}");
+        let at = views[0]
+            .text
+            .windows(11)
+            .position(|w| w == b"536-90-4399")
+            .unwrap();
+        let span = views[0].to_encoded(Span::new(at, at + 11));
+        assert_eq!(&text[span.start..span.end], "536-90-\u{200b}4399");
+        assert!(
+            String::from_utf8(views[1].text.clone())
+                .unwrap()
+                .ends_with("AB end")
+        );
+        assert!(super::views("plain ascii".as_bytes(), 64).is_empty());
+        assert!(super::views("日本語 “quoted”".as_bytes(), 64).is_empty());
     }
 
     #[test]
