@@ -211,11 +211,11 @@ impl Scanner {
                     .iter()
                     .any(|(_, s, _)| covers(s, &h.span) && *s != h.span)
             });
-            for (hit, span, value) in &viewed {
-                if hits.iter().any(|h| covers(&h.span, span)) {
+            for (hit, span, value) in viewed {
+                if hits.iter().any(|h| covers(&h.span, &span)) {
                     continue;
                 }
-                out.push(self.found_value(hit, value.clone(), map(*span), layers));
+                out.push(self.found_value(&hit, value, map(span), layers));
             }
         }
         for hit in &hits {
