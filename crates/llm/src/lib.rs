@@ -48,21 +48,57 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// for.
     fn set_stream_text(&self, event: &mut Value, text: &str);
 
+    /// Where every piece of streamed text in an event lies: `(channel, pointer)`, the pointer a
+    /// JSON pointer (without escapes) to a string. Each text-bearing field is its own channel
+    /// (`text` for the generated text of the first choice or block; `tool:N` for the
+    /// arguments of tool call N; other choices, blocks, candidates and output items carry
+    /// their index in the channel name), so a value split across events of one field is
+    /// caught and text never moves between fields. Anything in an event that is not listed
+    /// here is scanned as a whole, event by event.
+    fn stream_paths(&self, event: &Value) -> Vec<(String, String)> {
+        let _ = event;
+        Vec::new()
+    }
+
     /// Every piece of streamed text an event carries, each with the channel it belongs to
-    /// (`text` for generated text; `tool:N` for the arguments of tool call N, which also arrive
-    /// piece by piece). Each channel is scanned as one stream.
+    /// (see [`Provider::stream_paths`]). Each channel is scanned as one stream.
     fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
-        self.stream_text(event)
-            .map(|t| vec![("text".to_owned(), t.to_owned())])
-            .unwrap_or_default()
+        let paths = self.stream_paths(event);
+        if paths.is_empty() {
+            return self
+                .stream_text(event)
+                .map(|t| vec![("text".to_owned(), t.to_owned())])
+                .unwrap_or_default();
+        }
+        paths
+            .into_iter()
+            .filter_map(|(channel, path)| Some((channel, text_at(event, &path)?.to_owned())))
+            .collect()
     }
 
     /// Replaces the piece of `channel` in an event that [`Provider::stream_parts`] listed it
     /// for.
     fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
-        if channel == "text" {
-            self.set_stream_text(event, text);
+        let paths = self.stream_paths(event);
+        if paths.is_empty() {
+            if channel == "text" {
+                self.set_stream_text(event, text);
+            }
+            return;
         }
+        if let Some((_, path)) = paths.iter().find(|(c, _)| c == channel)
+            && text_at(event, path).is_some()
+        {
+            set_at(event, path, text);
+        }
+    }
+
+    /// Whether an event that [`Provider::ends_text`] says ends text ends `channel` (one
+    /// choice of several finishing ends only that choice's channels). Other channels keep
+    /// their held-back text and their scanner, so a value split around the event is caught.
+    fn ends_channel(&self, event: &Value, channel: &str) -> bool {
+        let _ = (event, channel);
+        true
     }
 
     /// Whether text held back must be released before this event (it ends a text block or the
