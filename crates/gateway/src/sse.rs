@@ -79,6 +79,8 @@ pub struct SseRewriter {
     after_cr: bool,
     /// Event names already scanned and found clean.
     clean_names: Vec<Vec<u8>>,
+    /// Bytes could not be scanned (a corrupt or oversized compressed value): the stream ends.
+    unscannable: bool,
     /// Findings outside the text stream (other fields of events).
     other: Vec<Finding>,
     usage: Option<Usage>,
@@ -170,6 +172,7 @@ impl SseRewriter {
             started: false,
             after_cr: false,
             clean_names: Vec::new(),
+            unscannable: false,
             other: Vec::new(),
             usage: None,
             clean_shapes: Vec::new(),
@@ -207,6 +210,13 @@ impl SseRewriter {
     /// Checks the findings not checked yet against the block rules; on a hit, ends the stream
     /// with the provider's error event.
     fn check_block(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.unscannable {
+            self.end_stream(
+                "the response was blocked by policy: a stream event could not be inspected",
+                out,
+            );
+            return true;
+        }
         let rules = &self.rules;
         let mut hit = None;
         for c in &mut self.channels {
@@ -631,10 +641,12 @@ impl SseRewriter {
     }
 
     /// Scans bytes outside the text stream as a whole; returns them with what policy redacts
-    /// replaced.
+    /// replaced. Bytes that cannot be scanned (a corrupt or oversized compressed value) are
+    /// not returned, and the next [`SseRewriter::check_block`] ends the stream.
     fn scan_other(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         let Ok(scan) = self.scanner.scan(&bytes, &ScanOptions::default()) else {
-            return bytes;
+            self.unscannable = true;
+            return Vec::new();
         };
         if scan.found.is_empty() {
             return bytes;

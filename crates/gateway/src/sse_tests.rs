@@ -654,6 +654,31 @@ mod leaks {
         }
     }
 
+    #[test]
+    fn data_the_scanner_cannot_read_ends_the_stream_closed() {
+        // a gzip magic makes the scanner try to decompress; a corrupt stream cannot be read
+        let input = b"data: [START]\n\n".to_vec();
+        for line in [
+            &b"data: \x1f\x8b\x08 key AKIA4HBW6E62M7NGFVGF"[..],
+            b"event: \x1f\x8b\x08AKIA4HBW6E62M7NGFVGF\ndata: {}",
+        ] {
+            for chunk in CHUNKS {
+                let mut bytes = input.clone();
+                bytes.extend_from_slice(line);
+                bytes.extend_from_slice(b"\n\ndata: [DONE]\n\n");
+                let mut r = rewriter(openai());
+                let out = feed(&mut r, &bytes, chunk);
+                assert!(r.blocked(), "{chunk}: {out}");
+                assert!(
+                    out.starts_with("data: [START]\n\n") && !out.contains("[DONE]"),
+                    "{out}"
+                );
+                assert!(out.contains("rampart_blocked"), "{out}");
+                assert_clean("unreadable data", &out);
+            }
+        }
+    }
+
     /// `(case, provider, events)`: every text-bearing field of every provider, each with a
     /// value split across its events (and seeds, `.done` repeats, other indexes).
     fn channel_cases() -> Vec<(&'static str, MakeProvider, Vec<u8>)> {
