@@ -474,6 +474,13 @@ impl SseRewriter {
             out.push(b'\n');
             return;
         };
+        // values that repeat the text piece by piece cannot be redacted with it: removed
+        let echoes = self.provider.stream_echoes(&v);
+        for pointer in &echoes {
+            if let Some(slot) = v.pointer_mut(pointer) {
+                *slot = Value::Null;
+            }
+        }
         // the text of each channel goes through that channel's streaming scanner
         let parts = self.provider.stream_parts(&v);
         let mut released: Vec<String> = Vec::with_capacity(parts.len());
@@ -490,7 +497,7 @@ impl SseRewriter {
             return;
         }
         // fast path: the event as written, with only the text strings replaced
-        if let Some(spans) = text_spans(data, &parts) {
+        if let Some(spans) = text_spans(data, &parts).filter(|_| echoes.is_empty()) {
             let mut shape = std::mem::take(&mut self.shape);
             shape.clear();
             let mut at = 0;

@@ -757,6 +757,30 @@ mod leaks {
                 ),
             ),
             (
+                "openai: log probabilities repeat the text token by token",
+                openai,
+                framed(
+                    &[
+                        j(chunk(
+                            json!([{"index":0,"delta":{"content":"SSN 536-90"},"logprobs":{"content":[{"token":"SSN 536-90","logprob":-0.1,"bytes":[53,51,54],"top_logprobs":[{"token":"SSN 536-90","logprob":-0.1}]}]}}]),
+                        )),
+                        j(chunk(
+                            json!([{"index":0,"delta":{"content":"-4399 ok"},"logprobs":{"content":[{"token":"-4399 ok","logprob":-0.1,"bytes":[45],"top_logprobs":[]}]}}]),
+                        )),
+                        named(
+                            "response.output_text.delta",
+                            json!({"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"key AKIA4HBW","logprobs":[{"token":"key AKIA4HBW","logprob":-0.1}]}),
+                        ),
+                        named(
+                            "response.output_text.delta",
+                            json!({"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"6E62M7NGFVGF","logprobs":[{"token":"6E62M7NGFVGF","logprob":-0.1}]}),
+                        ),
+                        (None, "[DONE]".to_owned()),
+                    ],
+                    "\n",
+                ),
+            ),
+            (
                 "openai: completions text per choice",
                 openai,
                 framed(

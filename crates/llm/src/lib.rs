@@ -93,6 +93,15 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         }
     }
 
+    /// Pointers to values of an event that repeat its streamed text piece by piece outside
+    /// the channels (OpenAI `logprobs`: a token string and its bytes per token). They cannot
+    /// be redacted consistently with the text, so the gateway removes them (sets them to
+    /// `null`).
+    fn stream_echoes(&self, event: &Value) -> Vec<String> {
+        let _ = event;
+        Vec::new()
+    }
+
     /// Whether an event that [`Provider::ends_text`] says ends text ends `channel` (one
     /// choice of several finishing ends only that choice's channels). Other channels keep
     /// their held-back text and their scanner, so a value split around the event is caught.

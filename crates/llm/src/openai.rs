@@ -111,6 +111,31 @@ impl Provider for OpenAi {
         out
     }
 
+    /// Log probabilities repeat the text token by token (`token`, `bytes`, `top_logprobs`),
+    /// in chat choices and in Responses API text deltas.
+    fn stream_echoes(&self, event: &Value) -> Vec<String> {
+        let present = |v: &Value| !v.is_null();
+        if event.get("type").is_some() {
+            return event
+                .get("logprobs")
+                .is_some_and(present)
+                .then(|| "/logprobs".to_owned())
+                .into_iter()
+                .collect();
+        }
+        event
+            .get("choices")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.get("logprobs").is_some_and(present))
+                    .map(|(i, _)| format!("/choices/{i}/logprobs"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn ends_channel(&self, event: &Value, channel: &str) -> bool {
         if let Some(kind) = event.get("type").and_then(Value::as_str) {
             // an item's `.done` ends that item's channels; the end of the response, all
