@@ -414,13 +414,18 @@ mod leaks {
         String::from_utf8(out).expect("output is UTF-8")
     }
 
-    /// Every string of a JSON value, depth first, with its pointer.
+    /// Every string of a JSON value, depth first, with its path.
     fn strings(v: &Value, at: String, into: &mut Vec<(String, String)>) {
         match v {
             Value::String(s) => into.push((at, s.clone())),
             Value::Array(a) => {
+                // elements that name their index (choices, tool calls, candidates) by it
                 for (i, x) in a.iter().enumerate() {
-                    strings(x, format!("{at}/{i}"), into);
+                    let key = match x.get("index").and_then(Value::as_u64) {
+                        Some(n) => format!("#{n}"),
+                        None => i.to_string(),
+                    };
+                    strings(x, format!("{at}/{key}"), into);
                 }
             }
             Value::Object(m) => {
@@ -878,6 +883,7 @@ mod leaks {
                             "content_block_start",
                             json!({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"the SSN is 536-90"}}),
                         ),
+                        named("ping", json!({"type":"ping"})),
                         named(
                             "content_block_delta",
                             json!({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"-4399 hmm"}}),
@@ -935,8 +941,15 @@ mod leaks {
                         j(
                             json!({"candidates":[{"index":0,"content":{"parts":[{"text":"SSN 536-90"}]}},{"index":1,"content":{"parts":[{"text":"key AKIA4HBW"}]}}]}),
                         ),
+                        j(json!({"usageMetadata":{"promptTokenCount":3}})),
                         j(
-                            json!({"candidates":[{"index":1,"content":{"parts":[{"text":"6E62M7NGFVGF"}]}},{"index":0,"content":{"parts":[{"text":"-4399 ok"}]}}]}),
+                            json!({"candidates":[{"index":0,"content":{"parts":[{"text":"-4399 ok"}]}},{"index":1,"content":{"parts":[{"text":"6E62M7NGFVGF "}]}}]}),
+                        ),
+                        j(
+                            json!({"candidates":[{"index":1,"content":{"parts":[{"text":"card 41111111"}]}}]}),
+                        ),
+                        j(
+                            json!({"candidates":[{"index":1,"content":{"parts":[{"text":"11111111 x"}]}},{"index":0,"content":{"parts":[{"text":" fine"}]}}]}),
                         ),
                         j(
                             json!({"candidates":[{"index":0,"content":{"parts":[{"functionCall":{"name":"f","args":{"card":"4111111111111111"}}}]},"finishReason":"STOP"}]}),

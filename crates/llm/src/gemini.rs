@@ -107,7 +107,7 @@ impl Provider for Gemini {
         event.is_none_or(|e| {
             e.get("candidates")
                 .and_then(Value::as_array)
-                .is_none_or(|cs| cs.iter().any(|c| c.get("finishReason").is_some()))
+                .is_some_and(|cs| cs.iter().any(|c| c.get("finishReason").is_some()))
         })
     }
 
