@@ -1,5 +1,8 @@
-//! Server-sent events inspected as they flow. The streamed text of each event (found by the
-//! provider adapter: generated text, and tool-call arguments, each its own channel) goes
+//! Server-sent events inspected as they flow. The stream is framed as the WHATWG
+//! event-stream interpretation reads it, and nothing is sent on unscanned (comments and
+//! unknown fields are dropped; an event too large to inspect ends the stream). The streamed
+//! text of each event (found by the provider adapter: every text-bearing field of every
+//! choice, block, candidate or output item, each its own channel) goes
 //! through one streaming scanner per channel, so a value split across events or TCP chunks is
 //! still caught; each event is re-emitted with the text that is safe to release so far, and
 //! text held back is released in a synthesized event of the same shape before the event that
@@ -12,8 +15,9 @@ use rampart_detect::{Redactor, ScanOptions, Scanner, StreamScanner};
 use rampart_llm::{Provider, Usage};
 use serde_json::Value;
 
-/// Largest single event accepted by default (the bytes of its lines, without line ends); a
-/// longer one ends the stream as a block does (see [`SseRewriter::with_max_event`]).
+/// Largest single event accepted by default (the bytes of its lines, each line end counted as
+/// one byte); a longer one ends the stream as a block does (see
+/// [`SseRewriter::with_max_event`]).
 pub const MAX_EVENT: usize = 1 << 20;
 
 /// The UTF-8 byte order mark a stream may start with (skipped, as browsers do).

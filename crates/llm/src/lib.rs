@@ -385,6 +385,82 @@ mod tests {
     }
 
     #[test]
+    fn each_text_field_of_each_index_is_named_as_its_own_channel() {
+        let cases: Vec<(Box<dyn Provider>, Value, &[&str])> = vec![
+            (
+                Box::new(openai::OpenAi),
+                json!({"choices":[
+                    {"index":0,"delta":{"content":"a","refusal":"b","function_call":{"arguments":"c"}}},
+                    {"index":2,"delta":{"content":"d","tool_calls":[{"index":1,"function":{"arguments":"e"}}]}}]}),
+                &[
+                    "text",
+                    "refusal",
+                    "function",
+                    "choice:2/text",
+                    "choice:2/tool:1",
+                ],
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"choices":[{"index":1,"text":"a"}]}),
+                &["choice:1/text"],
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"type":"response.function_call_arguments.delta","item_id":"f","output_index":3,"delta":"{"}),
+                &["item:f:0/response.function_call_arguments.delta"],
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"type":"response.output_text.done","item_id":"m","text":"whole"}),
+                &[],
+            ),
+            (
+                Box::new(anthropic::Anthropic),
+                json!({"type":"content_block_start","index":2,"content_block":{"type":"text","text":"seed"}}),
+                &["block:2"],
+            ),
+            (
+                Box::new(gemini::Gemini),
+                json!({"candidates":[{"content":{"parts":[{"text":"a"}]}},{"index":1,"content":{"parts":[{"text":"b"},{"text":"c"}]}}]}),
+                &["text", "candidate:1/text", "candidate:1/text:1"],
+            ),
+            (
+                Box::new(cohere::Cohere),
+                json!({"type":"tool-call-start","index":1,"delta":{"message":{"tool_calls":{"function":{"name":"f","arguments":"{"}}}}}),
+                &["tool:1"],
+            ),
+        ];
+        for (p, mut event, want) in cases {
+            let parts = p.stream_parts(&event);
+            let channels: Vec<&str> = parts.iter().map(|(c, _)| c.as_str()).collect();
+            assert_eq!(channels, want, "{}: {event}", p.id());
+            for (c, _) in &parts {
+                p.set_stream_part(&mut event, c, "X");
+            }
+            assert!(
+                p.stream_parts(&event).iter().all(|(_, t)| t == "X"),
+                "{}: {event}",
+                p.id()
+            );
+        }
+    }
+
+    #[test]
+    fn one_finished_choice_ends_only_its_own_channels() {
+        let o = openai::OpenAi;
+        let e = json!({"choices":[{"index":1,"delta":{},"finish_reason":"stop"}]});
+        assert!(o.ends_text(None, Some(&e)));
+        assert!(o.ends_channel(&e, "choice:1/text"));
+        assert!(!o.ends_channel(&e, "text") && !o.ends_channel(&e, "choice:2/tool:0"));
+        let g = gemini::Gemini;
+        assert!(!g.ends_text(None, Some(&json!({"usageMetadata":{"promptTokenCount":1}}))));
+        let a = anthropic::Anthropic;
+        let stop = json!({"type":"content_block_stop","index":1});
+        assert!(a.ends_channel(&stop, "block:1") && !a.ends_channel(&stop, "text"));
+    }
+
+    #[test]
     fn answers_cut_at_the_maximum_length_are_recognised() {
         for v in [
             json!({"choices":[{"index":0,"finish_reason":"length"}]}),
