@@ -1,11 +1,13 @@
-//! Server-sent events inspected as they flow. The streamed text of each event (found by the
-//! provider adapter: generated text, and tool-call arguments, each its own channel) goes
+//! Server-sent events inspected as they flow. The stream is framed as the WHATWG
+//! event-stream interpretation reads it, and nothing is sent on unscanned (comments and
+//! unknown fields are dropped; an event too large to inspect ends the stream). The streamed
+//! text of each event (found by the provider adapter: every text-bearing field of every
+//! choice, block, candidate or output item, each its own channel) goes
 //! through one streaming scanner per channel, so a value split across events or TCP chunks is
 //! still caught; each event is re-emitted with the text that is safe to release so far, and
 //! text held back is released in a synthesized event of the same shape before the event that
 //! ends the block. Everything else in an event is scanned as a whole and redacted in place.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use rampart_core::Finding;
@@ -13,8 +15,13 @@ use rampart_detect::{Redactor, ScanOptions, Scanner, StreamScanner};
 use rampart_llm::{Provider, Usage};
 use serde_json::Value;
 
-/// Largest single event accepted; a longer one is passed on as is after a scan of its bytes.
-const MAX_EVENT: usize = 1 << 20;
+/// Largest single event accepted by default (the bytes of its lines, each line end counted as
+/// one byte); a longer one ends the stream as a block does (see
+/// [`SseRewriter::with_max_event`]).
+pub const MAX_EVENT: usize = 1 << 20;
+
+/// The UTF-8 byte order mark a stream may start with (skipped, as browsers do).
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// What inspecting one stream applies: how values are replaced (a fresh redactor per
 /// channel; it keeps what policy does not redact) and which findings end the stream.
@@ -63,8 +70,21 @@ pub struct SseRewriter {
     rules: StreamRules,
     /// Redacts the fields outside the text stream.
     redactor: Redactor,
-    /// Bytes of an unfinished event.
+    /// Bytes of an unfinished line.
     pending: Vec<u8>,
+    /// The event being read, field by field.
+    current: Fields,
+    /// Largest event accepted.
+    max_event: usize,
+    /// The stream's first bytes were checked for a byte order mark.
+    started: bool,
+    /// The last line ended with a CR that was the last byte read: a LF first in the next
+    /// chunk belongs to it.
+    after_cr: bool,
+    /// Event names already scanned and found clean.
+    clean_names: Vec<Vec<u8>>,
+    /// Bytes could not be scanned (a corrupt or oversized compressed value): the stream ends.
+    unscannable: bool,
     /// Findings outside the text stream (other fields of events).
     other: Vec<Finding>,
     usage: Option<Usage>,
@@ -81,6 +101,21 @@ pub struct SseRewriter {
     text_chars: usize,
     /// An event said the answer was cut at the maximum length.
     truncated: bool,
+}
+
+/// The fields of one event as the WHATWG event-stream interpretation reads them.
+#[derive(Default)]
+struct Fields {
+    /// `data:` lines, joined with `\n`, if there was one.
+    data: Option<Vec<u8>>,
+    /// The last `event:` value.
+    name: Option<Vec<u8>>,
+    /// The last `id:` value.
+    id: Option<Vec<u8>>,
+    /// The last valid `retry:` value (ASCII digits).
+    retry: Option<Vec<u8>>,
+    /// Bytes of the event's lines so far.
+    size: usize,
 }
 
 /// One stream of text inside the events: generated text, or one tool call's arguments.
@@ -136,6 +171,12 @@ impl SseRewriter {
             redactor: rules.redactor(),
             rules,
             pending: Vec::new(),
+            current: Fields::default(),
+            max_event: MAX_EVENT,
+            started: false,
+            after_cr: false,
+            clean_names: Vec::new(),
+            unscannable: false,
             other: Vec::new(),
             usage: None,
             clean_shapes: Vec::new(),
@@ -145,6 +186,13 @@ impl SseRewriter {
             text_chars: 0,
             truncated: false,
         }
+    }
+
+    /// The same rewriter with another limit on the size of one event (default [`MAX_EVENT`]):
+    /// a larger event cannot be inspected and ends the stream with the provider's error event.
+    pub fn with_max_event(mut self, bytes: usize) -> SseRewriter {
+        self.max_event = bytes;
+        self
     }
 
     /// Characters of streamed text released so far (all channels), for counting output
@@ -166,6 +214,13 @@ impl SseRewriter {
     /// Checks the findings not checked yet against the block rules; on a hit, ends the stream
     /// with the provider's error event.
     fn check_block(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.unscannable {
+            self.end_stream(
+                "the response was blocked by policy: a stream event could not be inspected",
+                out,
+            );
+            return true;
+        }
         let rules = &self.rules;
         let mut hit = None;
         for c in &mut self.channels {
@@ -188,11 +243,17 @@ impl SseRewriter {
         let Some(detector) = hit else {
             return false;
         };
-        self.blocked = true;
-        let (name, data) = self.provider.stream_error(
-            "rampart_blocked",
+        self.end_stream(
             &format!("the response was blocked by policy: {detector} found in the stream"),
+            out,
         );
+        true
+    }
+
+    /// Ends the stream with the provider's error event; nothing is emitted after it.
+    fn end_stream(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.blocked = true;
+        let (name, data) = self.provider.stream_error("rampart_blocked", message);
         if let Some(n) = name {
             out.extend_from_slice(b"event: ");
             out.extend_from_slice(n.as_bytes());
@@ -201,38 +262,148 @@ impl SseRewriter {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(&serde_json::to_vec(&data).unwrap_or_default());
         out.extend_from_slice(b"\n\n");
-        true
     }
 
     /// Feeds bytes from upstream; appends complete, rewritten events to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+    ///
+    /// The bytes are read as the WHATWG event-stream interpretation reads them: lines end in
+    /// CRLF, LF or a lone CR, a blank line ends an event, a leading byte order mark is
+    /// skipped. Every byte sent on has been scanned: `data` as described on the type, event
+    /// names and `id` values as a whole (redacted as policy says), `retry` values are digits;
+    /// comments and unknown fields are dropped. Output lines end in `\n`.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
         if self.blocked {
             return;
         }
-        self.pending.extend_from_slice(chunk);
-        while !self.blocked
-            && let Some((end, sep)) = event_end(&self.pending)
-        {
-            let event: Vec<u8> = self.pending.drain(..end + sep).collect();
-            self.event(&event[..end], out);
+        if self.after_cr && !chunk.is_empty() {
+            self.after_cr = false;
+            if chunk[0] == b'\n' {
+                chunk = &chunk[1..];
+            }
         }
-        if !self.blocked && self.pending.len() > MAX_EVENT {
-            // not SSE after all, or an absurd event: pass it on, redacted as a whole
-            let bytes = std::mem::take(&mut self.pending);
-            self.raw(&bytes, out);
+        self.pending.extend_from_slice(chunk);
+        if !self.started {
+            if self.pending.len() < BOM.len() && BOM.starts_with(&self.pending) {
+                return;
+            }
+            self.started = true;
+            if self.pending.starts_with(BOM) {
+                self.pending.drain(..BOM.len());
+            }
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut at = 0;
+        while !self.blocked
+            && let Some(p) = memchr::memchr2(b'\n', b'\r', &pending[at..])
+        {
+            let end = at + p;
+            let mut next = end + 1;
+            if pending[end] == b'\r' {
+                match pending.get(next) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+            self.line(&pending[at..end], out);
+            at = next;
+        }
+        if self.blocked {
+            return;
+        }
+        self.pending = pending;
+        self.pending.drain(..at);
+        if self.current.size + self.pending.len() > self.max_event {
+            self.too_large(out);
         }
     }
 
-    /// Ends the stream: releases held-back text and any unfinished event.
+    /// Ends the stream: an unfinished last line and event are read and scanned like any
+    /// other (never copied as they are), then held-back text is released.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.blocked {
             return;
         }
+        self.started = true;
         if !self.pending.is_empty() {
-            let bytes = std::mem::take(&mut self.pending);
-            self.event(&bytes, out);
+            let line = std::mem::take(&mut self.pending);
+            self.line(&line, out);
         }
-        self.flush(out);
+        if !self.blocked {
+            self.dispatch(out);
+        }
+        if !self.blocked {
+            self.flush(out);
+        }
+    }
+
+    /// One line of the stream, without its line end.
+    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        self.current.size += line.len() + 1;
+        if self.current.size > self.max_event {
+            self.too_large(out);
+            return;
+        }
+        if line[0] == b':' {
+            // a comment: dropped
+            return;
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(c) => {
+                let v = &line[c + 1..];
+                (&line[..c], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &[][..]),
+        };
+        let f = &mut self.current;
+        match field {
+            b"data" => match &mut f.data {
+                Some(d) => {
+                    d.push(b'\n');
+                    d.extend_from_slice(value);
+                }
+                None => f.data = Some(value.to_vec()),
+            },
+            b"event" => f.name = Some(value.to_vec()),
+            // an id with a NUL is ignored by clients
+            b"id" if !value.contains(&0) => f.id = Some(value.to_vec()),
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                f.retry = Some(value.to_vec());
+            }
+            // unknown fields are dropped
+            _ => {}
+        }
+    }
+
+    /// The end of an event (a blank line, or the end of the stream).
+    fn dispatch(&mut self, out: &mut Vec<u8>) {
+        let fields = std::mem::take(&mut self.current);
+        if fields.data.is_none() && fields.name.is_none() && fields.id.is_none() {
+            if let Some(r) = fields.retry {
+                out.extend_from_slice(b"retry: ");
+                out.extend_from_slice(&r);
+                out.extend_from_slice(b"\n\n");
+            }
+            return;
+        }
+        self.event(fields, out);
+    }
+
+    /// An event over the size limit: it cannot be inspected, so the stream ends.
+    fn too_large(&mut self, out: &mut Vec<u8>) {
+        self.pending.clear();
+        self.current = Fields::default();
+        self.end_stream(
+            &format!(
+                "the response was blocked by policy: a stream event over {} bytes cannot be inspected",
+                self.max_event
+            ),
+            out,
+        );
     }
 
     /// Every finding so far: the text stream's and the other fields'.
@@ -251,69 +422,69 @@ impl SseRewriter {
         self.usage
     }
 
-    fn event(&mut self, block: &[u8], out: &mut Vec<u8>) {
-        let mut name: Option<&[u8]> = None;
-        let mut data: Vec<&[u8]> = Vec::new();
-        let mut other_lines: Vec<&[u8]> = Vec::new();
-        for line in block.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if let Some(v) = line.strip_prefix(b"data:") {
-                data.push(v.strip_prefix(b" ").unwrap_or(v));
-            } else if let Some(v) = line.strip_prefix(b"event:") {
-                name = Some(v.strip_prefix(b" ").unwrap_or(v));
-            } else if !line.is_empty() {
-                other_lines.push(line);
-            }
+    fn event(&mut self, fields: Fields, out: &mut Vec<u8>) {
+        // the head (id, retry, event name) as it will be written: scanned, redacted
+        let mut head = Vec::new();
+        if let Some(id) = &fields.id {
+            let id = self.scan_other(id.clone());
+            write_field(&mut head, b"id", &id);
         }
-        let joined: Cow<'_, [u8]> = match data.as_slice() {
-            [one] => Cow::Borrowed(one),
-            many => Cow::Owned(many.join(&b'\n')),
-        };
-        let json: Option<Value> = if data.is_empty() {
-            None
+        if let Some(r) = &fields.retry {
+            write_field(&mut head, b"retry", r);
+        }
+        let out_name = fields.name.as_ref().map(|n| self.scan_name(n));
+        if let Some(n) = &out_name {
+            write_field(&mut head, b"event", n);
+        }
+        let name: Option<&[u8]> = out_name.as_deref();
+        let has_data = fields.data.is_some();
+        let joined: Vec<u8> = fields.data.unwrap_or_default();
+        let data: &[u8] = &joined;
+        let json: Option<Value> = if has_data {
+            serde_json::from_slice(data).ok()
         } else {
-            serde_json::from_slice(&joined).ok()
+            None
         };
-        let name_str = name.map(String::from_utf8_lossy);
+        let name_str = fields.name.as_deref().map(String::from_utf8_lossy);
         if let Some(u) = json.as_ref().and_then(|j| self.provider.usage(j)) {
             self.usage = Some(u);
         }
         if json.as_ref().is_some_and(rampart_llm::hit_max_length) {
             self.truncated = true;
         }
+        if self.check_block(out) {
+            return;
+        }
         if self.provider.ends_text(name_str.as_deref(), json.as_ref()) {
-            self.flush(out);
+            match &json {
+                Some(v) => self.flush_where(out, |p, c| p.ends_channel(v, c)),
+                None => self.flush(out),
+            }
             if self.blocked {
                 return;
             }
         }
-        let write_head = |out: &mut Vec<u8>| {
-            for line in &other_lines {
-                out.extend_from_slice(line);
-                out.push(b'\n');
-            }
-            if let Some(n) = name {
-                out.extend_from_slice(b"event: ");
-                out.extend_from_slice(n);
-                out.push(b'\n');
-            }
-        };
+        let write_head = |out: &mut Vec<u8>| out.extend_from_slice(&head);
         let Some(mut v) = json else {
-            let body = (!data.is_empty()).then(|| self.scan_other(joined.into_owned()));
+            // not JSON (`[DONE]`, plain text): scanned as a whole
+            let body = has_data.then(|| self.scan_other(joined.clone()));
             if self.check_block(out) {
                 return;
             }
             write_head(out);
             if let Some(body) = body {
-                for line in body.split(|&b| b == b'\n') {
-                    out.extend_from_slice(b"data: ");
-                    out.extend_from_slice(line);
-                    out.push(b'\n');
-                }
+                write_field(out, b"data", &body);
             }
             out.push(b'\n');
             return;
         };
+        // values that repeat the text piece by piece cannot be redacted with it: removed
+        let echoes = self.provider.stream_echoes(&v);
+        for pointer in &echoes {
+            if let Some(slot) = v.pointer_mut(pointer) {
+                *slot = Value::Null;
+            }
+        }
         // the text of each channel goes through that channel's streaming scanner
         let parts = self.provider.stream_parts(&v);
         let mut released: Vec<String> = Vec::with_capacity(parts.len());
@@ -330,18 +501,18 @@ impl SseRewriter {
             return;
         }
         // fast path: the event as written, with only the text strings replaced
-        if let Some(spans) = text_spans(&joined, &parts) {
+        if let Some(spans) = text_spans(data, &parts).filter(|_| echoes.is_empty()) {
             let mut shape = std::mem::take(&mut self.shape);
             shape.clear();
             let mut at = 0;
             let mut holes = Vec::with_capacity(spans.len());
             for &(s, e, _) in &spans {
-                shape.extend_from_slice(&joined[at..s]);
+                shape.extend_from_slice(&data[at..s]);
                 holes.push(shape.len());
                 shape.extend_from_slice(b"\"\"");
                 at = e;
             }
-            shape.extend_from_slice(&joined[at..]);
+            shape.extend_from_slice(&data[at..]);
             let clean = self.clean_shapes.iter().any(|c| c == &shape) || {
                 let clean = self.is_clean(&shape);
                 if clean && self.clean_shapes.len() < SHAPES {
@@ -363,12 +534,12 @@ impl SseRewriter {
                 out.extend_from_slice(b"data: ");
                 let mut at = 0;
                 for &(s, e, p) in &spans {
-                    out.extend_from_slice(&joined[at..s]);
+                    out.extend_from_slice(&data[at..s]);
                     serde_json::to_writer(&mut *out, &released[p])
                         .expect("writing a string to memory");
                     at = e;
                 }
-                out.extend_from_slice(&joined[at..]);
+                out.extend_from_slice(&data[at..]);
                 out.extend_from_slice(b"\n\n");
                 self.shape = shape;
                 return;
@@ -393,9 +564,8 @@ impl SseRewriter {
             }
         }
         write_head(out);
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&body);
-        out.extend_from_slice(b"\n\n");
+        write_field(out, b"data", &body);
+        out.push(b'\n');
     }
 
     /// The index of channel `id` of the current block, opened on first use.
@@ -417,7 +587,17 @@ impl SseRewriter {
     /// Releases held-back text of every channel, each in an event shaped like the last event
     /// that carried it; the next block starts with fresh scanners.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        for mut channel in std::mem::take(&mut self.channels) {
+        self.flush_where(out, |_, _| true);
+    }
+
+    /// As [`SseRewriter::flush`], for the channels `ends` names; the others keep their
+    /// scanners and held-back text.
+    fn flush_where(&mut self, out: &mut Vec<u8>, ends: impl Fn(&dyn Provider, &str) -> bool) {
+        let (ending, open): (Vec<Channel>, Vec<Channel>) = std::mem::take(&mut self.channels)
+            .into_iter()
+            .partition(|c| ends(&*self.provider, &c.id));
+        self.channels = open;
+        for mut channel in ending {
             let mut rest = std::mem::take(&mut channel.carry);
             channel.scanner.finish(&mut rest);
             // findings checked before are not block findings (the stream would have ended)
@@ -453,13 +633,10 @@ impl SseRewriter {
                 }
             }
             if let Some(n) = &t.name {
-                out.extend_from_slice(b"event: ");
-                out.extend_from_slice(n);
-                out.push(b'\n');
+                write_field(out, b"event", n);
             }
-            out.extend_from_slice(b"data: ");
-            out.extend_from_slice(&data);
-            out.extend_from_slice(b"\n\n");
+            write_field(out, b"data", &data);
+            out.push(b'\n');
         }
     }
 
@@ -475,10 +652,12 @@ impl SseRewriter {
     }
 
     /// Scans bytes outside the text stream as a whole; returns them with what policy redacts
-    /// replaced.
+    /// replaced. Bytes that cannot be scanned (a corrupt or oversized compressed value) are
+    /// not returned, and the next [`SseRewriter::check_block`] ends the stream.
     fn scan_other(&mut self, bytes: Vec<u8>) -> Vec<u8> {
         let Ok(scan) = self.scanner.scan(&bytes, &ScanOptions::default()) else {
-            return bytes;
+            self.unscannable = true;
+            return Vec::new();
         };
         if scan.found.is_empty() {
             return bytes;
@@ -489,9 +668,16 @@ impl SseRewriter {
         out
     }
 
-    fn raw(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        let body = self.scan_other(bytes.to_vec());
-        out.extend_from_slice(&body);
+    /// An event name, scanned as a whole (names repeat: clean ones are remembered).
+    fn scan_name(&mut self, name: &[u8]) -> Vec<u8> {
+        if self.clean_names.iter().any(|n| n == name) {
+            return name.to_vec();
+        }
+        let scanned = self.scan_other(name.to_vec());
+        if scanned == name && self.clean_names.len() < SHAPES {
+            self.clean_names.push(name.to_vec());
+        }
+        scanned
     }
 }
 
@@ -541,403 +727,17 @@ fn text_spans(data: &[u8], parts: &[(String, String)]) -> Option<Vec<(usize, usi
     spans.windows(2).all(|w| w[0].1 <= w[1].0).then_some(spans)
 }
 
-/// The end of the first complete event in `buf` and the length of its separator.
-fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
-    while let Some(p) = memchr_nl(&buf[i..]) {
-        let at = i + p;
-        let rest = &buf[at + 1..];
-        if rest.first() == Some(&b'\n') {
-            return Some((at, 2));
-        }
-        if rest.starts_with(b"\r\n") {
-            return Some((at, 3));
-        }
-        i = at + 1;
+/// Writes `field: value` lines: one per line of `value` (a redacted value keeps no line
+/// break of its own; any CR or LF in it starts a new line of the same field).
+fn write_field(out: &mut Vec<u8>, field: &[u8], value: &[u8]) {
+    for line in value.split(|&b| b == b'\n' || b == b'\r') {
+        out.extend_from_slice(field);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(line);
+        out.push(b'\n');
     }
-    None
-}
-
-fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
 }
 
 #[cfg(test)]
-mod tests {
-    use rampart_core::DataClass;
-    use rampart_detect::{HashKey, Strategy};
-
-    use super::*;
-
-    /// Redacts every class with `mask`, except `keep`; blocks what `blocks` says.
-    fn rules(keep: &[DataClass], blocks: fn(&Finding) -> bool) -> StreamRules {
-        let keep = keep.to_vec();
-        StreamRules::new(
-            move || {
-                keep.iter().fold(
-                    Redactor::new(Strategy::Mask, HashKey::new([7; 32])),
-                    |r, &c| r.keep(c),
-                )
-            },
-            blocks,
-        )
-    }
-
-    fn redact_all() -> StreamRules {
-        rules(&[], |_| false)
-    }
-
-    /// Nothing enforced: values are kept.
-    fn monitor() -> StreamRules {
-        rules(&DataClass::ALL, |_| false)
-    }
-
-    fn rewriter(p: Box<dyn Provider>) -> SseRewriter {
-        with_rules(p, redact_all())
-    }
-
-    fn with_rules(p: Box<dyn Provider>, rules: StreamRules) -> SseRewriter {
-        SseRewriter::new(Arc::from(p), Scanner::builtin(), rules)
-    }
-
-    /// The whole stream `input` through `r`, as text.
-    fn rewrite(r: &mut SseRewriter, input: &[u8]) -> String {
-        let mut out = Vec::new();
-        r.push(input, &mut out);
-        r.finish(&mut out);
-        String::from_utf8(out).unwrap()
-    }
-
-    /// The strings at `pointer` of every JSON event in `out`, joined.
-    fn joined(out: &str, pointer: &str) -> String {
-        out.lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .filter_map(|v| {
-                v.pointer(pointer)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .collect()
-    }
-
-    fn openai_events(pieces: &[&str]) -> Vec<u8> {
-        let mut s = String::new();
-        for p in pieces {
-            let v = serde_json::json!({"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":p},"finish_reason":null}]});
-            s.push_str(&format!("data: {v}\n\n"));
-        }
-        s.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
-        s.into_bytes()
-    }
-
-    fn texts(out: impl AsRef<[u8]>) -> String {
-        let s = String::from_utf8_lossy(out.as_ref());
-        let mut text = String::new();
-        for line in s.lines() {
-            if let Some(d) = line.strip_prefix("data: ")
-                && let Ok(v) = serde_json::from_str::<Value>(d)
-                && let Some(t) = v
-                    .pointer("/choices/0/delta/content")
-                    .and_then(Value::as_str)
-            {
-                text.push_str(t);
-            }
-        }
-        text
-    }
-
-    #[test]
-    fn a_value_split_across_events_and_chunks_is_redacted() {
-        let input = openai_events(&["My SSN is 53", "6-90-43", "99 and that is all."]);
-        // every split of the byte stream into two chunks
-        for cut in 0..input.len() {
-            let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-            let mut out = Vec::new();
-            r.push(&input[..cut], &mut out);
-            r.push(&input[cut..], &mut out);
-            r.finish(&mut out);
-            let text = texts(&out);
-            assert!(!text.contains("536-90-4399"), "cut {cut}: {text}");
-            assert!(text.contains("[REDACTED:US_SSN]"), "cut {cut}: {text}");
-            assert!(text.starts_with("My SSN is ") && text.ends_with("and that is all."));
-            assert!(String::from_utf8_lossy(&out).ends_with("data: [DONE]\n\n"));
-            assert_eq!(r.findings().len(), 1);
-        }
-    }
-
-    #[test]
-    fn monitor_mode_passes_text_unchanged_and_records() {
-        let input = openai_events(&[
-            "key sk-proj-ZSJRpcG5_vpid7ZWNMWVXkWc6DTbIUgS5R53K1A3L4dsg27CqW",
-            "yYXBmZNDT3BlbkFJ77x0ryK3bxSl0GlNSHm45ezz7PAtmbWrdjmFGQ7pk7CBjb0SYlY0d6mja8 ok",
-        ]);
-        let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), monitor());
-        let out = rewrite(&mut r, &input);
-        assert_eq!(
-            texts(&out),
-            "key 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 ok"
-        );
-        assert!(!r.findings().is_empty());
-    }
-
-    #[test]
-    fn classes_the_policy_allows_pass_through_a_stream() {
-        let input = openai_events(&["mail ada@example.org or ", "call; ssn 536-90-4399 done."]);
-        let mut r = with_rules(
-            Box::new(rampart_llm::openai::OpenAi),
-            rules(&[DataClass::EmailAddress], |_| false),
-        );
-        let out = rewrite(&mut r, &input);
-        assert_eq!(
-            texts(&out),
-            "mail ada@example.org or call; ssn [REDACTED:US_SSN] done."
-        );
-    }
-
-    #[test]
-    fn a_key_split_across_tool_call_argument_events_is_redacted() {
-        let mut s = String::new();
-        for args in ["{\"key\": \"AKIA4HBW", "6E62M7NGFVGF\", ", "\"n\": 1}"] {
-            let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
-            s.push_str(&format!("data: {v}\n\n"));
-        }
-        s.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let out = rewrite(&mut r, s.as_bytes());
-        let args = joined(&out, "/choices/0/delta/tool_calls/0/function/arguments");
-        assert!(!out.contains("AKIA4HBW"), "{out}");
-        assert_eq!(args, "{\"key\": \"[REDACTED:SECRET]\", \"n\": 1}");
-    }
-
-    #[test]
-    fn a_key_whole_in_one_tool_call_event_is_redacted() {
-        let mut s = String::new();
-        for args in [
-            "{\"note\": \"call me\"}",
-            "{\"key\": \"AKIA4HBW6E62M7NGFVGF\"}",
-        ] {
-            let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
-            s.push_str(&format!("data: {v}\n\n"));
-        }
-        s.push_str("data: [DONE]\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert!(!out.contains("AKIA4HBW6E62M7NGFVGF"), "{out}");
-        assert!(out.contains("[REDACTED:SECRET]"), "{out}");
-    }
-
-    #[test]
-    fn anthropic_text_is_released_before_the_block_ends() {
-        let mut s = String::new();
-        s.push_str("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\",\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n");
-        for t in ["Call 415-", "555-0132 ", "or mail ada@", "example.org now"] {
-            let v = serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
-            s.push_str(&format!("event: content_block_delta\ndata: {v}\n\n"));
-        }
-        s.push_str(
-            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
-        );
-        s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::anthropic::Anthropic));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert!(!out.contains("ada@example.org"), "{out}");
-        let stop = out.find("content_block_stop").unwrap();
-        let last_text = out.rfind("text_delta").unwrap();
-        assert!(
-            last_text < stop,
-            "held-back text comes before the block ends: {out}"
-        );
-        assert_eq!(r.usage().map(|u| u.input), Some(9));
-    }
-    #[test]
-    fn characters_split_by_the_hold_back_arrive_whole() {
-        let pieces = [
-            "東京の天気は晴れです。",
-            "明日も晴れるでしょう 🌞 ",
-            "café crème, naïve résumé — ",
-            "Ünïcödé ends here.",
-        ];
-        let input = openai_events(&pieces);
-        for cut in (0..input.len()).step_by(7) {
-            let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-            let mut out = Vec::new();
-            r.push(&input[..cut], &mut out);
-            r.push(&input[cut..], &mut out);
-            r.finish(&mut out);
-            assert_eq!(texts(&out), pieces.concat(), "cut {cut}");
-        }
-    }
-
-    #[test]
-    fn clean_events_keep_their_bytes_apart_from_the_text() {
-        // key order and spacing as the provider wrote them
-        let mut s = String::new();
-        for t in ["Hello ", "there, ", "how are ", "you today?"] {
-            s.push_str(&format!(
-                "data: {{\"model\":\"m\", \"choices\":[{{\"delta\":{{\"content\":{}}},\"index\":0,\"finish_reason\":null}}],\"id\":\"c9\"}}\n\n",
-                serde_json::to_string(t).unwrap()
-            ));
-        }
-        s.push_str("data: [DONE]\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert_eq!(texts(out.as_bytes()), "Hello there, how are you today?");
-        for line in out.lines().filter(|l| l.starts_with("data: {")) {
-            assert!(
-                line.starts_with("data: {\"model\":\"m\", \"choices\":[{\"delta\":{\"content\":"),
-                "{line}"
-            );
-            assert!(
-                line.ends_with("},\"index\":0,\"finish_reason\":null}],\"id\":\"c9\"}"),
-                "{line}"
-            );
-        }
-    }
-
-    #[test]
-    fn escaped_events_take_the_general_path_and_are_still_redacted() {
-        // `\u` escapes and `\/` have other forms than serde_json writes; such events are parsed
-        // and written again
-        let mut s = String::new();
-        for t in [
-            r"Caf\u00e9 SSN 53",
-            r"6-90-43",
-            r"99 see http:\/\/example.org",
-        ] {
-            s.push_str(&format!(
-                "data: {{\"id\":\"c1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{t}\"}},\"finish_reason\":null}}]}}\n\n"
-            ));
-        }
-        s.push_str("data: [DONE]\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert_eq!(
-            texts(&out),
-            "Café SSN [REDACTED:US_SSN] see http://example.org"
-        );
-    }
-
-    #[test]
-    fn a_text_that_also_matches_across_a_key_boundary_is_not_misplaced() {
-        // `":"` occurs twice, overlapping, in `{"k":":"}`; the event must not be spliced at
-        // the first occurrence
-        let s = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\":\"},\"finish_reason\":null}]}\n\n\
-                 data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"536-90-4399\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert_eq!(texts(&out), ":[REDACTED:US_SSN]");
-        for line in out.lines() {
-            if let Some(d) = line.strip_prefix("data: ")
-                && d != "[DONE]"
-            {
-                serde_json::from_str::<Value>(d).expect("valid JSON");
-            }
-        }
-    }
-    fn aws_block_rules() -> StreamRules {
-        rules(&[], |f| f.detector.starts_with("aws_"))
-    }
-
-    #[test]
-    fn a_block_rule_ends_the_stream_with_the_providers_error_event() {
-        let input = openai_events(&[
-            "Here you go: AKIA4HBW",
-            "6E62M7NGFVGF is the key, ",
-            "and more text follows.",
-        ]);
-        for cut in 0..input.len() {
-            let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), aws_block_rules());
-            let mut out = Vec::new();
-            r.push(&input[..cut], &mut out);
-            r.push(&input[cut..], &mut out);
-            r.finish(&mut out);
-            let out = String::from_utf8(out).unwrap();
-            assert!(r.blocked(), "cut {cut}");
-            assert!(
-                !out.contains("AKIA4HBW") && !out.contains("6E62M7NGFVGF"),
-                "cut {cut}: {out}"
-            );
-            assert!(
-                !out.contains("more text follows") && !out.contains("[DONE]"),
-                "cut {cut}: {out}"
-            );
-            let last = out.trim_end().lines().last().unwrap();
-            let v: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(v["error"]["code"], "rampart_blocked", "cut {cut}: {out}");
-            assert!(
-                texts(out.as_bytes()).starts_with("Here you go"),
-                "cut {cut}: {out}"
-            );
-        }
-    }
-
-    #[test]
-    fn anthropic_streams_end_with_an_error_event() {
-        let mut s = String::new();
-        for t in ["key AKIA4HBW6E62M7NGFVGF ", "more"] {
-            let v = serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
-            s.push_str(&format!("event: content_block_delta\ndata: {v}\n\n"));
-        }
-        let mut r = with_rules(
-            Box::new(rampart_llm::anthropic::Anthropic),
-            aws_block_rules(),
-        );
-        let out = rewrite(&mut r, s.as_bytes());
-        let last = out.trim_end().rsplit("\n\n").next().unwrap();
-        assert!(last.starts_with("event: error\ndata: {"), "{out}");
-        assert!(
-            out.contains("rampart_blocked") && !out.contains("AKIA"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn monitor_mode_never_ends_a_stream() {
-        let input = openai_events(&["key AKIA4HBW6E62M7NGFVGF ", "more"]);
-        // nothing enforced: neither redaction nor blocks
-        let mut r = with_rules(
-            Box::new(rampart_llm::openai::OpenAi),
-            rules(&DataClass::ALL, |_| false),
-        );
-        let out = rewrite(&mut r, &input);
-        assert!(!r.blocked());
-        assert_eq!(texts(&out), "key AKIA4HBW6E62M7NGFVGF more");
-    }
-    #[test]
-    fn a_key_split_across_cohere_tool_call_events_is_redacted() {
-        let mut s = String::new();
-        for args in ["{\"key\": \"AKIA4HBW", "6E62M7NGFVGF\"}"] {
-            let v = serde_json::json!({"type":"tool-call-delta","index":0,"delta":{"message":{"tool_calls":{"function":{"arguments":args}}}}});
-            s.push_str(&format!("event: tool-call-delta\ndata: {v}\n\n"));
-        }
-        s.push_str("event: tool-call-end\ndata: {\"type\":\"tool-call-end\",\"index\":0}\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::cohere::Cohere));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert!(
-            !out.contains("AKIA4HBW") && !out.contains("6E62M7NGFVGF"),
-            "{out}"
-        );
-        let args = joined(&out, "/delta/message/tool_calls/function/arguments");
-        assert_eq!(args, "{\"key\": \"[REDACTED:SECRET]\"}");
-        // held-back arguments come before the event that ends the call
-        assert!(out.rfind("tool-call-delta").unwrap() < out.find("tool-call-end").unwrap());
-    }
-
-    #[test]
-    fn gemini_thoughts_and_answer_text_are_scanned_as_streams() {
-        let mut s = String::new();
-        for (thought, text) in [
-            ("the number is 53", "Call 415-"),
-            ("6-90-4399 ok", "555-0132 now"),
-        ] {
-            let v = serde_json::json!({"candidates":[{"content":{"parts":[{"text":thought,"thought":true},{"text":text}],"role":"model"}}]});
-            s.push_str(&format!("data: {v}\n\n"));
-        }
-        s.push_str("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]},\"finishReason\":\"STOP\"}]}\n\n");
-        let mut r = rewriter(Box::new(rampart_llm::gemini::Gemini));
-        let out = rewrite(&mut r, s.as_bytes());
-        assert!(!out.contains("6-90-4399") && !out.contains("0132"), "{out}");
-        assert_eq!(r.findings().len(), 2, "{out}");
-    }
-}
+#[path = "sse_tests.rs"]
+mod tests;

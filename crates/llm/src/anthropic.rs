@@ -52,6 +52,30 @@ impl Provider for Anthropic {
         }
     }
 
+    /// Per content block (`index`; the first block's channel is `text`, block I's
+    /// `block:I`): the deltas' `text`, `partial_json` and `thinking`, and the block's seed in
+    /// `content_block_start` (`content_block.text`, `content_block.thinking`). Signatures,
+    /// citations and a tool's `input` object are scanned with the rest of their event.
+    fn stream_paths(&self, event: &Value) -> Vec<(String, String)> {
+        let (holder, fields): (&str, &[&str]) = match event.get("type").and_then(Value::as_str) {
+            Some("content_block_delta") => ("delta", &STREAM_FIELDS),
+            Some("content_block_start") => ("content_block", &["text", "thinking"]),
+            _ => return Vec::new(),
+        };
+        let channel = block_channel(event);
+        fields
+            .iter()
+            .map(|f| format!("/{holder}/{f}"))
+            .filter(|path| text_at(event, path).is_some())
+            .map(|path| (channel.clone(), path))
+            .collect()
+    }
+
+    fn ends_channel(&self, event: &Value, channel: &str) -> bool {
+        event.get("type").and_then(Value::as_str) != Some("content_block_stop")
+            || block_channel(event) == channel
+    }
+
     fn ends_text(&self, event_name: Option<&str>, event: Option<&Value>) -> bool {
         let kind = event
             .and_then(|e| e.get("type"))
@@ -89,5 +113,13 @@ impl Provider for Anthropic {
             _ => "api_error",
         };
         json!({"type": "error", "error": {"type": kind, "message": format!("{code}: {message}"), "code": code}})
+    }
+}
+
+/// The channel of a content block: `text` for the first, `block:I` for block I.
+fn block_channel(event: &Value) -> String {
+    match event.get("index").and_then(Value::as_u64).unwrap_or(0) {
+        0 => "text".to_owned(),
+        i => format!("block:{i}"),
     }
 }

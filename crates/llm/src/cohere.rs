@@ -40,35 +40,26 @@ impl Provider for Cohere {
         set_at(event, "/delta/message/content/text", text);
     }
 
-    /// Generated text (`content-delta`), the tool plan (`tool-plan-delta`) and each tool
-    /// call's arguments (`tool-call-delta`, channel `tool:INDEX`).
-    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
+    /// Generated text per content index (`content-start` seed and `content-delta`; channel
+    /// `text`, or `text:I` for index I), the tool plan (`tool-plan-delta`, `plan`) and each
+    /// tool call's arguments (`tool-call-start` seed and `tool-call-delta`, `tool:INDEX`).
+    fn stream_paths(&self, event: &Value) -> Vec<(String, String)> {
+        let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
         let (channel, path) = match event.get("type").and_then(Value::as_str) {
-            Some("content-delta") => ("text".to_owned(), "/delta/message/content/text"),
+            Some("content-delta" | "content-start") => {
+                (text_channel(index), "/delta/message/content/text")
+            }
             Some("tool-plan-delta") => ("plan".to_owned(), "/delta/message/tool_plan"),
-            Some("tool-call-delta") => (
-                format!(
-                    "tool:{}",
-                    event.get("index").and_then(Value::as_u64).unwrap_or(0)
-                ),
+            Some("tool-call-delta" | "tool-call-start") => (
+                format!("tool:{index}"),
                 "/delta/message/tool_calls/function/arguments",
             ),
             _ => return Vec::new(),
         };
-        text_at(event, path)
-            .map(|t| vec![(channel, t.to_owned())])
-            .unwrap_or_default()
-    }
-
-    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
-        let path = match channel {
-            "text" => "/delta/message/content/text",
-            "plan" => "/delta/message/tool_plan",
-            _ if channel.starts_with("tool:") => "/delta/message/tool_calls/function/arguments",
-            _ => return,
-        };
         if text_at(event, path).is_some() {
-            set_at(event, path, text);
+            vec![(channel, path.to_owned())]
+        } else {
+            Vec::new()
         }
     }
 
@@ -83,6 +74,18 @@ impl Provider for Cohere {
         })
     }
 
+    /// `content-end` and `tool-call-end` end their own index; a tool call's start ends the
+    /// text and plan before it.
+    fn ends_channel(&self, event: &Value, channel: &str) -> bool {
+        let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+        match event.get("type").and_then(Value::as_str) {
+            Some("content-end") => channel == text_channel(index),
+            Some("tool-call-end") => channel == format!("tool:{index}"),
+            Some("tool-call-start") => !channel.starts_with("tool:"),
+            _ => true,
+        }
+    }
+
     fn usage(&self, body: &Value) -> Option<Usage> {
         let u = at(body, "/usage/tokens").or_else(|| at(body, "/delta/usage/tokens"))?;
         Some(Usage {
@@ -93,5 +96,13 @@ impl Provider for Cohere {
 
     fn error(&self, _status: u16, code: &str, message: &str) -> Value {
         json!({"id": code, "message": format!("{code}: {message}")})
+    }
+}
+
+/// The channel of content index I: `text` for the first, `text:I` for others.
+fn text_channel(index: u64) -> String {
+    match index {
+        0 => "text".to_owned(),
+        i => format!("text:{i}"),
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, at_mut, set_at, text_at};
+use crate::{Provider, Usage, at, set_at, text_at};
 
 /// The Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`).
 #[derive(Debug)]
@@ -51,57 +51,64 @@ impl Provider for Gemini {
         set_at(event, "/candidates/0/content/parts/0/text", text);
     }
 
-    /// Every text part of the first candidate: answer text (channel `text`) and thought
+    /// Every text part of every candidate: answer text (channel `text`) and thought
     /// summaries (`thought`); a second part of the same kind in one event is its own channel
-    /// (`text:INDEX`). Function-call arguments come whole in one event and are scanned there.
-    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
-        let Some(parts) = at(event, "/candidates/0/content/parts").and_then(Value::as_array) else {
+    /// (`text:INDEX`); candidates after the first carry `candidate:K/` in front.
+    /// Function-call arguments come whole in one event and are scanned there.
+    fn stream_paths(&self, event: &Value) -> Vec<(String, String)> {
+        let Some(candidates) = event.get("candidates").and_then(Value::as_array) else {
             return Vec::new();
         };
         let mut out: Vec<(String, String)> = Vec::new();
-        for (i, part) in parts.iter().enumerate() {
-            let Some(text) = part.get("text").and_then(Value::as_str) else {
+        for (k, candidate) in candidates.iter().enumerate() {
+            let prefix = candidate_prefix(candidate, k);
+            let Some(parts) = at(candidate, "/content/parts").and_then(Value::as_array) else {
                 continue;
             };
-            let kind = if part.get("thought").and_then(Value::as_bool) == Some(true) {
-                "thought"
-            } else {
-                "text"
-            };
-            let channel = if out.iter().any(|(c, _)| c == kind) {
-                format!("{kind}:{i}")
-            } else {
-                kind.to_owned()
-            };
-            out.push((channel, text.to_owned()));
+            let mut kinds: Vec<&str> = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                if !part.get("text").is_some_and(Value::is_string) {
+                    continue;
+                }
+                let kind = if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                    "thought"
+                } else {
+                    "text"
+                };
+                let channel = if kinds.contains(&kind) {
+                    format!("{prefix}{kind}:{i}")
+                } else {
+                    format!("{prefix}{kind}")
+                };
+                kinds.push(kind);
+                out.push((channel, format!("/candidates/{k}/content/parts/{i}/text")));
+            }
         }
         out
     }
 
-    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
-        let index = self
-            .stream_parts(event)
-            .iter()
-            .position(|(c, _)| c == channel);
-        let Some(k) = index else {
-            return;
+    fn ends_channel(&self, event: &Value, channel: &str) -> bool {
+        let Some(candidates) = event.get("candidates").and_then(Value::as_array) else {
+            return true;
         };
-        // the k-th text part
-        if let Some(part) = at_mut(event, "/candidates/0/content/parts")
-            .and_then(Value::as_array_mut)
-            .and_then(|parts| {
-                parts
-                    .iter_mut()
-                    .filter(|p| p.get("text").is_some_and(Value::is_string))
-                    .nth(k)
-            })
-        {
-            part["text"] = Value::String(text.to_owned());
-        }
+        candidates.iter().enumerate().any(|(k, c)| {
+            c.get("finishReason").is_some() && {
+                let prefix = candidate_prefix(c, k);
+                if prefix.is_empty() {
+                    !channel.starts_with("candidate:")
+                } else {
+                    channel.starts_with(&prefix)
+                }
+            }
+        })
     }
 
     fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
-        event.is_none_or(|e| at(e, "/candidates/0/finishReason").is_some())
+        event.is_none_or(|e| {
+            e.get("candidates")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| cs.iter().any(|c| c.get("finishReason").is_some()))
+        })
     }
 
     fn usage(&self, body: &Value) -> Option<Usage> {
@@ -131,5 +138,17 @@ impl Provider for Gemini {
         };
         json!({"error": {"code": status, "message": format!("{code}: {message}"), "status": name,
             "details": [{"reason": code}]}})
+    }
+}
+
+/// The channel-name prefix of a candidate: none for the first, `candidate:K/` for the others.
+fn candidate_prefix(candidate: &Value, position: usize) -> String {
+    match candidate
+        .get("index")
+        .and_then(Value::as_u64)
+        .unwrap_or(position as u64)
+    {
+        0 => String::new(),
+        k => format!("candidate:{k}/"),
     }
 }

@@ -48,21 +48,66 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// for.
     fn set_stream_text(&self, event: &mut Value, text: &str);
 
+    /// Where every piece of streamed text in an event lies: `(channel, pointer)`, the pointer a
+    /// JSON pointer (without escapes) to a string. Each text-bearing field is its own channel
+    /// (`text` for the generated text of the first choice or block; `tool:N` for the
+    /// arguments of tool call N; other choices, blocks, candidates and output items carry
+    /// their index in the channel name), so a value split across events of one field is
+    /// caught and text never moves between fields. Anything in an event that is not listed
+    /// here is scanned as a whole, event by event.
+    fn stream_paths(&self, event: &Value) -> Vec<(String, String)> {
+        let _ = event;
+        Vec::new()
+    }
+
     /// Every piece of streamed text an event carries, each with the channel it belongs to
-    /// (`text` for generated text; `tool:N` for the arguments of tool call N, which also arrive
-    /// piece by piece). Each channel is scanned as one stream.
+    /// (see [`Provider::stream_paths`]). Each channel is scanned as one stream.
     fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
-        self.stream_text(event)
-            .map(|t| vec![("text".to_owned(), t.to_owned())])
-            .unwrap_or_default()
+        let paths = self.stream_paths(event);
+        if paths.is_empty() {
+            return self
+                .stream_text(event)
+                .map(|t| vec![("text".to_owned(), t.to_owned())])
+                .unwrap_or_default();
+        }
+        paths
+            .into_iter()
+            .filter_map(|(channel, path)| Some((channel, text_at(event, &path)?.to_owned())))
+            .collect()
     }
 
     /// Replaces the piece of `channel` in an event that [`Provider::stream_parts`] listed it
     /// for.
     fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
-        if channel == "text" {
-            self.set_stream_text(event, text);
+        let paths = self.stream_paths(event);
+        if paths.is_empty() {
+            if channel == "text" {
+                self.set_stream_text(event, text);
+            }
+            return;
         }
+        if let Some((_, path)) = paths.iter().find(|(c, _)| c == channel)
+            && text_at(event, path).is_some()
+        {
+            set_at(event, path, text);
+        }
+    }
+
+    /// Pointers to values of an event that repeat its streamed text piece by piece outside
+    /// the channels (OpenAI `logprobs`: a token string and its bytes per token). They cannot
+    /// be redacted consistently with the text, so the gateway removes them (sets them to
+    /// `null`).
+    fn stream_echoes(&self, event: &Value) -> Vec<String> {
+        let _ = event;
+        Vec::new()
+    }
+
+    /// Whether an event that [`Provider::ends_text`] says ends text ends `channel` (one
+    /// choice of several finishing ends only that choice's channels). Other channels keep
+    /// their held-back text and their scanner, so a value split around the event is caught.
+    fn ends_channel(&self, event: &Value, channel: &str) -> bool {
+        let _ = (event, channel);
+        true
     }
 
     /// Whether text held back must be released before this event (it ends a text block or the
@@ -337,6 +382,82 @@ mod tests {
             e.pointer("/candidates/0/content/parts/3/text"),
             Some(&json!("B"))
         );
+    }
+
+    #[test]
+    fn each_text_field_of_each_index_is_named_as_its_own_channel() {
+        let cases: Vec<(Box<dyn Provider>, Value, &[&str])> = vec![
+            (
+                Box::new(openai::OpenAi),
+                json!({"choices":[
+                    {"index":0,"delta":{"content":"a","refusal":"b","function_call":{"arguments":"c"}}},
+                    {"index":2,"delta":{"content":"d","tool_calls":[{"index":1,"function":{"arguments":"e"}}]}}]}),
+                &[
+                    "text",
+                    "refusal",
+                    "function",
+                    "choice:2/text",
+                    "choice:2/tool:1",
+                ],
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"choices":[{"index":1,"text":"a"}]}),
+                &["choice:1/text"],
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"type":"response.function_call_arguments.delta","item_id":"f","output_index":3,"delta":"{"}),
+                &["item:f:0/response.function_call_arguments.delta"],
+            ),
+            (
+                Box::new(openai::OpenAi),
+                json!({"type":"response.output_text.done","item_id":"m","text":"whole"}),
+                &[],
+            ),
+            (
+                Box::new(anthropic::Anthropic),
+                json!({"type":"content_block_start","index":2,"content_block":{"type":"text","text":"seed"}}),
+                &["block:2"],
+            ),
+            (
+                Box::new(gemini::Gemini),
+                json!({"candidates":[{"content":{"parts":[{"text":"a"}]}},{"index":1,"content":{"parts":[{"text":"b"},{"text":"c"}]}}]}),
+                &["text", "candidate:1/text", "candidate:1/text:1"],
+            ),
+            (
+                Box::new(cohere::Cohere),
+                json!({"type":"tool-call-start","index":1,"delta":{"message":{"tool_calls":{"function":{"name":"f","arguments":"{"}}}}}),
+                &["tool:1"],
+            ),
+        ];
+        for (p, mut event, want) in cases {
+            let parts = p.stream_parts(&event);
+            let channels: Vec<&str> = parts.iter().map(|(c, _)| c.as_str()).collect();
+            assert_eq!(channels, want, "{}: {event}", p.id());
+            for (c, _) in &parts {
+                p.set_stream_part(&mut event, c, "X");
+            }
+            assert!(
+                p.stream_parts(&event).iter().all(|(_, t)| t == "X"),
+                "{}: {event}",
+                p.id()
+            );
+        }
+    }
+
+    #[test]
+    fn one_finished_choice_ends_only_its_own_channels() {
+        let o = openai::OpenAi;
+        let e = json!({"choices":[{"index":1,"delta":{},"finish_reason":"stop"}]});
+        assert!(o.ends_text(None, Some(&e)));
+        assert!(o.ends_channel(&e, "choice:1/text"));
+        assert!(!o.ends_channel(&e, "text") && !o.ends_channel(&e, "choice:2/tool:0"));
+        let g = gemini::Gemini;
+        assert!(!g.ends_text(None, Some(&json!({"usageMetadata":{"promptTokenCount":1}}))));
+        let a = anthropic::Anthropic;
+        let stop = json!({"type":"content_block_stop","index":1});
+        assert!(a.ends_channel(&stop, "block:1") && !a.ends_channel(&stop, "text"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, at_mut, set_at, text_at};
+use crate::{Provider, Usage, at, set_at, text_at};
 
 /// The OpenAI API (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`).
 #[derive(Debug)]
@@ -49,48 +49,111 @@ impl Provider for OpenAi {
         }
     }
 
-    fn stream_parts(&self, event: &Value) -> Vec<(String, String)> {
-        let mut parts: Vec<(String, String)> = self
-            .stream_text(event)
-            .map(|t| vec![("text".to_owned(), t.to_owned())])
-            .unwrap_or_default();
-        if let Some(calls) = at(event, "/choices/0/delta/tool_calls").and_then(Value::as_array) {
-            for (i, call) in calls.iter().enumerate() {
-                let index = call
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(i as u64);
-                if let Some(args) = at(call, "/function/arguments").and_then(Value::as_str) {
-                    parts.push((format!("tool:{index}"), args.to_owned()));
+    /// Chat completions: per choice, the text (`delta.content`, or `text` of a
+    /// `/v1/completions` stream), the refusal, each tool call's arguments and the legacy
+    /// function call's arguments; the first choice's channels are named `text`, `refusal`,
+    /// `tool:N`, `function`, another choice's carry `choice:I/` in front. Responses API: every
+    /// `response.*.delta` event's `delta` string, one channel per output item (`item_id`, or
+    /// `output_index`), content or summary index, and event type.
+    fn stream_paths(&self, event: &Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(kind) = event.get("type").and_then(Value::as_str) {
+            if kind.starts_with("response.")
+                && kind.ends_with(".delta")
+                && event.get("delta").is_some_and(Value::is_string)
+            {
+                let part = ["content_index", "summary_index"]
+                    .iter()
+                    .find_map(|k| event.get(*k).and_then(Value::as_u64))
+                    .unwrap_or(0);
+                out.push((
+                    format!("{}{part}/{kind}", item_prefix(event)),
+                    "/delta".to_owned(),
+                ));
+            }
+            return out;
+        }
+        let Some(choices) = event.get("choices").and_then(Value::as_array) else {
+            return out;
+        };
+        for (i, choice) in choices.iter().enumerate() {
+            let prefix = choice_prefix(choice, i);
+            let base = format!("/choices/{i}");
+            let mut add = |name: String, path: String| {
+                if text_at(event, &path).is_some() {
+                    out.push((format!("{prefix}{name}"), path));
+                }
+            };
+            add("text".to_owned(), format!("{base}/delta/content"));
+            add("text".to_owned(), format!("{base}/text"));
+            add("refusal".to_owned(), format!("{base}/delta/refusal"));
+            add(
+                "reasoning".to_owned(),
+                format!("{base}/delta/reasoning_content"),
+            );
+            add(
+                "function".to_owned(),
+                format!("{base}/delta/function_call/arguments"),
+            );
+            if let Some(calls) = at(choice, "/delta/tool_calls").and_then(Value::as_array) {
+                for (j, call) in calls.iter().enumerate() {
+                    let index = call
+                        .get("index")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(j as u64);
+                    add(
+                        format!("tool:{index}"),
+                        format!("{base}/delta/tool_calls/{j}/function/arguments"),
+                    );
                 }
             }
         }
-        parts
+        out
     }
 
-    fn set_stream_part(&self, event: &mut Value, channel: &str, text: &str) {
-        let Some(index) = channel.strip_prefix("tool:") else {
-            if channel == "text" {
-                self.set_stream_text(event, text);
-            }
-            return;
-        };
-        let Some(calls) =
-            at_mut(event, "/choices/0/delta/tool_calls").and_then(Value::as_array_mut)
-        else {
-            return;
-        };
-        for (i, call) in calls.iter_mut().enumerate() {
-            let n = call
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(i as u64);
-            if n.to_string() == index
-                && let Some(slot) = at_mut(call, "/function/arguments")
-            {
-                *slot = Value::String(text.to_owned());
-            }
+    /// Log probabilities repeat the text token by token (`token`, `bytes`, `top_logprobs`),
+    /// in chat choices and in Responses API text deltas.
+    fn stream_echoes(&self, event: &Value) -> Vec<String> {
+        let present = |v: &Value| !v.is_null();
+        if event.get("type").is_some() {
+            return event
+                .get("logprobs")
+                .is_some_and(present)
+                .then(|| "/logprobs".to_owned())
+                .into_iter()
+                .collect();
         }
+        event
+            .get("choices")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.get("logprobs").is_some_and(present))
+                    .map(|(i, _)| format!("/choices/{i}/logprobs"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn ends_channel(&self, event: &Value, channel: &str) -> bool {
+        if let Some(kind) = event.get("type").and_then(Value::as_str) {
+            // an item's `.done` ends that item's channels; the end of the response, all
+            return !kind.ends_with(".done") || channel.starts_with(&item_prefix(event));
+        }
+        let Some(choices) = event.get("choices").and_then(Value::as_array) else {
+            return true;
+        };
+        choices.iter().enumerate().any(|(i, c)| {
+            c.get("finish_reason").is_some_and(|r| !r.is_null()) && {
+                let prefix = choice_prefix(c, i);
+                if prefix.is_empty() {
+                    !channel.starts_with("choice:") && !channel.starts_with("item:")
+                } else {
+                    channel.starts_with(&prefix)
+                }
+            }
+        })
     }
 
     fn ends_text(&self, _event_name: Option<&str>, event: Option<&Value>) -> bool {
@@ -98,9 +161,21 @@ impl Provider for OpenAi {
             // `data: [DONE]`, or anything that is not JSON
             None => true,
             Some(e) => {
-                at(e, "/choices/0/finish_reason").is_some_and(|r| !r.is_null())
+                e.get("choices")
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.get("finish_reason").is_some_and(|r| !r.is_null()))
+                    })
                     || e.get("type").and_then(Value::as_str).is_some_and(|t| {
-                        t == "response.output_text.done" || t == "response.completed"
+                        t.ends_with(".done")
+                            || matches!(
+                                t,
+                                "response.completed"
+                                    | "response.failed"
+                                    | "response.incomplete"
+                                    | "error"
+                            )
                     })
             }
         }
@@ -122,5 +197,31 @@ impl Provider for OpenAi {
 
     fn error(&self, _status: u16, code: &str, message: &str) -> Value {
         json!({"error": {"message": message, "type": "rampart_error", "param": null, "code": code}})
+    }
+}
+
+/// The channel-name prefix of a choice: none for the first, `choice:I/` for the others.
+fn choice_prefix(choice: &Value, position: usize) -> String {
+    match choice
+        .get("index")
+        .and_then(Value::as_u64)
+        .unwrap_or(position as u64)
+    {
+        0 => String::new(),
+        i => format!("choice:{i}/"),
+    }
+}
+
+/// The channel-name prefix of a Responses API output item: `item:ID:` (or its output index).
+fn item_prefix(event: &Value) -> String {
+    match event.get("item_id").and_then(Value::as_str) {
+        Some(id) => format!("item:{id}:"),
+        None => format!(
+            "item:#{}:",
+            event
+                .get("output_index")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        ),
     }
 }
