@@ -11,7 +11,8 @@ use clap::{Args, Subcommand};
 use rampart_core::{Direction, Finding};
 use rampart_detect::{ScanOptions, Scanner};
 use rampart_gateway::policies::{self, LoadError};
-use rampart_policy::{Caller, Exchange, PolicySet, Source, testcase};
+use rampart_policy::names::{PROVIDER_NAMES, SIGNAL_NAMES};
+use rampart_policy::{Caller, Catalog, Exchange, PolicySet, Source, testcase};
 
 /// Arguments of `rampart policy`.
 #[derive(Debug, Args)]
@@ -185,6 +186,8 @@ fn test(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no test files (*_test.yaml) under the given paths");
     }
     let scanner = Scanner::builtin();
+    let ids = policies::detector_ids();
+    let catalog = Catalog { detectors: &ids };
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut sets: BTreeMap<Vec<PathBuf>, Arc<PolicySet>> = BTreeMap::new();
     for file in &files {
@@ -194,7 +197,9 @@ fn test(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             name: file.display().to_string(),
             text,
         };
-        let tests = match testcase::parse(&source) {
+        // names (detectors, classes, providers, signals, expectations) are checked like
+        // policies' names, so a case cannot pass by naming a detector that does not exist
+        let tests = match testcase::parse_checked(&source, &catalog) {
             Ok(t) => t,
             Err(d) => {
                 eprintln!("{d}");
@@ -284,13 +289,24 @@ fn findings_of(scanner: &Scanner, case: &testcase::TestCase) -> Result<Vec<Findi
 }
 
 fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    // the closed sets among the options (route, host, namespace, workload, ... are free-form)
+    if let Some(p) = &a.provider {
+        PROVIDER_NAMES
+            .check(p)
+            .map_err(|e| anyhow::anyhow!("--provider: {e}"))?;
+    }
+    for s in &a.signals {
+        SIGNAL_NAMES
+            .check(s)
+            .map_err(|e| anyhow::anyhow!("--signal: {e}"))?;
+    }
     let set = policies::load(&a.policies)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .shared();
     let direction = match a.direction.as_str() {
         "request" => Direction::Request,
         "response" => Direction::Response,
-        other => anyhow::bail!("--direction takes request or response, not {other:?}"),
+        other => anyhow::bail!("--direction: unknown direction `{other}`; use request or response"),
     };
     let mut labels = BTreeMap::new();
     for l in &a.labels {

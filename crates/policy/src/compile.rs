@@ -1297,7 +1297,7 @@ fn is_dns_label(s: &str) -> bool {
 }
 
 /// The candidate closest to `word` by edit distance, when it is close.
-fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let (best, distance) = candidates
         .iter()
         .map(|c| (*c, edit_distance(word, c)))

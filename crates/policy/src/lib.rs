@@ -19,10 +19,11 @@ mod decide;
 pub mod doc;
 mod groups;
 pub mod limit;
+pub mod names;
 mod select;
 pub mod testcase;
 
-pub use compile::{Catalog, LLM_DETECTORS, PROVIDERS, PolicySet, fingerprint};
+pub use compile::{Catalog, LLM_DETECTORS, PROVIDERS, PolicySet, SIGNALS, fingerprint};
 pub use decide::{Decision, Explanation, FindingVerdict, Origin, Selection, Verdict};
 pub use groups::GROUPS;
 pub use limit::{Budget, KeyPart, Limit, Quantity, Rate, Window};

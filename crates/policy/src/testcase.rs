@@ -12,13 +12,14 @@
 //!     expect: {decision: redact, redacted: [US_SSN], decidedBy: default/pii}
 //! ```
 
-use rampart_core::{Action, DataClass, Finding};
+use rampart_core::{Action, Finding};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::decide::action_name;
+use crate::names::{self, ACTION_NAMES, EGRESS_NAMES, Names, PROVIDER_NAMES, SIGNAL_NAMES};
 use crate::select::Exchange;
-use crate::{Diagnostic, Diagnostics, EgressVerdict, Level, PolicySet, Source};
+use crate::{Catalog, Diagnostic, Diagnostics, EgressVerdict, Level, PolicySet, Source};
 
 /// A file of test cases.
 #[derive(Debug, Deserialize)]
@@ -61,10 +62,10 @@ pub struct TestCase {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GivenFinding {
-    /// Data class name.
-    pub class: String,
-    /// Detector id.
-    pub detector: String,
+    /// Data class name, with where it was written.
+    pub class: Spanned<String>,
+    /// Detector id, with where it was written.
+    pub detector: Spanned<String>,
     /// Confidence, 1 when left out.
     #[serde(default = "one")]
     pub score: f32,
@@ -95,6 +96,12 @@ pub struct Expect {
 pub struct Located {
     /// `file:line`.
     pub place: String,
+    /// The test file's name.
+    pub file: String,
+    /// The case's 1-based line.
+    pub line: u32,
+    /// The case's 1-based column.
+    pub column: u32,
     /// The case.
     pub case: TestCase,
 }
@@ -109,6 +116,9 @@ pub fn parse(source: &Source) -> Result<Tests, Diagnostics> {
                 .into_iter()
                 .map(|t| Located {
                     place: format!("{}:{}", source.name, t.referenced.line()),
+                    file: source.name.clone(),
+                    line: t.referenced.line() as u32,
+                    column: t.referenced.column() as u32,
                     case: t.value,
                 })
                 .collect(),
@@ -133,15 +143,86 @@ pub fn parse(source: &Source) -> Result<Tests, Diagnostics> {
     }
 }
 
+/// Parses a test file and checks every closed name in it ([`check_names`]): the diagnostics
+/// of both, or the cases.
+pub fn parse_checked(source: &Source, catalog: &Catalog<'_>) -> Result<Tests, Diagnostics> {
+    let tests = parse(source)?;
+    let diags = check_names(&tests, catalog);
+    if diags.is_empty() {
+        Ok(tests)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+/// Every name in the cases that is outside its closed set, as errors with a close-match hint:
+/// finding classes and detector ids (against `catalog`, unless it is empty), the exchange's
+/// provider and signals, and the expected decision, `would`, redacted classes and egress
+/// verdict. The same check as policies get, so a case cannot pass by naming a detector that
+/// does not exist.
+pub fn check_names(tests: &Tests, catalog: &Catalog<'_>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let detectors = names::detector_names(catalog.detectors);
+    for located in &tests.cases {
+        let case = &located.case;
+        // names of the case as a whole are reported at the case's line
+        let mut at_case = |result: Result<(), names::UnknownName>| {
+            if let Err(e) = result {
+                diags.push(error(&located.file, located.line, located.column, e));
+            }
+        };
+        let check = |set: &Names<'_>, name: &str| set.check(name);
+        if let Some(p) = &case.exchange.provider {
+            at_case(check(&PROVIDER_NAMES, p));
+        }
+        for s in &case.exchange.signals {
+            at_case(check(&SIGNAL_NAMES, s));
+        }
+        let e = &case.expect;
+        for a in [&e.decision, &e.would].into_iter().flatten() {
+            at_case(check(&ACTION_NAMES, a));
+        }
+        if let Some(v) = &e.egress {
+            at_case(check(&EGRESS_NAMES, v));
+        }
+        for c in e.redacted.iter().flatten() {
+            at_case(names::check_class(c).map(|_| ()));
+        }
+        for f in &case.findings {
+            let place =
+                |s: &Spanned<String>| (s.referenced.line() as u32, s.referenced.column() as u32);
+            if let Err(e) = names::check_class(&f.class.value) {
+                let (line, column) = place(&f.class);
+                diags.push(error(&located.file, line, column, e));
+            }
+            if let Err(e) = detectors.check(&f.detector.value) {
+                let (line, column) = place(&f.detector);
+                diags.push(error(&located.file, line, column, e));
+            }
+        }
+    }
+    diags
+}
+
+fn error(file: &str, line: u32, column: u32, e: names::UnknownName) -> Diagnostic {
+    Diagnostic {
+        level: Level::Error,
+        file: file.to_owned(),
+        line,
+        column,
+        message: e.message(),
+        hint: Some(e.hint),
+    }
+}
+
 impl GivenFinding {
     /// As a finding (span 0..0, no hash).
     pub fn to_finding(&self) -> Result<Finding, String> {
-        let class = DataClass::from_name(&self.class)
-            .ok_or_else(|| format!("unknown data class `{}`", self.class))?;
+        let class = names::check_class(&self.class.value).map_err(|e| e.to_string())?;
         Ok(Finding {
             class,
             // test findings live as long as the test run
-            detector: Box::leak(self.detector.clone().into_boxed_str()),
+            detector: Box::leak(self.detector.value.clone().into_boxed_str()),
             span: rampart_core::Span::new(0, 0),
             score: self.score,
             severity: rampart_core::Severity::High,
