@@ -30,6 +30,10 @@ pub struct UpArgs {
     /// repeatable. Without any, the embedded default policy applies.
     #[arg(long = "policy", value_name = "PATH")]
     policies: Vec<PathBuf>,
+    /// Start even when no loaded policy is in enforce mode (an empty or monitor-only set);
+    /// without it such a set is refused at start and on reload.
+    #[arg(long)]
+    allow_unenforced: bool,
 }
 
 /// Runs the gateway until interrupted.
@@ -53,6 +57,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.policies.is_empty() {
         config.policies = args.policies.clone();
+    }
+    if args.allow_unenforced {
+        config.allow_unenforced = true;
     }
     for u in &args.upstreams {
         let (id, url) = u

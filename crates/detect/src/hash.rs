@@ -3,7 +3,8 @@
 use rampart_core::{DataClass, ValueHash};
 
 /// A 256-bit key for [`HashKey::hash`]. Keep it secret: with the key, a hash can be checked
-/// against guesses. The default key is all zeros and is meant for tests and local runs only.
+/// against guesses. The default key is all zeros and is meant for tests only: no runtime path
+/// uses it (the scanner's default configuration takes a random key, the gateway its own).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct HashKey([u8; 32]);
 
@@ -17,6 +18,11 @@ impl HashKey {
     /// A key from 32 bytes.
     pub fn new(bytes: [u8; 32]) -> HashKey {
         HashKey(bytes)
+    }
+
+    /// Whether this is the all-zero test key.
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0; 32]
     }
 
     /// A key derived from a passphrase or any secret string of any length.

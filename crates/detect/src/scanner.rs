@@ -59,7 +59,9 @@ impl Default for ScannerConfig {
     fn default() -> Self {
         ScannerConfig {
             min_score: 0.5,
-            hash_key: HashKey::default(),
+            // a fresh random key per process: no runtime scanner hashes with a known key;
+            // callers that correlate across processes pass their own (`with_hash_key`)
+            hash_key: HashKey::random(),
         }
     }
 }
@@ -93,7 +95,7 @@ pub struct Hit {
 }
 
 /// How a group finds its candidate positions.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Candidates {
     /// Starts of literal prefixes: exact-case literals, and case-insensitive keywords.
     Literals(Vec<LiteralSet>),
@@ -109,7 +111,7 @@ enum Candidates {
 }
 
 /// One automaton over literal prefixes.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct LiteralSet {
     /// Finds the longest literal starting at a position.
     ac: AhoCorasick,
@@ -141,7 +143,7 @@ const ASSIGN: &[u8] = b":=<";
 const MAX_ASSIGN_OFFSET: usize = 64;
 
 /// The context words of the context-gated detectors of a digit group.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct ContextFilter {
     /// The words (case-insensitive).
     words: AhoCorasick,
@@ -152,7 +154,7 @@ struct ContextFilter {
 }
 
 /// Detectors sharing a gate, compiled together.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Group {
     candidates: Candidates,
     /// Leftmost-first automaton over the group's patterns, for `Scan` groups' unanchored search.
@@ -165,7 +167,7 @@ struct Group {
 
 /// One detector's own automaton: finds its span at a known start and its `v` capture group.
 /// Small, so capture extraction never runs a big automaton.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Single {
     re: Regex,
     value_group: Option<usize>,
@@ -173,7 +175,7 @@ struct Single {
 
 /// All detectors of a registry compiled into gated automata. Build once, share behind `Arc` or
 /// a `static`; scanning takes `&self` and is thread-safe.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Scanner {
     detectors: Vec<&'static Detector>,
     singles: Vec<Single>,
@@ -366,6 +368,14 @@ impl Scanner {
             Scanner::new(crate::detectors::all(), ScannerConfig::default())
                 .expect("the built-in registry compiles (checked by tests)")
         })
+    }
+
+    /// The same compiled scanner with findings hashed under `key` (the compiled automata are
+    /// shared, not rebuilt): what a gateway uses so its findings carry its own key.
+    pub fn with_hash_key(&self, key: HashKey) -> Scanner {
+        let mut s = self.clone();
+        s.config.hash_key = key;
+        s
     }
 
     /// The detectors, indexed as in [`Hit::detector`].

@@ -50,6 +50,84 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Thresholds of the abuse and model-extraction signals.
     pub abuse: rampart_limits::abuse::Thresholds,
+
+    // --- safe defaults: keys, enforcement, audit log ---
+    /// Name of the environment variable holding the secret findings' keyed hashes use
+    /// (`RAMPART_HASH_KEY` when unset). Without either, a random key is generated on first
+    /// start into `<data_dir>/hash.key` (mode 0600) and reused by later starts.
+    pub hash_key_env: Option<String>,
+    /// Start, and accept reloads, with no policy in enforce mode (an empty set, or only
+    /// monitor-mode policies). Off by default: zero enforcing policies is refused.
+    pub allow_unenforced: bool,
+    /// Rotation, retention and back-pressure of the audit log.
+    pub audit: AuditConfig,
+}
+
+/// The audit log (`<data_dir>/audit.jsonl`): rotation by size and age, gzip-compressed
+/// rotated files, retention, the bounded queue in front of the writer, and what happens when
+/// the disk takes no more writes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Rotate once the live file holds this many bytes.
+    pub max_bytes: u64,
+    /// Rotate once the live file is this old (seconds); 0 turns age rotation off.
+    pub max_age_s: u64,
+    /// Rotated files kept (`audit-<ms>.jsonl.gz`); older ones are deleted.
+    pub keep: usize,
+    /// Events the queue between exchanges and the writer holds; beyond it events are
+    /// dropped and counted (`rampart_audit_dropped_total`).
+    pub queue: usize,
+    /// When an event cannot be written: `continue` (traffic flows, the event is counted as
+    /// dropped) or `refuse` (new exchanges get 503 until writes succeed again).
+    pub on_error: AuditOnError,
+}
+
+/// What the gateway does when the audit log cannot be written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOnError {
+    /// Keep serving; count the lost events and log the error at most once a minute.
+    #[default]
+    Continue,
+    /// Answer 503 to new exchanges until the writer succeeds again.
+    Refuse,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            max_bytes: 100 << 20,
+            max_age_s: 86_400,
+            keep: 10,
+            queue: 65_536,
+            on_error: AuditOnError::Continue,
+        }
+    }
+}
+
+/// The password of `url`'s userinfo, if any.
+pub fn url_password(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let userinfo = &rest[..rest[..authority_end].rfind('@')?];
+    userinfo.split_once(':').map(|(_, p)| p)
+}
+
+/// `url` with the password of its userinfo replaced by `***` (`redis://:pw@host` ->
+/// `redis://:***@host`), for logs and error messages. Text that is not a URL with userinfo is
+/// returned as is.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user = rest[..at].split(':').next().unwrap_or("");
+    format!("{}://{user}:***@{}", &url[..scheme_end], &rest[at + 1..])
 }
 
 /// The store of rate, token and spend limits (the limits themselves are `RuntimeLimit`
@@ -98,6 +176,9 @@ impl Default for Config {
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             abuse: rampart_limits::abuse::Thresholds::default(),
+            hash_key_env: None,
+            allow_unenforced: false,
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -230,6 +311,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("policy"), "{err}");
+    }
+
+    #[test]
+    fn urls_lose_their_password() {
+        for (url, want) in [
+            ("redis://:pw@127.0.0.1:1/0", "redis://:***@127.0.0.1:1/0"),
+            ("redis://user:pw@host", "redis://user:***@host"),
+            ("rediss://u:p@ss@host:6380", "rediss://u:***@host:6380"),
+            ("redis://host:6379/0", "redis://host:6379/0"),
+            ("http://host/path@x", "http://host/path@x"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn audit_settings_parse() {
+        let c = Config::from_yaml(
+            "audit: {max_bytes: 1000, max_age_s: 60, keep: 3, on_error: refuse}\nallow_unenforced: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.audit.max_bytes, 1000);
+        assert_eq!(c.audit.keep, 3);
+        assert_eq!(c.audit.on_error, AuditOnError::Refuse);
+        assert!(c.allow_unenforced);
+        assert!(Config::from_yaml("audit: {on_error: maybe}").is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod pipeline;
 #[cfg(test)]
 pub(crate) use pipeline::redactor as pipeline_redactor;
 pub mod policies;
+mod secrets;
 pub mod sse;
 
 use std::collections::HashMap;
@@ -49,8 +50,9 @@ pub struct Gateway {
     /// The policies in force, swapped atomically on reload.
     policies: PolicyStore,
     callers: Callers,
-    /// The bearer token `/admin/*` requires, when configured.
-    admin_token: Option<String>,
+    /// The bearer token state-changing admin calls (and `/admin/*` reads off loopback)
+    /// require: from `admin_token_env`, else `<data_dir>/admin.token`.
+    admin_token: String,
     /// Rate, token and spend limits.
     limiter: Arc<rampart_limits::Limiter>,
     /// Model prices for spend limits.
@@ -100,6 +102,12 @@ pub struct Drained {
 }
 
 impl Running {
+    /// The admin API's bearer token (from `admin_token_env` or `<data_dir>/admin.token`), for
+    /// the process that embeds the gateway. Never log it.
+    pub fn admin_token(&self) -> &str {
+        &self.gateway.admin_token
+    }
+
     /// Reloads the policy files now (what SIGHUP does).
     pub fn reload_policies(&self) -> Result<Reloaded, LoadError> {
         self.gateway.reload_policies()
@@ -110,7 +118,11 @@ impl Running {
     /// open after that are cut. Returns when the data plane has stopped.
     pub async fn shutdown(self) -> Drained {
         self.gateway.stop.send_replace(true);
-        self.serving.await.unwrap_or(Drained { open: 0, cut: true })
+        let drained = self.serving.await.unwrap_or(Drained { open: 0, cut: true });
+        // every exchange has recorded: write what is queued and stop the audit writer
+        let gw = self.gateway.clone();
+        let _ = tokio::task::spawn_blocking(move || gw.audit.close()).await;
+        drained
     }
 }
 
@@ -167,7 +179,13 @@ impl Gateway {
                 anyhow::bail!("route prefix {:?} must start with /", r.prefix);
             }
         }
-        let policies = PolicyStore::open(config.policies.clone()).map_err(|e| match e {
+        let policies = PolicyStore::open(
+            config.policies.clone(),
+            policies::Requirements {
+                allow_unenforced: config.allow_unenforced,
+            },
+        )
+        .map_err(|e| match e {
             LoadError::Invalid(d) => anyhow::anyhow!("the policies do not compile:\n{d}"),
             other => anyhow::anyhow!("{other}"),
         })?;
@@ -178,18 +196,30 @@ impl Gateway {
             // the OpenAI tokenizers load in the background, not on the first limited request
             std::thread::spawn(rampart_limits::tokens::warm_up);
         }
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the data folder {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let admin_token = match &config.admin_token_env {
-            None => None,
-            Some(var) => Some(
-                std::env::var(var)
-                    .ok()
-                    .filter(|t| !t.trim().is_empty())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("admin_token_env: environment variable {var} is not set")
-                    })?
-                    .trim()
-                    .to_owned(),
-            ),
+            None => {
+                let (token, path, created) = secrets::admin_token(&config.data_dir)?;
+                if created {
+                    tracing::info!(path = %path.display(), "generated the admin API token (state-changing admin calls need `Authorization: Bearer <token>`)");
+                } else {
+                    tracing::info!(path = %path.display(), "the admin API token is in this file");
+                }
+                token
+            }
+            Some(var) => std::env::var(var)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("admin_token_env: environment variable {var} is not set")
+                })?
+                .trim()
+                .to_owned(),
         };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(upstream_tls(config.upstream_ca.as_deref())?)
@@ -201,11 +231,14 @@ impl Gateway {
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .build(https);
         let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-        let audit = audit::AuditSink::start(&config.data_dir).await?;
-        let hash_key = match std::env::var("RAMPART_HASH_KEY") {
-            Ok(secret) if !secret.is_empty() => HashKey::derive(secret.as_bytes()),
-            _ => HashKey::random(),
-        };
+        let metrics = metrics::Metrics::new();
+        let audit = audit::AuditSink::start(
+            &config.data_dir,
+            &config.audit,
+            metrics.audit_dropped.clone(),
+            metrics.audit_write_errors.clone(),
+        )?;
+        let hash_key = secrets::hash_key(config.hash_key_env.as_deref(), &config.data_dir)?;
         let callers = Callers::resolve(&config.callers, &hash_key)?;
         let abuse = rampart_limits::abuse::Tracker::new(config.abuse.clone());
         let rl = &config.rate_limits;
@@ -216,7 +249,13 @@ impl Gateway {
                     url,
                     std::time::Duration::from_millis(rl.redis_timeout_ms.max(1)),
                 )
-                .map_err(|e| anyhow::anyhow!("rate_limits.redis_url: {e}"))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "rate_limits.redis_url {}: {}",
+                        config::redact_url(url),
+                        redact_text(&e.to_string(), url)
+                    )
+                })?;
                 rampart_limits::Limiter::shared(backend, rl.fallback)
             }
         };
@@ -241,9 +280,9 @@ impl Gateway {
             abuse,
             client,
             audit,
-            metrics: metrics::Metrics::new(),
+            metrics,
+            scanner: keyed_scanner(&hash_key),
             hash_key,
-            scanner: Scanner::builtin(),
             next_id: AtomicU64::new(0),
             started_ms: now_ms(),
             tls,
@@ -300,7 +339,13 @@ impl Gateway {
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let gw = gw.clone();
-                    async move { Ok::<_, std::convert::Infallible>(gw.handle(req, peer).await) }
+                    async move {
+                        if !gw.accepting_exchanges() {
+                            gw.metrics.error("audit");
+                            return Ok::<_, std::convert::Infallible>(audit_unavailable());
+                        }
+                        Ok::<_, std::convert::Infallible>(gw.handle(req, peer).await)
+                    }
                 });
                 let mut builder =
                     hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -497,38 +542,76 @@ impl Gateway {
         }
     }
 
-    /// `/admin/*` needs the configured bearer token; without one, only a loopback admin
-    /// listener serves it.
+    /// Who may call the admin API: a state-changing call (any method but `GET` and `HEAD`)
+    /// always needs the bearer token (configured or generated); reads of `/admin/*` need it
+    /// when `admin_token_env` is configured or the admin listener is not on loopback.
     fn admin_allowed(
         &self,
         req: &hyper::Request<hyper::body::Incoming>,
     ) -> Result<(), &'static str> {
-        match &self.admin_token {
-            Some(token) => {
-                let given = req
-                    .headers()
-                    .get(http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::trim);
-                // compared by keyed hash: no early exit on the first differing byte
-                let same = given.is_some_and(|g| {
-                    self.hash_key
-                        .hash(rampart_core::DataClass::Secret, g.as_bytes())
-                        == self
-                            .hash_key
-                            .hash(rampart_core::DataClass::Secret, token.as_bytes())
-                });
-                if same {
-                    Ok(())
-                } else {
-                    Err("the admin API needs `Authorization: Bearer <token>` (admin_token_env)")
-                }
-            }
-            None if self.config.admin_listen.ip().is_loopback() => Ok(()),
-            None => Err("the admin API on a non-loopback address needs admin_token_env to be set"),
+        let given = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        // compared by keyed hash: no early exit on the first differing byte
+        let same = given.is_some_and(|g| {
+            self.hash_key
+                .hash(rampart_core::DataClass::Secret, g.as_bytes())
+                == self
+                    .hash_key
+                    .hash(rampart_core::DataClass::Secret, self.admin_token.as_bytes())
+        });
+        let read = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+        // reads keep the earlier rule: open on loopback unless a token is configured
+        let open_reads =
+            self.config.admin_token_env.is_none() && self.config.admin_listen.ip().is_loopback();
+        match (same, read) {
+            (true, _) => Ok(()),
+            (false, true) if open_reads => Ok(()),
+            (false, true) => Err(
+                "the admin API on a non-loopback address needs `Authorization: Bearer <token>` (admin_token_env, or the token in <data_dir>/admin.token)",
+            ),
+            (false, false) => Err(
+                "state-changing admin calls need `Authorization: Bearer <token>` (admin_token_env, or the token in <data_dir>/admin.token)",
+            ),
         }
     }
+
+    /// Whether new exchanges may be served: false only while the audit log cannot be
+    /// written and `audit.on_error` is `refuse` (the front end then answers 503). One atomic
+    /// load; cheap enough for every exchange.
+    pub fn accepting_exchanges(&self) -> bool {
+        self.audit.healthy()
+    }
+}
+
+/// The built-in scanner with findings hashed under `key`: compiled once per process, one
+/// keyed copy per distinct key (a handful in tests, one in a real process), kept for the
+/// process' life because exchanges and streams borrow it as `&'static`.
+fn keyed_scanner(key: &HashKey) -> &'static Scanner {
+    static KEYED: std::sync::Mutex<Vec<(HashKey, &'static Scanner)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut keyed = KEYED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, s)) = keyed.iter().find(|(k, _)| k == key) {
+        return s;
+    }
+    let s: &'static Scanner = Box::leak(Box::new(Scanner::builtin().with_hash_key(key.clone())));
+    keyed.push((key.clone(), s));
+    s
+}
+
+/// `text` with every occurrence of the URL `url` and of its password replaced by the
+/// redacted URL: error messages from clients may quote what they were given.
+fn redact_text(text: &str, url: &str) -> String {
+    let mut out = text.replace(url, &config::redact_url(url));
+    if let Some(password) = config::url_password(url)
+        && !password.is_empty()
+    {
+        out = out.replace(password, "***");
+    }
+    out
 }
 
 /// Configured callers, by keyed hash of their API key and by address range.
@@ -668,6 +751,23 @@ fn tls_acceptor(tls: &config::Tls) -> anyhow::Result<tokio_rustls::TlsAcceptor> 
         .map_err(|e| anyhow::anyhow!("tls: the certificate and key do not work together: {e}"))?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+}
+
+/// The answer while the audit log cannot be written and `audit.on_error` is `refuse`.
+fn audit_unavailable() -> hyper::Response<body::GatewayBody> {
+    hyper::Response::builder()
+        .status(503)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::RETRY_AFTER, "1")
+        .body(body::full(
+            serde_json::json!({"error": {
+                "type": "rampart_unavailable",
+                "code": "audit_unavailable",
+                "message": "the gateway cannot record exchanges right now (audit log not writable); retry later",
+            }})
+            .to_string(),
+        ))
+        .expect("static response parts are valid")
 }
 
 fn check_url(url: &str) -> anyhow::Result<()> {

@@ -60,6 +60,10 @@ pub struct Metrics {
     pub policy_reloads: Family<ReloadLabels, Counter>,
     /// Limits decisions by result.
     pub limits: Family<LimitLabels, Counter>,
+    /// Audit events lost: the writer's queue was full, or the event could not be written.
+    pub audit_dropped: Counter,
+    /// Failed writes (or rotations) of the audit log.
+    pub audit_write_errors: Counter,
     registry: Registry,
 }
 
@@ -101,6 +105,18 @@ impl Metrics {
             "Limits decisions by result (admitted, refused, unavailable)",
             limits.clone(),
         );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "audit_dropped",
+            "Audit events lost (queue full or not written)",
+            audit_dropped.clone(),
+        );
+        let audit_write_errors = Counter::default();
+        registry.register(
+            "audit_write_errors",
+            "Failed writes or rotations of the audit log",
+            audit_write_errors.clone(),
+        );
         Metrics {
             exchanges,
             findings,
@@ -108,6 +124,8 @@ impl Metrics {
             inspect_seconds,
             policy_reloads,
             limits,
+            audit_dropped,
+            audit_write_errors,
             registry,
         }
     }

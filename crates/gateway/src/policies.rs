@@ -26,6 +26,34 @@ pub enum LoadError {
     /// The files have not changed since a reload that failed with this.
     #[error("{0}")]
     StillInvalid(String),
+    /// The set compiles but no policy in it is in enforce mode: nothing would be redacted or
+    /// blocked.
+    #[error(
+        "no enforce-mode policy is loaded ({0}): add an enforcing policy (e.g. --policy policies/default.yaml) or pass --allow-unenforced (allow_unenforced: true)"
+    )]
+    Unenforced(String),
+}
+
+/// What a policy set must hold to be put in force.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Requirements {
+    /// Accept a set with no policy in enforce mode (empty, or monitor-only).
+    pub allow_unenforced: bool,
+}
+
+impl Requirements {
+    /// Checks `set` against the requirements.
+    pub fn check(&self, set: &PolicySet) -> Result<(), LoadError> {
+        if self.allow_unenforced || !set.enforcing().is_empty() {
+            return Ok(());
+        }
+        let what = if set.names().is_empty() {
+            "the policy set is empty".to_owned()
+        } else {
+            format!("only monitor-mode policies: {}", set.names().join(", "))
+        };
+        Err(LoadError::Unenforced(what))
+    }
 }
 
 /// The ids of the built-in detectors, for checking names in policies.
@@ -122,6 +150,7 @@ pub fn load(paths: &[PathBuf]) -> Result<PolicySet, LoadError> {
 /// The live policy snapshot and its reload state.
 pub struct PolicyStore {
     paths: Vec<PathBuf>,
+    requirements: Requirements,
     current: ArcSwap<PolicySet>,
     state: Mutex<ReloadState>,
 }
@@ -173,15 +202,18 @@ pub enum Reloaded {
 
 impl PolicyStore {
     /// Loads the policies of `paths` (the embedded default when empty); fails with every
-    /// diagnostic when they do not compile.
-    pub fn open(paths: Vec<PathBuf>) -> Result<PolicyStore, LoadError> {
+    /// diagnostic when they do not compile, or when the set does not meet `requirements`
+    /// (which every reload must meet too).
+    pub fn open(paths: Vec<PathBuf>, requirements: Requirements) -> Result<PolicyStore, LoadError> {
         let set = load(&paths)?;
+        requirements.check(&set)?;
         let state = ReloadState {
             sources: sources_of(&paths),
             ..ReloadState::default()
         };
         let store = PolicyStore {
             paths,
+            requirements,
             current: ArcSwap::from_pointee(set),
             state: Mutex::new(state),
         };
@@ -215,7 +247,10 @@ impl PolicyStore {
                 ));
             }
         }
-        match compile(&sources).map_err(LoadError::Invalid) {
+        let compiled = compile(&sources)
+            .map_err(LoadError::Invalid)
+            .and_then(|set| self.requirements.check(&set).map(|()| set));
+        match compiled {
             Ok(set) => {
                 let set = Arc::new(set);
                 self.current.store(set.clone());

@@ -375,7 +375,12 @@ async fn monitor_mode_changes_nothing_and_records_what_it_would_do() {
     // the shipped monitor-only policy
     let file =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/monitor-only.yaml");
-    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
+    let gw = gateway(&up, dir.path(), |c| {
+        c.policies = vec![file];
+        // a monitor-only set is refused unless asked for
+        c.allow_unenforced = true;
+    })
+    .await;
     let (status, _, _) = call(
         gw.addr,
         "POST",

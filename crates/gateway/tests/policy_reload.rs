@@ -24,8 +24,15 @@ fn chat(text: &str) -> Vec<u8> {
         .unwrap()
 }
 
-async fn admin(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, Value) {
-    let (status, _, body) = call(addr, method, path, &[], Vec::new()).await;
+/// An admin call; state-changing ones carry the gateway's admin token.
+async fn admin(gw: &rampart_gateway::Running, method: &str, path: &str) -> (u16, Value) {
+    let bearer = format!("Bearer {}", gw.admin_token());
+    let auth: &[(&str, &str)] = if method == "GET" {
+        &[]
+    } else {
+        &[("authorization", &bearer)]
+    };
+    let (status, _, body) = call(gw.admin_addr, method, path, auth, Vec::new()).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -68,7 +75,7 @@ async fn a_hundred_reloads_under_load_fail_no_request_and_never_mix_policies() {
     for i in 0..100 {
         let strategy = if i % 2 == 0 { "hash" } else { "mask" };
         std::fs::write(&file, redacting(strategy)).unwrap();
-        let (status, body) = admin(gw.admin_addr, "POST", "/admin/policies/reload").await;
+        let (status, body) = admin(&gw, "POST", "/admin/policies/reload").await;
         assert_eq!(
             (status, body["result"].as_str()),
             (200, Some("reloaded")),
@@ -77,7 +84,7 @@ async fn a_hundred_reloads_under_load_fail_no_request_and_never_mix_policies() {
         if i % 10 == 5 {
             // a broken file in between: rejected, the policy in force stays
             std::fs::write(&file, "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: x}\nspec: {rules: [{classes: [NOPE], action: redact}]}\n").unwrap();
-            let (status, body) = admin(gw.admin_addr, "POST", "/admin/policies/reload").await;
+            let (status, body) = admin(&gw, "POST", "/admin/policies/reload").await;
             assert_eq!(status, 422, "{body}");
             assert!(
                 body["error"]
@@ -119,7 +126,7 @@ async fn a_hundred_reloads_under_load_fail_no_request_and_never_mix_policies() {
         masked > 0 && hashed > 0,
         "both versions served: {masked} masked, {hashed} hashed"
     );
-    let (status, state) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (status, state) = admin(&gw, "GET", "/admin/policies").await;
     assert_eq!(status, 200);
     assert_eq!(state["reloads"], 100, "{state}");
     assert_eq!(state["failures"], rejected, "{state}");
@@ -145,9 +152,9 @@ async fn a_bad_policy_never_replaces_the_good_one_and_the_admin_api_says_why() {
         c.policy_poll_ms = 0;
     })
     .await;
-    let (_, before) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (_, before) = admin(&gw, "GET", "/admin/policies").await;
     std::fs::write(&file, "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: x}\nspec:\n  rules: [{classes: [US_SSN], action: shred}]\n").unwrap();
-    let (status, body) = admin(gw.admin_addr, "POST", "/admin/policies/reload").await;
+    let (status, body) = admin(&gw, "POST", "/admin/policies/reload").await;
     assert_eq!(status, 422);
     let error = body["error"].as_str().unwrap();
     assert!(
@@ -155,7 +162,7 @@ async fn a_bad_policy_never_replaces_the_good_one_and_the_admin_api_says_why() {
         "{error}"
     );
     assert!(error.contains("hint:"), "{error}");
-    let (_, state) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (_, state) = admin(&gw, "GET", "/admin/policies").await;
     assert_eq!(state["version"], before["version"]);
     assert!(state["last_error"].as_str().unwrap().contains("shred"));
     // the good policy still decides
@@ -170,15 +177,15 @@ async fn a_bad_policy_never_replaces_the_good_one_and_the_admin_api_says_why() {
     assert!(up.requests()[0].all().contains("[REDACTED:US_SSN]"));
     // fixed: reloads, and the error is gone
     std::fs::write(&file, redacting("partial")).unwrap();
-    let (status, body) = admin(gw.admin_addr, "POST", "/admin/policies/reload").await;
+    let (status, body) = admin(&gw, "POST", "/admin/policies/reload").await;
     assert_eq!((status, body["result"].as_str()), (200, Some("reloaded")));
-    let (_, state) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (_, state) = admin(&gw, "GET", "/admin/policies").await;
     assert!(state["last_error"].is_null(), "{state}");
     // unchanged files: nothing to do
-    let (_, body) = admin(gw.admin_addr, "POST", "/admin/policies/reload").await;
+    let (_, body) = admin(&gw, "POST", "/admin/policies/reload").await;
     assert_eq!(body["result"], "unchanged");
     // the admin API speaks only the methods it documents
-    let (status, _) = admin(gw.admin_addr, "GET", "/admin/policies/reload").await;
+    let (status, _) = admin(&gw, "GET", "/admin/policies/reload").await;
     assert_eq!(status, 405);
 }
 
@@ -195,12 +202,12 @@ async fn policy_files_are_watched() {
         c.policy_poll_ms = 50;
     })
     .await;
-    let (_, before) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (_, before) = admin(&gw, "GET", "/admin/policies").await;
     std::fs::write(policies.join("a.yaml"), redacting("hash")).unwrap();
     let mut reloaded = false;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let (_, state) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+        let (_, state) = admin(&gw, "GET", "/admin/policies").await;
         if state["version"] != before["version"] {
             reloaded = true;
             break;
@@ -223,7 +230,7 @@ async fn policy_files_are_watched() {
     // a test file beside the policies is not a policy
     std::fs::write(policies.join("a_test.yaml"), "tests: []\n").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (_, state) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (_, state) = admin(&gw, "GET", "/admin/policies").await;
     assert!(state["last_error"].is_null(), "{state}");
 }
 
@@ -234,7 +241,7 @@ async fn the_admin_api_needs_its_token_when_one_is_configured() {
     // any variable every process has: the mechanism, not the value, is under test
     let token = std::env::var("PATH").unwrap();
     let gw = gateway(&up, dir.path(), |c| c.admin_token_env = Some("PATH".into())).await;
-    let (status, _) = admin(gw.admin_addr, "GET", "/admin/policies").await;
+    let (status, _) = admin(&gw, "GET", "/admin/policies").await;
     assert_eq!(status, 401);
     let (status, _, body) = call(
         gw.admin_addr,
@@ -255,7 +262,7 @@ async fn the_admin_api_needs_its_token_when_one_is_configured() {
     .await;
     assert_eq!(status, 401);
     // health and metrics stay open for probes and scrapers
-    let (status, _) = admin(gw.admin_addr, "GET", "/healthz").await;
+    let (status, _) = admin(&gw, "GET", "/healthz").await;
     assert_eq!(status, 200);
 }
 

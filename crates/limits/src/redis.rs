@@ -101,16 +101,35 @@ impl std::fmt::Debug for RedisBackend {
     }
 }
 
+/// `url` with the password of its userinfo replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => {
+            let user = url[start..start + at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..start], &url[start + at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
 impl RedisBackend {
     /// A backend for `url` (`redis://host:port/db`); connects on first use, so a gateway
     /// starts while Redis is down (the fallback applies until it is up). Every call gives up
     /// after `timeout`.
     pub fn new(url: &str, timeout: Duration) -> Result<RedisBackend, BackendError> {
+        // messages and logs name the server, never its password
+        let shown = without_password(url);
         let client = redis::Client::open(url)
-            .map_err(|e| BackendError(format!("bad Redis URL {url:?}: {e}")))?;
+            .map_err(|e| BackendError(format!("bad Redis URL {shown:?}: {e}")))?;
         Ok(RedisBackend {
             client,
-            url: url.to_owned(),
+            url: shown,
             conn: tokio::sync::OnceCell::new(),
             admit: Script::new(&format!("{LUA_WINDOW}\n{ADMIT}")),
             settle: Script::new(SETTLE),

@@ -341,6 +341,15 @@ impl PolicySet {
         self.policies.iter().map(|p| p.name.as_str()).collect()
     }
 
+    /// The names of the policies in enforce mode (the others only monitor).
+    pub fn enforcing(&self) -> Vec<&str> {
+        self.policies
+            .iter()
+            .filter(|p| p.mode == Mode::Enforce)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
     /// Whether any selector reads the model or abuse signals (known only once the body is
     /// read): when none does, one selection per direction is enough.
     pub fn reads_model_or_signals(&self) -> bool {
