@@ -78,12 +78,7 @@ fn up(
 ) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .arg("up")
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .args(args)
         .envs(env.iter().copied())
         .stderr(Stdio::piped())

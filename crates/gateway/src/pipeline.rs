@@ -35,9 +35,14 @@ const CREDENTIAL_HEADERS: &[&str] = &[
     "x-goog-api-key",
 ];
 
+/// The UTF-8 byte-order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Hop-by-hop headers, never forwarded.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
+    "proxy-authorization",
+    "proxy-authenticate",
     "keep-alive",
     "proxy-connection",
     "te",
@@ -200,6 +205,20 @@ fn credential(headers: &HeaderMap) -> Option<&[u8]> {
         .next()?
         .as_bytes();
     Some(v.strip_prefix(b"Bearer ").unwrap_or(v))
+}
+
+/// `bytes` made safe for a URI path: every byte outside the unreserved set, `/`, `:` and
+/// `@` is percent-encoded.
+fn path_safe(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~/:@%".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A redactor that replaces what `sel` redacts and keeps the rest.
@@ -442,6 +461,13 @@ impl Gateway {
                 }
             },
         };
+        // a UTF-8 byte-order mark is dropped: receivers skip it, and the body forwarded is
+        // the one inspected
+        let decoded = match decoded {
+            Some(d) if d.starts_with(UTF8_BOM) => Some(d[UTF8_BOM.len()..].to_vec()),
+            None if raw.starts_with(UTF8_BOM) => Some(raw[UTF8_BOM.len()..].to_vec()),
+            other => other,
+        };
         let text: &[u8] = decoded.as_deref().unwrap_or(&raw);
         let t0 = Instant::now();
         let scan = match self.scanner.scan(text, &ScanOptions::default()) {
@@ -535,6 +561,9 @@ impl Gateway {
             Action::Block,
         );
         let redact_body = body_action == Action::Redact;
+        // text in UTF-16 inside the body (a multipart part, a field a receiver transcodes)
+        // cannot be redacted in place: what policy would redact in it blocks the request
+        let wide_block = self.judge_wide_text(&mut rec, &sel, text) >= Action::Redact;
         // LLM threats in what the model reads: user messages, tool results, documents, uploads
         let inspect_llm = sel.inspects_threats();
         let full: Option<Value> = match &provider {
@@ -561,12 +590,15 @@ impl Gateway {
         rec.system = crate::llm::system_prompt(&texts);
         let canary_on = sel.canary() && full.is_some();
         let mut headers = parts.headers.clone();
+        let mut redacted_uri: Option<http::Uri> = None;
         // one scan over every inspected header value; each header again only if it holds
         // something
         let mut joined = Vec::new();
         for (name, value) in parts.headers.iter() {
             if !CREDENTIAL_HEADERS.contains(&name.as_str()) && !HOP_BY_HOP.contains(&name.as_str())
             {
+                joined.extend_from_slice(name.as_str().as_bytes());
+                joined.extend_from_slice(b": ");
                 joined.extend_from_slice(value.as_bytes());
                 // far enough apart that no context word reaches from one value to the next
                 joined.push(b'\n');
@@ -581,6 +613,24 @@ impl Gateway {
             // credentials pass through; hop-by-hop headers are not forwarded at all
             if CREDENTIAL_HEADERS.contains(&name.as_str()) || HOP_BY_HOP.contains(&name.as_str()) {
                 continue;
+            }
+            // a name that carries a finding takes its header out of what is forwarded
+            if let Ok(n) = self
+                .scanner
+                .scan(name.as_str().as_bytes(), &ScanOptions::default())
+                && !n.found.is_empty()
+            {
+                let worst = rec.judge(
+                    &sel,
+                    Direction::Request,
+                    "header_name",
+                    n.findings().cloned(),
+                    Action::Block,
+                );
+                if worst >= Action::Redact {
+                    headers.remove(name);
+                    continue;
+                }
             }
             let Ok(s) = self.scanner.scan(value.as_bytes(), &ScanOptions::default()) else {
                 continue;
@@ -599,6 +649,35 @@ impl Gateway {
                 let replaced = self.redacted(&s, &sel);
                 if let Ok(v) = HeaderValue::from_bytes(&replaced) {
                     headers.insert(name.clone(), v);
+                }
+            }
+        }
+        // the path: a value in a segment is redacted there (or blocks the request), and the
+        // audit event keeps the redacted path and model only
+        if let Ok(s) = self.scanner.scan(path.as_bytes(), &ScanOptions::default())
+            && !s.found.is_empty()
+        {
+            let worst = rec.judge(
+                &sel,
+                Direction::Request,
+                "path",
+                s.findings().cloned(),
+                Action::Block,
+            );
+            if worst >= Action::Redact {
+                let redacted = path_safe(&self.redacted(&s, &sel));
+                rec.path = redacted.clone();
+                if let Some(m) = rec.model.take()
+                    && let Ok(ms) = self.scanner.scan(m.as_bytes(), &ScanOptions::default())
+                {
+                    rec.model = Some(path_safe(&self.redacted(&ms, &sel)));
+                }
+                if let Ok(pq) = http::uri::PathAndQuery::try_from(redacted.as_str()) {
+                    let mut uri = parts.uri.clone().into_parts();
+                    uri.path_and_query = Some(pq);
+                    if let Ok(u) = http::Uri::from_parts(uri) {
+                        redacted_uri = Some(u);
+                    }
                 }
             }
         }
@@ -622,7 +701,9 @@ impl Gateway {
         let d = rec.decide(&sel, Direction::Request);
         // a body that is not JSON (a multipart upload) cannot be rewritten: what policy would
         // redact in it blocks it instead
-        let decision = if llm_action == Action::Redact && full.is_none() {
+        let decision = if wide_block {
+            Action::Block
+        } else if llm_action == Action::Redact && full.is_none() {
             for f in rec.findings.iter_mut().filter(|f| {
                 f.direction == Direction::Request
                     && f.finding.class.is_threat()
@@ -676,6 +757,9 @@ impl Gateway {
         let mut rec = rec;
         let mut parts = parts;
         parts.headers = headers;
+        if let Some(u) = redacted_uri {
+            parts.uri = u;
+        }
         let rewrite_llm = llm_action == Action::Redact && full.is_some();
         let (forward_body, rewritten) = if redact_body || rewrite_llm || canary_on {
             let mut out = Vec::with_capacity(text.len());
@@ -710,6 +794,13 @@ impl Gateway {
                 }
             }
             (Bytes::from(out), true)
+        } else if decoded.is_some()
+            && encoding
+                .as_deref()
+                .is_none_or(|e| e.is_empty() || e == "identity")
+        {
+            // only a byte-order mark was dropped
+            (Bytes::copy_from_slice(text), false)
         } else {
             (raw, false)
         };
@@ -744,7 +835,7 @@ impl Gateway {
         let output = body
             .and_then(|b| tokens::requested_output(pid, b))
             .unwrap_or(0);
-        let expect = self.priced(rec.model.as_deref(), input, output);
+        let expect = self.priced(pid, rec.model.as_deref(), input, output);
         if let Some((name, max)) = limits.iter().find_map(|l| {
             l.max_tokens_per_request
                 .filter(|&m| input + output > m)
@@ -924,7 +1015,10 @@ impl Gateway {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
+            .is_some_and(|v| {
+                v.get(..17)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("text/event-stream"))
+            });
         let encoding = rparts
             .headers
             .get(header::CONTENT_ENCODING)
@@ -934,11 +1028,13 @@ impl Gateway {
         let mut rex = rec.ex.clone();
         rex.direction = Some(Direction::Response);
         let rsel = rec.policies.select(&rex);
+        self.inspect_response_headers(&mut rec, &rsel, &mut headers);
 
-        if is_sse
-            && encoding.is_none()
-            && let Some(p) = provider.clone()
-        {
+        if is_sse && encoding.is_none() {
+            // API routes' event streams: each event's data scanned whole, escapes decoded
+            let p = provider
+                .clone()
+                .unwrap_or_else(|| Arc::new(rampart_llm::generic::GenericJson));
             return self.stream_response(rec, rsel, p, rparts.status, headers, rbody, decision);
         }
         // chunked text (no length announced, not JSON, not encoded) flows through the
@@ -995,6 +1091,16 @@ impl Gateway {
                     );
                 }
             },
+        };
+        // a byte-order mark is dropped: clients skip it, and what is inspected is what is sent
+        let decoded = decoded.map(|d| match d.strip_prefix(UTF8_BOM) {
+            Some(rest) => rest.to_vec(),
+            None => d,
+        });
+        let raw = if decoded.is_none() && raw.starts_with(UTF8_BOM) {
+            raw.slice(UTF8_BOM.len()..)
+        } else {
+            raw
         };
         let text: &[u8] = decoded.as_deref().unwrap_or(&raw);
         let rjson: Option<Value> = match &provider {
@@ -1094,6 +1200,135 @@ impl Gateway {
             raw
         };
         self.finish(rec, decision, build(rparts.status, headers, body))
+    }
+
+    /// Scans the UTF-16 readings of a body dense in NUL bytes (both byte orders, both
+    /// alignments) and records what they hold, each finding raised to block because it cannot
+    /// be rewritten in place; returns the strongest action policy gives them.
+    fn judge_wide_text(&self, rec: &mut Record, sel: &Selection, text: &[u8]) -> Action {
+        let nuls = memchr::memchr_iter(0, text).count();
+        if nuls < 8 || nuls * 16 < text.len() {
+            return Action::Allow;
+        }
+        let mut worst = Action::Allow;
+        for offset in 0..2 {
+            for le in [true, false] {
+                let units: Vec<u16> = text
+                    .get(offset..)
+                    .unwrap_or_default()
+                    .chunks_exact(2)
+                    .map(|c| {
+                        if le {
+                            u16::from_le_bytes([c[0], c[1]])
+                        } else {
+                            u16::from_be_bytes([c[0], c[1]])
+                        }
+                    })
+                    .collect();
+                let wide = String::from_utf16_lossy(&units);
+                let Ok(s) = self.scanner.scan(wide.as_bytes(), &ScanOptions::default()) else {
+                    continue;
+                };
+                if s.found.is_empty() {
+                    continue;
+                }
+                let before = rec.findings.len();
+                let w = rec.judge(
+                    sel,
+                    Direction::Request,
+                    "body:utf-16",
+                    s.findings().cloned(),
+                    Action::Block,
+                );
+                if w >= Action::Redact {
+                    for f in &mut rec.findings[before..] {
+                        if f.action >= Action::Redact {
+                            f.action = Action::Block;
+                        }
+                    }
+                }
+                worst = worst.max(w);
+            }
+        }
+        worst
+    }
+
+    /// Response headers (`Set-Cookie` included) are scanned like request headers: a value
+    /// with a finding policy redacts is redacted, a name with one is dropped, and a header
+    /// whose value cannot be rewritten is dropped.
+    fn inspect_response_headers(
+        &self,
+        rec: &mut Record,
+        rsel: &Selection,
+        headers: &mut HeaderMap,
+    ) {
+        let mut joined = Vec::new();
+        for (name, value) in headers.iter() {
+            joined.extend_from_slice(name.as_str().as_bytes());
+            joined.extend_from_slice(b": ");
+            joined.extend_from_slice(value.as_bytes());
+            joined.push(b'\n');
+            joined.extend_from_slice(&[b' '; 64]);
+        }
+        if self
+            .scanner
+            .scan(&joined, &ScanOptions::default())
+            .is_ok_and(|s| s.found.is_empty())
+        {
+            return;
+        }
+        let names: Vec<HeaderName> = headers.keys().cloned().collect();
+        for name in names {
+            if let Ok(n) = self
+                .scanner
+                .scan(name.as_str().as_bytes(), &ScanOptions::default())
+                && !n.found.is_empty()
+                && rec.judge(
+                    rsel,
+                    Direction::Response,
+                    "header_name",
+                    n.findings().cloned(),
+                    Action::Redact,
+                ) >= Action::Redact
+            {
+                headers.remove(&name);
+                continue;
+            }
+            let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+            let mut changed = false;
+            let mut out = Vec::with_capacity(values.len());
+            for value in values {
+                let Ok(s) = self.scanner.scan(value.as_bytes(), &ScanOptions::default()) else {
+                    changed = true;
+                    continue;
+                };
+                if s.found.is_empty() {
+                    out.push(value);
+                    continue;
+                }
+                let worst = rec.judge(
+                    rsel,
+                    Direction::Response,
+                    &format!("header:{name}"),
+                    s.findings().cloned(),
+                    Action::Redact,
+                );
+                if worst >= Action::Redact {
+                    changed = true;
+                    if let Ok(v) = HeaderValue::from_bytes(&self.redacted(&s, rsel)) {
+                        out.push(v);
+                    }
+                } else {
+                    out.push(value);
+                }
+            }
+            if changed {
+                headers.remove(&name);
+                for v in out {
+                    headers.append(name.clone(), v);
+                }
+            }
+        }
     }
 
     /// An SSE response rewritten event by event as it flows.
@@ -1368,13 +1603,13 @@ impl Gateway {
     }
 
     /// Token counts with their cost from the price table (0 for a model it does not list).
-    fn priced(&self, model: Option<&str>, input: u64, output: u64) -> Usage {
+    /// Unlisted models (and calls that name none) are priced at the provider's highest
+    /// listed prices, so a spend limit is never bypassed by a name missing from the table.
+    fn priced(&self, provider: &str, model: Option<&str>, input: u64, output: u64) -> Usage {
         Usage {
             input,
             output,
-            cost_micros: model
-                .and_then(|m| self.prices.cost_micros(m, input, output))
-                .unwrap_or(0),
+            cost_micros: self.prices.cost(provider, model, input, output).micros,
         }
     }
 
@@ -1492,7 +1727,7 @@ impl Gateway {
                 // refused or failed upstream: nothing was used
                 None => (0, 0, "none"),
             };
-            let actual = self.priced(rec.model.as_deref(), input, output);
+            let actual = self.priced(pid, rec.model.as_deref(), input, output);
             let limiter = self.limiter.clone();
             let ticket = l.ticket.clone();
             tokio::spawn(async move { limiter.settle(&ticket, actual).await });

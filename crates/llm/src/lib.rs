@@ -13,6 +13,7 @@ use serde_json::Value;
 pub mod anthropic;
 pub mod cohere;
 pub mod gemini;
+pub mod generic;
 pub mod openai;
 
 /// Tokens a provider reports for one exchange.
