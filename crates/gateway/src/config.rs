@@ -44,6 +44,9 @@ pub struct Config {
     /// Name of the environment variable holding the bearer token the admin API's `/admin/*`
     /// endpoints require; without it they answer only on a loopback admin listener.
     pub admin_token_env: Option<String>,
+    /// Forward-proxy mode (`HTTP_PROXY` pointed at the gateway) and `CONNECT` tunnels: off
+    /// unless enabled.
+    pub forward_proxy: ForwardProxy,
     /// Size and time limits.
     pub limits: Limits,
     /// Where rate, token and spend limits keep their counters, and model prices.
@@ -130,6 +133,61 @@ pub fn redact_url(url: &str) -> String {
     format!("{}://{user}:***@{}", &url[..scheme_end], &rest[at + 1..])
 }
 
+/// Forward-proxy mode: absolute-form HTTP requests and `CONNECT` tunnels to destinations the
+/// client names. Off by default; when on, link-local and cloud metadata addresses, loopback,
+/// private and unspecified ranges are refused unless `allow_private` says otherwise, and
+/// tunnels go only to `connect_ports`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardProxy {
+    /// Serve forward-proxy requests and tunnels at all.
+    pub enabled: bool,
+    /// Let clients reach loopback, private (RFC 1918, ULA) and link-local destinations,
+    /// cloud metadata addresses included.
+    pub allow_private: bool,
+    /// Ports `CONNECT` may open tunnels to.
+    pub connect_ports: Vec<u16>,
+}
+
+impl Default for ForwardProxy {
+    fn default() -> Self {
+        ForwardProxy {
+            enabled: false,
+            allow_private: false,
+            connect_ports: vec![443],
+        }
+    }
+}
+
+/// Whether `ip` is an address a forward proxy must not reach on a client's word: loopback,
+/// private, link-local (169.254.0.0/16, the cloud metadata address among them), the AWS
+/// IPv6 metadata address, unique-local, unspecified, or IPv4 mapped into IPv6 of those.
+pub fn is_restricted(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 0
+                // carrier-grade NAT and the benchmarking range are not public either
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_restricted(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local, fd00:ec2::254 among them
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local
+        }
+    }
+}
+
 /// The store of rate, token and spend limits (the limits themselves are `RuntimeLimit`
 /// documents beside the policies).
 #[derive(Clone, Debug, Deserialize)]
@@ -173,6 +231,7 @@ impl Default for Config {
             policies: Vec::new(),
             policy_poll_ms: 2_000,
             admin_token_env: None,
+            forward_proxy: ForwardProxy::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             abuse: rampart_limits::abuse::Thresholds::default(),

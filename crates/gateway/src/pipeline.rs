@@ -257,6 +257,23 @@ impl Gateway {
             )),
             _ => None,
         };
+        if let Some((_, host)) = &origin
+            && let Err(why) = self.proxy_destination(host, None).await
+        {
+            let rec = self.new_record(
+                "egress",
+                parts.method.as_str(),
+                &path,
+                self.policies.current(),
+                Exchange::default(),
+                "forward_proxy_refused",
+            );
+            return self.finish(
+                rec,
+                Action::Block,
+                problem(StatusCode::FORBIDDEN, why.0, &why.1),
+            );
+        }
         let route = match &origin {
             Some((base, _)) => Some(match self.providers.iter().find(|p| p.matches(&path)) {
                 Some(p) => Route::Provider(p.clone(), base.clone()),
@@ -1526,6 +1543,17 @@ impl Gateway {
             EgressVerdict::Flag => rec.reason = "egress_unlisted".into(),
             EgressVerdict::Allow => {}
         }
+        let addrs = match self.proxy_destination(&host, Some(port)).await {
+            Ok(addrs) => addrs,
+            Err((code, why)) => {
+                rec.reason = "forward_proxy_refused".into();
+                return self.finish(
+                    rec,
+                    Action::Block,
+                    problem(StatusCode::FORBIDDEN, code, &why),
+                );
+            }
+        };
         let decision = if rec.reason == "tunnel" {
             Action::Allow
         } else {
@@ -1533,7 +1561,7 @@ impl Gateway {
         };
         let upstream = match tokio::time::timeout(
             Duration::from_millis(self.config.limits.upstream_timeout_ms),
-            tokio::net::TcpStream::connect((host.as_str(), port)),
+            tokio::net::TcpStream::connect(&addrs[..]),
         )
         .await
         {
@@ -1564,6 +1592,55 @@ impl Gateway {
         let mut resp = Response::new(full(Bytes::new()));
         *resp.status_mut() = StatusCode::OK;
         resp
+    }
+
+    /// Checks a destination a client names through the forward proxy: the proxy must be on,
+    /// a tunnel's port allowed, and every address the host resolves to public unless
+    /// `allow_private`; returns the addresses to connect to (checked, so a second lookup
+    /// cannot change them) or the refusal's code and message.
+    async fn proxy_destination(
+        &self,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<Vec<SocketAddr>, (&'static str, String)> {
+        let fp = &self.config.forward_proxy;
+        if !fp.enabled {
+            return Err((
+                "rampart_forward_proxy_off",
+                "forward-proxy requests and CONNECT are off; set forward_proxy.enabled: true in the configuration to serve them".into(),
+            ));
+        }
+        if let Some(p) = port
+            && !fp.connect_ports.contains(&p)
+        {
+            return Err((
+                "rampart_port_refused",
+                format!(
+                    "CONNECT to port {p} is not allowed; add it to forward_proxy.connect_ports"
+                ),
+            ));
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare, port.unwrap_or(80))).await
+        {
+            Ok(a) => a.collect(),
+            Err(_) => Vec::new(),
+        };
+        if addrs.is_empty() {
+            return Err((
+                "rampart_upstream_error",
+                format!("{host} could not be resolved"),
+            ));
+        }
+        if !fp.allow_private && addrs.iter().any(|a| crate::config::is_restricted(a.ip())) {
+            return Err((
+                "rampart_destination_refused",
+                format!(
+                    "{host} is a loopback, private, link-local or metadata address; set forward_proxy.allow_private: true to allow it"
+                ),
+            ));
+        }
+        Ok(addrs)
     }
 
     /// A chunked text response scanned and redacted as it flows (raw bytes, no layers).

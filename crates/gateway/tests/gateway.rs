@@ -546,7 +546,14 @@ async fn forward_proxy_requests_are_inspected_and_tunnels_follow_the_egress_list
         common::default_policy()
     );
     let file = common::policy_file(dir.path(), &egress);
-    let gw = gateway(&up, dir.path(), |c| c.policies = vec![file]).await;
+    let gw = gateway(&up, dir.path(), |c| {
+        c.policies = vec![file];
+        // the fake upstream is on loopback, which a forward proxy refuses by default
+        c.forward_proxy.enabled = true;
+        c.forward_proxy.allow_private = true;
+        c.forward_proxy.connect_ports = vec![443, up.addr.port()];
+    })
+    .await;
     // plain HTTP through the proxy: inspected like an API route
     let body = format!("ssn {SSN}");
     let req = format!(
@@ -587,6 +594,60 @@ async fn forward_proxy_requests_are_inspected_and_tunnels_follow_the_egress_list
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let reasons = reasons(&audit);
     assert_eq!(reasons, ["redacted", "egress_denied", "tunnel"]);
+}
+
+#[tokio::test]
+async fn the_forward_proxy_is_off_by_default_and_refuses_private_and_metadata_addresses() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let off = gateway(&up, dir.path(), |_| {}).await;
+    let plain = format!(
+        "GET http://{0}/api/ping HTTP/1.1\r\nHost: {0}\r\nConnection: close\r\n\r\n",
+        up.addr
+    );
+    let resp = raw_http(off.addr, plain.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    assert!(resp.contains("rampart_forward_proxy_off"), "{resp}");
+    let connect = format!(
+        "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\nConnection: close\r\n\r\n",
+        up.addr
+    );
+    let resp = raw_http(off.addr, connect.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    assert!(up.requests().is_empty(), "nothing reached the upstream");
+
+    let dir = tempfile::tempdir().unwrap();
+    let on = gateway(&up, dir.path(), |c| c.forward_proxy.enabled = true).await;
+    for target in [
+        "169.254.169.254",
+        "127.0.0.1",
+        "10.0.0.7",
+        "[fd00:ec2::254]",
+        "[::1]",
+    ] {
+        let req = format!(
+            "GET http://{target}/latest/meta-data/ HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
+        );
+        let resp = raw_http(on.addr, req.as_bytes()).await;
+        assert!(resp.starts_with("HTTP/1.1 403"), "{target}: {resp}");
+        assert!(
+            resp.contains("rampart_destination_refused"),
+            "{target}: {resp}"
+        );
+        let req = format!(
+            "CONNECT {target}:443 HTTP/1.1\r\nHost: {target}:443\r\nConnection: close\r\n\r\n"
+        );
+        let resp = raw_http(on.addr, req.as_bytes()).await;
+        assert!(resp.starts_with("HTTP/1.1 403"), "{target}: {resp}");
+    }
+    // a tunnel to a port not on the list
+    let resp = raw_http(
+        on.addr,
+        b"CONNECT example.com:25 HTTP/1.1\r\nHost: example.com:25\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.contains("rampart_port_refused"), "{resp}");
+    assert!(up.requests().is_empty(), "nothing reached the upstream");
 }
 
 #[tokio::test]
