@@ -1670,9 +1670,15 @@ impl Gateway {
             .filter(|r| path.starts_with(&r.prefix))
             .max_by_key(|r| r.prefix.len())
         {
+            let base = r.upstream.trim_end_matches('/').to_owned();
+            // a provider path under a broad route is still a provider call (inspected by role,
+            // limited, streamed per channel), sent to the route's upstream
+            if let Some(p) = self.providers.iter().find(|p| p.matches(path)) {
+                return Some(Route::Provider(p.clone(), base));
+            }
             return Some(Route::Api {
                 name: r.route_name(),
-                base: r.upstream.trim_end_matches('/').to_owned(),
+                base,
             });
         }
         let p = self.providers.iter().find(|p| p.matches(path))?;

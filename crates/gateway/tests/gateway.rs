@@ -1046,3 +1046,30 @@ async fn shutdown_cuts_what_outlives_the_grace_period() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
     assert_eq!(drained, rampart_gateway::Drained { open: 1, cut: true });
 }
+
+#[tokio::test]
+async fn a_broad_api_route_keeps_provider_paths_provider_calls() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.routes.push(rampart_gateway::config::ApiRoute {
+            name: Some("everything".into()),
+            prefix: "/".into(),
+            upstream: up.url(),
+        });
+    })
+    .await;
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]});
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events = common::audit_events(dir.path(), 1).await;
+    assert_eq!(events[0]["provider"], "openai", "{}", events[0]);
+    assert_eq!(events[0]["model"], "gpt-4o-mini", "{}", events[0]);
+}
