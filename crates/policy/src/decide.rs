@@ -170,9 +170,16 @@ impl PolicySet {
         let flow = enforcing()
             .find_map(|(i, p)| p.flow.map(|f| (f, Some(i))))
             .unwrap_or((Flow::Redact, None));
-        let fail = enforcing()
-            .find_map(|(_, p)| p.fail)
-            .unwrap_or(FailMode::Closed);
+        // with no enforce-mode policy selected nothing may be refused: an exchange that cannot
+        // be inspected passes and is recorded (monitor mode never changes traffic)
+        let fail =
+            enforcing()
+                .find_map(|(_, p)| p.fail)
+                .unwrap_or(if enforcing().next().is_none() {
+                    FailMode::Open
+                } else {
+                    FailMode::Closed
+                });
         Selection {
             set: self.clone(),
             matched,

@@ -764,3 +764,20 @@ llm:
     assert_eq!(sel.verdict(&leak).would.action, Action::Block);
     assert_eq!(sel.verdict(&leak).enforced.action, Action::Allow);
 }
+
+#[test]
+fn exchanges_only_monitor_policies_select_are_never_refused_for_being_uninspectable() {
+    let ex = request("openai");
+    // a monitor-mode policy that says `fail: closed` cannot refuse: monitor never changes traffic
+    let monitor = compile(&policy(
+        "watch",
+        "mode: monitor\nfail: closed\nrules:\n  - {name: pii, groups: [pii], action: redact}",
+    ));
+    assert_eq!(monitor.select(&ex).fail(), FailMode::Open);
+    // an enforce-mode policy without a fail setting fails closed
+    let enforce = compile(&policy(
+        "guard",
+        "rules:\n  - {name: pii, groups: [pii], action: redact}",
+    ));
+    assert_eq!(enforce.select(&ex).fail(), FailMode::Closed);
+}
