@@ -156,7 +156,14 @@ impl Gateway {
                 );
             };
             check_url(url).map_err(|e| anyhow::anyhow!("upstream {id}: {e}"))?;
-            upstreams.insert(p.id(), url.trim_end_matches('/').to_owned());
+            let base = url.trim_end_matches('/');
+            if let Some(version) = version_suffix(base) {
+                anyhow::bail!(
+                    "upstream {id}: {base} ends in /{version}, which the gateway takes from the request path (e.g. /{version}/...), so it would be sent twice; use {}",
+                    &base[..base.len() - version.len() - 1]
+                );
+            }
+            upstreams.insert(p.id(), base.to_owned());
         }
         let mut keys = HashMap::new();
         for (id, var) in &config.upstream_keys {
@@ -702,6 +709,19 @@ impl Callers {
             },
         }
     }
+}
+
+/// The API version segment a base URL ends in (`v1`, `v1beta`, `v2`), if any: requests
+/// already carry it in their path.
+fn version_suffix(base: &str) -> Option<&str> {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let (_, path) = rest.split_once('/')?;
+    let last = path.rsplit('/').next()?;
+    let digits = last.strip_prefix('v')?;
+    let n = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let tail = &digits[n..];
+    (n > 0 && (tail.is_empty() || tail.starts_with("beta") || tail.starts_with("alpha")))
+        .then_some(last)
 }
 
 /// The TLS client configuration toward upstreams: the public web PKI, plus the roots of

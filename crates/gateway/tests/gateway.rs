@@ -1073,3 +1073,36 @@ async fn a_broad_api_route_keeps_provider_paths_provider_calls() {
     assert_eq!(events[0]["provider"], "openai", "{}", events[0]);
     assert_eq!(events[0]["model"], "gpt-4o-mini", "{}", events[0]);
 }
+
+#[tokio::test]
+async fn an_upstream_base_url_that_repeats_the_api_version_is_rejected_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    for (provider, url) in [
+        ("openai", "http://127.0.0.1:9000/v1"),
+        ("anthropic", "http://127.0.0.1:9000/v1/"),
+        ("gemini", "https://proxy.internal/google/v1beta"),
+        ("cohere", "http://127.0.0.1:9000/v2"),
+    ] {
+        let mut config = rampart_gateway::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..rampart_gateway::Config::default()
+        };
+        config.upstreams.insert(provider.into(), url.into());
+        let err = rampart_gateway::Gateway::new(config)
+            .await
+            .err()
+            .expect("rejected")
+            .to_string();
+        assert!(err.contains("would be sent twice"), "{provider}: {err}");
+        assert!(err.contains("use http"), "{provider}: {err}");
+    }
+    // a base with a path that is not a version is kept
+    let mut config = rampart_gateway::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..rampart_gateway::Config::default()
+    };
+    config
+        .upstreams
+        .insert("openai".into(), "http://127.0.0.1:9000/openai".into());
+    assert!(rampart_gateway::Gateway::new(config).await.is_ok());
+}
