@@ -610,22 +610,9 @@ impl Gateway {
         let mut redacted_uri: Option<http::Uri> = None;
         // one scan over every inspected header value; each header again only if it holds
         // something
-        let mut joined = Vec::new();
-        for (name, value) in parts.headers.iter() {
-            if !CREDENTIAL_HEADERS.contains(&name.as_str()) && !HOP_BY_HOP.contains(&name.as_str())
-            {
-                joined.extend_from_slice(name.as_str().as_bytes());
-                joined.extend_from_slice(b": ");
-                joined.extend_from_slice(value.as_bytes());
-                // far enough apart that no context word reaches from one value to the next
-                joined.push(b'\n');
-                joined.extend_from_slice(&[b' '; 64]);
-            }
-        }
-        let headers_clean = self
-            .scanner
-            .scan(&joined, &ScanOptions::default())
-            .is_ok_and(|s| s.found.is_empty());
+        let headers_clean = self.headers_clean(parts.headers.iter().filter(|(name, _)| {
+            !CREDENTIAL_HEADERS.contains(&name.as_str()) && !HOP_BY_HOP.contains(&name.as_str())
+        }));
         for (name, value) in parts.headers.iter().filter(|_| !headers_clean) {
             // credentials pass through; hop-by-hop headers are not forwarded at all
             if CREDENTIAL_HEADERS.contains(&name.as_str()) || HOP_BY_HOP.contains(&name.as_str()) {
@@ -1270,6 +1257,26 @@ impl Gateway {
         worst
     }
 
+    /// Whether none of `headers` (names and values) holds a finding: one scan over all of
+    /// them, so clean headers cost one scanner call.
+    fn headers_clean<'h>(
+        &self,
+        headers: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
+    ) -> bool {
+        let mut joined = Vec::new();
+        for (name, value) in headers {
+            joined.extend_from_slice(name.as_str().as_bytes());
+            joined.extend_from_slice(b": ");
+            joined.extend_from_slice(value.as_bytes());
+            // far enough apart that no context word reaches from one value to the next
+            joined.push(b'\n');
+            joined.extend_from_slice(&[b' '; 64]);
+        }
+        self.scanner
+            .scan(&joined, &ScanOptions::default())
+            .is_ok_and(|s| s.found.is_empty())
+    }
+
     /// Response headers (`Set-Cookie` included) are scanned like request headers: a value
     /// with a finding policy redacts is redacted, a name with one is dropped, and a header
     /// whose value cannot be rewritten is dropped.
@@ -1279,19 +1286,7 @@ impl Gateway {
         rsel: &Selection,
         headers: &mut HeaderMap,
     ) {
-        let mut joined = Vec::new();
-        for (name, value) in headers.iter() {
-            joined.extend_from_slice(name.as_str().as_bytes());
-            joined.extend_from_slice(b": ");
-            joined.extend_from_slice(value.as_bytes());
-            joined.push(b'\n');
-            joined.extend_from_slice(&[b' '; 64]);
-        }
-        if self
-            .scanner
-            .scan(&joined, &ScanOptions::default())
-            .is_ok_and(|s| s.found.is_empty())
-        {
+        if self.headers_clean(headers.iter()) {
             return;
         }
         let names: Vec<HeaderName> = headers.keys().cloned().collect();
