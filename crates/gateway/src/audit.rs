@@ -190,6 +190,9 @@ struct Writer {
     /// The line whose write failed, retried every second until it succeeds (this is how a
     /// refusing gateway learns that the disk takes writes again).
     held: Option<(Vec<u8>, std::time::Instant)>,
+    /// The stamp of the newest rotated file: the next one is always later, so name order is
+    /// age order even when rotations come faster than the clock ticks.
+    last_stamp: u128,
 }
 
 /// How often a failing audit log is reported in the log.
@@ -226,6 +229,7 @@ impl AuditSink {
             last_error_log: None,
             retry_after: None,
             held: None,
+            last_stamp: newest_stamp(dir),
         };
         writer.open().map_err(|source| AuditError::Open {
             path: writer.live().display().to_string(),
@@ -464,7 +468,7 @@ impl Writer {
         };
         drop(out);
         let live = self.live();
-        let mut stamp = now_ms();
+        let mut stamp = now_ms().max(self.last_stamp + 1);
         let target = loop {
             let p = self.dir.join(format!("audit-{stamp:013}.jsonl.gz"));
             if !p.exists() {
@@ -472,6 +476,7 @@ impl Writer {
             }
             stamp += 1;
         };
+        self.last_stamp = stamp;
         let result = compress(&live, &target).and_then(|()| std::fs::remove_file(&live));
         if let Err(e) = result {
             let _ = std::fs::remove_file(&target);
@@ -505,6 +510,25 @@ impl Writer {
             }
         }
     }
+}
+
+/// The stamp of the newest rotated file in `dir` (0 when there is none).
+fn newest_stamp(dir: &Path) -> u128 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            name.strip_prefix("audit-")?
+                .strip_suffix(".jsonl.gz")?
+                .parse::<u128>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn compress(from: &Path, to: &Path) -> std::io::Result<()> {
