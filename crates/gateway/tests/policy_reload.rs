@@ -36,51 +36,124 @@ async fn admin(gw: &rampart_gateway::Running, method: &str, path: &str) -> (u16,
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
+/// Two policies in one file that redact SSNs and e-mail addresses with `request` on the way
+/// to the provider and with `response` on the way back.
+fn directional(request: &str, response: &str) -> String {
+    let one = |name: &str, direction: &str, strategy: &str| {
+        format!(
+            "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: {name}}}\nspec:\n  selector: {{direction: {direction}}}\n  strategy: {strategy}\n  rules: [{{classes: [US_SSN, EMAIL_ADDRESS], action: redact}}]\n"
+        )
+    };
+    format!(
+        "{}---\n{}",
+        one("outbound", "request", request),
+        one("inbound", "response", response)
+    )
+}
+
+/// The strategy (`mask` or `hash`) that redacted every SSN and e-mail address in `text`; panics
+/// on a raw value or on two strategies in one text.
+fn strategy_in(text: &str, what: &str) -> &'static str {
+    assert!(
+        !text.contains(SSN) && !text.contains(MAIL),
+        "{what}: {text}"
+    );
+    match (
+        text.contains("[REDACTED:US_SSN]"),
+        text.contains("[US_SSN:"),
+        text.contains("[REDACTED:EMAIL_ADDRESS]"),
+        text.contains("[EMAIL_ADDRESS:"),
+    ) {
+        (true, false, false, false) | (true, false, true, false) => "mask",
+        (false, true, false, false) | (false, true, false, true) => "hash",
+        other => panic!("{what} saw a mix of two strategies {other:?}: {text}"),
+    }
+}
+
+/// The text a client reads from a chat completion, plain or streamed.
+fn answer_text(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if !text.starts_with("data:") {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        return v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Version A redacts requests by masking and responses by hashing, version B the other way
+/// round: an exchange whose request and response phases read two different snapshots shows
+/// the same strategy on both sides, which neither version produces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_reloads_under_load_fail_no_request_and_never_mix_policies() {
+    const A: (&str, &str) = ("mask", "hash");
+    const B: (&str, &str) = ("hash", "mask");
     let up = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policy.yaml");
-    std::fs::write(&file, redacting("mask")).unwrap();
+    std::fs::write(&file, directional(A.0, A.1)).unwrap();
     let policy_path = file.clone();
     let gw = gateway(&up, dir.path(), move |c| {
         c.policies = vec![policy_path];
         c.policy_poll_ms = 0;
     })
     .await;
+    // what each policy version does, (request, response), by the version the audit names
+    let mut versions = std::collections::HashMap::new();
+    let (_, state) = admin(&gw, "GET", "/admin/policies").await;
+    versions.insert(state["version"].as_str().unwrap().to_owned(), A);
     let addr = gw.addr;
     let done = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let failed = Arc::new(AtomicUsize::new(0));
+    // (model, client-side answer text) of every exchange; the model name identifies the
+    // exchange at the upstream and in the audit log
+    let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut clients = Vec::new();
-    for _ in 0..4 {
-        let (done, sent, failed) = (done.clone(), sent.clone(), failed.clone());
+    for client in 0..4 {
+        let (done, failed, answers) = (done.clone(), failed.clone(), answers.clone());
         clients.push(tokio::spawn(async move {
+            let mut n = 0;
             while !done.load(Ordering::Relaxed) {
-                let (status, _, _) = call(
+                let model = format!("probe-{client}-{n}");
+                let body = json!({"model": model, "stream": n % 2 == 1, "messages":[{"role":"user","content":format!("ssn {SSN}, mail {MAIL}")}]});
+                let (status, _, resp) = call(
                     addr,
                     "POST",
                     "/v1/chat/completions",
                     &[JSON],
-                    chat(&format!("ssn {SSN}, mail {MAIL}")),
+                    serde_json::to_vec(&body).unwrap(),
                 )
                 .await;
-                sent.fetch_add(1, Ordering::Relaxed);
                 if status != 200 {
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
+                answers.lock().unwrap().push((model, answer_text(&resp)));
+                n += 1;
             }
         }));
     }
     let mut rejected = 0;
     for i in 0..100 {
-        let strategy = if i % 2 == 0 { "hash" } else { "mask" };
-        std::fs::write(&file, redacting(strategy)).unwrap();
+        let (request, response) = if i % 2 == 0 { B } else { A };
+        std::fs::write(&file, directional(request, response)).unwrap();
         let (status, body) = admin(&gw, "POST", "/admin/policies/reload").await;
         assert_eq!(
             (status, body["result"].as_str()),
             (200, Some("reloaded")),
             "{body}"
         );
+        let version = body["version"].as_str().unwrap().to_owned();
+        versions.insert(version, (request, response));
         if i % 10 == 5 {
             // a broken file in between: rejected, the policy in force stays
             std::fs::write(&file, "apiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {name: x}\nspec: {rules: [{classes: [NOPE], action: redact}]}\n").unwrap();
@@ -100,32 +173,47 @@ async fn a_hundred_reloads_under_load_fail_no_request_and_never_mix_policies() {
     for c in clients {
         c.await.unwrap();
     }
-    let sent = sent.load(Ordering::Relaxed);
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
+    let sent = answers.len();
     assert_eq!(failed.load(Ordering::Relaxed), 0, "of {sent} requests");
     assert!(
         sent >= 100,
         "load ran alongside the reloads: {sent} requests"
     );
-    // every request saw one whole policy: both values masked, or both hashed
-    let (mut masked, mut hashed) = (0, 0);
+    // the request side as the provider saw it, by model
+    let mut requests = std::collections::HashMap::new();
     for seen in up.requests() {
-        let body = seen.all();
-        assert!(!body.contains(SSN) && !body.contains(MAIL), "{body}");
-        match (
-            body.contains("[REDACTED:US_SSN]"),
-            body.contains("[REDACTED:EMAIL_ADDRESS]"),
-            body.contains("[US_SSN:"),
-            body.contains("[EMAIL_ADDRESS:"),
-        ) {
-            (true, true, false, false) => masked += 1,
-            (false, false, true, true) => hashed += 1,
-            other => panic!("a request saw a mix of two policies {other:?}: {body}"),
+        let body: Value = serde_json::from_slice(&seen.body).unwrap();
+        let model = body["model"].as_str().unwrap().to_owned();
+        let strategy = strategy_in(&seen.all(), &format!("request of {model}"));
+        assert!(requests.insert(model, strategy).is_none());
+    }
+    // the policy version each exchange's audit event names, by model
+    let events = common::audit_events(dir.path(), sent).await;
+    let mut named = std::collections::HashMap::new();
+    for e in &events {
+        if let Some(model) = e["model"].as_str() {
+            named.insert(model.to_owned(), e["policy_version"].as_str().unwrap());
         }
     }
-    assert!(
-        masked > 0 && hashed > 0,
-        "both versions served: {masked} masked, {hashed} hashed"
-    );
+    // every exchange: both sides are what the one version its audit event names does
+    let mut served = std::collections::HashSet::new();
+    for (model, answer) in &answers {
+        let version = named[model.as_str()];
+        let Some(&want) = versions.get(version) else {
+            panic!("{model}: the audit names version {version}, which was never loaded");
+        };
+        let got = (
+            requests[model.as_str()],
+            strategy_in(answer, &format!("answer of {model}")),
+        );
+        assert_eq!(
+            got, want,
+            "{model}: request and response sides differ from policy version {version}"
+        );
+        served.insert(want);
+    }
+    assert_eq!(served.len(), 2, "both versions served: {served:?}");
     let (status, state) = admin(&gw, "GET", "/admin/policies").await;
     assert_eq!(status, 200);
     assert_eq!(state["reloads"], 100, "{state}");
