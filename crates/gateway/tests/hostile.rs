@@ -4,6 +4,7 @@
 //! redacts or blocks may reach the other side in any form a receiver could read it back
 //! from; benign traffic must pass unchanged.
 
+mod common;
 #[path = "hostile/harness.rs"]
 mod harness;
 
@@ -11,7 +12,6 @@ use std::io::Write;
 
 use base64::Engine;
 use harness::{Canned, Scripted, leaks, send};
-use rampart_gateway::{Config, Gateway};
 
 const SSN: &str = "536-90-4399";
 const CARD: &str = "4111 1111 1111 1111";
@@ -863,21 +863,7 @@ fn response_cases() -> Vec<Case> {
 }
 
 async fn hostile_gateway(up: &Scripted, dir: &std::path::Path) -> rampart_gateway::Running {
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        admin_listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        ..Config::default()
-    };
-    for p in ["openai", "anthropic", "gemini", "cohere"] {
-        config.upstreams.insert(p.into(), up.url());
-    }
-    config.routes.push(rampart_gateway::config::ApiRoute {
-        name: None,
-        prefix: "/api/".into(),
-        upstream: up.url(),
-    });
-    Gateway::new(config).await.unwrap().start().await.unwrap()
+    common::gateway_to(&up.url(), dir, |_| {}).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

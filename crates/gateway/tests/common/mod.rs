@@ -230,24 +230,75 @@ pub async fn upstream() -> Upstream {
 
 /// Starts the fake upstream, over TLS (ALPN h2 and http/1.1) when an acceptor is given.
 pub async fn upstream_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let release = Arc::new(tokio::sync::Notify::new());
     let gate = release.clone();
     let rec = seen.clone();
+    let addr = serve(tls, move |parts, body| {
+        rec.lock().unwrap().push(Seen {
+            version: format!("{:?}", parts.version),
+            method: parts.method.to_string(),
+            uri: parts.uri.to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+        });
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let gate = gate.clone();
+        async move {
+            if parts.uri.path() == "/api/chunked" {
+                return chunked_text();
+            }
+            if json["model"] == "slow-model" {
+                return slow_stream(gate);
+            }
+            let (status, ctype, text) = respond(parts.uri.path(), &json);
+            Response::builder()
+                .status(status)
+                .header("content-type", ctype)
+                .body(Full::new(Bytes::from(text)).map_err(|n| match n {}).boxed())
+                .unwrap()
+        }
+    })
+    .await;
+    Upstream {
+        addr,
+        seen,
+        release,
+    }
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on a new loopback port (over TLS when an acceptor is given):
+/// every request's body is read whole, then `handle` answers it from the request head and
+/// body. Returns the address.
+pub async fn serve<F, Fut, B>(tls: Option<tokio_rustls::TlsAcceptor>, handle: F) -> SocketAddr
+where
+    F: Fn(http::request::Parts, Bytes) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let rec = rec.clone();
-            let gate = gate.clone();
+            let handle = handle.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let rec = rec.clone();
-                    let gate = gate.clone();
+                    let handle = handle.clone();
                     async move {
                         let (parts, body) = req.into_parts();
                         let body = body
@@ -255,37 +306,7 @@ pub async fn upstream_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
                             .await
                             .map(|b| b.to_bytes())
                             .unwrap_or_default();
-                        rec.lock().unwrap().push(Seen {
-                            version: format!("{:?}", parts.version),
-                            method: parts.method.to_string(),
-                            uri: parts.uri.to_string(),
-                            headers: parts
-                                .headers
-                                .iter()
-                                .map(|(k, v)| {
-                                    (
-                                        k.to_string(),
-                                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                    )
-                                })
-                                .collect(),
-                            body: body.to_vec(),
-                        });
-                        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        if parts.uri.path() == "/api/chunked" {
-                            return Ok::<_, std::convert::Infallible>(chunked_text());
-                        }
-                        if json["model"] == "slow-model" {
-                            return Ok::<_, std::convert::Infallible>(slow_stream(gate));
-                        }
-                        let (status, ctype, text) = respond(parts.uri.path(), &json);
-                        Ok::<_, std::convert::Infallible>(
-                            Response::builder()
-                                .status(status)
-                                .header("content-type", ctype)
-                                .body(Full::new(Bytes::from(text)).map_err(|n| match n {}).boxed())
-                                .unwrap(),
-                        )
+                        Ok::<_, std::convert::Infallible>(handle(parts, body).await)
                     }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -302,11 +323,7 @@ pub async fn upstream_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
             });
         }
     });
-    Upstream {
-        addr,
-        seen,
-        release,
-    }
+    addr
 }
 
 /// A chunked `text/plain` answer with an SSN split across chunks.
@@ -368,6 +385,15 @@ pub async fn gateway(
     dir: &std::path::Path,
     tweak: impl FnOnce(&mut Config),
 ) -> Running {
+    gateway_to(&up.url(), dir, tweak).await
+}
+
+/// A gateway on loopback ports sending every provider and `/api` to the upstream at `url`.
+pub async fn gateway_to(
+    url: &str,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut Config),
+) -> Running {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_listen: "127.0.0.1:0".parse().unwrap(),
@@ -375,12 +401,12 @@ pub async fn gateway(
         ..Config::default()
     };
     for p in ["openai", "anthropic", "gemini", "cohere"] {
-        config.upstreams.insert(p.into(), up.url());
+        config.upstreams.insert(p.into(), url.to_owned());
     }
     config.routes.push(rampart_gateway::config::ApiRoute {
         name: None,
         prefix: "/api/".into(),
-        upstream: up.url(),
+        upstream: url.to_owned(),
     });
     tweak(&mut config);
     let gw = Gateway::new(config).await.unwrap();

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Frame;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 
 /// What the scripted upstream answers.
 #[derive(Clone, Debug, Default)]
@@ -62,59 +62,30 @@ type Boxed = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 impl Scripted {
     pub async fn start() -> Scripted {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Scripted {
-            addr,
-            seen: Arc::default(),
-            script: Arc::new(Mutex::new(Canned::json("{}"))),
-        };
-        let state = up.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let svc =
-                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                            let state = state.clone();
-                            async move {
-                                let (parts, body) = req.into_parts();
-                                let body = body
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                let mut seen =
-                                    format!("{} {}\n", parts.method, parts.uri).into_bytes();
-                                for (k, v) in &parts.headers {
-                                    seen.extend_from_slice(k.as_str().as_bytes());
-                                    seen.extend_from_slice(b": ");
-                                    seen.extend_from_slice(v.as_bytes());
-                                    seen.push(b'\n');
-                                }
-                                seen.push(b'\n');
-                                seen.extend_from_slice(&body);
-                                state.seen.lock().unwrap().push(seen);
-                                let canned = state.script.lock().unwrap().clone();
-                                let chunks = canned.chunks.clone();
-                                let mut resp = Response::builder().status(canned.status);
-                                for (k, v) in &canned.headers {
-                                    resp = resp.header(k, v);
-                                }
-                                let body: Boxed = BodyExt::boxed(chunked_body(chunks));
-                                Ok::<_, std::convert::Infallible>(resp.body(body).unwrap())
-                            }
-                        });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let script = Arc::new(Mutex::new(Canned::json("{}")));
+        let (rec, current) = (seen.clone(), script.clone());
+        let addr = crate::common::serve(None, move |parts, body| {
+            let mut request = format!("{} {}\n", parts.method, parts.uri).into_bytes();
+            for (k, v) in &parts.headers {
+                request.extend_from_slice(k.as_str().as_bytes());
+                request.extend_from_slice(b": ");
+                request.extend_from_slice(v.as_bytes());
+                request.push(b'\n');
             }
-        });
-        up
+            request.push(b'\n');
+            request.extend_from_slice(&body);
+            rec.lock().unwrap().push(request);
+            let canned = current.lock().unwrap().clone();
+            let mut resp = Response::builder().status(canned.status);
+            for (k, v) in &canned.headers {
+                resp = resp.header(k, v);
+            }
+            let body: Boxed = BodyExt::boxed(chunked_body(canned.chunks));
+            std::future::ready(resp.body(body).unwrap())
+        })
+        .await;
+        Scripted { addr, seen, script }
     }
 
     pub fn url(&self) -> String {
