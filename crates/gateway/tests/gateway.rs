@@ -709,7 +709,16 @@ async fn tls_with_alpn_serves_http2_and_http1() {
         (resp.version(), resp.status().as_u16()),
         (http::Version::HTTP_11, 200)
     );
-    assert!(up.requests().iter().all(|s| !s.all().contains(SSN)));
+    // both requests were forwarded, redacted
+    let seen = up.requests();
+    assert_eq!(seen.len(), 2);
+    for s in seen {
+        let sent = s.all();
+        assert!(
+            !sent.contains(SSN) && sent.contains("[REDACTED:US_SSN]"),
+            "{sent}"
+        );
+    }
 }
 
 #[tokio::test]
