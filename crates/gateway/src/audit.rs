@@ -7,124 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
-use rampart_core::{Action, Direction, Finding};
-use serde::Serialize;
 
 use crate::config::{AuditConfig, AuditOnError};
 
-/// A finding as recorded: where it was seen and what was done, no value.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditFinding {
-    /// Request or response.
-    pub direction: Direction,
-    /// Where in the exchange (`body`, `header:x-note`, `query`, `stream`).
-    pub location: String,
-    /// What was done about it.
-    pub action: Action,
-    /// What monitor-mode policies would have done, when that differs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub would: Option<Action>,
-    /// The policy rule that decided (`policy/rule`); absent when no rule matched.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    /// The finding itself (class, detector, span, score, keyed hash).
-    #[serde(flatten)]
-    pub finding: Finding,
-    /// For LLM threats: the structural signals behind the score, with their spans.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<rampart_threat::inspect::EvidenceOut>,
-}
-
-/// The record of one exchange.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditEvent {
-    /// Milliseconds since the Unix epoch when the exchange began.
-    pub ts_ms: u128,
-    /// Exchange id, unique per process run.
-    pub id: String,
-    /// `openai`, `anthropic`, ..., or `api` for API routes.
-    pub provider: String,
-    /// The model the request named.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Request method and path (no query: it may hold sensitive values).
-    pub method: String,
-    /// Request path.
-    pub path: String,
-    /// Who called: peer address and a keyed hash of the API key, never the key.
-    pub caller: Caller,
-    /// The one decision.
-    pub decision: Action,
-    /// A short reason code.
-    pub reason: String,
-    /// False when monitor-mode policies would have done more than was done.
-    pub enforced: bool,
-    /// What the decision would be if monitor-mode policies were enforced too, when it differs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub would: Option<Action>,
-    /// The policy rule or condition behind the decision (`policy/rule`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decided_by: Option<String>,
-    /// Version of the policy set that decided.
-    pub policy_version: String,
-    /// Token and spend accounting, when limits applied: the estimate reserved at admission
-    /// and what was settled.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limits: Option<LimitsRecord>,
-    /// Abuse signals the caller raised (OWASP LLM10:2025, API4:2023, API6:2023).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signals: Vec<String>,
-    /// HTTP status returned to the caller.
-    pub status: u16,
-    /// Everything found, both directions.
-    pub findings: Vec<AuditFinding>,
-    /// Tokens the provider reported.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<UsageRecord>,
-    /// Time from request head to the end of the response, in milliseconds.
-    pub latency_ms: f64,
-    /// What went wrong, when something did (no sensitive content).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The caller of an exchange.
-#[derive(Clone, Debug, Serialize)]
-pub struct Caller {
-    /// Peer IP address.
-    pub ip: String,
-    /// A configured caller's id, or a keyed hash of the credential an unknown caller
-    /// presented, for correlation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-    /// The caller's workload, when configured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workload: Option<String>,
-    /// The caller's namespace, when configured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-/// Estimate versus actual of an exchange under limits.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct LimitsRecord {
-    /// Reserved at admission: estimated input tokens, requested output tokens, cost.
-    pub estimate: rampart_limits::Usage,
-    /// Settled: the provider's usage, or the estimate when it reported none.
-    pub actual: rampart_limits::Usage,
-    /// `reported` (provider usage), `estimated` (counted streamed text or the input
-    /// estimate) or `none` (nothing reached the provider).
-    pub source: &'static str,
-}
-
-/// Token usage as recorded.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct UsageRecord {
-    /// Prompt tokens.
-    pub input: u64,
-    /// Generated tokens.
-    pub output: u64,
-}
+pub use rampart_exchange::event::{AuditEvent, AuditFinding, Caller, LimitsRecord, UsageRecord};
 
 /// Where audit events go: a bounded queue to a writer thread that appends them to
 /// `audit.jsonl` (no file IO on the request path; events are in the file within a few
@@ -136,6 +22,12 @@ pub struct UsageRecord {
 pub struct AuditSink {
     tx: std::sync::mpsc::SyncSender<Msg>,
     shared: Arc<Shared>,
+}
+
+impl rampart_exchange::ExchangeSink for AuditSink {
+    fn record(&self, event: Arc<AuditEvent>) {
+        self.record_shared(event);
+    }
 }
 
 /// Why the audit log could not be opened.
@@ -156,7 +48,7 @@ pub enum AuditError {
 
 #[derive(Debug)]
 enum Msg {
-    Event(Box<AuditEvent>),
+    Event(Arc<AuditEvent>),
     /// Write what is queued, flush, and stop.
     Close,
 }
@@ -247,6 +139,10 @@ impl AuditSink {
     /// Records one exchange; never blocks: when the queue is full the event is dropped and
     /// counted.
     pub fn record(&self, event: AuditEvent) {
+        self.record_shared(Arc::new(event));
+    }
+
+    fn record_shared(&self, event: Arc<AuditEvent>) {
         tracing::info!(
             target: "rampart::audit",
             id = %event.id,
@@ -258,7 +154,7 @@ impl AuditSink {
             latency_ms = event.latency_ms,
             "exchange"
         );
-        if self.tx.try_send(Msg::Event(Box::new(event))).is_err() {
+        if self.tx.try_send(Msg::Event(event)).is_err() {
             self.shared.dropped.inc();
         }
     }

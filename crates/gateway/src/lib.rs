@@ -10,19 +10,15 @@
 pub mod audit;
 pub mod body;
 pub mod config;
-pub mod llm;
 pub mod metrics;
 mod pipeline;
-#[cfg(test)]
-pub(crate) use pipeline::redactor as pipeline_redactor;
 pub mod policies;
 mod secrets;
-pub mod sse;
+pub use rampart_exchange::{llm, sse};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -43,30 +39,21 @@ type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<B
 /// A running gateway's shared state.
 pub struct Gateway {
     config: Config,
-    providers: Vec<Arc<dyn Provider>>,
-    upstreams: HashMap<&'static str, String>,
+    /// The exchange core: scanner, providers, routes, prices, abuse signals, callers.
+    engine: rampart_exchange::Engine,
     /// Provider id -> the credential header injected toward it.
     keys: HashMap<&'static str, (http::HeaderName, http::HeaderValue)>,
     /// The policies in force, swapped atomically on reload.
     policies: PolicyStore,
-    callers: Callers,
     /// The bearer token state-changing admin calls (and `/admin/*` reads off loopback)
     /// require: from `admin_token_env`, else `<data_dir>/admin.token`.
     admin_token: String,
     /// Rate, token and spend limits.
     limiter: Arc<rampart_limits::Limiter>,
-    /// Model prices for spend limits.
-    prices: rampart_limits::price::Prices,
-    /// Abuse and model-extraction signals per caller.
-    abuse: rampart_limits::abuse::Tracker,
     client: UpstreamClient,
     audit: audit::AuditSink,
     /// The gateway's metrics.
     pub metrics: metrics::Metrics,
-    hash_key: HashKey,
-    scanner: &'static Scanner,
-    next_id: AtomicU64,
-    started_ms: u128,
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Set once to drain and stop.
     stop: tokio::sync::watch::Sender<bool>,
@@ -76,7 +63,7 @@ impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
             .field("listen", &self.config.listen)
-            .field("upstreams", &self.upstreams)
+            .field("engine", &self.engine)
             .finish()
     }
 }
@@ -246,7 +233,7 @@ impl Gateway {
             metrics.audit_write_errors.clone(),
         )?;
         let hash_key = secrets::hash_key(config.hash_key_env.as_deref(), &config.data_dir)?;
-        let callers = Callers::resolve(&config.callers, &hash_key)?;
+        let callers = caller_entries(&config.callers)?;
         let abuse = rampart_limits::abuse::Tracker::new(config.abuse.clone());
         let rl = &config.rate_limits;
         let limiter = match &rl.redis_url {
@@ -274,24 +261,39 @@ impl Gateway {
                 .map_err(|e| anyhow::anyhow!("rate_limits.prices {}: {e}", path.display()))?;
             prices = prices.with_overrides(custom);
         }
-        Ok(Arc::new(Gateway {
-            config,
+        let engine = rampart_exchange::Engine::new(
+            keyed_scanner(&hash_key),
+            hash_key.clone(),
             providers,
             upstreams,
-            keys,
-            policies,
-            callers,
-            admin_token,
-            limiter: Arc::new(limiter),
+            config
+                .routes
+                .iter()
+                .map(|r| rampart_exchange::ApiRoute {
+                    prefix: r.prefix.clone(),
+                    name: r.route_name(),
+                    base: r.upstream.trim_end_matches('/').to_owned(),
+                })
+                .collect(),
             prices,
             abuse,
+            rampart_exchange::identity::Identity::new(vec![Arc::new(
+                rampart_exchange::identity::ConfiguredCallers::new(callers, &hash_key),
+            )]),
+            rampart_exchange::BodyLimits {
+                max_request_body: config.limits.max_request_body,
+            },
+        );
+        Ok(Arc::new(Gateway {
+            config,
+            engine,
+            keys,
+            policies,
+            admin_token,
+            limiter: Arc::new(limiter),
             client,
             audit,
             metrics,
-            scanner: keyed_scanner(&hash_key),
-            hash_key,
-            next_id: AtomicU64::new(0),
-            started_ms: now_ms(),
             tls,
             stop: tokio::sync::watch::Sender::new(false),
         }))
@@ -564,9 +566,11 @@ impl Gateway {
             .map(str::trim);
         // compared by keyed hash: no early exit on the first differing byte
         let same = given.is_some_and(|g| {
-            self.hash_key
+            self.engine
+                .hash_key
                 .hash(rampart_core::DataClass::Secret, g.as_bytes())
                 == self
+                    .engine
                     .hash_key
                     .hash(rampart_core::DataClass::Secret, self.admin_token.as_bytes())
         });
@@ -621,22 +625,20 @@ fn redact_text(text: &str, url: &str) -> String {
     out
 }
 
-/// Configured callers, by keyed hash of their API key and by address range.
-#[derive(Debug, Default)]
-struct Callers {
-    by_key: HashMap<rampart_core::ValueHash, usize>,
-    list: Vec<(rampart_policy::Caller, Vec<ipnet::IpNet>)>,
-}
-
-impl Callers {
-    fn resolve(defs: &[config::CallerDef], key: &HashKey) -> anyhow::Result<Callers> {
-        let mut callers = Callers::default();
-        for (i, d) in defs.iter().enumerate() {
-            if d.id.is_empty() {
-                anyhow::bail!("callers[{i}]: `id` is required");
-            }
-            if let Some(var) = &d.key_env {
-                let secret = std::env::var(var)
+/// The configured callers, their keys read from the environment and their address ranges
+/// parsed; says which entry is wrong and why.
+fn caller_entries(
+    defs: &[config::CallerDef],
+) -> anyhow::Result<Vec<rampart_exchange::identity::CallerEntry>> {
+    let mut out = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        if d.id.is_empty() {
+            anyhow::bail!("callers[{i}]: `id` is required");
+        }
+        let key = match &d.key_env {
+            None => None,
+            Some(var) => Some(
+                std::env::var(var)
                     .ok()
                     .filter(|k| !k.trim().is_empty())
                     .ok_or_else(|| {
@@ -644,71 +646,33 @@ impl Callers {
                             "callers[{i}] ({}): environment variable {var} is not set",
                             d.id
                         )
-                    })?;
-                callers.by_key.insert(
-                    key.hash(rampart_core::DataClass::Secret, secret.trim().as_bytes()),
-                    i,
-                );
-            }
-            let mut nets = Vec::new();
-            for c in &d.cidrs {
-                let net = c
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        anyhow::anyhow!("callers[{i}] ({}): {c:?} is not an address range", d.id)
-                    })?;
-                nets.push(net);
-            }
-            callers.list.push((
-                rampart_policy::Caller {
-                    ip: None,
-                    key_id: Some(d.id.clone()),
-                    workload: d.workload.clone(),
-                    namespace: d.namespace.clone(),
-                    service_account: d.service_account.clone(),
-                    labels: d.labels.clone(),
-                },
-                nets,
-            ));
-        }
-        Ok(callers)
-    }
-
-    /// Who calls: the caller whose key was presented, else the first whose ranges hold the
-    /// address, else an unknown caller known by address and credential hash.
-    fn identify(
-        &self,
-        ip: std::net::IpAddr,
-        credential: Option<&[u8]>,
-        key: &HashKey,
-        unknown_key_id: Option<String>,
-    ) -> rampart_policy::Caller {
-        let by_key = credential
-            .filter(|_| !self.by_key.is_empty())
-            .and_then(|c| {
-                self.by_key
-                    .get(&key.hash(rampart_core::DataClass::Secret, c))
-            })
-            .copied();
-        let by_ip = || {
-            self.list
-                .iter()
-                .position(|(_, nets)| nets.iter().any(|n| n.contains(&ip)))
+                    })?,
+            ),
         };
-        match by_key.or_else(by_ip) {
-            Some(i) => {
-                let mut c = self.list[i].0.clone();
-                c.ip = Some(ip);
-                c
-            }
-            None => rampart_policy::Caller {
-                ip: Some(ip),
-                key_id: unknown_key_id,
-                ..rampart_policy::Caller::default()
-            },
+        let mut nets = Vec::new();
+        for c in &d.cidrs {
+            let net = c
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!("callers[{i}] ({}): {c:?} is not an address range", d.id)
+                })?;
+            nets.push(net);
         }
+        out.push(rampart_exchange::identity::CallerEntry {
+            caller: rampart_policy::Caller {
+                ip: None,
+                key_id: Some(d.id.clone()),
+                workload: d.workload.clone(),
+                namespace: d.namespace.clone(),
+                service_account: d.service_account.clone(),
+                labels: d.labels.clone(),
+            },
+            key,
+            nets,
+        });
     }
+    Ok(out)
 }
 
 /// The API version segment a base URL ends in (`v1`, `v1beta`, `v2`), if any: requests
@@ -798,11 +762,4 @@ fn check_url(url: &str) -> anyhow::Result<()> {
         Some("http" | "https") if uri.host().is_some() => Ok(()),
         _ => anyhow::bail!("{url:?} must be an http:// or https:// URL with a host"),
     }
-}
-
-fn now_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
 }

@@ -228,7 +228,7 @@ fn event(i: usize) -> rampart_gateway::audit::AuditEvent {
             namespace: None,
         },
         decision: rampart_core::Action::Allow,
-        reason: "clean".into(),
+        reason: rampart_exchange::Outcome::Clean,
         enforced: true,
         would: None,
         decided_by: None,

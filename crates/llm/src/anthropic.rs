@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, Usage, at, set_at, text_at};
 
 /// The streamed string fields of a `content_block_delta`: `text_delta`, `input_json_delta`
 /// and `thinking_delta`.
@@ -22,7 +22,27 @@ impl Provider for Anthropic {
     }
 
     fn matches(&self, path: &str) -> bool {
-        path.trim_end_matches('/') == "/v1/messages"
+        let path = path.trim_end_matches('/');
+        matches!(path, "/v1/messages" | "/v1/models")
+            || ["/v1/messages/", "/v1/models/"]
+                .iter()
+                .any(|p| path.starts_with(p))
+    }
+
+    fn signature_header(&self) -> Option<&'static str> {
+        Some("anthropic-version")
+    }
+
+    fn operation(&self, path: &str) -> Operation {
+        let path = path.trim_end_matches('/');
+        if path == "/v1/messages/batches" {
+            Operation::Upload
+        } else if path == "/v1/messages" {
+            Operation::Generation
+        } else {
+            // token counting, batch status and results, model listing
+            Operation::Other
+        }
     }
 
     fn model(&self, _path: &str, body: &Value) -> Option<String> {

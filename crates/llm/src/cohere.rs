@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, Usage, at, set_at, text_at};
 
 /// The Cohere API (`/v2/chat`, `/v2/embed`).
 #[derive(Debug)]
@@ -19,6 +19,14 @@ impl Provider for Cohere {
 
     fn matches(&self, path: &str) -> bool {
         matches!(path.trim_end_matches('/'), "/v2/chat" | "/v2/embed")
+    }
+
+    fn operation(&self, path: &str) -> Operation {
+        if path.trim_end_matches('/') == "/v2/embed" {
+            Operation::Embedding
+        } else {
+            Operation::Generation
+        }
     }
 
     fn model(&self, _path: &str, body: &Value) -> Option<String> {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, Usage, at, set_at, text_at};
 
 /// The Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`).
 #[derive(Debug)]
@@ -33,6 +33,13 @@ impl Provider for Gemini {
                 "generateContent" | "streamGenerateContent" | "embedContent" | "countTokens"
             )
         })
+    }
+
+    fn operation(&self, path: &str) -> Operation {
+        match Self::method(path).map(|(_, m)| m) {
+            Some("embedContent" | "batchEmbedContents") => Operation::Embedding,
+            _ => Operation::Generation,
+        }
     }
 
     fn model(&self, path: &str, _body: &Value) -> Option<String> {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage};
+use crate::{Operation, Provider, Usage};
 
 /// A JSON API behind an API route: its event streams are read event by event, each event's
 /// data scanned as a whole (JSON escapes decoded), with RFC 9457 problems as errors. It
@@ -21,6 +21,10 @@ impl Provider for GenericJson {
 
     fn matches(&self, _path: &str) -> bool {
         false
+    }
+
+    fn operation(&self, _path: &str) -> Operation {
+        Operation::Other
     }
 
     fn model(&self, _path: &str, _body: &Value) -> Option<String> {

@@ -25,6 +25,36 @@ pub struct Usage {
     pub output: u64,
 }
 
+/// What an endpoint does with the body it receives, which decides how its texts are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// A model generates from the body (chat, messages, responses, completions).
+    Generation,
+    /// The body's texts are embedded.
+    Embedding,
+    /// The body is stored for later use: files, uploads, batches, fine-tuning data.
+    Upload,
+    /// Anything else (token counting, listing).
+    Other,
+}
+
+impl Operation {
+    /// Whether every string of the body is content a model will read later or embed (no
+    /// roles, no system prompt).
+    pub fn carries_uploads(self) -> bool {
+        matches!(self, Operation::Embedding | Operation::Upload)
+    }
+}
+
+/// The operation of a provider path, by the first adapter whose paths it is (`Other` when
+/// none is).
+pub fn operation(path: &str) -> Operation {
+    providers()
+        .iter()
+        .find(|p| p.matches(path))
+        .map_or(Operation::Other, |p| p.operation(path))
+}
+
 /// One AI provider's wire format.
 pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Stable id used in configuration, audit events and metrics (`openai`, `anthropic`, ...).
@@ -35,6 +65,16 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 
     /// Whether a request path (without query) is one of this provider's inspected endpoints.
     fn matches(&self, path: &str) -> bool;
+
+    /// A request header only this provider's clients send (Anthropic's `anthropic-version`):
+    /// where two providers serve the same path (`/v1/models`), the one whose header is
+    /// present takes the call.
+    fn signature_header(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// What the endpoint at `path` does with its body.
+    fn operation(&self, path: &str) -> Operation;
 
     /// The model a request names, from its path or body.
     fn model(&self, path: &str, body: &Value) -> Option<String>;
@@ -255,7 +295,42 @@ mod tests {
                 .collect();
             assert_eq!(owners, vec![id], "{path}");
         }
-        assert!(all.iter().all(|p| !p.matches("/v1/models")));
+        // paths two providers serve are told apart by the signature header of one of them
+        let shared: Vec<&str> = all
+            .iter()
+            .filter(|p| p.matches("/v1/models"))
+            .map(|p| p.id())
+            .collect();
+        assert_eq!(shared, vec!["openai", "anthropic"]);
+        assert_eq!(
+            all.iter()
+                .filter(|p| p.matches("/v1/models"))
+                .filter_map(|p| p.signature_header())
+                .collect::<Vec<_>>(),
+            vec!["anthropic-version"]
+        );
+        // SDK paths beyond generation, with what their bodies are
+        for (path, id, op) in [
+            ("/v1/files", "openai", Operation::Upload),
+            ("/v1/files/file-abc/content", "openai", Operation::Upload),
+            ("/v1/batches", "openai", Operation::Upload),
+            ("/v1/fine_tuning/jobs", "openai", Operation::Upload),
+            ("/v1/moderations", "openai", Operation::Other),
+            ("/v1/embeddings", "openai", Operation::Embedding),
+            ("/v1/completions", "openai", Operation::Generation),
+            ("/v1/messages/count_tokens", "anthropic", Operation::Other),
+            ("/v1/messages/batches", "anthropic", Operation::Upload),
+            ("/v2/embed", "cohere", Operation::Embedding),
+            (
+                "/v1beta/models/text-embedding-004:embedContent",
+                "gemini",
+                Operation::Embedding,
+            ),
+        ] {
+            let p = all.iter().find(|p| p.matches(path)).expect(path);
+            assert_eq!((p.id(), p.operation(path)), (id, op), "{path}");
+        }
+        assert!(all.iter().all(|p| !p.matches("/v1/unknown")));
     }
 
     #[test]

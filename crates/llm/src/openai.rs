@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, Usage, at, set_at, text_at};
 
 /// The OpenAI API (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`).
 #[derive(Debug)]
@@ -18,10 +18,48 @@ impl Provider for OpenAi {
     }
 
     fn matches(&self, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
         matches!(
-            path.trim_end_matches('/'),
-            "/v1/chat/completions" | "/v1/responses" | "/v1/embeddings" | "/v1/completions"
-        )
+            path,
+            "/v1/chat/completions"
+                | "/v1/responses"
+                | "/v1/embeddings"
+                | "/v1/completions"
+                | "/v1/moderations"
+                | "/v1/models"
+        ) || [
+            "/v1/models/",
+            "/v1/files",
+            "/v1/uploads",
+            "/v1/batches",
+            "/v1/fine_tuning/",
+            "/v1/responses/",
+            "/v1/chat/completions/",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
+    }
+
+    fn operation(&self, path: &str) -> Operation {
+        let path = path.trim_end_matches('/');
+        if path == "/v1/embeddings" {
+            Operation::Embedding
+        } else if path == "/v1/moderations" || path.starts_with("/v1/models") {
+            Operation::Other
+        } else if ["/v1/files", "/v1/uploads", "/v1/batches", "/v1/fine_tuning"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
+            Operation::Upload
+        } else if matches!(
+            path,
+            "/v1/chat/completions" | "/v1/responses" | "/v1/completions"
+        ) {
+            Operation::Generation
+        } else {
+            // reading or deleting stored responses and completions
+            Operation::Other
+        }
     }
 
     fn model(&self, _path: &str, body: &Value) -> Option<String> {
