@@ -28,7 +28,7 @@ pub mod stream;
 pub mod validate;
 
 pub use decode::DecodeError;
-pub use detector::{Context, Detector, Gate, Validator};
+pub use detector::{Context, Detector, Gate, Surroundings, Validator};
 pub use hash::HashKey;
 pub use redact::{Chooser, Redactor, Strategy, Vault};
 pub use scan::{Found, Scan, ScanOptions};

@@ -649,6 +649,13 @@ impl Scanner {
         if det.min_entropy > 0.0 && validate::entropy(bytes) < det.min_entropy {
             return None;
         }
+        if let Some(check) = det.surroundings {
+            let before = &hay[value.start.saturating_sub(CONTEXT_BEFORE)..value.start];
+            let after = &hay[value.end..(value.end + CONTEXT_AFTER).min(hay.len())];
+            if !check(before, bytes, after) {
+                return None;
+            }
+        }
         let score = self.score(hay, idx, span)?;
         (score >= self.config.min_score).then_some((
             Hit {
