@@ -13,6 +13,13 @@ use rampart_core::{DataClass, Severity};
 /// placeholder).
 pub type Validator = fn(&[u8]) -> bool;
 
+/// A check of the text around a validated hit: given at most
+/// [`CONTEXT_BEFORE`](crate::scanner::CONTEXT_BEFORE) bytes before the value, the value, and at
+/// most [`CONTEXT_AFTER`](crate::scanner::CONTEXT_AFTER) bytes after it, says whether the hit
+/// stands (a dotted quad right after `python ` or before `-beta` is a version, not an address).
+/// It reads the same window as context words, so a stream decides exactly as a whole buffer.
+pub type Surroundings = fn(before: &[u8], value: &[u8], after: &[u8]) -> bool;
+
 /// Words near a hit that make it more (or less) likely to be real.
 #[derive(Clone, Copy, Debug)]
 pub struct Context {
@@ -77,6 +84,8 @@ pub struct Detector {
     pub gate: Gate,
     /// Runs on each hit's value; `None` accepts every hit.
     pub validator: Option<Validator>,
+    /// Runs on each validated hit with the text around it; `None` accepts every hit.
+    pub surroundings: Option<Surroundings>,
     /// Minimum Shannon entropy of the value in bits per byte (0 disables the check).
     pub min_entropy: f32,
     /// Context words.
@@ -130,6 +139,7 @@ impl Detector {
             pattern,
             gate: Gate::Prefix,
             validator: None,
+            surroundings: None,
             min_entropy: 0.0,
             context: NO_CONTEXT,
             score,
@@ -154,6 +164,12 @@ impl Detector {
     /// Sets the validator.
     pub const fn validate(mut self, validator: Validator) -> Detector {
         self.validator = Some(validator);
+        self
+    }
+
+    /// Sets the check of the text around a hit.
+    pub const fn surroundings(mut self, check: Surroundings) -> Detector {
+        self.surroundings = Some(check);
         self
     }
 

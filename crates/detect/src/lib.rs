@@ -8,6 +8,8 @@
 //! - [`Scanner::scan`]: whole-buffer scanning through every layer, returning a [`Scan`].
 //! - [`Redactor`]: mask, partial, keyed hash, format-preserving fake, reversible tokens.
 //! - [`StreamScanner`]: chunk in, safe bytes out, with a bounded hold-back.
+//! - [`markup`]: markdown and HTML images and links read as a renderer reads them, so a removed
+//!   one takes its whole URL with it.
 //!
 //! Pure and synchronous: no IO, no async, and a scan of text cannot fail (only decoding of
 //! compressed or oversized input can).
@@ -20,6 +22,7 @@ pub mod decode;
 pub mod detector;
 pub mod detectors;
 pub mod hash;
+pub mod markup;
 pub mod redact;
 pub mod scan;
 pub mod scanner;
@@ -28,7 +31,7 @@ pub mod stream;
 pub mod validate;
 
 pub use decode::DecodeError;
-pub use detector::{Context, Detector, Gate, Validator};
+pub use detector::{Context, Detector, Gate, Surroundings, Validator};
 pub use hash::HashKey;
 pub use redact::{Chooser, Redactor, Strategy, Vault};
 pub use scan::{Found, Scan, ScanOptions};

@@ -39,6 +39,12 @@ pub const DIGIT_LOOKBACK: usize = 10;
 /// plain literal gate (searching windows that wide would not save time).
 const MAX_RUN_MARGIN: usize = 96;
 
+/// Largest compiled NFA of a group of patterns. The built-in registry's largest group (every
+/// literal-prefixed pattern) compiles to more than regex-automata's 10 MiB default, mostly
+/// from the bounded repetitions of private keys, JWTs and the markup detectors; this leaves
+/// room to grow without making memory unbounded.
+const NFA_SIZE_LIMIT: usize = 24 << 20;
+
 /// How much a context word raises a hit's score.
 const CONTEXT_BOOST: f32 = 0.15;
 /// Words against a hit count only this close before it.
@@ -649,6 +655,13 @@ impl Scanner {
         if det.min_entropy > 0.0 && validate::entropy(bytes) < det.min_entropy {
             return None;
         }
+        if let Some(check) = det.surroundings {
+            let before = &hay[value.start.saturating_sub(CONTEXT_BEFORE)..value.start];
+            let after = &hay[value.end..(value.end + CONTEXT_AFTER).min(hay.len())];
+            if !check(before, bytes, after) {
+                return None;
+            }
+        }
         let score = self.score(hay, idx, span)?;
         (score >= self.config.min_score).then_some((
             Hit {
@@ -950,6 +963,7 @@ fn compile(patterns: &[&str], kind: MatchKind) -> Result<Regex, BuildError> {
             Regex::config()
                 .match_kind(kind)
                 .utf8_empty(false)
+                .nfa_size_limit(Some(NFA_SIZE_LIMIT))
                 .hybrid_cache_capacity(8 << 20),
         )
         .build_many(patterns)

@@ -318,6 +318,156 @@ pub fn ipv4(value: &[u8]) -> bool {
     count == 4 && !s.starts_with("0.") && !s.starts_with("255.")
 }
 
+/// Names that, written right before a dotted quad (`python 3.11.4.1`, `Version: 1.2.3.4`,
+/// `build=10.2.0.1`), make it a version number. Lowercase.
+const VERSIONED: &[&str] = &[
+    "v",
+    "ver",
+    "vers",
+    "version",
+    "build",
+    "release",
+    "rel",
+    "rev",
+    "revision",
+    "patch",
+    "firmware",
+    "fw",
+    "kernel",
+    "sdk",
+    "python",
+    "python3",
+    "py",
+    "node",
+    "nodejs",
+    "java",
+    "jdk",
+    "jre",
+    "go",
+    "golang",
+    "rust",
+    "rustc",
+    "ruby",
+    "php",
+    "perl",
+    "dotnet",
+    "gcc",
+    "clang",
+    "llvm",
+    "npm",
+    "pip",
+    "chrome",
+    "chromium",
+    "firefox",
+    "safari",
+    "opera",
+    "windows",
+    "win",
+    "macos",
+    "osx",
+    "ios",
+    "android",
+    "ubuntu",
+    "debian",
+    "centos",
+    "rhel",
+    "fedora",
+    "alpine",
+    "linux",
+    "openssl",
+    "openssh",
+    "nginx",
+    "apache",
+    "tomcat",
+    "mysql",
+    "postgres",
+    "postgresql",
+    "redis",
+    "mongodb",
+    "docker",
+    "kubernetes",
+    "k8s",
+    "helm",
+    "terraform",
+    "bios",
+    "driver",
+];
+
+/// Login names that come before `@` and a host (`root@10.0.0.5`), not a package and a version.
+const LOGINS: &[&str] = &[
+    "root",
+    "admin",
+    "administrator",
+    "user",
+    "ubuntu",
+    "ec2-user",
+    "centos",
+    "debian",
+    "pi",
+    "git",
+    "oracle",
+    "postgres",
+    "deploy",
+];
+
+/// Whether the text around a dotted quad leaves it an address rather than a version number.
+/// It is a version when it is part of a longer dotted number (`1.2.3.4.5`, OIDs), when a
+/// pre-release or build suffix follows (`-beta`, `-rc1`, `+build`), when a name is attached
+/// before it (`pkg@1.2.3.4` except a login such as `root@`, `openssl-1.2.3.4`, a product token
+/// `curl/1.2.3.4` but not a path segment `/hosts/10.1.2.3`), or when a version word or product
+/// name stands right before it (`version 1.2.3.4`, `python 3.11.4.1`, `v: 1.2.3.4`).
+pub fn ipv4_not_version(before: &[u8], _value: &[u8], after: &[u8]) -> bool {
+    let digit = |c: Option<&u8>| c.is_some_and(u8::is_ascii_digit);
+    // a longer dotted number
+    if (before.last() == Some(&b'.')
+        && digit(before.len().checked_sub(2).and_then(|i| before.get(i))))
+        || (after.first() == Some(&b'.') && digit(after.get(1)))
+    {
+        return false;
+    }
+    // pre-release and build suffixes
+    match after {
+        [b'-', c, ..] if c.is_ascii_alphabetic() => return false,
+        [b'+', c, ..] if c.is_ascii_alphanumeric() => return false,
+        _ => {}
+    }
+    // a name attached before: the run of name characters before the separator
+    if let [rest @ .., sep @ (b'@' | b'-' | b'/')] = before {
+        let len = rest
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            .count();
+        let name = &rest[rest.len() - len..];
+        if name.iter().any(u8::is_ascii_alphabetic) {
+            let lower = name.to_ascii_lowercase();
+            return match sep {
+                b'@' => LOGINS.iter().any(|l| l.as_bytes() == lower.as_slice()),
+                // a path segment (`/hosts/10.1.2.3`), not a product token (`curl/1.2.3.4`)
+                b'/' => rest.len() > len && rest[rest.len() - len - 1] == b'/',
+                _ => false,
+            };
+        }
+    }
+    // a version word or product name right before, then spaces, `:` or `=`
+    let gap = before
+        .iter()
+        .rev()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b':' | b'='))
+        .count();
+    if gap == 0 && !before.is_empty() {
+        return true;
+    }
+    let head = &before[..before.len() - gap];
+    let len = head
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    let word = head[head.len() - len..].to_ascii_lowercase();
+    !VERSIONED.iter().any(|v| v.as_bytes() == word.as_slice())
+}
+
 /// An IPv6 address as the standard library parses it, with at least two groups spelled out and
 /// not the unspecified address.
 pub fn ipv6(value: &[u8]) -> bool {

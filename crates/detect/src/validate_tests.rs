@@ -158,3 +158,52 @@ fn placeholders_and_entropy() {
     assert!(entropy(b"aaaa") < 0.01);
     assert!(entropy(b"abcd") > 1.99);
 }
+
+/// `before`, the quad, and `after`, judged by [`ipv4_not_version`].
+fn address_in(before: &str, after: &str) -> bool {
+    ipv4_not_version(before.as_bytes(), b"1.2.3.4", after.as_bytes())
+}
+
+#[test]
+fn dotted_quads_that_context_makes_versions() {
+    for (before, after) in [
+        ("version ", ""),
+        ("Version: ", " released"),
+        ("ver=", ""),
+        ("v ", ""),
+        ("python ", ""),
+        ("Python ", "\n"),
+        ("Windows ", " build"),
+        ("npm i left-pad@", ""),
+        ("openssl-", ".tar.gz"),
+        ("User-Agent: curl/", ""),
+        ("", "-beta"),
+        ("", "-rc1"),
+        ("", "+build.5"),
+        ("1.", ""),
+        ("", ".5"),
+    ] {
+        assert!(!address_in(before, after), "{before:?} 1.2.3.4 {after:?}");
+    }
+}
+
+#[test]
+fn dotted_quads_that_context_leaves_addresses() {
+    for (before, after) in [
+        ("", ""),
+        ("client ", " connected"),
+        ("http://", "/"),
+        ("X-Forwarded-For: ", ""),
+        ("ssh root@", ""),
+        ("ubuntu@", ":22"),
+        ("GET /api/hosts/", " HTTP/1.1"),
+        ("range 10.0.0.1-", ""),
+        ("from ", "."),
+        ("ip=", ":8080"),
+        ("(", ")"),
+        ("", "-10.0.0.9"),
+        ("", "/24"),
+    ] {
+        assert!(address_in(before, after), "{before:?} 1.2.3.4 {after:?}");
+    }
+}

