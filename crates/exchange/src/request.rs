@@ -496,8 +496,15 @@ impl Exchange {
                 );
                 if worst == Action::Redact {
                     let replaced = engine.redacted(&s, &self.sel);
-                    if let Ok(v) = HeaderValue::from_bytes(&replaced) {
-                        self.out.headers.insert(name.clone(), v);
+                    match HeaderValue::from_bytes(&replaced) {
+                        Ok(v) => {
+                            self.out.headers.insert(name.clone(), v);
+                        }
+                        // a redacted value that is no longer a header value (it was redacted
+                        // in a decoded form) is not forwarded at all
+                        Err(_) => {
+                            self.out.headers.remove(name);
+                        }
                     }
                 }
             }
