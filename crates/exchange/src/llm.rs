@@ -577,10 +577,10 @@ pub(crate) fn rewrite(
 }
 
 /// Adds the canary instruction to the request's system prompt (creating one where the provider
-/// has a place for it). Returns the system prompt as the model will read it, or `None` when the
-/// body has no place for one.
+/// has a place for it; the adapter knows where). Returns the system prompt as the model will
+/// read it, or `None` when the body has no place for one.
 pub(crate) fn insert_canary(
-    provider: &str,
+    provider: &dyn rampart_llm::Provider,
     op: Operation,
     v: &mut Value,
     token: &str,
@@ -588,106 +588,7 @@ pub(crate) fn insert_canary(
     if op.carries_uploads() || !v.is_object() {
         return None;
     }
-    let line = canary::instruction(token);
-    let append = |slot: &mut Value| -> Option<String> {
-        match slot {
-            Value::String(s) => {
-                s.push_str(&line);
-                Some(s.clone())
-            }
-            Value::Array(blocks) => {
-                blocks.push(serde_json::json!({"type": "text", "text": line.trim_start()}));
-                Some(
-                    blocks
-                        .iter()
-                        .filter_map(|b| b.get("text").and_then(Value::as_str))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            }
-            _ => None,
-        }
-    };
-    match provider {
-        "anthropic" => {
-            let o = v.as_object_mut()?;
-            match o.get_mut("system") {
-                Some(s) => append(s),
-                None => {
-                    o.insert("system".into(), Value::String(line.trim_start().to_owned()));
-                    Some(line.trim_start().to_owned())
-                }
-            }
-        }
-        "gemini" => {
-            let o = v.as_object_mut()?;
-            let key = if o.contains_key("system_instruction") {
-                "system_instruction"
-            } else {
-                "systemInstruction"
-            };
-            let si = o
-                .entry(key)
-                .or_insert_with(|| serde_json::json!({"parts": []}));
-            let parts = si.get_mut("parts")?.as_array_mut()?;
-            parts.push(serde_json::json!({"text": line.trim_start()}));
-            Some(
-                parts
-                    .iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        }
-        _ => {
-            // OpenAI Responses API
-            if v.get("input").is_some() && v.get("messages").is_none() {
-                let o = v.as_object_mut()?;
-                return match o.get_mut("instructions") {
-                    Some(s) => append(s),
-                    None => {
-                        o.insert(
-                            "instructions".into(),
-                            Value::String(line.trim_start().to_owned()),
-                        );
-                        Some(line.trim_start().to_owned())
-                    }
-                };
-            }
-            // Cohere v1
-            if v.get("message").is_some() && v.get("messages").is_none() {
-                let o = v.as_object_mut()?;
-                return match o.get_mut("preamble") {
-                    Some(s) => append(s),
-                    None => {
-                        o.insert(
-                            "preamble".into(),
-                            Value::String(line.trim_start().to_owned()),
-                        );
-                        Some(line.trim_start().to_owned())
-                    }
-                };
-            }
-            // chat messages: the first system message, or a new one
-            let msgs = v.get_mut("messages")?.as_array_mut()?;
-            let first_system = msgs.iter().position(|m| {
-                matches!(
-                    m.get("role").and_then(Value::as_str),
-                    Some("system" | "developer")
-                )
-            });
-            match first_system {
-                Some(i) => append(msgs[i].get_mut("content")?),
-                None => {
-                    msgs.insert(
-                        0,
-                        serde_json::json!({"role": "system", "content": line.trim_start()}),
-                    );
-                    Some(line.trim_start().to_owned())
-                }
-            }
-        }
-    }
+    provider.add_system_line(v, canary::instruction(token).trim_start())
 }
 
 /// The system prompt of a request as written, to recognise it in responses (at most 16 KB).
@@ -941,7 +842,7 @@ mod tests {
     fn canaries_go_into_the_system_prompt() {
         let mut v = json!({"messages": [{"role": "user", "content": "hi"}]});
         let s = insert_canary(
-            "openai",
+            &rampart_llm::openai::OpenAi,
             rampart_llm::operation("/v1/chat/completions"),
             &mut v,
             "rampart-canary-0011223344556677",
@@ -951,7 +852,7 @@ mod tests {
         assert_eq!(v["messages"][0]["role"], "system");
         let mut v = json!({"system": "Be kind.", "messages": []});
         insert_canary(
-            "anthropic",
+            &rampart_llm::anthropic::Anthropic,
             rampart_llm::operation("/v1/messages"),
             &mut v,
             "rampart-canary-0011223344556677",
@@ -961,7 +862,7 @@ mod tests {
         assert!(v["system"].as_str().unwrap().contains("rampart-canary-"));
         let mut v = json!({"contents": []});
         insert_canary(
-            "gemini",
+            &rampart_llm::gemini::Gemini,
             rampart_llm::operation("/v1beta/models/x:generateContent"),
             &mut v,
             "rampart-canary-0011223344556677",

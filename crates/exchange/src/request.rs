@@ -432,7 +432,7 @@ impl Exchange {
                 }
                 if canary_on && let Some(p) = &provider {
                     let token = rampart_threat::canary::token();
-                    if crate::llm::insert_canary(p.id(), operation, &mut v, &token).is_some() {
+                    if crate::llm::insert_canary(p.as_ref(), operation, &mut v, &token).is_some() {
                         self.canary = Some(token);
                         changed = true;
                     }

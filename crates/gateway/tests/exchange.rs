@@ -237,3 +237,31 @@ async fn sdk_calls_beyond_chat_reach_the_right_provider_and_are_inspected() {
     assert_eq!(files["provider"], "openai");
     assert_eq!(files["reason"], "rampart_blocked");
 }
+
+#[tokio::test]
+async fn an_http2_stream_reset_leaves_an_event_and_the_connection_serves_on() {
+    let (url, _) = slow_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway_to(&url, dir.path(), |_| {}).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let req = |model: &str| {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "hello"}]});
+        http::Request::post(format!("http://{}/v1/chat/completions", gw.addr))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    };
+    // the response future dropped mid-request: the client resets the stream
+    let cut =
+        tokio::time::timeout(Duration::from_millis(300), client.request(req("hang-h2"))).await;
+    assert!(cut.is_err(), "the upstream hangs");
+    let events = audit_events(dir.path(), 1).await;
+    assert_eq!(events[0]["reason"], "client_gone", "{events:?}");
+    assert_eq!(events[0]["model"], "hang-h2");
+    // the same connection serves the next stream
+    let resp = client.request(req("gpt-4o")).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+}

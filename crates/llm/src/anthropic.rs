@@ -29,6 +29,10 @@ impl Provider for Anthropic {
                 .any(|p| path.starts_with(p))
     }
 
+    fn add_system_line(&self, body: &mut Value, line: &str) -> Option<String> {
+        crate::append_or_insert(body.as_object_mut()?, "system", line)
+    }
+
     fn signature_header(&self) -> Option<&'static str> {
         Some("anthropic-version")
     }

@@ -35,6 +35,25 @@ impl Provider for Gemini {
         })
     }
 
+    fn add_system_line(&self, body: &mut Value, line: &str) -> Option<String> {
+        let o = body.as_object_mut()?;
+        let key = if o.contains_key("system_instruction") {
+            "system_instruction"
+        } else {
+            "systemInstruction"
+        };
+        let si = o.entry(key).or_insert_with(|| json!({"parts": []}));
+        let parts = si.get_mut("parts")?.as_array_mut()?;
+        parts.push(json!({"text": line}));
+        Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+
     fn operation(&self, path: &str) -> Operation {
         match Self::method(path).map(|(_, m)| m) {
             Some("embedContent" | "batchEmbedContents") => Operation::Embedding,

@@ -76,6 +76,36 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// What the endpoint at `path` does with its body.
     fn operation(&self, path: &str) -> Operation;
 
+    /// Appends `line` to the system prompt of a request body, creating the system prompt where
+    /// the format has a place for one; returns the system prompt as the model will read it.
+    /// The default reads OpenAI's shapes (chat messages, the Responses API's `instructions`)
+    /// and Cohere's v1 `preamble`.
+    fn add_system_line(&self, body: &mut Value, line: &str) -> Option<String> {
+        // OpenAI Responses API
+        if body.get("input").is_some() && body.get("messages").is_none() {
+            return append_or_insert(body.as_object_mut()?, "instructions", line);
+        }
+        // Cohere v1
+        if body.get("message").is_some() && body.get("messages").is_none() {
+            return append_or_insert(body.as_object_mut()?, "preamble", line);
+        }
+        // chat messages: the first system message, or a new one
+        let msgs = body.get_mut("messages")?.as_array_mut()?;
+        let first_system = msgs.iter().position(|m| {
+            matches!(
+                m.get("role").and_then(Value::as_str),
+                Some("system" | "developer")
+            )
+        });
+        match first_system {
+            Some(i) => append_text(msgs[i].get_mut("content")?, line),
+            None => {
+                msgs.insert(0, serde_json::json!({"role": "system", "content": line}));
+                Some(line.to_owned())
+            }
+        }
+    }
+
     /// The model a request names, from its path or body.
     fn model(&self, path: &str, body: &Value) -> Option<String>;
 
@@ -171,6 +201,44 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// (its SDKs raise on it): the event name, if the provider names events, and its data.
     fn stream_error(&self, code: &str, message: &str) -> (Option<&'static str>, Value) {
         (None, self.error(500, code, message))
+    }
+}
+
+/// Appends `line` to a system prompt slot (a string, or an array of text blocks); returns the
+/// whole prompt.
+pub(crate) fn append_text(slot: &mut Value, line: &str) -> Option<String> {
+    match slot {
+        Value::String(s) => {
+            s.push_str("\n\n");
+            s.push_str(line);
+            Some(s.clone())
+        }
+        Value::Array(blocks) => {
+            blocks.push(serde_json::json!({"type": "text", "text": line}));
+            Some(
+                blocks
+                    .iter()
+                    .filter_map(|b| b.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Appends `line` to the string or blocks at `key`, or sets `key` to it.
+pub(crate) fn append_or_insert(
+    o: &mut serde_json::Map<String, Value>,
+    key: &str,
+    line: &str,
+) -> Option<String> {
+    match o.get_mut(key) {
+        Some(s) => append_text(s, line),
+        None => {
+            o.insert(key.into(), Value::String(line.to_owned()));
+            Some(line.to_owned())
+        }
     }
 }
 
