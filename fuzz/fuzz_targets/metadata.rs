@@ -111,6 +111,16 @@ fuzz_target!(|input: (u8, &[u8])| {
     }
     let (out, masks) = redact(&scan);
 
+    // a value that is a whole compressed stream is scanned, and redacted, in its decompressed
+    // form (docs/FUZZING.md): the exchange core drops such a header when the result is not a
+    // header value and percent-encodes a path or query, so only the bytes are checked here
+    if scan.text != data {
+        let had: HashSet<u8> = scan.text.iter().copied().collect();
+        for &b in &out {
+            assert!(had.contains(&b) || is_mask_byte(b), "redaction introduced byte {b:#04x}");
+        }
+        return;
+    }
     // no new bytes, so a valid header value, path or query stays valid
     let had: HashSet<u8> = data.iter().copied().collect();
     for &b in &out {

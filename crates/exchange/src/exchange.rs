@@ -240,11 +240,6 @@ impl Exchange {
         self.limits.as_ref().and_then(|l| l.headers.as_ref())
     }
 
-    /// The request as it will be forwarded.
-    pub fn outgoing(&self) -> &Outgoing {
-        &self.out
-    }
-
     /// Takes the request to forward out of the exchange.
     pub fn take_outgoing(&mut self) -> Outgoing {
         std::mem::take(&mut self.out)

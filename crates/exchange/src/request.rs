@@ -21,7 +21,17 @@ use crate::exchange::{Exchange, Fault, LimitState};
 use crate::refusal::{Code, Refusal};
 
 /// The UTF-8 byte-order mark.
-pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `body` without a leading UTF-8 byte-order mark (receivers skip it; the body forwarded is
+/// the one inspected).
+pub(crate) fn without_bom(body: Bytes) -> Bytes {
+    if body.starts_with(UTF8_BOM) {
+        body.slice(UTF8_BOM.len()..)
+    } else {
+        body
+    }
+}
 
 /// Why a request body could not be read (the front end reads it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,15 +242,8 @@ impl Exchange {
         // the body inspected is the body forwarded: decoded (its encoding header then goes),
         // a byte-order mark dropped
         let (text, decoded) = match decoded {
-            Some(d) => {
-                let d = match d.strip_prefix(UTF8_BOM) {
-                    Some(rest) => rest.to_vec(),
-                    None => d,
-                };
-                (Bytes::from(d), true)
-            }
-            None if raw.starts_with(UTF8_BOM) => (raw.slice(UTF8_BOM.len()..), false),
-            None => (raw, false),
+            Some(d) => (without_bom(Bytes::from(d)), true),
+            None => (without_bom(raw), false),
         };
         let scan = match engine.scanner.scan(&text, &ScanOptions::default()) {
             Ok(scan) => scan,
@@ -257,8 +260,9 @@ impl Exchange {
         };
         let provider = self.provider().cloned();
         let path = self.meta.path.clone();
-        // the one parse every consumer shares
-        let json: Option<Value> = if text.is_empty() {
+        // the one parse every consumer of a provider call shares (an API route's body is
+        // parsed only if a limit needs its token estimate)
+        let json: Option<Value> = if text.is_empty() || provider.is_none() {
             None
         } else {
             serde_json::from_slice(&text).ok()
@@ -610,6 +614,9 @@ impl Exchange {
             return Admission::Free;
         }
         let pid = self.provider().map_or("api", |p| p.id());
+        if self.json.is_none() && !self.body.is_empty() {
+            self.json = serde_json::from_slice(&self.body).ok();
+        }
         let body = self.json.as_ref();
         let input = body.map_or(0, |b| tokens::estimate_input(pid, self.model.as_deref(), b));
         let output = body

@@ -13,7 +13,7 @@ use crate::engine::{Engine, HOP_BY_HOP};
 use crate::event::{Outcome, UsageRecord};
 use crate::exchange::{Exchange, Fault};
 use crate::refusal::{Code, Refusal};
-use crate::request::{UTF8_BOM, content_encoding, decode_body, redactor};
+use crate::request::{content_encoding, decode_body, redactor, without_bom};
 use crate::sse::SseRewriter;
 use crate::stream::{Rewrite, TextRewrite, stream_rules};
 
@@ -47,6 +47,18 @@ pub enum StreamEnd {
     Broken(String),
     /// The caller went away.
     ClientGone,
+}
+
+impl StreamEnd {
+    /// What went wrong, for the audit event and the caller's stream error (`None` when
+    /// nothing did, or only the caller left).
+    pub fn error(&self) -> Option<String> {
+        match self {
+            StreamEnd::Stalled => Some("the upstream stream stalled".into()),
+            StreamEnd::Broken(e) => Some(format!("upstream stream: {e}")),
+            StreamEnd::Done | StreamEnd::ClientGone => None,
+        }
+    }
 }
 
 /// Whether a media type is an event stream (any case, parameters allowed).
@@ -215,13 +227,20 @@ impl Exchange {
     /// The whole response body could not be read (too large, too slow, broken).
     pub fn response_unread(&mut self) -> Refusal {
         self.fault(Fault::Upstream);
+        self.response_uninspectable(
+            "the upstream response was too large, too slow or broken to inspect",
+        )
+    }
+
+    /// A response that cannot be inspected is refused (what was enforced so far stands).
+    fn response_uninspectable(&mut self, why: impl Into<String>) -> Refusal {
         let decision = self.decision;
         self.refuse(
             Outcome::ResponseUninspectable,
             decision,
             502,
             Code::ResponseUninspectable,
-            "the upstream response was too large, too slow or broken to inspect",
+            why,
         )
     }
 
@@ -245,24 +264,14 @@ impl Exchange {
                         self.outcome = Outcome::ResponseUninspectedFailOpen;
                         return Ok(raw);
                     }
-                    let decision = self.decision;
-                    return Err(self.refuse(
-                        Outcome::ResponseUninspectable,
-                        decision,
-                        502,
-                        Code::ResponseUninspectable,
-                        why,
-                    ));
+                    return Err(self.response_uninspectable(why));
                 }
             },
         };
         // a byte-order mark is dropped: clients skip it, and what is inspected is what is sent
-        let decoded = decoded.map(|d| match d.strip_prefix(UTF8_BOM) {
-            Some(rest) => rest.to_vec(),
-            None => d,
-        });
-        let raw = if decoded.is_none() && raw.starts_with(UTF8_BOM) {
-            raw.slice(UTF8_BOM.len()..)
+        let decoded = decoded.map(|d| without_bom(Bytes::from(d)));
+        let raw = if decoded.is_none() {
+            without_bom(raw)
         } else {
             raw
         };
@@ -275,12 +284,7 @@ impl Exchange {
             self.read_usage(engine, v);
         }
         let Ok(scan) = engine.scanner.scan(text, &ScanOptions::default()) else {
-            let decision = self.decision;
-            return Err(self.refuse(
-                Outcome::ResponseUninspectable,
-                decision,
-                502,
-                Code::ResponseUninspectable,
+            return Err(self.response_uninspectable(
                 "the upstream response could not be decoded for inspection",
             ));
         };
@@ -390,17 +394,11 @@ impl Exchange {
                 .abuse
                 .observe_truncated(&self.identity(), crate::now_ms() as u64);
         }
-        match end {
-            StreamEnd::Done => {}
-            StreamEnd::Stalled => {
-                self.fault(Fault::Upstream);
-                self.error = Some("the upstream stream stalled".into());
-            }
-            StreamEnd::Broken(e) => {
-                self.fault(Fault::Upstream);
-                self.error = Some(format!("upstream stream: {e}"));
-            }
-            StreamEnd::ClientGone => self.client_gone(),
+        if let Some(e) = end.error() {
+            self.fault(Fault::Upstream);
+            self.error = Some(e);
+        } else if end == StreamEnd::ClientGone {
+            self.client_gone();
         }
     }
 }

@@ -340,12 +340,7 @@ impl Gateway {
                         .into()))
                         .await;
                 }
-                if let StreamEnd::Stalled | StreamEnd::Broken(_) = &end {
-                    let why = match &end {
-                        StreamEnd::Stalled => "the upstream stream stalled".to_owned(),
-                        StreamEnd::Broken(e) => format!("upstream stream: {e}"),
-                        _ => String::new(),
-                    };
+                if let Some(why) = end.error() {
                     let _ = tx.send(Err(std::io::Error::other(why).into())).await;
                 }
             }
