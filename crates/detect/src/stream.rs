@@ -13,7 +13,13 @@
 //! bytes are exactly those a whole-buffer scan would write.
 //!
 //! The streaming scanner works on the raw bytes of a text stream; the gateway's provider
-//! adapters hand it decoded text (SSE `data:` payloads, JSON string values).
+//! adapters hand it decoded text (SSE `data:` payloads, JSON string values). It scans the same
+//! normalized view a whole-body scan reads ([`decode::unicode::fold_stream`]): Unicode digits,
+//! full-width forms and look-alike letters are folded to ASCII before the scan, so
+//! `５３６-９０-４３９９` is a social security number here too; wherever nothing is found the
+//! original characters are released, so benign non-ASCII text passes unchanged.
+
+use std::collections::VecDeque;
 
 use rampart_core::{Finding, Span};
 
@@ -45,6 +51,55 @@ pub struct StreamScanner<'s> {
     /// Received bytes not yet in `buf`: a trailing run of invisible characters (kept or dropped
     /// once the next byte shows what follows) or an incomplete UTF-8 sequence.
     unsorted: Vec<u8>,
+    /// The characters folded to one ASCII byte of `buf`, in stream order, from `base` on.
+    folds: VecDeque<Folded>,
+}
+
+/// One character the scan reads as an ASCII byte: where that byte is and what it stood for.
+#[derive(Clone, Copy, Debug)]
+struct Folded {
+    /// Stream offset of the folded byte.
+    at: usize,
+    /// The original character's UTF-8 bytes (at most four).
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl Folded {
+    fn new(at: usize, original: &[u8]) -> Folded {
+        let mut bytes = [0; 4];
+        let len = original.len().min(4);
+        bytes[..len].copy_from_slice(&original[..len]);
+        Folded {
+            at,
+            bytes,
+            len: len as u8,
+        }
+    }
+}
+
+/// Appends `buf[from..to]` (offsets in `buf`, whose first byte is stream offset `base`) to
+/// `out`, each folded byte put back as the character it stood for.
+fn release(
+    buf: &[u8],
+    base: usize,
+    folds: &VecDeque<Folded>,
+    from: usize,
+    to: usize,
+    out: &mut Vec<u8>,
+) {
+    let mut cursor = from;
+    let first = folds.partition_point(|f| f.at < base + from);
+    for f in folds.range(first..) {
+        let at = f.at - base;
+        if at >= to {
+            break;
+        }
+        out.extend_from_slice(&buf[cursor..at]);
+        out.extend_from_slice(&f.bytes[..usize::from(f.len)]);
+        cursor = at + 1;
+    }
+    out.extend_from_slice(&buf[cursor..to]);
 }
 
 thread_local! {
@@ -77,6 +132,7 @@ impl<'s> StreamScanner<'s> {
             findings: Vec::new(),
             probe: scanner.anchored_dfa().map(|_| Probe { next: 0 }),
             unsorted: Vec::new(),
+            folds: VecDeque::new(),
         }
     }
 
@@ -91,17 +147,22 @@ impl<'s> StreamScanner<'s> {
     }
 
     /// Feeds one chunk; appends to `out` the redacted bytes that are now final. Invisible
-    /// characters between two printable ASCII characters are dropped
-    /// ([`decode::unicode::strip_hidden`]), so they cannot split a value.
+    /// characters between two printable ASCII characters are dropped, so they cannot split a
+    /// value; Unicode digits and look-alikes are scanned as the ASCII they imitate
+    /// ([`decode::unicode::fold_stream`]).
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         let prev = self.buf.last().copied();
+        let base = self.base;
+        let folds = &mut self.folds;
+        let mut note =
+            |at: usize, original: &[u8]| folds.push_back(Folded::new(base + at, original));
         if self.unsorted.is_empty() {
-            let used = decode::unicode::strip_hidden(chunk, prev, &mut self.buf);
+            let used = decode::unicode::fold_stream(chunk, prev, &mut self.buf, &mut note);
             self.unsorted.extend_from_slice(&chunk[used..]);
         } else {
             self.unsorted.extend_from_slice(chunk);
             let pending = std::mem::take(&mut self.unsorted);
-            let used = decode::unicode::strip_hidden(&pending, prev, &mut self.buf);
+            let used = decode::unicode::fold_stream(&pending, prev, &mut self.buf, &mut note);
             self.unsorted.extend_from_slice(&pending[used..]);
         }
         let end = self.base + self.buf.len();
@@ -197,8 +258,8 @@ impl<'s> StreamScanner<'s> {
         self.advance_to(end, false, out);
     }
 
-    /// Findings so far, with spans in stream offsets (of the stream without the invisible
-    /// characters dropped between ASCII characters).
+    /// Findings so far, with spans in stream offsets of the scanned view (without the invisible
+    /// characters dropped between ASCII characters, each folded character one byte).
     pub fn findings(&self) -> &[Finding] {
         &self.findings
     }
@@ -227,7 +288,14 @@ impl<'s> StreamScanner<'s> {
             .scan_until(&self.buf, from, rel_limit, &mut self.hits);
         let mut cursor = from;
         for hit in &self.hits {
-            out.extend_from_slice(&self.buf[cursor..hit.span.start]);
+            release(
+                &self.buf,
+                self.base,
+                &self.folds,
+                cursor,
+                hit.span.start,
+                out,
+            );
             let det = self.scanner.detectors()[hit.detector];
             let value = &self.buf[hit.span.start..hit.span.end];
             self.redactor
@@ -244,39 +312,46 @@ impl<'s> StreamScanner<'s> {
             });
             cursor = hit.span.end;
         }
-        out.extend_from_slice(&self.buf[cursor..resume]);
+        release(&self.buf, self.base, &self.folds, cursor, resume, out);
         self.released = self.base + resume;
         let drop = resume.saturating_sub(KEEP);
         if drop > 0 {
             self.buf.drain(..drop);
             self.base += drop;
+            let base = self.base;
+            while self.folds.front().is_some_and(|f| f.at < base) {
+                self.folds.pop_front();
+            }
         }
     }
 }
 
 /// Scans a whole buffer the way the streaming scanner does, on raw bytes only (invisible
-/// characters between printable ASCII characters dropped first), and writes it redacted: the
-/// reference the streaming scanner is tested against. Spans are of the text without those
-/// invisible characters.
+/// characters between printable ASCII characters dropped, Unicode digits and look-alikes folded
+/// to ASCII first), and writes it redacted: the reference the streaming scanner is tested
+/// against. Spans are of the folded text.
 pub fn redact_raw(
     scanner: &Scanner,
     text: &[u8],
     redactor: &mut Redactor,
     out: &mut Vec<u8>,
 ) -> Vec<Span> {
-    let mut stripped = Vec::with_capacity(text.len());
-    let used = decode::unicode::strip_hidden(text, None, &mut stripped);
-    stripped.extend_from_slice(&text[used..]);
-    let text = &stripped[..];
+    let mut folded = Vec::with_capacity(text.len());
+    let mut folds = VecDeque::new();
+    let used = decode::unicode::fold_stream(text, None, &mut folded, |at, original| {
+        folds.push_back(Folded::new(at, original));
+    });
+    folded.extend_from_slice(&text[used..]);
+    let text = &folded[..];
     let mut hits = Vec::new();
     scanner.scan_raw(text, &mut hits);
     let mut cursor = 0;
     for hit in &hits {
-        out.extend_from_slice(&text[cursor..hit.span.start]);
+        release(text, 0, &folds, cursor, hit.span.start, out);
         let det = scanner.detectors()[hit.detector];
         redactor.replace(det.class, det.id, &text[hit.span.start..hit.span.end], out);
         cursor = hit.span.end;
     }
-    out.extend_from_slice(&text[cursor..]);
+    release(text, 0, &folds, cursor, text.len(), out);
     hits.iter().map(|h| h.span).collect()
 }

@@ -213,3 +213,53 @@ fn a_removed_image_takes_its_whole_url_in_a_stream_too() {
         assert_eq!(whole(text.as_bytes(), Strategy::Remove), text.as_bytes());
     }
 }
+
+/// Values written in Unicode digits, full-width forms or look-alike letters are scanned as the
+/// ASCII they imitate, at every split of the stream, and non-ASCII text where nothing is found
+/// is released byte for byte.
+#[test]
+fn unicode_digits_and_look_alikes_are_caught_in_a_stream_and_benign_text_is_untouched() {
+    for (text, gone) in [
+        ("ssn ５３６-９０-４３９９ end of the answer", "４３９９"),
+        ("ssn ٥٣٦-٩٠-٤٣٩٩ end of the answer", "٤٣٩٩"),
+        (
+            "card ４１１１ １１１１ １１１１ １１１１ end of the answer",
+            "１１１１ １１１１",
+        ),
+        (
+            "token ghр_T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE end of the answer",
+            "T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE",
+        ),
+        (
+            "key ＡＫＩＡ４ＨＢＷ６Ｅ６２Ｍ７ＮＧＦＶＧＦ end of the answer",
+            "ＮＧＦＶＧＦ",
+        ),
+    ] {
+        let bytes = text.as_bytes();
+        let expected = whole(bytes, Strategy::Mask);
+        let shown = String::from_utf8_lossy(&expected).into_owned();
+        assert!(!shown.contains(gone), "{shown:?}");
+        assert!(shown.ends_with(" end of the answer"), "{shown:?}");
+        let mut cuts_all: Vec<Vec<usize>> = vec![(1..bytes.len()).collect()];
+        cuts_all.extend((1..bytes.len()).map(|c| vec![c]));
+        for cuts in cuts_all {
+            assert_eq!(
+                streamed(bytes, &cuts, Strategy::Mask),
+                expected,
+                "{text:?} {cuts:?}"
+            );
+        }
+    }
+    for benign in [
+        "Привет, мир! Сегодня 12 декабря, температура ５ градусов.",
+        "東京都の人口は約１４００万人です。電話は受付まで。",
+        "العدد ١٢٣ والسنة ٢٠٢٦ — شكرا",
+        "Ａｎｓｗｅｒ： ｆｕｌｌ－ｗｉｄｔｈ ｔｅｘｔ ｉｓ ｆｉｎｅ",
+        "family 👨\u{200d}👩\u{200d}👧 and می\u{200c}خواهم \u{200f}שלום\u{200e}",
+    ] {
+        let bytes = benign.as_bytes();
+        assert_eq!(whole(bytes, Strategy::Mask), bytes, "{benign}");
+        let cuts: Vec<usize> = (1..bytes.len()).collect();
+        assert_eq!(streamed(bytes, &cuts, Strategy::Mask), bytes, "{benign}");
+    }
+}

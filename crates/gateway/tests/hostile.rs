@@ -640,6 +640,42 @@ fn response_cases() -> Vec<Case> {
             ))
             .must_not_leak(SSN),
         );
+        for (what, pieces, secret) in [
+            (
+                "full-width digits split",
+                ["On file: ５３６-", "９０-４３", "９９ as requested."],
+                SSN,
+            ),
+            (
+                "full-width digits in one event",
+                ["On file: ", "５３６-９０-４３９９", " as requested."],
+                SSN,
+            ),
+            (
+                "Arabic-Indic digits split",
+                ["On file: ٥٣٦-٩", "٠-٤٣٩٩", " as requested."],
+                SSN,
+            ),
+            (
+                "look-alike letter in a token",
+                ["Token: ghр_T3ihFtXOOE", "RFx9oM8xWB3WHNxByNaXBhcMNE", " done."],
+                "T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE",
+            ),
+            (
+                "hidden character inside a key",
+                ["Key: AKIA4HBW\\u202c", "6E62M7NGFVGF", " done."],
+                "AKIA4HBW6E62M7NGFVGF",
+            ),
+        ] {
+            cases.push(
+                case(name(&format!("stream, {what}")), p.path(true), ask_stream.clone())
+                    .answer(Canned::typed(
+                        "text/event-stream",
+                        p.stream(&pieces).into_iter().map(String::into_bytes).collect(),
+                    ))
+                    .must_not_leak(secret),
+            );
+        }
         cases.push(
             case(
                 name("markdown image carrying data"),

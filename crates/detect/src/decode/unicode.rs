@@ -179,14 +179,22 @@ fn build(text: &[u8], start: usize, end: usize) -> View {
     v
 }
 
-/// Copies `input` to `out` without the runs of invisible characters that sit between two
-/// printable ASCII characters (`prev` is the byte before `input`, if any): the streaming
-/// scanner's defence against a value split by hidden characters, which keeps emoji ZWJ
-/// sequences, Persian ZWNJ and bidi marks in non-ASCII text as they are. Returns how many bytes
-/// of `input` were consumed: a trailing run of invisible characters or an incomplete UTF-8
+/// Copies `input` to `out` the way the streaming scanner reads it: runs of invisible characters
+/// that sit between two printable ASCII characters (after folding; `prev` is the byte before
+/// `input`, if any) are dropped, and every character that [`fold`]s to an ASCII byte (Unicode
+/// digits, full-width forms, look-alike letters) is written as that byte, after which
+/// `folded(at, original)` is told where it went in `out` and which bytes it stood for, so the
+/// caller can release the original bytes wherever nothing was found. Emoji ZWJ sequences,
+/// Persian ZWNJ and bidi marks in non-ASCII text stay as they are. Returns how many bytes of
+/// `input` were consumed: a trailing run of invisible characters or an incomplete UTF-8
 /// sequence is left for the caller to pass again with the bytes that follow (or to copy as it
 /// is when the input ends).
-pub fn strip_hidden(input: &[u8], prev: Option<u8>, out: &mut Vec<u8>) -> usize {
+pub fn fold_stream(
+    input: &[u8],
+    prev: Option<u8>,
+    out: &mut Vec<u8>,
+    mut folded: impl FnMut(usize, &[u8]),
+) -> usize {
     let printable = |b: u8| (0x20..=0x7E).contains(&b);
     let mut prev = prev;
     let mut i = 0;
@@ -203,7 +211,7 @@ pub fn strip_hidden(input: &[u8], prev: Option<u8>, out: &mut Vec<u8>) -> usize 
         }
         // a run of invisible characters from i to j
         let mut j = i;
-        loop {
+        let next = loop {
             let len = utf8_len(input[j]);
             let Some(bytes) = input.get(j..j + len) else {
                 // incomplete at the end: wait for the rest
@@ -213,25 +221,43 @@ pub fn strip_hidden(input: &[u8], prev: Option<u8>, out: &mut Vec<u8>) -> usize 
                 .ok()
                 .and_then(|s| s.chars().next())
             {
-                Some(c) if fold(c) == Fold::Drop => j += len,
-                _ => break,
+                Some(c) => match fold(c) {
+                    Fold::Drop => j += len,
+                    other => break Some((other, len)),
+                },
+                None => break None,
             }
             if j == input.len() {
                 return i;
             }
-        }
+        };
         if j == i {
-            // not invisible: copy one character (or one invalid byte)
-            let len = match std::str::from_utf8(&input[i..i + utf8_len(input[i])]) {
-                Ok(_) => utf8_len(input[i]),
-                Err(_) => 1,
-            };
-            out.extend_from_slice(&input[i..i + len]);
-            prev = Some(input[i + len - 1]);
-            i += len;
+            match next {
+                Some((Fold::Ascii(a), len)) => {
+                    out.push(a);
+                    folded(out.len() - 1, &input[i..i + len]);
+                    prev = Some(a);
+                    i += len;
+                }
+                Some((_, len)) => {
+                    out.extend_from_slice(&input[i..i + len]);
+                    prev = Some(input[i + len - 1]);
+                    i += len;
+                }
+                None => {
+                    // not UTF-8: one byte as it is
+                    out.push(input[i]);
+                    prev = Some(input[i]);
+                    i += 1;
+                }
+            }
             continue;
         }
-        if !(prev.is_some_and(printable) && printable(input[j])) {
+        let after = match next {
+            Some((Fold::Ascii(a), _)) => Some(a),
+            _ => None,
+        };
+        if !(prev.is_some_and(printable) && after.is_some_and(printable)) {
             out.extend_from_slice(&input[i..j]);
             prev = Some(input[j - 1]);
         }
@@ -331,11 +357,48 @@ mod tests {
         assert_eq!(&input[span.start..span.end], "５３６");
     }
 
+    /// What the streaming scanner releases where nothing was found: the folded view with each
+    /// folded byte put back as the bytes it stood for.
     fn strip(input: &str) -> String {
+        let (folded, subs, used) = fold_all(input.as_bytes(), None);
         let mut out = Vec::new();
-        let used = strip_hidden(input.as_bytes(), None, &mut out);
+        let mut cursor = 0;
+        for (at, orig) in subs {
+            out.extend_from_slice(&folded[cursor..at]);
+            out.extend_from_slice(&orig);
+            cursor = at + 1;
+        }
+        out.extend_from_slice(&folded[cursor..]);
         out.extend_from_slice(&input.as_bytes()[used..]);
         String::from_utf8(out).unwrap()
+    }
+
+    /// Where each folded byte is, and the bytes it stood for.
+    type Subs = Vec<(usize, Vec<u8>)>;
+
+    fn fold_all(input: &[u8], prev: Option<u8>) -> (Vec<u8>, Subs, usize) {
+        let mut out = Vec::new();
+        let mut subs = Vec::new();
+        let used = fold_stream(input, prev, &mut out, |at, orig| {
+            subs.push((at, orig.to_vec()))
+        });
+        (out, subs, used)
+    }
+
+    #[test]
+    fn streams_fold_unicode_digits_and_look_alikes_and_remember_the_originals() {
+        let (folded, subs, used) = fold_all("ssn ５３６-９０-４３９９ ok".as_bytes(), None);
+        assert_eq!(used, "ssn ５３６-９０-４３９９ ok".len());
+        assert_eq!(folded, b"ssn 536-90-4399 ok");
+        assert_eq!(subs.len(), 9);
+        assert_eq!(subs[0], (4, "５".as_bytes().to_vec()));
+        // a hidden character between a folded digit and an ASCII one is dropped too
+        let (folded, _, _) = fold_all("４\u{200b}-1".as_bytes(), None);
+        assert_eq!(folded, b"4-1");
+        let (folded, subs, _) = fold_all("ghр_x".as_bytes(), None);
+        assert_eq!(folded, b"ghp_x");
+        assert_eq!(subs, vec![(2, "р".as_bytes().to_vec())]);
+        assert_eq!(strip("ghр_x ５３６"), "ghр_x ５３６");
     }
 
     #[test]
@@ -360,17 +423,17 @@ mod tests {
     fn streams_hold_a_trailing_invisible_run_until_the_next_byte() {
         let mut out = Vec::new();
         let input = "ab\u{200b}".as_bytes();
-        assert_eq!(strip_hidden(input, None, &mut out), 2);
+        assert_eq!(fold_stream(input, None, &mut out, |_, _| {}), 2);
         assert_eq!(out, b"ab");
         // an incomplete character is held too
         let mut out = Vec::new();
         assert_eq!(
-            strip_hidden(&"ab\u{200b}".as_bytes()[..3], None, &mut out),
+            fold_stream(&"ab\u{200b}".as_bytes()[..3], None, &mut out, |_, _| {}),
             2
         );
         let mut out = Vec::new();
         assert_eq!(
-            strip_hidden("\u{200b}c".as_bytes(), Some(b'b'), &mut out),
+            fold_stream("\u{200b}c".as_bytes(), Some(b'b'), &mut out, |_, _| {}),
             4
         );
         assert_eq!(out, b"c");
