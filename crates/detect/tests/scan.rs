@@ -111,3 +111,22 @@ fn invalid_utf8_is_scanned_not_rejected() {
     assert_eq!(found[0].0, DataClass::UsSsn);
     assert!(out.starts_with(b"\xff\xfe ssn [REDACTED:US_SSN]"));
 }
+
+/// A password ends at any byte a value cannot hold (a control byte, a bracket, a parenthesis),
+/// not only at a quote or white space: every assignment of a repeated password is redacted,
+/// whatever follows it (found by the metadata fuzz target).
+#[test]
+fn a_password_ends_at_any_delimiter_and_every_repeat_is_redacted() {
+    for text in [
+        &b"'_password:secretuuo@55?\0'_password:secretuuo@55?\0\0\x80:\xfa5\xd0]::"[..],
+        b"use (password: Xk9#mQ2v!) and [password: Xk9#mQ2v!] and {password: Xk9#mQ2v!}",
+        b"password=Xk9#mQ2v!\x01 password=Xk9#mQ2v!\x7f",
+    ] {
+        let (out, _) = redact(text, Strategy::Mask);
+        let shown = String::from_utf8_lossy(&out);
+        assert!(
+            !shown.contains("secretuuo") && !shown.contains("Xk9#mQ2v"),
+            "{shown:?}"
+        );
+    }
+}

@@ -658,7 +658,11 @@ fn response_cases() -> Vec<Case> {
             ),
             (
                 "look-alike letter in a token",
-                ["Token: ghр_T3ihFtXOOE", "RFx9oM8xWB3WHNxByNaXBhcMNE", " done."],
+                [
+                    "Token: ghр_T3ihFtXOOE",
+                    "RFx9oM8xWB3WHNxByNaXBhcMNE",
+                    " done.",
+                ],
                 "T3ihFtXOOERFx9oM8xWB3WHNxByNaXBhcMNE",
             ),
             (
@@ -668,12 +672,19 @@ fn response_cases() -> Vec<Case> {
             ),
         ] {
             cases.push(
-                case(name(&format!("stream, {what}")), p.path(true), ask_stream.clone())
-                    .answer(Canned::typed(
-                        "text/event-stream",
-                        p.stream(&pieces).into_iter().map(String::into_bytes).collect(),
-                    ))
-                    .must_not_leak(secret),
+                case(
+                    name(&format!("stream, {what}")),
+                    p.path(true),
+                    ask_stream.clone(),
+                )
+                .answer(Canned::typed(
+                    "text/event-stream",
+                    p.stream(&pieces)
+                        .into_iter()
+                        .map(String::into_bytes)
+                        .collect(),
+                ))
+                .must_not_leak(secret),
             );
         }
         cases.push(

@@ -425,13 +425,13 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "generic_password",
         "Password assignment",
-        r#"(?i:passw(?:or)?d|passwd|passphrase|pwd)[0-9]?\\?["']?[ \t]{0,3}(?::=|=>|[=:])[ \t]{0,3}\\?["']?(?P<v>[^\s"'\\,;&<>(){}\[\]\x60]{6,64})(?:["'\x60\s,;&\\]|$)"#,
+        r#"(?i:passw(?:or)?d|passwd|passphrase|pwd)[0-9]?\\?["']?[ \t]{0,3}(?::=|=>|[=:])[ \t]{0,3}\\?["']?(?P<v>[^\s\x00-\x1f\x7f"'\\,;&<>(){}\[\]\x60]{6,64})(?:[\s\x00-\x1f\x7f"'\\,;&<>(){}\[\]\x60]|$)"#,
     )
     .docs("Password assignments (`password = \"...\"`, `\"passwd\": \"...\"`, `DB_PASSWORD=...`): a lower entropy bar than generic keys but strict rejection of placeholders, defaults, variable references, identifiers and plain words.")
     .validate(password_value)
     .score(0.7)
     .examples(
-        &[r#"DB_PASSWORD="n7los4Go!qzG""#, r#"{"username": "svc", "password": "srjMJy#1190"}"#, "smtp_passwd: 'NC8TIsN0E83U'"],
+        &[r#"DB_PASSWORD="n7los4Go!qzG""#, r#"{"username": "svc", "password": "srjMJy#1190"}"#, "smtp_passwd: 'NC8TIsN0E83U'", "log in with (password: Xk9#mQ2v!) today", "[pwd=Tr0ub4dor#3x]", "{password:hK8!pz2Qw}"],
         &[r#"password = "changeme""#, "password: ${DB_PASSWORD}", r#"password = "password123""#, r#"PASSWORD_FIELD = "password""#, "password: getPassword()", r#"password = "********""#],
     ),
     Detector::secret(
