@@ -466,6 +466,17 @@ fn request_cases() -> Vec<Case> {
     cases
 }
 
+/// An SSE answer streaming `pieces` (each already JSON-escaped) in `p`'s event shape.
+fn streamed(p: P, pieces: &[&str]) -> Canned {
+    Canned::typed(
+        "text/event-stream",
+        p.stream(pieces)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect(),
+    )
+}
+
 /// Answers that carry sensitive values in forms a client reads but a naive inspector does
 /// not.
 fn response_cases() -> Vec<Case> {
@@ -677,13 +688,7 @@ fn response_cases() -> Vec<Case> {
                     p.path(true),
                     ask_stream.clone(),
                 )
-                .answer(Canned::typed(
-                    "text/event-stream",
-                    p.stream(&pieces)
-                        .into_iter()
-                        .map(String::into_bytes)
-                        .collect(),
-                ))
+                .answer(streamed(p, &pieces))
                 .must_not_leak(secret),
             );
         }
@@ -977,13 +982,7 @@ fn markup_cases() -> Vec<Case> {
             let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
             cases.push(
                 case(name("streamed"), p.path(true), p.request("Show it", true))
-                    .answer(Canned::typed(
-                        "text/event-stream",
-                        p.stream(&pieces)
-                            .into_iter()
-                            .map(String::into_bytes)
-                            .collect(),
-                    ))
+                    .answer(streamed(p, &pieces))
                     .must_not_leak(QUERY_MARK)
                     .must_not_leak(SSN),
             );
