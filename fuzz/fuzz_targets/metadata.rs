@@ -153,6 +153,12 @@ fuzz_target!(|input: (u8, &[u8])| {
     let Ok(again) = scanner.scan(&out, &opts) else {
         return;
     };
+    // the output read as a whole compressed stream: its spans are not offsets of `out`
+    // (fuzzing builds of miniz_oxide skip the zlib checksum, so any bytes that start with a
+    // zlib header and inflate to something count as one here)
+    if again.text != out {
+        return;
+    }
     let redacted: HashSet<(DataClass, &str)> =
         scan.findings().map(|f| (f.class, f.detector)).collect();
     let detectors = scanner.detectors();

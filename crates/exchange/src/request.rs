@@ -342,9 +342,11 @@ impl Exchange {
         // LLM threats in what the model reads: user messages, tool results, documents, uploads
         let inspect_llm =
             self.sel.inspects_threats() && provider.is_some() && operation != Operation::Other;
-        let parts = match &json {
-            Some(v) if inspect_llm => crate::llm::request_parts(operation, v),
-            None if inspect_llm && operation == Operation::Upload && !text.is_empty() => {
+        let parts = match (&json, &provider) {
+            (Some(v), Some(p)) if inspect_llm => {
+                crate::llm::request_parts(p.as_ref(), operation, v)
+            }
+            (None, _) if inspect_llm && operation == Operation::Upload && !text.is_empty() => {
                 vec![crate::llm::Part {
                     role: crate::llm::Role::Upload,
                     pointer: String::new(),
@@ -424,8 +426,9 @@ impl Exchange {
                 && let Some(mut v) = view
             {
                 let mut changed = false;
-                if rewrite_llm {
+                if rewrite_llm && let Some(p) = &provider {
                     changed |= crate::llm::rewrite(
+                        p.as_ref(),
                         &mut v,
                         None,
                         operation,

@@ -303,11 +303,12 @@ impl Exchange {
             system: system.as_deref(),
             allow: &allow,
         };
-        let llm_action = match &json {
-            Some(v) if self.sel.inspects_threats() => {
+        let provider = self.provider().cloned();
+        let llm_action = match (&json, &provider) {
+            (Some(v), Some(p)) if self.sel.inspects_threats() => {
                 let already: Vec<_> = scan.findings().cloned().collect();
                 let threats = crate::llm::inspect_response(
-                    &crate::llm::response_parts(v),
+                    &crate::llm::response_parts(p.as_ref(), v),
                     text,
                     &cx,
                     &already,
@@ -348,8 +349,11 @@ impl Exchange {
             } else {
                 json
             };
-            if let Some(mut v) = view {
+            if let Some(mut v) = view
+                && let Some(p) = &provider
+            {
                 let changed = crate::llm::rewrite(
+                    p.as_ref(),
                     &mut v,
                     Some(&cx),
                     rampart_llm::Operation::Generation,

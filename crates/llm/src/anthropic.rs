@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Operation, Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, TextPart, Usage, at, set_at, text_at, texts};
 
 /// The streamed string fields of a `content_block_delta`: `text_delta`, `input_json_delta`
 /// and `thinking_delta`.
@@ -47,6 +47,23 @@ impl Provider for Anthropic {
             // token counting, batch status and results, model listing
             Operation::Other
         }
+    }
+
+    fn request_texts(&self, op: Operation, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        if op.carries_uploads() {
+            texts::uploads(body, &mut out);
+            return out;
+        }
+        texts::system_keys(body, &["system"], &mut out);
+        texts::messages(body, &mut out);
+        out
+    }
+
+    fn response_texts(&self, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        texts::answer_blocks(body, "/content", &mut out);
+        out
     }
 
     fn model(&self, _path: &str, body: &Value) -> Option<String> {

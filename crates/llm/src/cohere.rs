@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Operation, Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, TextPart, Usage, at, set_at, text_at, texts};
 
 /// The Cohere API (`/v2/chat`, `/v2/embed`).
 #[derive(Debug)]
@@ -27,6 +27,27 @@ impl Provider for Cohere {
         } else {
             Operation::Generation
         }
+    }
+
+    fn request_texts(&self, op: Operation, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        if op.carries_uploads() {
+            texts::uploads(body, &mut out);
+            return out;
+        }
+        // v1: `preamble`, `message`, `chat_history`; v2: `messages`; both: `documents`
+        texts::system_keys(body, &["preamble"], &mut out);
+        texts::messages(body, &mut out);
+        texts::cohere_v1(body, &mut out);
+        texts::documents(body, &mut out);
+        out
+    }
+
+    fn response_texts(&self, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        texts::cohere_text(body, &mut out);
+        texts::answer_blocks(body, "/message/content", &mut out);
+        out
     }
 
     fn model(&self, _path: &str, body: &Value) -> Option<String> {

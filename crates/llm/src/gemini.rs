@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Operation, Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, TextPart, Usage, at, set_at, text_at, texts};
 
 /// The Gemini API (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`).
 #[derive(Debug)]
@@ -59,6 +59,22 @@ impl Provider for Gemini {
             Some("embedContent" | "batchEmbedContents") => Operation::Embedding,
             _ => Operation::Generation,
         }
+    }
+
+    fn request_texts(&self, op: Operation, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        if op.carries_uploads() {
+            texts::uploads(body, &mut out);
+            return out;
+        }
+        texts::gemini_request(body, &mut out);
+        out
+    }
+
+    fn response_texts(&self, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        texts::gemini_candidates(body, &mut out);
+        out
     }
 
     fn model(&self, path: &str, _body: &Value) -> Option<String> {

@@ -3,9 +3,10 @@
 //! in a stream event and how to rewrite it, where usage is reported, and what its errors look
 //! like (so a blocked call raises a clear error in the provider's own SDK).
 //!
-//! Request and whole-response bodies need no adapter to be inspected: the gateway scans every
-//! JSON string of them. Adapters matter where the text arrives in pieces (server-sent events)
-//! and where the gateway must speak the provider's language (errors, usage, model).
+//! Personal data and secrets need no adapter to be found: the gateway scans every byte of a
+//! body. Adapters say which texts a model reads and who wrote them ([`texts`]), where the text
+//! arrives in pieces (server-sent events), and how to speak the provider's language (errors,
+//! usage, model).
 #![forbid(unsafe_code)]
 
 use serde_json::Value;
@@ -15,6 +16,9 @@ pub mod cohere;
 pub mod gemini;
 pub mod generic;
 pub mod openai;
+pub mod texts;
+
+pub use texts::{Role, TextPart};
 
 /// Tokens a provider reports for one exchange.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -104,6 +108,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
                 Some(line.to_owned())
             }
         }
+    }
+
+    /// Every text of a request body a model reads, with who wrote it and its JSON pointer:
+    /// system prompts, messages by role, tool results, documents, and for embedding and upload
+    /// operations every string of the content. The default reads every shape any provider
+    /// uses ([`texts::any_request`]).
+    fn request_texts(&self, op: Operation, body: &Value) -> Vec<TextPart> {
+        texts::any_request(op, body)
+    }
+
+    /// The answer texts of a whole (not streamed) response body. The default reads every
+    /// shape any provider uses ([`texts::any_response`]).
+    fn response_texts(&self, body: &Value) -> Vec<TextPart> {
+        texts::any_response(body)
     }
 
     /// The model a request names, from its path or body.

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Operation, Provider, Usage, at, set_at, text_at};
+use crate::{Operation, Provider, TextPart, Usage, at, set_at, text_at, texts};
 
 /// The OpenAI API (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`).
 #[derive(Debug)]
@@ -60,6 +60,28 @@ impl Provider for OpenAi {
             // reading or deleting stored responses and completions
             Operation::Other
         }
+    }
+
+    fn request_texts(&self, op: Operation, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        if op.carries_uploads() {
+            texts::uploads(body, &mut out);
+            return out;
+        }
+        // chat (system and developer messages), Responses `instructions` and `input`, legacy
+        // completions
+        texts::system_keys(body, &["instructions"], &mut out);
+        texts::messages(body, &mut out);
+        texts::responses_input(body, &mut out);
+        texts::prompt(body, &mut out);
+        out
+    }
+
+    fn response_texts(&self, body: &Value) -> Vec<TextPart> {
+        let mut out = Vec::new();
+        texts::openai_choices(body, &mut out);
+        texts::openai_output(body, &mut out);
+        out
     }
 
     fn model(&self, _path: &str, body: &Value) -> Option<String> {
