@@ -447,7 +447,10 @@ mod tests {
         );
         assert_eq!(
             pointers(&crate::anthropic::Anthropic.request_texts(g, &body)),
-            [(Role::System, "/system"), (Role::User, "/messages/0/content")]
+            [
+                (Role::System, "/system"),
+                (Role::User, "/messages/0/content")
+            ]
         );
         assert_eq!(
             pointers(&crate::gemini::Gemini.request_texts(g, &body)),
@@ -455,7 +458,10 @@ mod tests {
         );
         assert_eq!(
             pointers(&crate::cohere::Cohere.request_texts(g, &body)),
-            [(Role::System, "/preamble"), (Role::User, "/messages/0/content")]
+            [
+                (Role::System, "/preamble"),
+                (Role::User, "/messages/0/content")
+            ]
         );
         // an API whose shape is not known is read in every shape
         assert_eq!(crate::generic::GenericJson.request_texts(g, &body).len(), 7);
@@ -477,7 +483,10 @@ mod tests {
             "text": "E"
         });
         let texts = |p: &dyn Provider| -> Vec<String> {
-            p.response_texts(&body).into_iter().map(|t| t.text).collect()
+            p.response_texts(&body)
+                .into_iter()
+                .map(|t| t.text)
+                .collect()
         };
         assert_eq!(texts(&crate::openai::OpenAi), ["A"]);
         assert_eq!(texts(&crate::anthropic::Anthropic), ["B"]);
