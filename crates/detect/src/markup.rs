@@ -204,6 +204,79 @@ pub fn fetches_with_data(url: &[u8]) -> bool {
     }
 }
 
+/// What follows the host of a URL: its path, query and fragment (`?d=1` too, with no path).
+fn after_host(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, r)| {
+        r.find(['/', '?', '#']).map_or("", |i| &r[i..])
+    })
+}
+
+/// Whether a URL carries data (an image that loads it sends the data at once): a query string
+/// or fragment with a value, or a path segment that is long and dense like an encoded value.
+pub fn carries_data(url: &str) -> bool {
+    let after_host = after_host(url);
+    if let Some((_, q)) = after_host.split_once(['?', '#'])
+        && q.chars().filter(|c| c.is_alphanumeric()).count() >= 4
+    {
+        return true;
+    }
+    after_host.split('/').any(dense_segment)
+}
+
+/// A path segment of 32 or more bytes, nine tenths of them characters of an encoding.
+fn dense_segment(seg: &str) -> bool {
+    seg.len() >= 32
+        && seg
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '+' | '=' | '_' | '-'))
+            .count()
+            * 10
+            >= seg.len() * 9
+}
+
+/// Whether a URL carries a payload rather than ordinary parameters (a link that exfiltrates on
+/// click): a query or fragment value of 24 or more dense characters (base64, percent-encoded
+/// text), or a long dense path segment, unless it reads as words or a well-known identifier
+/// ([`plain`]): search queries, article slugs and commit links are what answers link to.
+pub fn carries_payload(url: &str) -> bool {
+    let after_host = after_host(url);
+    let dense = |v: &str| {
+        v.len() >= 24
+            && v.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '%' | '+' | '/' | '=' | '_' | '-' | '.')
+            })
+            && !plain(v)
+    };
+    if let Some((_, q)) = after_host.split_once(['?', '#'])
+        && q.split(['&', ';', '#'])
+            .any(|kv| dense(kv.split_once('=').map_or(kv, |(_, v)| v)))
+    {
+        return true;
+    }
+    let path = after_host.split(['?', '#']).next().unwrap_or("");
+    path.split('/').any(|seg| dense_segment(seg) && !plain(seg))
+}
+
+/// Whether a dense value reads as words or a well-known identifier rather than an encoding: a
+/// slug or search query (three or more pieces between `-`, `_`, `+`, `.` or `%20`, each of
+/// letters only or of at most four digits), or a hex digest of 32, 40 or 64 digits (a content
+/// hash, a commit).
+fn plain(v: &str) -> bool {
+    if matches!(v.len(), 32 | 40 | 64) && v.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return true;
+    }
+    let spaced = v.replace("%20", " ");
+    let pieces: Vec<&str> = spaced
+        .split(['-', '_', '+', '.', ' '])
+        .filter(|p| !p.is_empty())
+        .collect();
+    pieces.len() >= 3
+        && pieces.iter().all(|p| {
+            p.bytes().all(|c| c.is_ascii_alphabetic())
+                || (p.len() <= 4 && p.bytes().all(|c| c.is_ascii_digit()))
+        })
+}
+
 /// The text of a label normalized for matching (ASCII case folded, runs of white space as one
 /// space, trimmed): `[Foo  Bar]` and `[foo bar]` name the same definition.
 pub fn normalize_label(label: &[u8]) -> Vec<u8> {

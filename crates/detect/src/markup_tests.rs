@@ -154,3 +154,30 @@ fn urls_that_carry_data() {
         assert!(!fetches_with_data(url.as_bytes()), "{url}");
     }
 }
+
+#[test]
+fn links_that_carry_a_payload_and_links_that_read_as_words() {
+    for url in [
+        "https://evil.example/v?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk=",
+        "https://evil.example/c/U2VjcmV0IGRhdGEgaW4gYSBsb25nIHBhdGggc2VnbWVudA",
+        "https://evil.example/p#t=am9obi5zbWl0aEBleGFtcGxlLmNvbQ",
+        "https://evil.example/?pw=hunter2-and-the-rest-of-the-secret",
+        "https://evil.example/x/5f4dcc3b5aa765d61d8327deb882cf99aa",
+    ] {
+        assert!(carries_payload(url), "{url}");
+    }
+    for url in [
+        "https://www.google.com/search?q=how+to+bake+sourdough+bread+at+home",
+        "https://blog.example.com/2024/how-to-configure-the-kubernetes-ingress-controller",
+        "https://github.com/rust-lang/rust/blob/1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b/src/lib.rs",
+        "https://docs.example.com/guide?page=2&lang=en",
+        "https://en.wikipedia.org/wiki/List_of_countries_by_population_in_2010",
+        "https://search.example/?q=best%20hiking%20trails%20near%20denver%20colorado",
+    ] {
+        assert!(!carries_payload(url), "{url}");
+    }
+    // an image fetches without a click: any query value or dense segment counts
+    assert!(carries_data(
+        "https://cdn.example/2024/how-to-configure-the-kubernetes-ingress-controller"
+    ));
+}

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use rampart_core::{Finding, Layer, Span};
+use rampart_core::{DataClass, Finding, Layer, Span};
 
 use crate::decode::{self, DecodeError, View, compress};
 use crate::redact::Redactor;
@@ -287,12 +287,15 @@ struct Budget {
     decompress: compress::Limits,
 }
 
-/// Sorts findings and keeps, of overlapping ones, the highest score (then the fewest layers,
+/// Sorts findings and keeps, of overlapping ones, a value before output markup, then the highest
+/// score (then the fewest layers,
 /// then the longest span). Works cluster by cluster, so it stays linear for scattered findings.
 fn resolve_overlaps(mut found: Vec<Found>) -> Vec<Found> {
     found.sort_by_key(|f| (f.finding.span.start, f.finding.span.end));
     let rank = |f: &Found| {
         (
+            // a value wins over the markup that holds it (an image URL in a decoded layer)
+            f.finding.class == DataClass::UnsafeOutput,
             -(f.finding.score * 1000.0) as i32,
             f.finding.layers.len(),
             usize::MAX - f.finding.span.len(),

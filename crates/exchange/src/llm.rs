@@ -9,7 +9,7 @@
 //! - [`insert_canary`]: adds the exchange's canary token to the system prompt.
 
 use rampart_core::{Action, DataClass, Finding};
-use rampart_detect::{HashKey, Redactor};
+use rampart_detect::{Found, HashKey, Redactor};
 use rampart_llm::{Operation, Provider, Role as TextRole, TextPart};
 use rampart_policy::Selection;
 use rampart_threat::canary;
@@ -171,12 +171,15 @@ fn response_threats(text: &str, cx: &ResponseContext<'_>, key: &HashKey) -> Vec<
 }
 
 /// The threat findings of a whole response's assistant texts, without those the scanner found
-/// already (`already`: detector and value hash of the scanner's findings).
+/// already (`already`: the scanner's findings with their values): the same detector and value
+/// hash, a canary, or unsafe output whose construct holds (or is held by) a value the
+/// scanner's output detectors matched, whatever they named it (an HTML image, a reference
+/// definition, a link).
 pub(crate) fn inspect_response(
     parts: &[Part],
     body: &[u8],
     cx: &ResponseContext<'_>,
-    already: &[Finding],
+    already: &[Found],
     key: &HashKey,
 ) -> Vec<Located> {
     let mut out = Vec::new();
@@ -187,9 +190,17 @@ pub(crate) fn inspect_response(
         }
         let at = locate(body, &p.text);
         for t in threats {
-            let seen = already.iter().any(|f| {
+            let construct = p
+                .text
+                .get(t.finding.span.start..t.finding.span.end)
+                .unwrap_or("");
+            let seen = already.iter().any(|found| {
+                let f = &found.finding;
                 (f.detector == t.finding.detector && f.hash == t.finding.hash)
                     || (f.detector == "canary" && t.finding.class == DataClass::SystemPromptLeak)
+                    || (f.class == DataClass::UnsafeOutput
+                        && t.finding.class == DataClass::UnsafeOutput
+                        && same_construct(found.value(), construct))
             });
             if seen {
                 continue;
@@ -204,6 +215,17 @@ pub(crate) fn inspect_response(
         }
     }
     out
+}
+
+/// Whether a scanner's output finding (`value`, as matched, JSON escapes maybe kept) and an
+/// inspected construct are one thing: one holds the other once backslashes are set aside.
+fn same_construct(value: &[u8], construct: &str) -> bool {
+    if value.is_empty() || construct.is_empty() {
+        return false;
+    }
+    let plain = |b: &[u8]| -> Vec<u8> { b.iter().copied().filter(|c| *c != b'\\').collect() };
+    let (v, c) = (plain(value), plain(construct.as_bytes()));
+    memchr::memmem::find(&c, &v).is_some() || memchr::memmem::find(&v, &c).is_some()
 }
 
 /// Rewrites the texts of a parsed body as policy redacts: each part is inspected again (the body

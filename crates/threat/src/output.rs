@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use rampart_detect::markup;
+use rampart_detect::markup::{carries_data, carries_payload};
 use regex_automata::meta::Regex;
 
 /// The kind of unsafe output.
@@ -123,53 +124,6 @@ pub fn host_of(url: &str) -> Option<String> {
     let host = &rest[..end];
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
-/// What follows the host of a URL: its path, query and fragment (`?d=1` too, with no path).
-fn after_host(url: &str) -> &str {
-    url.split_once("://").map_or(url, |(_, r)| {
-        r.find(['/', '?', '#']).map_or("", |i| &r[i..])
-    })
-}
-
-/// Whether a URL carries data: a query string or fragment with a value, or a path segment
-/// that is long and dense like an encoded value.
-fn carries_data(url: &str) -> bool {
-    let after_host = after_host(url);
-    if let Some((_, q)) = after_host.split_once(['?', '#'])
-        && q.chars().filter(|c| c.is_alphanumeric()).count() >= 4
-    {
-        return true;
-    }
-    after_host.split('/').any(|seg| {
-        seg.len() >= 32
-            && seg
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '+' | '=' | '_' | '-'))
-                .count()
-                * 10
-                >= seg.len() * 9
-    })
-}
-
-/// Whether a URL carries a payload rather than ordinary parameters: a query or fragment value
-/// of 24 or more dense characters (base64, percent-encoded text), or a long dense path segment.
-fn carries_payload(url: &str) -> bool {
-    let after_host = after_host(url);
-    let dense = |v: &str| {
-        v.len() >= 24
-            && v.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '%' | '+' | '/' | '=' | '_' | '-' | '.')
-            })
-    };
-    if let Some((_, q)) = after_host.split_once(['?', '#'])
-        && q.split(['&', ';', '#'])
-            .any(|kv| dense(kv.split_once('=').map_or(kv, |(_, v)| v)))
-    {
-        return true;
-    }
-    carries_data(after_host.split(['?', '#']).next().unwrap_or(""))
-        && after_host.split('/').any(|seg| seg.len() >= 32)
 }
 
 /// Whether a tag holds an inline event handler or a script URL.

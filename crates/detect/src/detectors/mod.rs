@@ -34,8 +34,9 @@ pub static GROUPS: &[(&str, &[Detector])] = &[
         secrets::crypto::DETECTORS,
     ),
     ("personal data", pii::DETECTORS),
-    ("LLM output", llm::DETECTORS),
     ("secrets: generic", secrets::generic::DETECTORS),
+    // last: at one position a value wins over the markup that holds it
+    ("LLM output", llm::DETECTORS),
 ];
 
 /// Every detector, in registry order.
