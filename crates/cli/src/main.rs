@@ -56,6 +56,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // the reader went away (`rampart scan . | head`): end quietly
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("rampart: error: {e:#}");
             ExitCode::from(2)

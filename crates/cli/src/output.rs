@@ -33,41 +33,31 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    /// The report of a scanned input, with more findings (LLM threats) of its text.
+    /// The report of a scanned input, with more findings (LLM threats) of its text. Findings
+    /// may overlap and span lines; positions are found in time linear in the text for sorted
+    /// starts (one cursor for starts, one for ends).
     pub fn with(name: &str, scan: &Scan<'_>, extra: Vec<Finding>) -> FileReport {
         let text = &scan.text;
         let mut all: Vec<Finding> = scan.findings().cloned().chain(extra).collect();
         all.sort_by_key(|f| (f.span.start, f.span.end));
-        let mut findings = Vec::new();
-        let (mut line, mut line_start, mut pos) = (1, 0, 0);
-        let mut advance = |to: usize| {
-            while pos < to {
-                match memchr_newline(&text[pos..to]) {
-                    Some(i) => {
-                        line += 1;
-                        pos += i + 1;
-                        line_start = pos;
-                    }
-                    None => pos = to,
+        let lines = Lines::new(text);
+        let (mut starts, mut ends) = (Cursor::default(), Cursor::default());
+        let findings = all
+            .into_iter()
+            .map(|f| {
+                let start = f.span.start.min(text.len());
+                let end = f.span.end.clamp(start, text.len());
+                let (line, column) = starts.position(&lines, text, start);
+                let (end_line, end_column) = ends.position(&lines, text, end);
+                Located {
+                    finding: f,
+                    line,
+                    column,
+                    end_line,
+                    end_column,
                 }
-            }
-            let column = String::from_utf8_lossy(&text[line_start..to])
-                .chars()
-                .count()
-                + 1;
-            (line, column)
-        };
-        for f in all {
-            let (l, c) = advance(f.span.start);
-            let (el, ec) = advance(f.span.end.max(f.span.start));
-            findings.push(Located {
-                finding: f,
-                line: l,
-                column: c,
-                end_line: el,
-                end_column: ec,
-            });
-        }
+            })
+            .collect();
         FileReport {
             name: name.to_string(),
             findings,
@@ -87,8 +77,53 @@ impl FileReport {
     }
 }
 
-fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+/// The byte offsets where the lines of a text start.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &[u8]) -> Lines {
+        Lines(
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', text).map(|i| i + 1))
+                .collect(),
+        )
+    }
+
+    /// The 0-based line of byte `at`, and where that line starts.
+    fn of(&self, at: usize) -> (usize, usize) {
+        let i = self.0.partition_point(|&s| s <= at).saturating_sub(1);
+        (i, self.0[i])
+    }
+}
+
+/// The last position asked for, so the next one on the same line counts only the characters
+/// in between.
+#[derive(Default)]
+struct Cursor {
+    line: usize,
+    at: usize,
+    column: usize,
+}
+
+impl Cursor {
+    /// 1-based line and column (Unicode code points) of byte `at`.
+    fn position(&mut self, lines: &Lines, text: &[u8], at: usize) -> (usize, usize) {
+        let (line, line_start) = lines.of(at);
+        let (from, base) = if line == self.line && at >= self.at && self.at >= line_start {
+            (self.at, self.column)
+        } else {
+            (line_start, 0)
+        };
+        let column = base + chars(&text[from..at]);
+        *self = Cursor { line, at, column };
+        (line + 1, column + 1)
+    }
+}
+
+/// Code points in `b` read as UTF-8: the bytes that start a character (a stray continuation
+/// byte counts as none).
+fn chars(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| (c & 0xC0) != 0x80).count()
 }
 
 /// A score rounded to three decimals for output.
@@ -291,4 +326,57 @@ fn security_severity(s: rampart_core::Severity) -> &'static str {
 /// A relative URI for a path (SARIF wants forward slashes, no `./`).
 fn uri(name: &str) -> String {
     name.trim_start_matches("./").replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rampart_core::{DataClass, Span};
+    use rampart_detect::{HashKey, ScanOptions};
+
+    /// Line and column of `at` counted from the start, the plain way.
+    fn naive(text: &[u8], at: usize) -> (usize, usize) {
+        let line = text[..at].iter().filter(|&&c| c == b'\n').count() + 1;
+        let start = text[..at]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        (line, chars(&text[start..at]) + 1)
+    }
+
+    fn finding(span: Span) -> Finding {
+        let class = DataClass::PromptInjection;
+        Finding {
+            class,
+            detector: "prompt_injection",
+            span,
+            score: 0.95,
+            severity: rampart_core::Severity::High,
+            owasp: class.owasp(),
+            hash: HashKey::default().hash(class, b"x"),
+            layers: Vec::new(),
+        }
+    }
+
+    proptest! {
+        /// Overlapping, nested and multi-line spans, in any order, anywhere in any text:
+        /// no panic, and every position is the one counted from the start.
+        #[test]
+        fn positions_of_any_spans(
+            text in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'a'), Just(0xC3u8), Just(0xA9u8)], 0..200),
+            spans in proptest::collection::vec((0usize..220, 0usize..220), 0..12),
+        ) {
+            let scan = rampart_detect::Scanner::builtin().scan(&text, &ScanOptions::default()).unwrap();
+            let extra: Vec<Finding> = spans.iter().map(|&(a, b)| finding(Span::new(a.min(b), a.max(b)))).collect();
+            let report = FileReport::with("t", &scan, extra);
+            let t = &scan.text;
+            for l in &report.findings {
+                let s = l.finding.span.start.min(t.len());
+                let e = l.finding.span.end.clamp(s, t.len());
+                prop_assert_eq!((l.line, l.column), naive(t, s));
+                prop_assert_eq!((l.end_line, l.end_column), naive(t, e));
+            }
+        }
+    }
 }

@@ -66,6 +66,11 @@ pub struct ScanArgs {
     /// Skip the LLM threat detectors (prompt injection, hidden text).
     #[arg(long)]
     pub no_llm: bool,
+    /// Also look for prompt injections in source code and configuration files. By default they
+    /// are skipped there (their imperatives are addressed to people and machines, not to a
+    /// model); hidden characters are reported in every file.
+    #[arg(long)]
+    pub injections_in_code: bool,
     /// Report prompt injections scoring at least this (0..1) [default: the classifier's
     /// recommended threshold, the score at which its false-positive rate on development data
     /// was at most 0.5%].
@@ -96,15 +101,219 @@ fn threats(
             Classifier::injection().threshold(),
         )
     };
-    // --min-score is for data findings; injections have their own threshold
-    let _ = min_score;
-    let floor = threshold.unwrap_or(recommended);
+    // an injection must reach its threshold and --min-score, like every other finding
+    let floor = threshold.unwrap_or(recommended).max(min_score);
     let mut out: Vec<_> = injections
         .into_iter()
         .filter(|t| t.finding.score >= floor)
         .collect();
-    out.extend(inspect::hidden_text(text, 0, key));
+    out.extend(
+        inspect::hidden_text(text, 0, key)
+            .into_iter()
+            .filter(|t| t.finding.score >= min_score),
+    );
     out
+}
+
+/// What a file holds, as far as the injection detectors are concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Prose, prompts, documents, data: read whole.
+    Content,
+    /// JSON (or JSON lines): each string is read on its own, the structure is not.
+    Json,
+    /// Source code or configuration: injections are not looked for (hidden text is).
+    Code,
+}
+
+/// The kind of a file by its name.
+fn kind_of(path: &Path) -> Kind {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    const CODE: &[&str] = &[
+        "rs",
+        "py",
+        "pyi",
+        "js",
+        "mjs",
+        "cjs",
+        "jsx",
+        "ts",
+        "tsx",
+        "go",
+        "java",
+        "kt",
+        "kts",
+        "scala",
+        "c",
+        "h",
+        "cc",
+        "cpp",
+        "cxx",
+        "hpp",
+        "hh",
+        "cs",
+        "fs",
+        "swift",
+        "m",
+        "mm",
+        "rb",
+        "php",
+        "pl",
+        "pm",
+        "lua",
+        "r",
+        "jl",
+        "dart",
+        "ex",
+        "exs",
+        "erl",
+        "hs",
+        "ml",
+        "clj",
+        "sh",
+        "bash",
+        "zsh",
+        "fish",
+        "ps1",
+        "bat",
+        "cmd",
+        "sql",
+        "vue",
+        "svelte",
+        "css",
+        "scss",
+        "less",
+        "toml",
+        "yaml",
+        "yml",
+        "ini",
+        "cfg",
+        "conf",
+        "properties",
+        "env",
+        "lock",
+        "xml",
+        "xsd",
+        "gradle",
+        "mk",
+        "cmake",
+        "tf",
+        "hcl",
+        "nix",
+        "proto",
+        "graphql",
+        "s",
+        "asm",
+        "v",
+        "sv",
+        "vhd",
+        "zig",
+        "nim",
+        "d",
+        "f90",
+        "pas",
+        "el",
+        "vim",
+        "diff",
+        "patch",
+    ];
+    const NAMES: &[&str] = &[
+        "makefile",
+        "dockerfile",
+        "cmakelists.txt",
+        "cargo.lock",
+        "go.sum",
+        "gemfile",
+        "rakefile",
+        "jenkinsfile",
+        "vagrantfile",
+        "procfile",
+        ".gitignore",
+        ".gitattributes",
+        ".npmrc",
+        ".editorconfig",
+        ".dockerignore",
+        "credentials",
+        "config",
+        ".netrc",
+    ];
+    if NAMES.contains(&name.as_str()) || name.starts_with(".env") || CODE.contains(&ext) {
+        Kind::Code
+    } else if matches!(ext, "json" | "jsonl" | "ndjson" | "har" | "ipynb") {
+        Kind::Json
+    } else {
+        Kind::Content
+    }
+}
+
+/// Injection and hidden-text findings of the strings of a JSON document (or of JSON lines),
+/// each string read as content on its own; spans in `text` where the string stands there
+/// unescaped, else the whole quoted string. `None` when `text` is not JSON.
+fn json_threats(
+    text: &str,
+    threshold: Option<f32>,
+    min_score: f32,
+    key: &HashKey,
+) -> Option<Vec<rampart_core::Finding>> {
+    let docs: Vec<serde_json::Value> = match serde_json::from_str(text) {
+        Ok(v) => vec![v],
+        Err(_) => {
+            let mut docs = Vec::new();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                docs.push(serde_json::from_str(line).ok()?);
+            }
+            if docs.is_empty() {
+                return None;
+            }
+            docs
+        }
+    };
+    let mut strings = Vec::new();
+    fn collect<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    docs.iter().for_each(|d| collect(d, &mut strings));
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    for s in strings {
+        // short strings (ids, enum values, keys' values like "en") hold no instruction
+        if s.len() < 24 {
+            continue;
+        }
+        let found = threats(s, true, threshold, min_score, key);
+        if found.is_empty() {
+            continue;
+        }
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        let at = text
+            .get(cursor..)
+            .and_then(|rest| rest.find(&quoted))
+            .map(|i| cursor + i)
+            .or_else(|| text.find(&quoted));
+        if let Some(i) = at {
+            cursor = i + quoted.len();
+        }
+        let exact = quoted.len() == s.len() + 2;
+        for t in found {
+            let mut f = t.finding;
+            f.span = match (at, exact) {
+                (Some(i), true) => f.span.shift(i + 1),
+                (Some(i), false) => rampart_core::Span::new(i, i + quoted.len()),
+                (None, _) => rampart_core::Span::new(0, 0),
+            };
+            out.push(f);
+        }
+    }
+    Some(out)
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
@@ -168,6 +377,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 &key,
                 args.indirect,
             )),
+            Kind::Content,
         ));
         if args.redact {
             std::io::stdout().write_all(&redacted)?;
@@ -178,56 +388,20 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             bail!("--redact with several files needs --output-dir DIR for the redacted copies");
         }
         let progress = progress_bar(files.len(), args.no_progress);
-        for file in &files {
-            progress.inc(1);
-            let name = file.display().to_string();
-            let meta = match std::fs::metadata(file) {
-                Ok(m) => m,
-                Err(e) => {
-                    reports.push(FileReport::error(&name, format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            if meta.len() > args.max_file_size {
-                reports.push(FileReport::error(
-                    &name,
-                    format!(
-                        "skipped: {} bytes is over --max-file-size {}",
-                        meta.len(),
-                        args.max_file_size
-                    ),
-                ));
-                continue;
-            }
-            let input = match std::fs::read(file) {
-                Ok(b) => b,
-                Err(e) => {
-                    reports.push(FileReport::error(&name, format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            if looks_binary(&input) {
-                continue;
-            }
-            let mut redacted = Vec::new();
-            let report = scan_one(
-                &name,
-                &input,
-                &scanner,
-                &opts,
-                args.redact
-                    .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
-                (!args.no_llm).then_some((args.min_score, args.injection_threshold, &key, true)),
-            );
-            if args.redact && report.error.is_none() {
-                match &args.output_dir {
-                    Some(dir) => write_copy(dir, file, &redacted)?,
-                    None => std::io::stdout().write_all(&redacted)?,
-                }
+        let (done, binary) = scan_files(&files, &args, &scanner, &opts, &key, &progress)?;
+        progress.finish_and_clear();
+        for (_, report, redacted) in done {
+            if let Some(redacted) = redacted {
+                std::io::stdout().write_all(&redacted)?;
             }
             reports.push(report);
         }
-        progress.finish_and_clear();
+        if binary > 0 {
+            eprintln!(
+                "rampart: {binary} binary file{} skipped (a NUL byte in the first 8 KiB)",
+                if binary == 1 { "" } else { "s" }
+            );
+        }
     }
     let report_to_stderr = args.redact && args.output_dir.is_none();
     let rendered = match args.format {
@@ -241,6 +415,106 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         std::io::stdout().write_all(rendered.as_bytes())?;
     }
     Ok(exit_code(&reports))
+}
+
+/// A scanned file: its path, its report, and its redacted text when it goes to stdout.
+type Scanned = (PathBuf, FileReport, Option<Vec<u8>>);
+
+/// Scans `files` on every core, in order of their names. Redacted copies go to
+/// `--output-dir` as each file is done; with one file and no folder, back to the caller for
+/// stdout. Returns the reports and how many binary files were skipped.
+fn scan_files(
+    files: &[PathBuf],
+    args: &ScanArgs,
+    scanner: &Scanner,
+    opts: &ScanOptions,
+    key: &HashKey,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<(Vec<Scanned>, usize)> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let binary = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<anyhow::Result<Scanned>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let one = |file: &PathBuf| -> anyhow::Result<Option<Scanned>> {
+        let name = file.display().to_string();
+        let report = |r: FileReport| Ok(Some((file.clone(), r, None)));
+        let meta = match std::fs::metadata(file) {
+            Ok(m) => m,
+            Err(e) => return report(FileReport::error(&name, format!("cannot read: {e}"))),
+        };
+        if meta.len() > args.max_file_size {
+            return report(FileReport::error(
+                &name,
+                format!(
+                    "skipped: {} bytes is over --max-file-size {}",
+                    meta.len(),
+                    args.max_file_size
+                ),
+            ));
+        }
+        let input = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => return report(FileReport::error(&name, format!("cannot read: {e}"))),
+        };
+        if looks_binary(&input) {
+            binary.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        let kind = if args.injections_in_code {
+            match kind_of(file) {
+                Kind::Code => Kind::Content,
+                k => k,
+            }
+        } else {
+            kind_of(file)
+        };
+        let mut redacted = Vec::new();
+        let report = scan_one(
+            &name,
+            &input,
+            scanner,
+            opts,
+            args.redact
+                .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
+            (!args.no_llm).then_some((args.min_score, args.injection_threshold, key, true)),
+            kind,
+        );
+        let mut to_stdout = None;
+        if args.redact && report.error.is_none() {
+            match &args.output_dir {
+                Some(dir) => write_copy(dir, file, &redacted)?,
+                None => to_stdout = Some(redacted),
+            }
+        }
+        Ok(Some((file.clone(), report, to_stdout)))
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { break };
+                    let result = one(file);
+                    progress.inc(1);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = result.transpose();
+                    }
+                }
+            });
+        }
+    });
+    let mut done = Vec::with_capacity(files.len());
+    for slot in slots {
+        if let Some(result) = slot.into_inner().unwrap_or_default() {
+            done.push(result?);
+        }
+    }
+    Ok((done, binary.into_inner()))
 }
 
 /// 2 when an input could not be scanned, else 1 when anything was found, else 0.
@@ -261,18 +535,35 @@ fn scan_one(
     opts: &ScanOptions,
     redact: Option<(Redactor, &mut Vec<u8>)>,
     llm: Option<(f32, Option<f32>, &HashKey, bool)>,
+    kind: Kind,
 ) -> FileReport {
     match scanner.scan(input, opts) {
         Ok(scan) => {
             if let Some((mut redactor, out)) = redact {
                 scan.redact(&mut redactor, out);
             }
-            // stdin is read as a prompt, files as content a model may read
+            // stdin is read as a prompt, files as content a model may read: prose whole, JSON
+            // string by string, code and configuration for hidden characters only
             let extra = match (llm, std::str::from_utf8(&scan.text)) {
-                (Some((min, t, key, indirect)), Ok(text)) => threats(text, indirect, t, min, key)
-                    .into_iter()
-                    .map(|t| t.finding)
-                    .collect(),
+                (Some((min, t, key, indirect)), Ok(text)) => {
+                    let whole = |text: &str| -> Vec<rampart_core::Finding> {
+                        threats(text, indirect, t, min, key)
+                            .into_iter()
+                            .map(|t| t.finding)
+                            .collect()
+                    };
+                    match kind {
+                        Kind::Content => whole(text),
+                        Kind::Json => {
+                            json_threats(text, t, min, key).unwrap_or_else(|| whole(text))
+                        }
+                        Kind::Code => rampart_threat::inspect::hidden_text(text, 0, key)
+                            .into_iter()
+                            .map(|t| t.finding)
+                            .filter(|f| f.score >= min)
+                            .collect(),
+                    }
+                }
                 _ => Vec::new(),
             };
             FileReport::with(name, &scan, extra)
@@ -292,14 +583,22 @@ fn walk(paths: &[PathBuf], ignore: bool) -> anyhow::Result<Vec<PathBuf>> {
             files.push(path.clone());
             continue;
         }
+        // hidden files are where secrets live (.env, .aws/credentials, .npmrc): always read;
+        // ignore rules apply inside a git work tree only, and --no-ignore turns them off
         let walker = ignore::WalkBuilder::new(path)
             .standard_filters(ignore)
-            .require_git(false)
+            .hidden(false)
+            .require_git(true)
+            .filter_entry(|e| e.file_name() != ".git")
             .build();
         for entry in walker {
-            let entry = entry.with_context(|| format!("cannot walk {}", path.display()))?;
-            if entry.file_type().is_some_and(|t| t.is_file()) {
-                files.push(entry.into_path());
+            match entry {
+                Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                    files.push(entry.into_path());
+                }
+                Ok(_) => {}
+                // an unreadable folder is a warning: the walk goes on
+                Err(e) => eprintln!("rampart: warning: {e}"),
             }
         }
     }
