@@ -6,6 +6,7 @@
 //! - `benign`: findings on text that holds no PII or secrets (benign prompt sets) and on real
 //!   API documents (OpenAPI specs, HAR bodies), reported per class.
 
+use rampart_threat::dataset::Split;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ pub struct EvalArgs {
     /// sets).
     #[arg(long)]
     pub threshold: Vec<f32>,
+    /// `indirect`: measure on the development split instead of the held-out test split (for
+    /// working on the detector; published figures use the test split).
+    #[arg(long)]
+    pub dev: bool,
 }
 
 /// Runs `rampart eval`.
@@ -69,7 +74,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Suite::Injection => {
             crate::eval_threat::injection(&args.data, args.verbose, &args.threshold)?
         }
-        Suite::Indirect => crate::eval_threat::indirect(&args.data, args.verbose, &args.threshold)?,
+        Suite::Indirect => crate::eval_threat::indirect(
+            &args.data,
+            args.verbose,
+            &args.threshold,
+            if args.dev { Split::Dev } else { Split::Test },
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -144,10 +144,12 @@ pub fn injection(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()
     Ok(())
 }
 
-/// Indirect injection: BIPIA test contexts, clean and with test-split attacks spliced in.
-pub fn indirect(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()> {
+/// Indirect injection: BIPIA contexts of `split` (the held-out test split unless working on
+/// the detector), clean and with attacks of that split spliced in; then the direct attacks of
+/// that split planted in the clean contexts.
+pub fn indirect(data: &Path, verbose: bool, extra: &[f32], split: Split) -> anyhow::Result<()> {
     let b = dataset::bipia(data).map_err(anyhow::Error::msg)?;
-    let docs = dataset::documents(&b, Split::Test, 2);
+    let docs = dataset::documents(&b, split, 2);
     let c = Classifier::indirect();
     let shipped = c.threshold();
     let mut scored = Vec::new();
@@ -175,6 +177,71 @@ pub fn indirect(data: &Path, verbose: bool, extra: &[f32]) -> anyhow::Result<()>
             "  {src:<6} {:<8} flagged {flagged}/{n} {}",
             if *attack { "attacked" } else { "clean" },
             pct(*flagged as f64 / (*n).max(1) as f64)
+        );
+    }
+    // Instructions addressed to the model, from other sources than BIPIA: the held-out (test
+    // split) attacks of the direct sets, each planted in the middle of a clean BIPIA test
+    // context. Neither the contexts nor these attacks were trained on.
+    let samples = dataset::direct(data).map_err(anyhow::Error::msg)?;
+    let clean: Vec<&str> = docs
+        .iter()
+        .filter(|d| !d.attack)
+        .map(|d| d.text.as_str())
+        .collect();
+    let mut planted: Vec<(f32, bool)> =
+        clean.iter().map(|t| (c.document(t).score, false)).collect();
+    let mut per_source: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for (i, s) in samples
+        .iter()
+        .filter(|s| s.split == split && s.attack)
+        .enumerate()
+    {
+        let ctx = clean[i % clean.len()];
+        let mut mid = ctx.len() / 2;
+        while !ctx.is_char_boundary(mid) {
+            mid += 1;
+        }
+        let mid = ctx[mid..].find('\n').map_or(ctx.len(), |k| mid + k + 1);
+        let doc = format!("{}{}\n{}", &ctx[..mid], s.text, &ctx[mid..]);
+        let score = c.document(&doc).score;
+        planted.push((score, true));
+        if verbose && score < shipped.max(extra.first().copied().unwrap_or(0.0)) {
+            let short: String = s.text.chars().take(160).collect();
+            println!(
+                "  missed [{} {score:.3}] {}",
+                s.source,
+                short.replace('\n', " ")
+            );
+        }
+        let e = per_source.entry(s.source).or_default();
+        e.0 += 1;
+        if score >= shipped {
+            e.1 += 1;
+        }
+        if extra.first().is_some_and(|&t| score >= t) {
+            e.2 += 1;
+        }
+    }
+    report(
+        if split == Split::Test {
+            "held-out direct attacks planted in clean test contexts"
+        } else {
+            "dev direct attacks planted in clean dev contexts"
+        },
+        &planted,
+        shipped,
+        extra,
+    );
+    for (src, (n, at_shipped, at_extra)) in &per_source {
+        let first = extra.first().map_or(String::new(), |t| {
+            format!(
+                ", at {t:.3}: {at_extra}/{n} {}",
+                pct(*at_extra as f64 / (*n).max(1) as f64)
+            )
+        });
+        println!(
+            "  {src:<24} at {shipped:.3}: {at_shipped}/{n} {}{first}",
+            pct(*at_shipped as f64 / (*n).max(1) as f64)
         );
     }
     Ok(())

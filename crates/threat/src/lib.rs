@@ -83,6 +83,48 @@ impl Assessment {
 #[derive(Debug)]
 pub struct Classifier {
     model: Model,
+    /// Content mode: a segment scores above [`UNADDRESSED_CAP`] only when a structural signal
+    /// says it addresses the reader (see [`Classifier::addressed_only`]).
+    addressed_only: bool,
+}
+
+/// The highest score a segment of third-party content gets when no signal shows an instruction
+/// addressed to the reader (an override, a fake delimiter, a note to the AI, a request to send
+/// data out, a prompt-leak or policy-evasion request, a persona, an encoded or hidden payload).
+/// The n-gram model alone reads imperative prose of every kind (man pages, licences, code
+/// documentation) as instructions; on its own it cannot tell who they are addressed to.
+pub const UNADDRESSED_CAP: f32 = 0.5;
+
+/// Whether the evidence of a segment shows an instruction addressed to the reader. Leetspeak
+/// and token-soup suffixes are not such signs in content (identifiers and code read as both).
+fn addressed(evidence: &[Evidence]) -> bool {
+    evidence
+        .iter()
+        .any(|e| !matches!(e.signal, Signal::Leetspeak | Signal::AdversarialSuffix))
+}
+
+/// Phrasings that address an AI model, beyond the signals the models read as features: a
+/// greeting to a model by name, a model persona ("You are FooGPT"), rules for every reply,
+/// role-play set-ups, the model's own hidden instructions, overrides of earlier input, talk of
+/// a provider's content policy. Content-only: the direct classifier's features are unchanged.
+/// A person writing to a person ("in your reply, include the invoice number") matches none.
+fn addresses_a_model(text: &str) -> bool {
+    static RE: OnceLock<regex_automata::meta::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        let models = r"(chat\s?gpt|gpt[\s-]?[0-9o.]*|claude|gemini|bard|copilot|llama|mistral|ai|a\.i\.|assistant|chatbot|bot|language\s+model|llm)";
+        let p = signals::ascii(&format!(concat!(
+            r"(?i-u)\b(hi|hello|hey|dear|greetings|listen)[\s,]+{m}\b",
+            r"|\b(you\s+are|you're|your\s+name\s+is)\s+(now\s+)?(an?\s+|called\s+)?[a-z0-9_^-]*(gpt|bot|ai)\b",
+            r"|\b(respond|reply|answer)\s+(to\s+)?(every|each|all|any)\s+(of\s+)?(my\s+|the\s+)?(prompts?|messages?|questions?|requests?|inputs?)\b",
+            r"|\b(start|begin|end|prefix|preface)\s+(each\s+|every\s+|all\s+)?(of\s+)?your\s+(answers?|repl(y|ies)|responses?|outputs?)\s+with\b",
+            r"|\b(take\s+(up|on)\s+the\s+(role|persona)|simulate\s+a\s+conversation\s+between|let'?s\s+play\s+a\s+game|play\s+(2|two)\s+characters|act\s+(as|like)\s+an?\s+(text[\s-]based\s+game|{m})|never\s+refuse|do\s+not\s+refuse|don'?t\s+refuse|i\s+want\s+you\s+to\s+act)\b",
+            r"|\byour\s+(system\s+prompt|initial\s+(prompt|instructions)|hidden\s+instructions|original\s+instructions|pre-?prompt|instructions\s+verbatim)\b",
+            r"|\b(ignore|disregard|forget)\s+(all\s+)?(of\s+)?(the\s+)?(previous|prior|above|earlier)\s+(inputs?|texts?|content|messages?|conversation)\b",
+            r"|\b(openai|anthropic|google)'?s?\s+(content\s+|usage\s+)?(polic(y|ies)|guidelines)\b",
+        ), m = models));
+        regex_automata::meta::Regex::new(&p).expect("the model-addressing pattern compiles")
+    });
+    re.is_match(text)
 }
 
 thread_local! {
@@ -92,7 +134,31 @@ thread_local! {
 impl Classifier {
     /// Wraps a model.
     pub fn new(model: Model) -> Classifier {
-        Classifier { model }
+        Classifier {
+            model,
+            addressed_only: false,
+        }
+    }
+
+    /// The same classifier in content mode: [`Classifier::document`] caps the score of a
+    /// segment no structural signal marks as addressed to the reader at [`UNADDRESSED_CAP`].
+    pub fn addressed_only(mut self) -> Classifier {
+        self.addressed_only = true;
+        self
+    }
+
+    /// A segment's score from its logit, evidence and text, in this classifier's mode.
+    fn segment_score(&self, logit: f32, evidence: &[&[Evidence]], text: &str) -> f32 {
+        let p = self.model.calibrate(logit);
+        if self.addressed_only
+            && p > UNADDRESSED_CAP
+            && !evidence.iter().any(|e| addressed(e))
+            && !addresses_a_model(text)
+        {
+            UNADDRESSED_CAP
+        } else {
+            p
+        }
     }
 
     /// The shipped direct prompt-injection and jailbreak classifier.
@@ -108,6 +174,7 @@ impl Classifier {
         static C: OnceLock<Classifier> = OnceLock::new();
         C.get_or_init(|| {
             Classifier::new(Model::read(INDIRECT_MODEL).expect("the shipped indirect model"))
+                .addressed_only()
         })
     }
 
@@ -216,23 +283,37 @@ impl Classifier {
     pub fn document(&self, text: &str) -> Assessment {
         let segs = segments(text);
         let parts: Vec<_> = segs.iter().map(|&(s, e)| self.parts(&text[s..e])).collect();
-        let mut best: Option<(f32, usize, usize)> = None;
+        // ranked by score, then by logit: calibrated scores saturate, and of two segments that
+        // both read as 1.0 the one with the stronger evidence (a single line rather than the
+        // pair it is part of) is the one to report
+        let mut best: Option<((f32, f32), usize, usize)> = None;
+        let better = |x: (f32, f32), b: &Option<((f32, f32), usize, usize)>| {
+            b.is_none_or(|b| x.0 > b.0.0 || (x.0 == b.0.0 && x.1 > b.0.1))
+        };
         for k in 0..segs.len() {
-            let (sum, n, dense, len, _) = &parts[k];
+            let (sum, n, dense, len, ev) = &parts[k];
             // a fragment (a heading, a table cell) is read only with its neighbour
-            let one = self.model.combine(*sum, *n, dense);
-            if (*len >= MIN_SEGMENT || segs.len() == 1) && best.is_none_or(|b| one > b.0) {
+            let logit = self.model.combine(*sum, *n, dense);
+            let one = (
+                self.segment_score(logit, &[ev], &text[segs[k].0..segs[k].1]),
+                logit,
+            );
+            if (*len >= MIN_SEGMENT || segs.len() == 1) && better(one, &best) {
                 best = Some((one, k, k));
             }
-            if let Some((sum2, n2, dense2, len2, _)) = parts.get(k + 1) {
+            if let Some((sum2, n2, dense2, len2, ev2)) = parts.get(k + 1) {
                 let d = signals::union(dense, dense2, len + len2 + 1);
-                let two = self.model.combine(sum + sum2, n + n2, &d);
-                if best.is_none_or(|b| two > b.0) {
+                let logit = self.model.combine(sum + sum2, n + n2, &d);
+                let two = (
+                    self.segment_score(logit, &[ev, ev2], &text[segs[k].0..segs[k + 1].1]),
+                    logit,
+                );
+                if better(two, &best) {
                     best = Some((two, k, k + 1));
                 }
             }
         }
-        let best = best.map(|(logit, a, b)| {
+        let best = best.map(|((score, _), a, b)| {
             let (s, e) = (segs[a].0, segs[b].1);
             let evidence = (a..=b)
                 .flat_map(|k| {
@@ -245,7 +326,7 @@ impl Classifier {
                 })
                 .collect();
             Assessment {
-                score: self.model.calibrate(logit),
+                score,
                 evidence,
                 start: s,
                 end: e,
