@@ -259,10 +259,24 @@ pub fn carries_payload(url: &str) -> bool {
 
 /// Whether a dense value reads as words or a well-known identifier rather than an encoding: a
 /// slug or search query (three or more pieces between `-`, `_`, `+`, `.` or `%20`, each of
-/// letters only or of at most four digits), or a hex digest of 32, 40 or 64 digits (a content
-/// hash, a commit).
+/// letters only or of at most four digits), letters only (a CamelCase page name, with its
+/// extension), or a hex digest of 32, 40 or 64 digits (a content hash, a commit).
 fn plain(v: &str) -> bool {
     if matches!(v.len(), 32 | 40 | 64) && v.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return true;
+    }
+    // letters only, maybe with a file extension: CamelCase page names
+    // (`ObjectsinRequesterPaysBuckets.html`); an encoding of 32+ characters without a digit is
+    // rare (base64 of text almost always has some)
+    let stem = match v.rsplit_once('.') {
+        Some((stem, ext))
+            if (1..=5).contains(&ext.len()) && ext.bytes().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            stem
+        }
+        _ => v,
+    };
+    if !stem.is_empty() && stem.bytes().all(|c| c.is_ascii_alphabetic()) {
         return true;
     }
     let spaced = v.replace("%20", " ");

@@ -173,6 +173,7 @@ fn links_that_carry_a_payload_and_links_that_read_as_words() {
         "https://docs.example.com/guide?page=2&lang=en",
         "https://en.wikipedia.org/wiki/List_of_countries_by_population_in_2010",
         "https://search.example/?q=best%20hiking%20trails%20near%20denver%20colorado",
+        "https://docs.aws.amazon.com/AmazonS3/latest/dev/ObjectsinRequesterPaysBuckets.html",
     ] {
         assert!(!carries_payload(url), "{url}");
     }
