@@ -71,16 +71,14 @@ pub struct ScanArgs {
     /// model); hidden characters are reported in every file.
     #[arg(long)]
     pub injections_in_code: bool,
-    /// Report prompt injections scoring at least this (0..1) [default: the classifier's
-    /// recommended threshold, the score at which its false-positive rate on development data
-    /// was at most 0.5%].
+    /// Report prompt injections scoring at least this (0..1) [default: 0.9, the default
+    /// policy's threshold for prompts and for content].
     #[arg(long)]
     pub injection_threshold: Option<f32>,
 }
 
 /// LLM threat findings of a text: injection (as a user prompt, or as third-party content) at or
-/// above `threshold` (default: the classifier's recommended one) and `min_score`, and hidden
-/// characters.
+/// above `threshold` (default: the default policy's) and `min_score`, and hidden characters.
 fn threats(
     text: &str,
     indirect: bool,
@@ -88,21 +86,17 @@ fn threats(
     min_score: f32,
     key: &HashKey,
 ) -> Vec<rampart_threat::inspect::Threat> {
-    use rampart_threat::Classifier;
     use rampart_threat::inspect::{self, Source};
-    let (injections, recommended) = if indirect {
-        (
-            inspect::content(text, Source::File, 0, key),
-            Classifier::indirect().threshold(),
-        )
+    let injections: Vec<_> = if indirect {
+        inspect::content(text, Source::File, 0, key)
     } else {
-        (
-            inspect::user_message(text, 0, key).into_iter().collect(),
-            Classifier::injection().threshold(),
-        )
+        inspect::user_message(text, 0, key).into_iter().collect()
     };
-    // an injection must reach its threshold and --min-score, like every other finding
-    let floor = threshold.unwrap_or(recommended).max(min_score);
+    // an injection must reach its threshold (the default policy's) and --min-score, like
+    // every other finding
+    let floor = threshold
+        .unwrap_or(DEFAULT_INJECTION_THRESHOLD)
+        .max(min_score);
     let mut out: Vec<_> = injections
         .into_iter()
         .filter(|t| t.finding.score >= floor)
@@ -114,6 +108,10 @@ fn threats(
     );
     out
 }
+
+/// The default policy's threshold for prompt injections in prompts and in content
+/// (`policies/default.yaml`: `promptInjection`, `indirectInjection`).
+const DEFAULT_INJECTION_THRESHOLD: f32 = 0.9;
 
 /// What a file holds, as far as the injection detectors are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,11 +292,11 @@ fn json_threats(
             continue;
         }
         let quoted = serde_json::to_string(s).unwrap_or_default();
+        // strings come in document order: search on from the last one (linear overall)
         let at = text
             .get(cursor..)
             .and_then(|rest| rest.find(&quoted))
-            .map(|i| cursor + i)
-            .or_else(|| text.find(&quoted));
+            .map(|i| cursor + i);
         if let Some(i) = at {
             cursor = i + quoted.len();
         }

@@ -278,6 +278,10 @@ pub fn content(text: &str, source: Source, shift: usize, key: &HashKey) -> Vec<T
         });
         // the segment is blanked with spaces: same length, so later spans stay in place
         work = std::borrow::Cow::Owned(next);
+        // best first: once a segment is capped as not addressed to the reader, so is the rest
+        if a.score <= crate::UNADDRESSED_CAP && c.threshold() < crate::UNADDRESSED_CAP {
+            break;
+        }
     }
     out
 }
