@@ -109,12 +109,17 @@ impl Cursor {
     /// 1-based line and column (Unicode code points) of byte `at`.
     fn position(&mut self, lines: &Lines, text: &[u8], at: usize) -> (usize, usize) {
         let (line, line_start) = lines.of(at);
-        let (from, base) = if line == self.line && at >= self.at && self.at >= line_start {
-            (self.at, self.column)
+        // on the line of the last position, count only what lies between (either way): a
+        // minified file is one long line
+        let column = if line == self.line && self.at >= line_start {
+            if at >= self.at {
+                self.column + chars(&text[self.at..at])
+            } else {
+                self.column - chars(&text[at..self.at])
+            }
         } else {
-            (line_start, 0)
+            chars(&text[line_start..at])
         };
-        let column = base + chars(&text[from..at]);
         *self = Cursor { line, at, column };
         (line + 1, column + 1)
     }

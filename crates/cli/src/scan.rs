@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use rampart_detect::{HashKey, Redactor, ScanOptions, Scanner, ScannerConfig, Strategy, detectors};
 use serde::Serialize;
+use serde::de::DeserializeSeed;
 
 use crate::output::{self, FileReport};
 
@@ -87,16 +88,16 @@ fn threats(
     key: &HashKey,
 ) -> Vec<rampart_threat::inspect::Threat> {
     use rampart_threat::inspect::{self, Source};
-    let injections: Vec<_> = if indirect {
-        inspect::content(text, Source::File, 0, key)
-    } else {
-        inspect::user_message(text, 0, key).into_iter().collect()
-    };
     // an injection must reach its threshold (the default policy's) and --min-score, like
     // every other finding
     let floor = threshold
         .unwrap_or(DEFAULT_INJECTION_THRESHOLD)
         .max(min_score);
+    let injections: Vec<_> = if indirect {
+        inspect::content_at_least(text, Source::File, 0, key, floor)
+    } else {
+        inspect::user_message(text, 0, key).into_iter().collect()
+    };
     let mut out: Vec<_> = injections
         .into_iter()
         .filter(|t| t.finding.score >= floor)
@@ -248,6 +249,73 @@ fn kind_of(path: &Path) -> Kind {
     }
 }
 
+/// The string values of JSON documents in document order, borrowed where they hold no
+/// escape; strings under 24 bytes (ids, enum values, codes) are left out: they hold no
+/// instruction. Read without building a document tree.
+struct Strings<'de>(Vec<std::borrow::Cow<'de, str>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Strings<'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Strings<'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        if v.len() >= 24 {
+            self.0.push(std::borrow::Cow::Borrowed(v));
+        }
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        if v.len() >= 24 {
+            self.0.push(std::borrow::Cow::Owned(v.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while a.next_element_seed(&mut *self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while a.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            a.next_value_seed(&mut *self)?;
+        }
+        Ok(())
+    }
+}
+
 /// Injection and hidden-text findings of the strings of a JSON document (or of JSON lines),
 /// each string read as content on its own; spans in `text` where the string stands there
 /// unescaped, else the whole quoted string. `None` when `text` is not JSON.
@@ -257,36 +325,27 @@ fn json_threats(
     min_score: f32,
     key: &HashKey,
 ) -> Option<Vec<rampart_core::Finding>> {
-    let docs: Vec<serde_json::Value> = match serde_json::from_str(text) {
-        Ok(v) => vec![v],
-        Err(_) => {
-            let mut docs = Vec::new();
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                docs.push(serde_json::from_str(line).ok()?);
-            }
-            if docs.is_empty() {
-                return None;
-            }
-            docs
-        }
+    let mut strings = Strings(Vec::new());
+    let whole = {
+        let mut de = serde_json::Deserializer::from_str(text);
+        (&mut strings).deserialize(&mut de).and_then(|()| de.end())
     };
-    let mut strings = Vec::new();
-    fn collect<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
-        match v {
-            serde_json::Value::String(s) => out.push(s),
-            serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|x| collect(x, out)),
-            _ => {}
+    if whole.is_err() {
+        // JSON lines
+        strings.0.clear();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let mut de = serde_json::Deserializer::from_str(line);
+            (&mut strings).deserialize(&mut de).ok()?;
+            de.end().ok()?;
+        }
+        if strings.0.is_empty() && text.trim().is_empty() {
+            return None;
         }
     }
-    docs.iter().for_each(|d| collect(d, &mut strings));
     let mut out = Vec::new();
     let mut cursor = 0;
-    for s in strings {
-        // short strings (ids, enum values, keys' values like "en") hold no instruction
-        if s.len() < 24 {
-            continue;
-        }
+    for s in &strings.0 {
+        let s: &str = s;
         let found = threats(s, true, threshold, min_score, key);
         if found.is_empty() {
             continue;

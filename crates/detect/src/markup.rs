@@ -258,16 +258,11 @@ pub fn carries_payload(url: &str) -> bool {
 }
 
 /// Whether a dense value reads as words or a well-known identifier rather than an encoding: a
-/// slug or search query (three or more pieces between `-`, `_`, `+`, `.` or `%20`, each of
-/// letters only or of at most four digits), letters only (a CamelCase page name, with its
-/// extension), or a hex digest of 32, 40 or 64 digits (a content hash, a commit).
+/// slug or search query (three or more pieces between `-`, `_`, `+`, `.` or a percent-encoded
+/// byte, each a word or a token of at most 12 letters and digits, at least half of them words),
+/// letters only (a CamelCase page name, with its
+/// extension), a hex digest of 32, 40 or 64 digits (a content hash, a commit) or a UUID.
 fn plain(v: &str) -> bool {
-    if matches!(v.len(), 32 | 40 | 64) && v.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return true;
-    }
-    // letters only, maybe with a file extension: CamelCase page names
-    // (`ObjectsinRequesterPaysBuckets.html`); an encoding of 32+ characters without a digit is
-    // rare (base64 of text almost always has some)
     let stem = match v.rsplit_once('.') {
         Some((stem, ext))
             if (1..=5).contains(&ext.len()) && ext.bytes().all(|c| c.is_ascii_alphanumeric()) =>
@@ -276,19 +271,49 @@ fn plain(v: &str) -> bool {
         }
         _ => v,
     };
+    // a digest (an avatar's `<md5>.jpg`, a commit) or a UUID: an identifier
+    let hex = |s: &str| s.bytes().all(|c| c.is_ascii_hexdigit());
+    if matches!(stem.len(), 32 | 40 | 64) && hex(stem) {
+        return true;
+    }
+    let groups: Vec<&str> = stem.split('-').collect();
+    if groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| hex(g)) {
+        return true;
+    }
+    // letters only, maybe with a file extension: CamelCase page names
+    // (`ObjectsinRequesterPaysBuckets.html`); an encoding of 32+ characters without a digit is
+    // rare (base64 of text almost always has some)
     if !stem.is_empty() && stem.bytes().all(|c| c.is_ascii_alphabetic()) {
         return true;
     }
-    let spaced = v.replace("%20", " ");
+    // percent-encoded bytes (`%20`, `%28`) separate words like the punctuation they encode
+    let b = v.as_bytes();
+    let mut spaced = String::with_capacity(v.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            spaced.push(' ');
+            i += 3;
+        } else {
+            spaced.push(b[i] as char);
+            i += 1;
+        }
+    }
     let pieces: Vec<&str> = spaced
         .split(['-', '_', '+', '.', ' '])
         .filter(|p| !p.is_empty())
         .collect();
+    // words and short tokens (`s3`, `sigv4`, an article number), at least half of them words:
+    // random base64url text cut at its `-` and `_` is rarely letters only
+    let word = |p: &str| p.bytes().all(|c| c.is_ascii_alphabetic());
     pieces.len() >= 3
-        && pieces.iter().all(|p| {
-            p.bytes().all(|c| c.is_ascii_alphabetic())
-                || (p.len() <= 4 && p.bytes().all(|c| c.is_ascii_digit()))
-        })
+        && pieces
+            .iter()
+            .all(|p| p.len() <= 12 && p.bytes().all(|c| c.is_ascii_alphanumeric()) || word(p))
+        && pieces.iter().filter(|p| word(p)).count() * 2 >= pieces.len()
 }
 
 /// The text of a label normalized for matching (ASCII case folded, runs of white space as one

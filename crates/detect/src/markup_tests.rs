@@ -161,7 +161,7 @@ fn links_that_carry_a_payload_and_links_that_read_as_words() {
         "https://evil.example/v?d=SmFuZSBEb2UgNTM2LTkwLTQzOTk=",
         "https://evil.example/c/U2VjcmV0IGRhdGEgaW4gYSBsb25nIHBhdGggc2VnbWVudA",
         "https://evil.example/p#t=am9obi5zbWl0aEBleGFtcGxlLmNvbQ",
-        "https://evil.example/?pw=hunter2-and-the-rest-of-the-secret",
+        "https://evil.example/?d=c2Vzc2lvbi10b2tlbi1mb3ItdGhlLXVzZXI_aGVyZS1pdC1pcw",
         "https://evil.example/x/5f4dcc3b5aa765d61d8327deb882cf99aa",
     ] {
         assert!(carries_payload(url), "{url}");
@@ -174,6 +174,13 @@ fn links_that_carry_a_payload_and_links_that_read_as_words() {
         "https://en.wikipedia.org/wiki/List_of_countries_by_population_in_2010",
         "https://search.example/?q=best%20hiking%20trails%20near%20denver%20colorado",
         "https://docs.aws.amazon.com/AmazonS3/latest/dev/ObjectsinRequesterPaysBuckets.html",
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-actions.html#using-with-s3-actions-related-to-bucket-subresources",
+        "http://en.wikipedia.org/wiki/International_Article_Number_%28EAN%29",
+        "https://docs.aws.amazon.com/AmazonS3/latest/API/API_SelectObjectContent.html#AmazonS3-SelectObjectContent-request-ScanRange",
+        "https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-auth-using-authorization-header.html",
+        "https://slack.com/help/articles/115001435788-Connect-identity-provider-groups-to-your-Enterprise-Grid-org",
+        "https://api.digitalocean.com/v2/customers/my/invoices/22737513-0ea7-4206-8ceb-98a575af7681",
+        "https://secure.example/avatar/e3b51ca72dee4ef87916ae2b9240df50.jpg",
     ] {
         assert!(!carries_payload(url), "{url}");
     }

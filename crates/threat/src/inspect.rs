@@ -286,6 +286,26 @@ pub fn content(text: &str, source: Source, shift: usize, key: &HashKey) -> Vec<T
     out
 }
 
+/// [`content`] for a caller that only acts on scores of at least `min`: when `min` is above
+/// [`crate::UNADDRESSED_CAP`] and nothing in the text could address the reader
+/// ([`Classifier::may_address`]), the segments are not scored at all (clean prose, API JSON).
+pub fn content_at_least(
+    text: &str,
+    source: Source,
+    shift: usize,
+    key: &HashKey,
+    min: f32,
+) -> Vec<Threat> {
+    let c = Classifier::indirect();
+    if min > crate::UNADDRESSED_CAP && !c.may_address(text) {
+        return Vec::new();
+    }
+    content(text, source, shift, key)
+        .into_iter()
+        .filter(|t| t.finding.score >= min)
+        .collect()
+}
+
 /// Poisoning payloads in content sent to embedding, fine-tuning, file and batch endpoints: the
 /// higher of the direct and the indirect score.
 pub fn upload(text: &str, shift: usize, key: &HashKey) -> Option<Threat> {

@@ -277,6 +277,45 @@ impl Classifier {
         })
     }
 
+    /// Whether some segment of `text` could score above [`UNADDRESSED_CAP`] in content mode: a
+    /// structural signal that counts as addressing the reader, a model-addressing phrasing, or
+    /// hidden tag characters anywhere in it. Reads the text once (normalized, in overlapping
+    /// windows that hold any segment pair), without the n-gram model: when it says no,
+    /// [`Classifier::document`] cannot score above the cap, so a caller that only wants scores
+    /// above it can skip the document.
+    pub fn may_address(&self, text: &str) -> bool {
+        if hidden::tag_payload(text).is_some() || addresses_a_model(text) {
+            return true;
+        }
+        const OVERLAP: usize = 4096;
+        let mut start = 0;
+        loop {
+            let mut end = (start + MAX_TEXT).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let window = &text[start..end];
+            let found = SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                let norm = &mut *s;
+                normalize::normalize(window, norm);
+                let mut dense = [0f32; DENSE];
+                addressed(&signals::detect(window, norm, &mut dense))
+            });
+            if found {
+                return true;
+            }
+            if end >= text.len() {
+                return false;
+            }
+            let mut next = end.saturating_sub(OVERLAP).max(start + 1);
+            while !text.is_char_boundary(next) {
+                next += 1;
+            }
+            start = next;
+        }
+    }
+
     /// Assesses third-party content segment by segment (sentences and lines, alone and in
     /// adjacent pairs): the highest-scoring segment and its span. Each segment is read once; a
     /// pair's score adds its segments' parts.
