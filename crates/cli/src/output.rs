@@ -17,6 +17,8 @@ pub struct Located {
     pub end_line: usize,
     /// Column after the last byte.
     pub end_column: usize,
+    /// Stable across runs and keys, and moves with the line: see [`fingerprint`].
+    pub fingerprint: String,
 }
 
 /// What one input gave.
@@ -30,6 +32,8 @@ pub struct FileReport {
     pub error: Option<String>,
     /// The input was compressed; spans refer to its decompressed text.
     pub decompressed: bool,
+    /// Findings left out because their line carries an allow comment.
+    pub allowed: usize,
 }
 
 impl FileReport {
@@ -41,28 +45,43 @@ impl FileReport {
         let mut all: Vec<Finding> = scan.findings().cloned().chain(extra).collect();
         all.sort_by_key(|f| (f.span.start, f.span.end));
         let lines = Lines::new(text);
-        let (mut starts, mut ends) = (Cursor::default(), Cursor::default());
-        let findings = all
-            .into_iter()
-            .map(|f| {
-                let start = f.span.start.min(text.len());
-                let end = f.span.end.clamp(start, text.len());
-                let (line, column) = starts.position(&lines, text, start);
-                let (end_line, end_column) = ends.position(&lines, text, end);
-                Located {
-                    finding: f,
-                    line,
-                    column,
-                    end_line,
-                    end_column,
-                }
-            })
+        let spans: Vec<(usize, usize, &'static str)> = all
+            .iter()
+            .map(|f| (f.span.start, f.span.end, f.class.name()))
             .collect();
+        let (mut starts, mut ends) = (Cursor::default(), Cursor::default());
+        let mut seen: std::collections::HashMap<[u8; 32], usize> = Default::default();
+        let mut allowed = 0;
+        let mut findings = Vec::with_capacity(all.len());
+        for f in all {
+            let start = f.span.start.min(text.len());
+            let end = f.span.end.clamp(start, text.len());
+            let (line, column) = starts.position(&lines, text, start);
+            let (end_line, end_column) = ends.position(&lines, text, end);
+            let (ls, le) = lines.bounds(line - 1, text.len());
+            let line_text = &text[ls..le];
+            if allow_comment(line_text) {
+                allowed += 1;
+                continue;
+            }
+            let key = fingerprint(name, &f, text, (start, end), (ls, le), &spans);
+            let n = seen.entry(key).or_default();
+            *n += 1;
+            findings.push(Located {
+                fingerprint: format!("{}:{}", hex(&key[..16]), n),
+                finding: f,
+                line,
+                column,
+                end_line,
+                end_column,
+            });
+        }
         FileReport {
             name: name.to_string(),
             findings,
             error: None,
             decompressed: scan.decompressed,
+            allowed,
         }
     }
 
@@ -73,6 +92,7 @@ impl FileReport {
             findings: Vec::new(),
             error: Some(message),
             decompressed: false,
+            allowed: 0,
         }
     }
 }
@@ -94,6 +114,74 @@ impl Lines {
         let i = self.0.partition_point(|&s| s <= at).saturating_sub(1);
         (i, self.0[i])
     }
+
+    /// Where 0-based line `i` starts and ends (before its line break).
+    fn bounds(&self, i: usize, len: usize) -> (usize, usize) {
+        let start = self.0[i.min(self.0.len() - 1)];
+        let end = self.0.get(i + 1).map_or(len, |&next| next - 1);
+        (start, end.max(start))
+    }
+}
+
+/// Comments that accept the findings of their line, as users of other scanners write them:
+/// `rampart:allow`, `gitleaks:allow`, `pragma: allowlist secret` (detect-secrets).
+fn allow_comment(line: &[u8]) -> bool {
+    [
+        "rampart:allow",
+        "gitleaks:allow",
+        "pragma: allowlist secret",
+    ]
+    .iter()
+    .any(|m| memchr::memmem::find(line, m.as_bytes()).is_some())
+}
+
+/// A finding's fingerprint: BLAKE3 of the path, the detector and the finding's line (at most
+/// [`CONTEXT`] bytes either side of it, for minified files) with every finding there replaced
+/// by its class name. No value goes in (not even hashed), no key is needed, the line number
+/// does not count (inserting lines above keeps it), and the caller numbers repeats of one
+/// fingerprint in a file.
+fn fingerprint(
+    path: &str,
+    f: &Finding,
+    text: &[u8],
+    (start, end): (usize, usize),
+    (ls, le): (usize, usize),
+    spans: &[(usize, usize, &str)],
+) -> [u8; 32] {
+    // `start..end` and `ls..le` lie in the text; the window does too
+    let ws = ls.max(start.saturating_sub(CONTEXT)).min(le);
+    let we = le.min(end.saturating_add(CONTEXT)).max(ws);
+    let mut h = blake3::Hasher::new();
+    h.update(b"rampart-fingerprint/v1\0");
+    h.update(path.trim_start_matches("./").as_bytes());
+    h.update(b"\0");
+    h.update(f.detector.as_bytes());
+    h.update(b"\0");
+    // spans are sorted by start; one that overlaps the window starts at most a long finding's
+    // length before it
+    let lo = spans.partition_point(|s| s.0 + MAX_SPAN < ws);
+    let hi = spans.partition_point(|s| s.0 < we);
+    let mut at = ws;
+    for &(s, e, class) in &spans[lo..hi] {
+        if e <= at {
+            continue;
+        }
+        let (s, e) = (s.clamp(at, we), e.clamp(at, we));
+        h.update(&text[at..s]);
+        h.update(class.as_bytes());
+        at = e;
+    }
+    h.update(&text[at..we]);
+    *h.finalize().as_bytes()
+}
+
+/// Bytes of a finding's line on either side of it that its fingerprint reads.
+const CONTEXT: usize = 160;
+/// Longest finding the fingerprint masks whole when it starts before the window.
+const MAX_SPAN: usize = 64 * 1024;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The last position asked for, so the next one on the same line counts only the characters
@@ -192,6 +280,7 @@ fn finding_json(l: &Located) -> serde_json::Value {
         "severity": f.severity.name(),
         "owasp": f.owasp,
         "hash": f.hash,
+        "fingerprint": l.fingerprint,
         "layers": f.layers,
     })
 }
@@ -283,7 +372,7 @@ pub fn sarif(reports: &[FileReport], scanner: &Scanner) -> String {
                         }
                     }
                 }],
-                "partialFingerprints": {"rampartValueHash/v1": f.hash.to_string()},
+                "partialFingerprints": {"rampart/v1": l.fingerprint},
                 "properties": {"class": f.class.name(), "score": round(f.score), "owasp": f.owasp},
             }));
         }

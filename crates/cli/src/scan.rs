@@ -72,6 +72,12 @@ pub struct ScanArgs {
     /// model); hidden characters are reported in every file.
     #[arg(long)]
     pub injections_in_code: bool,
+    /// Accept the findings of an earlier report (`--format json` or `sarif`): findings with a
+    /// fingerprint it lists are left out (counted on stderr). Fingerprints hold no value and
+    /// survive lines moving; a line with `rampart:allow` (or `gitleaks:allow`, `pragma:
+    /// allowlist secret`) is accepted in place.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Report prompt injections scoring at least this (0..1) [default: 0.9, the default
     /// policy's threshold for prompts and for content].
     #[arg(long)]
@@ -460,6 +466,23 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let allowed: usize = reports.iter().map(|r| r.allowed).sum();
+    if allowed > 0 {
+        eprintln!("rampart: {allowed} finding(s) accepted by allow comments");
+    }
+    if let Some(path) = &args.baseline {
+        let known = baseline(path)?;
+        let mut accepted = 0;
+        for r in &mut reports {
+            let before = r.findings.len();
+            r.findings.retain(|l| !known.contains(&l.fingerprint));
+            accepted += before - r.findings.len();
+        }
+        eprintln!(
+            "rampart: {accepted} finding(s) accepted by the baseline {}",
+            path.display()
+        );
+    }
     let report_to_stderr = args.redact && args.output_dir.is_none();
     let rendered = match args.format {
         Format::Text => output::text(&reports),
@@ -572,6 +595,37 @@ fn scan_files(
         }
     }
     Ok((done, binary.into_inner()))
+}
+
+/// The fingerprints an earlier report lists: `--format json` (`inputs[].findings[].fingerprint`)
+/// or SARIF (`runs[].results[].partialFingerprints["rampart/v1"]`).
+fn baseline(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a rampart JSON or SARIF report", path.display()))?;
+    let mut out = std::collections::HashSet::new();
+    for input in v["inputs"].as_array().into_iter().flatten() {
+        for f in input["findings"].as_array().into_iter().flatten() {
+            if let Some(fp) = f["fingerprint"].as_str() {
+                out.insert(fp.to_owned());
+            }
+        }
+    }
+    for run in v["runs"].as_array().into_iter().flatten() {
+        for r in run["results"].as_array().into_iter().flatten() {
+            if let Some(fp) = r["partialFingerprints"]["rampart/v1"].as_str() {
+                out.insert(fp.to_owned());
+            }
+        }
+    }
+    if out.is_empty() && v["inputs"].is_null() && v["runs"].is_null() {
+        bail!(
+            "{}: not a rampart JSON or SARIF report (no \"inputs\" or \"runs\")",
+            path.display()
+        );
+    }
+    Ok(out)
 }
 
 /// 2 when an input could not be scanned, else 1 when anything was found, else 0.

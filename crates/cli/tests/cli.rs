@@ -788,3 +788,79 @@ fn a_closed_pipe_ends_the_scan_quietly_and_binary_files_are_counted() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("1 binary file skipped"), "{err}");
 }
+
+#[test]
+fn fingerprints_are_stable_and_a_baseline_or_an_allow_comment_accepts_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.txt");
+    std::fs::write(&file, format!("a = 1\ntoken = {KEY}\nssn {SSN}\n")).unwrap();
+    let fps = |o: &std::process::Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(&stdout(o)).unwrap();
+        v["inputs"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["fingerprint"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let path = file.to_str().unwrap();
+    // no RAMPART_HASH_KEY: the value hashes differ per run, the fingerprints do not
+    let first = run(&["scan", "--format", "json", path]);
+    let second = run(&["scan", "--format", "json", path]);
+    assert_eq!(fps(&first).len(), 2);
+    assert_eq!(fps(&first), fps(&second));
+    let out = stdout(&first);
+    assert!(!out.contains(KEY) && !out.contains(SSN));
+    // lines inserted above keep them; SARIF carries the same ones
+    std::fs::write(
+        &file,
+        format!("# header\n\na = 1\ntoken = {KEY}\nssn {SSN}\n"),
+    )
+    .unwrap();
+    assert_eq!(fps(&run(&["scan", "--format", "json", path])), fps(&first));
+    let sarif = stdout(&run(&["scan", "--format", "sarif", path]));
+    for fp in fps(&first) {
+        assert!(sarif.contains(&fp), "{fp}");
+    }
+    // the baseline accepts both; a new finding still counts
+    let base = dir.path().join("base.json");
+    std::fs::write(&base, stdout(&first)).unwrap();
+    std::fs::write(
+        &file,
+        format!("# header\n\na = 1\ntoken = {KEY}\nssn {SSN}\nmail ada@example.org\n"),
+    )
+    .unwrap();
+    let o = run(&[
+        "scan",
+        "--format",
+        "json",
+        "--baseline",
+        base.to_str().unwrap(),
+        path,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let classes: Vec<&str> = v["inputs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["EMAIL_ADDRESS"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 finding(s) accepted by the baseline"));
+    // an allow comment accepts its line only
+    std::fs::write(&file, format!("token = {KEY} # rampart:allow\nssn {SSN}\n")).unwrap();
+    let o = run(&["scan", "--format", "json", path]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["inputs"][0]["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["inputs"][0]["findings"][0]["class"], "US_SSN");
+    // a file that is not a report is a clear error
+    let o = run(&["scan", "--baseline", path, path]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a rampart JSON or SARIF report"));
+}
