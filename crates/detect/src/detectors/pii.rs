@@ -42,6 +42,10 @@ const NATIONAL_PHONE_WORDS: &[&str] = &[
     "ph",
     "desk",
     "office",
+    "reach",
+    "ring",
+    "hotline",
+    "landline",
 ];
 /// Phone words strong enough to make a bare run of digits a phone number.
 const PHONE_REQUIRED: &[&str] = &[
@@ -59,6 +63,10 @@ const PHONE_REQUIRED: &[&str] = &[
     "sms",
     "whatsapp",
     "ph",
+    "reach",
+    "ring",
+    "hotline",
+    "landline",
 ];
 const SSN_WORDS: &[&str] = &[
     "ssn",
