@@ -196,13 +196,7 @@ pub fn indirect(data: &Path, verbose: bool, extra: &[f32], split: Split) -> anyh
         .filter(|s| s.split == split && s.attack)
         .enumerate()
     {
-        let ctx = clean[i % clean.len()];
-        let mut mid = ctx.len() / 2;
-        while !ctx.is_char_boundary(mid) {
-            mid += 1;
-        }
-        let mid = ctx[mid..].find('\n').map_or(ctx.len(), |k| mid + k + 1);
-        let doc = format!("{}{}\n{}", &ctx[..mid], s.text, &ctx[mid..]);
+        let doc = dataset::plant_mid_line(clean[i % clean.len()], &s.text);
         let score = c.document(&doc).score;
         planted.push((score, true));
         if verbose && score < shipped.max(extra.first().copied().unwrap_or(0.0)) {

@@ -138,6 +138,16 @@ impl Redactor {
         &self.vault
     }
 
+    /// How a finding of `class` by `detector` with confidence `score` is replaced; `None`: it is
+    /// kept as it stands.
+    pub fn strategy(&self, class: DataClass, detector: &str, score: f32) -> Option<Strategy> {
+        match &self.choose {
+            Some(choose) => choose(class, detector, score),
+            None if self.kept.contains(&class) => None,
+            None => Some(self.per_class.get(&class).copied().unwrap_or(self.strategy)),
+        }
+    }
+
     /// Appends the replacement of `value` (of `class`, found by `detector`) to `out`.
     pub fn replace(&mut self, class: DataClass, detector: &str, value: &[u8], out: &mut Vec<u8>) {
         self.replace_scored(class, detector, 1.0, value, out);
@@ -153,12 +163,7 @@ impl Redactor {
         value: &[u8],
         out: &mut Vec<u8>,
     ) {
-        let strategy = match &self.choose {
-            Some(choose) => choose(class, detector, score),
-            None if self.kept.contains(&class) => None,
-            None => Some(self.per_class.get(&class).copied().unwrap_or(self.strategy)),
-        };
-        let Some(strategy) = strategy else {
+        let Some(strategy) = self.strategy(class, detector, score) else {
             out.extend_from_slice(value);
             return;
         };

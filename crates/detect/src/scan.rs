@@ -82,6 +82,14 @@ impl Scan<'_> {
         let mut cursor = 0;
         for f in &self.found {
             let span = f.finding.span;
+            // a finding policy keeps stays as written: its value may be decoded (a JSON string's
+            // `\"`), and writing that back would break the document
+            if redactor
+                .strategy(f.finding.class, f.finding.detector, f.finding.score)
+                .is_none()
+            {
+                continue;
+            }
             out.extend_from_slice(&self.text[cursor..span.start]);
             let quote = self.json_numbers.iter().any(|n| n.overlaps(&span));
             if quote {

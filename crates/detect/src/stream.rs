@@ -288,18 +288,26 @@ impl<'s> StreamScanner<'s> {
             .scan_until(&self.buf, from, rel_limit, &mut self.hits);
         let mut cursor = from;
         for hit in &self.hits {
-            release(
-                &self.buf,
-                self.base,
-                &self.folds,
-                cursor,
-                hit.span.start,
-                out,
-            );
             let det = self.scanner.detectors()[hit.detector];
             let value = &self.buf[hit.span.start..hit.span.end];
-            self.redactor
-                .replace_scored(det.class, det.id, hit.score, value, out);
+            // a finding policy keeps is released as it arrived (not in its folded form)
+            let kept = self
+                .redactor
+                .strategy(det.class, det.id, hit.score)
+                .is_none();
+            if !kept {
+                release(
+                    &self.buf,
+                    self.base,
+                    &self.folds,
+                    cursor,
+                    hit.span.start,
+                    out,
+                );
+                self.redactor
+                    .replace_scored(det.class, det.id, hit.score, value, out);
+                cursor = hit.span.end;
+            }
             self.findings.push(Finding {
                 class: det.class,
                 detector: det.id,
@@ -310,7 +318,6 @@ impl<'s> StreamScanner<'s> {
                 hash: self.scanner.config().hash_key.hash(det.class, value),
                 layers: Vec::new(),
             });
-            cursor = hit.span.end;
         }
         release(&self.buf, self.base, &self.folds, cursor, resume, out);
         self.released = self.base + resume;
@@ -347,9 +354,13 @@ pub fn redact_raw(
     scanner.scan_raw(text, &mut hits);
     let mut cursor = 0;
     for hit in &hits {
-        release(text, 0, &folds, cursor, hit.span.start, out);
         let det = scanner.detectors()[hit.detector];
-        redactor.replace(det.class, det.id, &text[hit.span.start..hit.span.end], out);
+        if redactor.strategy(det.class, det.id, hit.score).is_none() {
+            continue;
+        }
+        release(text, 0, &folds, cursor, hit.span.start, out);
+        let value = &text[hit.span.start..hit.span.end];
+        redactor.replace_scored(det.class, det.id, hit.score, value, out);
         cursor = hit.span.end;
     }
     release(text, 0, &folds, cursor, text.len(), out);

@@ -169,3 +169,27 @@ fn a_value_inside_an_image_or_link_is_found_as_itself() {
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found.iter().all(|(c, _)| *c == DataClass::UnsafeOutput));
 }
+
+#[test]
+fn a_finding_policy_keeps_is_written_back_as_it_was_and_json_stays_valid() {
+    // a request keeps output markup: the pieces of an `<img>` around a redacted key come back
+    // with their JSON escapes, not decoded
+    let input = br#"{"content":"see <img src=\"https://i.example/?t=ghp_R8x2Lq9ZmT4vWc7NpK1sYb3HdF6gJ0eUaQ5i\"> now"}"#;
+    let scan = Scanner::builtin()
+        .scan(input, &ScanOptions::default())
+        .unwrap();
+    assert!(scan.findings().any(|f| f.class == DataClass::UnsafeOutput));
+    let keep_markup: rampart_detect::Chooser = std::sync::Arc::new(|class, _, _| {
+        (class != DataClass::UnsafeOutput).then_some(Strategy::Mask)
+    });
+    let mut out = Vec::new();
+    scan.redact(
+        &mut Redactor::new(Strategy::Mask, HashKey::default()).choosing(keep_markup),
+        &mut out,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    assert_eq!(
+        v["content"],
+        "see <img src=\"https://i.example/?t=[REDACTED:SECRET]\"> now"
+    );
+}

@@ -921,6 +921,19 @@ const QUERY_MARK: &str = "who=zq7wkxv";
 
 /// Answers that carry an SSN and a card number in the query of a markdown or HTML image (or a
 /// link), in every form a renderer accepts: nothing of the query may reach the client.
+/// `text` cut into pieces of `n` characters, each JSON-escaped on its own (the inside of a
+/// JSON string), as a stream's deltas carry it.
+fn escaped_pieces(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(n)
+        .map(|c| {
+            let s = serde_json::to_string(&c.iter().collect::<String>()).unwrap();
+            s[1..s.len() - 1].to_owned()
+        })
+        .collect()
+}
+
 fn markup_cases() -> Vec<Case> {
     let q = format!("{QUERY_MARK}&ssn={SSN}&cc={}", CARD.replace(' ', ""));
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -971,14 +984,7 @@ fn markup_cases() -> Vec<Case> {
                     .must_not_leak(SSN),
             );
             // streamed in pieces of 7 characters, each JSON-escaped on its own
-            let chars: Vec<char> = text.chars().collect();
-            let pieces: Vec<String> = chars
-                .chunks(7)
-                .map(|c| {
-                    let s = serde_json::to_string(&c.iter().collect::<String>()).unwrap();
-                    s[1..s.len() - 1].to_owned()
-                })
-                .collect();
+            let pieces = escaped_pieces(&text, 7);
             let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
             cases.push(
                 case(name("streamed"), p.path(true), p.request("Show it", true))
@@ -1014,14 +1020,7 @@ fn markup_cases() -> Vec<Case> {
             ),
         ] {
             let text = format!("Done. {form} Bye.");
-            let chars: Vec<char> = text.chars().collect();
-            let pieces: Vec<String> = chars
-                .chunks(9)
-                .map(|c| {
-                    let s = serde_json::to_string(&c.iter().collect::<String>()).unwrap();
-                    s[1..s.len() - 1].to_owned()
-                })
-                .collect();
+            let pieces = escaped_pieces(&text, 9);
             let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
             cases.push(
                 case(

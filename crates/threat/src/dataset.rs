@@ -357,6 +357,17 @@ pub fn documents(b: &Bipia, split: Split, per_context: usize) -> Vec<Document> {
     out
 }
 
+/// `attack` planted in `ctx` after the line that ends past its middle (at the end when no
+/// line does): how the evaluation plants instructions from other sources in clean content.
+pub fn plant_mid_line(ctx: &str, attack: &str) -> String {
+    let mut mid = ctx.len() / 2;
+    while !ctx.is_char_boundary(mid) {
+        mid += 1;
+    }
+    let mid = ctx[mid..].find('\n').map_or(ctx.len(), |k| mid + k + 1);
+    format!("{}{}\n{}", &ctx[..mid], attack, &ctx[mid..])
+}
+
 fn mid_boundary(s: &str) -> usize {
     let mut at = s.len() / 2;
     while !s.is_char_boundary(at) {

@@ -173,14 +173,7 @@ fn held_out_attacks_planted_in_content_are_caught_and_clean_content_is_not() {
         .filter(|s| s.split == Split::Test && s.attack)
         .enumerate()
     {
-        // as `rampart eval indirect` plants them: after the line that ends mid-context
-        let ctx = clean[i % clean.len()];
-        let mut mid = ctx.len() / 2;
-        while !ctx.is_char_boundary(mid) {
-            mid += 1;
-        }
-        let mid = ctx[mid..].find('\n').map_or(ctx.len(), |k| mid + k + 1);
-        let doc = format!("{}{}\n{}", &ctx[..mid], s.text, &ctx[mid..]);
+        let doc = dataset::plant_mid_line(clean[i % clean.len()], &s.text);
         scored.push((c.document(&doc).score, true));
     }
     assert!(scored.iter().filter(|s| s.1).count() >= 100);

@@ -174,20 +174,23 @@ const BARE_URL: &str = r#"(?i:https?)://[^\s"'<>()\[\]\x60\\]{1,600}"#;
 const HTML_IMAGE: &str =
     r#"(?i:<img)[\s/](?:[^>"']{0,100}(?:"[^"]{0,400}"|'[^']{0,400}')){0,3}[^>"']{0,200}>"#;
 
-fn markdown_image_carries_data(m: &[u8]) -> bool {
-    // the `]` that closes the alt text (it may hold one bracketed pair of its own)
+/// The inline destination of a markdown image or link match (`![alt](…` or `[text](…`): past
+/// the `]` that closes the text (which may hold one bracketed pair of its own).
+fn inline_after_text(m: &[u8]) -> Option<markup::Destination> {
     let mut depth = 0usize;
-    let Some(close) = m.iter().skip(1).position(|&c| {
+    let close = m.iter().skip(1).position(|&c| {
         match c {
             b'[' => depth += 1,
             b']' => depth = depth.saturating_sub(1),
             _ => return false,
         }
         c == b']' && depth == 0
-    }) else {
-        return false;
-    };
-    markup::inline_destination(m, close + 3).is_some_and(|d| markup::fetches_with_data(&m[d.url]))
+    })?;
+    markup::inline_destination(m, close + 3)
+}
+
+fn markdown_image_carries_data(m: &[u8]) -> bool {
+    inline_after_text(m).is_some_and(|d| markup::fetches_with_data(&m[d.url]))
 }
 
 fn definition_carries_data(m: &[u8]) -> bool {
@@ -199,19 +202,7 @@ fn html_image_carries_data(m: &[u8]) -> bool {
 }
 
 fn markdown_link_carries_payload(m: &[u8]) -> bool {
-    // the `]` that closes the link text (it may hold one bracketed pair of its own)
-    let mut depth = 0usize;
-    let Some(close) = m.iter().skip(1).position(|&c| {
-        match c {
-            b'[' => depth += 1,
-            b']' => depth = depth.saturating_sub(1),
-            _ => return false,
-        }
-        c == b']' && depth == 0
-    }) else {
-        return false;
-    };
-    markup::inline_destination(m, close + 3).is_some_and(|d| url_carries_payload(&m[d.url]))
+    inline_after_text(m).is_some_and(|d| url_carries_payload(&m[d.url]))
 }
 
 fn url_carries_payload(url: &[u8]) -> bool {
