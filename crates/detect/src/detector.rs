@@ -14,10 +14,10 @@ use rampart_core::{DataClass, Severity};
 pub type Validator = fn(&[u8]) -> bool;
 
 /// A check of the text around a validated hit: given at most
-/// [`CONTEXT_BEFORE`](crate::scanner::CONTEXT_BEFORE) bytes before the value, the value, and at
+/// [`SURROUNDINGS_BEFORE`](crate::scanner::SURROUNDINGS_BEFORE) bytes before the value, the value, and at
 /// most [`CONTEXT_AFTER`](crate::scanner::CONTEXT_AFTER) bytes after it, says whether the hit
 /// stands (a dotted quad right after `python ` or before `-beta` is a version, not an address).
-/// It reads the same window as context words, so a stream decides exactly as a whole buffer.
+/// A stream keeps at least this window of released text, so it decides exactly as a whole buffer.
 pub type Surroundings = fn(before: &[u8], value: &[u8], after: &[u8]) -> bool;
 
 /// Words near a hit that make it more (or less) likely to be real.
@@ -94,6 +94,10 @@ pub struct Detector {
     pub score: f32,
     /// Severity of a disclosure.
     pub severity: Severity,
+    /// A fallback that names what it finds only when nothing more precise does: when its value
+    /// is also a hit of a detector listed before it (a vendor key format inside a generic
+    /// `API_KEY=` assignment), that detector's hit is reported instead.
+    pub fallback: bool,
     /// Inputs in which this detector must report a finding.
     pub positives: &'static [&'static str],
     /// Inputs in which this detector must report nothing.
@@ -140,6 +144,7 @@ impl Detector {
             gate: Gate::Prefix,
             validator: None,
             surroundings: None,
+            fallback: false,
             min_entropy: 0.0,
             context: NO_CONTEXT,
             score,
@@ -170,6 +175,12 @@ impl Detector {
     /// Sets the check of the text around a hit.
     pub const fn surroundings(mut self, check: Surroundings) -> Detector {
         self.surroundings = Some(check);
+        self
+    }
+
+    /// Marks the detector as a fallback (see [`Detector::fallback`]).
+    pub const fn fallback(mut self) -> Detector {
+        self.fallback = true;
         self
     }
 

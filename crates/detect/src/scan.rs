@@ -7,7 +7,7 @@ use rampart_core::{DataClass, Finding, Layer, Span};
 
 use crate::decode::{self, DecodeError, View, compress};
 use crate::redact::Redactor;
-use crate::scanner::{CONTEXT_BEFORE, Hit, Scanner};
+use crate::scanner::{Hit, LOOK_BEHIND, Scanner};
 use crate::skim::{self, TokenClass};
 
 /// What a scan decodes, and how far.
@@ -198,7 +198,7 @@ impl Scanner {
         self.scan_raw_with_runs(text, &runs, &mut hits);
         // pure ASCII text has no view: the hot path ends at `is_ascii`; otherwise only the
         // parts around hidden, folded or look-alike characters are viewed and scanned again
-        let reach = self.max_short_len() + CONTEXT_BEFORE;
+        let reach = self.max_short_len() + LOOK_BEHIND;
         let mut viewed: Vec<(Hit, Span, Vec<u8>)> = Vec::new();
         for view in decode::unicode::views(text, reach) {
             let mut found = Vec::new();

@@ -31,6 +31,17 @@ use crate::validate;
 pub const CONTEXT_BEFORE: usize = 48;
 /// Bytes after a hit searched for context words.
 pub const CONTEXT_AFTER: usize = 32;
+/// Bytes before a value that a detector's [`Surroundings`](crate::detector::Surroundings) check
+/// reads: enough for the name line above a Kubernetes `value:` (`- name: X_API_KEY` and its
+/// indentation).
+pub const SURROUNDINGS_BEFORE: usize = 96;
+/// The most bytes before a value that any decision about it reads (context words or
+/// surroundings); a stream keeps at least this much of what it released.
+pub const LOOK_BEHIND: usize = if CONTEXT_BEFORE > SURROUNDINGS_BEFORE {
+    CONTEXT_BEFORE
+} else {
+    SURROUNDINGS_BEFORE
+};
 /// Patterns longer than this must start with a literal (see [`Scanner::long_anchors`]).
 pub const LONG_PATTERN: usize = 1024;
 /// How far before the first digit of a run a [`Gate::Digit`] match may start.
@@ -567,6 +578,7 @@ impl Scanner {
             }
             match accepted {
                 Some((hit, end)) => {
+                    let hit = self.refine(hay, hit);
                     pos = end.max(q + 1);
                     self.push_hit(hit, hits, |from, to, inner| {
                         self.scan_until_with(hay, from, to, None, inner);
@@ -617,6 +629,26 @@ impl Scanner {
         }
     }
 
+    /// A fallback's hit (see [`Detector::fallback`]) as the first detector of its class listed
+    /// before it that finds a hit over the value, matching from the value's start or the byte before it,
+    /// reports it; any other hit as it is.
+    fn refine(&self, hay: &[u8], hit: Hit) -> Hit {
+        if !self.detectors[hit.detector].fallback {
+            return hit;
+        }
+        let v = hit.span;
+        // a precise pattern may start one delimiter before the value (`=`, a quote)
+        [v.start, v.start.saturating_sub(1)]
+            .into_iter()
+            .flat_map(|at| {
+                (0..hit.detector)
+                    .filter(|&i| self.detectors[i].class == self.detectors[hit.detector].class)
+                    .filter_map(move |i| self.try_at(hay, i, at))
+            })
+            .find(|(h, _)| h.span.overlaps(&v))
+            .map_or(hit, |(better, _)| better)
+    }
+
     /// The plain semantics the gated scanner implements: one leftmost-first search over every
     /// pattern, trying the others at the same position when a hit is rejected, resuming one byte
     /// later. Slow; kept to test the gated scanner against.
@@ -653,6 +685,7 @@ impl Scanner {
             }
             match accepted {
                 Some((hit, end)) => {
+                    let hit = self.refine(hay, hit);
                     pos = end.max(m.start() + 1);
                     self.push_hit(hit, hits, |from, to, inner| {
                         self.scan_reference_range(hay, from, to, inner);
@@ -708,7 +741,7 @@ impl Scanner {
             return None;
         }
         if let Some(check) = det.surroundings {
-            let before = &hay[value.start.saturating_sub(CONTEXT_BEFORE)..value.start];
+            let before = &hay[value.start.saturating_sub(SURROUNDINGS_BEFORE)..value.start];
             let after = &hay[value.end..(value.end + CONTEXT_AFTER).min(hay.len())];
             if !check(before, bytes, after) {
                 return None;

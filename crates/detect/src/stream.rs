@@ -29,10 +29,10 @@ use regex_automata::util::start;
 
 use crate::decode;
 use crate::redact::Redactor;
-use crate::scanner::{CONTEXT_AFTER, CONTEXT_BEFORE, Hit, Scanner};
+use crate::scanner::{CONTEXT_AFTER, Hit, LOOK_BEHIND, Scanner};
 
 /// Bytes of already-released text kept as context for the next chunk.
-const KEEP: usize = CONTEXT_BEFORE + 8;
+const KEEP: usize = LOOK_BEHIND + 8;
 
 /// Incremental scanner and redactor over one stream.
 #[derive(Debug)]

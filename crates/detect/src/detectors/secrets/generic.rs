@@ -124,7 +124,6 @@ const KNOWN_PREFIXES: &[&[u8]] = &[
     b"sgp_",
     b"API-",
     b"SG.",
-    b"key-",
     b"xkeysib-",
     b"xsmtpsib-",
     b"mlsn.",
@@ -242,6 +241,7 @@ pub(crate) fn specific_format(v: &[u8]) -> bool {
         n > k + 3 && &v[n - k - 3..n - k] == b"-us" && v[n - k..].iter().all(u8::is_ascii_digit)
     };
     (v.starts_with(b"eyJ") && v.contains(&b'.'))
+        || (v.starts_with(b"key-") && hex32(&v[4..]))
         || find(b"T3BlbkFJ")
         || find(b".atlasv1.")
         || find(b".acc_")
@@ -334,28 +334,347 @@ fn looks_like_identifier(v: &[u8]) -> bool {
 
 /// The value of a generic `api_key = ...` / `secret: ...` assignment: 16-100 characters with
 /// letters and digits, enough entropy for its length (3.3 bits/byte under 20 characters, 3.5
-/// under 32, 3.7 above; 3.0 for hex of 32+ characters, shorter hex is rejected), and not a
-/// placeholder, path, UUID, identifier or specific key format.
+/// under 32, 3.7 above; hex needs 3.0 and 20+ characters), and not a placeholder, path,
+/// or identifier; or 12-15 characters mixing upper-case, lower-case and digits; or random
+/// letters only (see [`random_letters`]). A random UUID is a key here (Heroku, HubSpot and many
+/// other vendors issue UUID-shaped keys): the name next to it decides.
 fn generic_secret(v: &[u8]) -> bool {
     let n = v.len();
-    if !(16..=100).contains(&n) || is_placeholder(v) || specific_format(v) {
+    if !(12..=100).contains(&n) || is_placeholder(v) || v[0] == b'=' {
         return false;
     }
-    if !v.iter().any(u8::is_ascii_digit) || !v.iter().any(u8::is_ascii_alphabetic) {
+    // an expression or a path (`100000.0/first_set_max_id`): base64 with `/` has capitals
+    if v.contains(&b'/') && v.contains(&b'_') && !v.iter().any(u8::is_ascii_uppercase) {
         return false;
     }
-    if looks_like_path(v) || is_uuid(v) || looks_like_identifier(v) {
+    // 12-15 characters: only a token mixing upper-case, lower-case and digits
+    if n < 16 {
+        return mixed_token(v) && !looks_like_identifier(v) && entropy(v) >= 3.2;
+    }
+    if !v.iter().any(u8::is_ascii_digit) {
+        return random_letters(v);
+    }
+    if !v.iter().any(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    if is_uuid(v) {
+        return random_uuid(v);
+    }
+    if looks_like_path(v) || looks_like_identifier(v) {
         return false;
     }
     let hex = v.iter().all(u8::is_ascii_hexdigit);
     let min = match (hex, n) {
-        (true, ..32) => return false,
+        (true, ..20) => return false,
         (true, _) => 3.0,
         (false, ..20) => 3.3,
         (false, ..32) => 3.5,
         (false, _) => 3.7,
     };
     entropy(v) >= min
+}
+
+/// A key of letters only (`UfpggblWognbHQDDtIPy`, `sec_WFroASiSJQgbMJWmnmzL`): its longest
+/// part between `_`, `-` and `.` is 20+ letters mixing upper-case and lower-case as random text
+/// mixes them (30-70% upper-case, where a `CamelCase` name has one capital per word), 3.7
+/// bits/byte or more over the value, and no path.
+fn random_letters(v: &[u8]) -> bool {
+    let Some(run) = v
+        .split(|b| matches!(b, b'_' | b'-' | b'.'))
+        .max_by_key(|s| s.len())
+    else {
+        return false;
+    };
+    let upper = run.iter().filter(|b| b.is_ascii_uppercase()).count();
+    run.len() >= 20
+        && run.iter().all(u8::is_ascii_alphabetic)
+        && (3 * run.len()..=7 * run.len()).contains(&(10 * upper))
+        && !looks_like_path(v)
+        && entropy(v) >= 3.7
+}
+
+/// A UUID whose hex digits look random (not `12345678-ABCD-ABCD-ABCD-1234567890AB` or a run
+/// of zeros): at least 3.0 bits/byte over its 32 digits.
+fn random_uuid(v: &[u8]) -> bool {
+    let digits: Vec<u8> = v
+        .iter()
+        .filter(|b| **b != b'-')
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    !is_placeholder(&digits)
+        && memchr::memmem::find(&digits, b"abcdabcd").is_none()
+        && entropy(&digits) >= 3.0
+}
+
+/// The name a value is assigned to, read backwards from the end of `before` (the text right
+/// before the value): quotes, spaces, `=`, `:`, `=>`, `,` and line ends are stepped over, and an
+/// authorization scheme (`Bearer `, `Basic `, `Token `) written in front of the value too; the
+/// name is the run of identifier characters (`A-Z a-z 0-9 _ . -`) before them. Empty when
+/// `before` ends otherwise.
+pub(crate) fn assigned_name(before: &[u8]) -> &[u8] {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let word_before = |end: usize| {
+        let mut start = end;
+        while start > 0 && ident(before[start - 1]) {
+            start -= 1;
+        }
+        start
+    };
+    let mut end = before.len();
+    // `Bearer eyJ...`: only blanks between the scheme and the value
+    let mut blank = end;
+    while blank > 0 && matches!(before[blank - 1], b' ' | b'\t') {
+        blank -= 1;
+    }
+    if blank < end {
+        let start = word_before(blank);
+        let word = &before[start..blank];
+        if [&b"bearer"[..], b"basic", b"token"]
+            .iter()
+            .any(|s| word.eq_ignore_ascii_case(s))
+        {
+            end = start;
+        }
+    }
+    while end > 0
+        && matches!(
+            before[end - 1],
+            b'"' | b'\''
+                | b'`'
+                | b' '
+                | b'\t'
+                | b'\r'
+                | b'\n'
+                | b'='
+                | b':'
+                | b'>'
+                | b'\\'
+                | b'?'
+                | b','
+        )
+    {
+        end -= 1;
+    }
+    &before[word_before(end)..end]
+}
+
+/// The words of an identifier, lower-cased: split at `_`, `-`, `.` and where a lower-case
+/// letter or digit meets an upper-case one (`storageAccountKey` → storage, account, key).
+pub(crate) fn name_words(name: &[u8]) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev: u8 = 0;
+    for &b in name {
+        if matches!(b, b'_' | b'-' | b'.') {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+        } else {
+            if b.is_ascii_uppercase()
+                && (prev.is_ascii_lowercase() || prev.is_ascii_digit())
+                && !cur.is_empty()
+            {
+                words.push(std::mem::take(&mut cur));
+            }
+            cur.push(char::from(b.to_ascii_lowercase()));
+        }
+        prev = b;
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Parts of a word that make a name a secret's wherever they appear (`DB_PASSWORD`,
+/// `clientsecret`, `x-auth-token`, `GH_CREDS`).
+const SECRET_PARTS: &[&str] = &[
+    "secret",
+    "token",
+    "passw",
+    "passphrase",
+    "pwd",
+    "credential",
+    "creds",
+    "apikey",
+    "auth",
+];
+
+/// One-word names that end in `key` and name a secret (`SECRETKEY`, `masterkey`).
+const KEY_WORDS: &[&str] = &[
+    "apikey",
+    "secretkey",
+    "accesskey",
+    "privatekey",
+    "authkey",
+    "masterkey",
+    "appkey",
+    "clientkey",
+    "signingkey",
+    "encryptionkey",
+    "licensekey",
+    "accountkey",
+    "servicekey",
+    "sharedkey",
+    "subscriptionkey",
+];
+
+/// Words before `key` that make it the name of something other than a secret: database and
+/// cache keys, public halves, object names, translation and UI keys, key ids and fingerprints.
+const NOT_SECRET_KEY: &[&str] = &[
+    "primary",
+    "foreign",
+    "unique",
+    "sort",
+    "range",
+    "hash",
+    "partition",
+    "row",
+    "shard",
+    "routing",
+    "cache",
+    "memcache",
+    "redis",
+    "idempotency",
+    "dedup",
+    "dedupe",
+    "deduplication",
+    "lookup",
+    "map",
+    "index",
+    "group",
+    "composite",
+    "natural",
+    "surrogate",
+    "i18n",
+    "translation",
+    "message",
+    "label",
+    "locale",
+    "react",
+    "dict",
+    "item",
+    "entry",
+    "hot",
+    "shortcut",
+    "public",
+    "pub",
+    "publishable",
+    "site",
+    "host",
+    "object",
+    "s3",
+    "blob",
+    "bucket",
+    "file",
+    "path",
+    "asset",
+    "image",
+    "upload",
+    "issue",
+    "project",
+    "gpg",
+    "pgp",
+    "fingerprint",
+    "lock",
+    "event",
+    "job",
+    "task",
+    "request",
+    "correlation",
+    "trace",
+    "tracking",
+    "sequence",
+    "cursor",
+    "page",
+    "pagination",
+    "continuation",
+    "next",
+    "last",
+    "start",
+    "end",
+    "order",
+    "column",
+    "table",
+    "field",
+    "attribute",
+    "property",
+    "prop",
+    "config",
+    "setting",
+    "option",
+    "param",
+    "query",
+    "header",
+    "meta",
+    "metadata",
+    "tag",
+    "name",
+    "type",
+    "kind",
+    "state",
+    "cluster",
+    "distribution",
+    "dist",
+    "music",
+    "piano",
+    "per",
+    "each",
+    "by",
+    "of",
+    "min",
+    "max",
+];
+
+/// Whether an assigned name, split into [`name_words`], names a secret: a word holds one of
+/// [`SECRET_PARTS`], is one of [`KEY_WORDS`], or the name ends in `key` after a word of two or
+/// more letters that is not in [`NOT_SECRET_KEY`] (`iKey` is a variable) (`STRIPE_KEY`, `storageAccountKey`, but not `primary_key`,
+/// `publicKey` or a bare `key`).
+pub(crate) fn secret_name(words: &[String]) -> bool {
+    if words
+        .iter()
+        .any(|w| SECRET_PARTS.iter().any(|p| w.contains(p)) || KEY_WORDS.contains(&w.as_str()))
+    {
+        return true;
+    }
+    match words {
+        [.., before, last] if last == "key" => {
+            before.len() >= 2 && !NOT_SECRET_KEY.contains(&before.as_str())
+        }
+        _ => false,
+    }
+}
+
+/// Surroundings of a generic assignment: the assigned name must name a secret (see
+/// [`secret_name`]). A bare `key` (no word before it) counts only for a value that mixes
+/// upper-case letters, lower-case letters and digits over 20+ characters; a name the window
+/// cuts off keeps the keyword's verdict.
+fn named_secret(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
+    let name = assigned_name(before);
+    if name.is_empty() {
+        return true;
+    }
+    let words = name_words(name);
+    if words.len() == 1 && words[0] == "key" {
+        // `?key=` in a URL names a document or a page as often as a key; vendor key formats
+        // there are found by their own detectors
+        let in_query = memchr::memmem::rfind(before, name)
+            .is_some_and(|at| at > 0 && matches!(before[at - 1], b'?' | b'&'));
+        return !in_query && value.len() >= 20 && mixed_token(value) && !is_uuid(value);
+    }
+    secret_name(&words)
+}
+
+/// Surroundings of a name/value pair (`- name: X_API_KEY` then `value: "..."`, `<add
+/// key="X" value="..."/>`, `{"Name": "X", "Value": "..."}`): the name before the last `value`
+/// must name a secret.
+fn named_pair(before: &[u8], _value: &[u8], _after: &[u8]) -> bool {
+    let lower: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
+    let Some(at) = memchr::memmem::rfind(&lower, b"value") else {
+        return false;
+    };
+    let name = assigned_name(&before[..at]);
+    !name.is_empty() && secret_name(&name_words(name))
 }
 
 /// Passwords that appear in documentation and default configurations, not in deployments.
@@ -392,6 +711,7 @@ pub(crate) fn password_value(v: &[u8]) -> bool {
         return false;
     };
     if !(6..=128).contains(&n)
+        || std::str::from_utf8(v).is_err()
         || is_placeholder(v)
         || specific_format(v)
         || matches!(
@@ -437,15 +757,31 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "generic_api_key",
         "Generic API key or secret",
-        r#"(?i:api[_-]?key|apikey|client[_-]?secret|access[_-]?token|access[_-]?key|auth[_-]?token|auth|credentials?|creds|secret|passw(?:or)?d|passwd|pwd|private[_-]?key|token)(?:[_.-]?(?i:key|value|token|secret|base))?\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:])[ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
+        r#"(?i:api[_-]?key|apikey|client[_-]?secret|access[_-]?token|access[_-]?key|auth[_-]?token|auth|credentials?|creds|secret|passw(?:or)?d|passwd|pwd|private[_-]?key|token|key)(?:[_.-]?(?i:key|value|token|secret|base))?\\?["']?[ \t]{0,3}(?::=|=>|\?=|[=:])[ \t]{0,3}\\?["'\x60]?(?:(?i:bearer|basic|token)[ \t]{1,3})?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
     )
-    .docs("A secret-ish keyword (`api_key`, `secret`, `client_secret`, `access_token`, `access_key`, `auth`, `auth_token`, `credentials`, `password`, `private_key`, `token`) assigned a random-looking 16-100 character value; values in a specific key format are left to their own detector.")
+    .docs("A name that names a secret assigned a random-looking 16-100 character value (an authorization scheme such as `Bearer ` in front allowed). The name names a secret when one of its words holds `secret`, `token`, `passw`, `pwd`, `credential`, `creds`, `apikey` or `auth`, or when it ends in `key` after a word that does not make it something else (`STRIPE_KEY`, `storageAccountKey`; not `primary_key`, `publicKey`, `cache_key` or a bare `key`). Random UUIDs and hex of 20+ digits count. A value that a specific detector also finds is reported under that detector's name; one in a vendor's prefix but not its exact format (a longer or shorter key) is still reported here.")
     .validate(generic_secret)
+    .surroundings(named_secret)
+    .fallback()
     .against(&["page", "next", "cursor", "continuation", "csrf", "xsrf", "nonce", "sha", "hash", "checksum", "commit", "etag"])
     .score(0.75)
     .examples(
-        &["API_KEY=IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv", r#""credentials": "8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL""#, r#""client_secret" : "2d4379e942ee3a32f8e2c52cdf9c42f972cdacf4530a7ef8a9709d81253684b9""#, "config.secret_key = 'Way+wBOmQ6WoRMsjP7H6FxPVnWU1HsVBAZDhTe/N'", "auth_token: YU8oHrSQ8ZfLeCjrEnGghXOG"],
-        &["API_KEY=your_api_key_here", r#"api_key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c""#, r#"token = "cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9""#, "secret: process.env.CLIENT_SECRET", "token_path=/var/run/secrets/kubernetes.io/token", "x-amz-credential: 123456789/20191005/us-east-1/s3/aws4_request", "SECRET_KEY=DJANGO_SECRET_KEY_VALUE", r#"api_key = "790fd9b11c71216a""#],
+        &["API_KEY=IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv", r#""credentials": "8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL""#, r#""client_secret" : "2d4379e942ee3a32f8e2c52cdf9c42f972cdacf4530a7ef8a9709d81253684b9""#, "config.secret_key = 'Way+wBOmQ6WoRMsjP7H6FxPVnWU1HsVBAZDhTe/N'", "auth_token: YU8oHrSQ8ZfLeCjrEnGghXOG", r#"GLOBEX_API_KEY="3dcdb856-ae4e-4f4b-aad9-a40a736ebf51""#, "export INITECH_KEY=283fefc63f0cd0e873a0000c6d07ef7b", r#"const storageAccountKey = "d070c415ed7e70cad1946192";"#, r#"acme_token: "Bearer Dk033XTNGcymwgnKR5BLmFg8QysGFbuN""#, "wayne.key=5sbkm2uZKYivBnrRg1y7Jw641RIFXIpeUcfikk6InrWvMG1q"],
+        &["API_KEY=your_api_key_here", r#"api_key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c""#, r#"token = "12345678-ABCD-ABCD-ABCD-1234567890AB""#, r#"primary_key = "a5a97a327707c2822009bff43a25544a""#, r#"publicKey: "IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv""#, r#"cache_key = "394641a659d51782ed8ee0ca58f0d01b44488cc5""#, r#""key": "394641a659d51782ed8ee0ca58f0d01b44488cc5""#, "secret: process.env.CLIENT_SECRET", "token_path=/var/run/secrets/kubernetes.io/token", "x-amz-credential: 123456789/20191005/us-east-1/s3/aws4_request", "SECRET_KEY=DJANGO_SECRET_KEY_VALUE", r#"api_key = "790fd9b11c71216a""#],
+    ),
+    Detector::secret(
+        "generic_named_value",
+        "Secret in a name/value pair",
+        r#"(?i:name|key)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?[A-Za-z0-9_.-]{2,64}\\?["']?[ \t]{0,3},?[ \t]{0,3}(?:\r?\n[ \t]{0,16}-?[ \t]{0,3})?\\?["']?(?i:value)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
+    )
+    .docs("A secret set through a name/value pair, where the name and the value are two fields: Kubernetes and ECS environment lists (`- name: STRIPE_API_KEY` / `value: \"...\"`), .NET `<add key=\"StorageKey\" value=\"...\"/>`, JSON `{\"Name\": \"DB_PASSWORD\", \"Value\": \"...\"}`. The name must name a secret and the value pass the generic key checks.")
+    .validate(generic_secret)
+    .surroundings(named_pair)
+    .fallback()
+    .score(0.75)
+    .examples(
+        &["env:\n  - name: STRIPE_API_KEY\n    value: \"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv\"", r#"<add key="StorageAccountKey" value="8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL" />"#, r#"{"name": "DB_TOKEN", "value": "3dcdb856-ae4e-4f4b-aad9-a40a736ebf51"}"#],
+        &["env:\n  - name: LOG_LEVEL\n    value: \"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv\"", r#"<add key="PrimaryKey" value="8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL" />"#, "- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: token}", r#"{"name": "DB_TOKEN", "value": "${DB_TOKEN_FROM_VAULT}"}"#],
     ),
 ];
 
@@ -488,7 +824,16 @@ mod tests {
             b"2d4379e942ee3a32f8e2c52cdf9c42f972cdacf4530a7ef8a9709d81253684b9"
         ));
         assert!(!generic_secret(b"0bfb80fb6287f783"));
-        assert!(!generic_secret(b"cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9"));
+        assert!(generic_secret(b"cc058f12-72f0-4db4-af9a-3a1d4ce4c4a9"));
+        assert!(!generic_secret(b"12345678-ABCD-ABCD-ABCD-1234567890AB"));
+        assert!(!generic_secret(b"00000000-0000-0000-0000-000000000000"));
+        assert!(generic_secret(b"d070c415ed7e70cad1946192"));
+        assert!(generic_secret(b"UfpggblWognbHQDDtIPy"));
+        assert!(generic_secret(b"sec_WFroASiSJQgbMJWmnmzLcPiObVqS"));
+        assert!(generic_secret(b"sug5XpdpaoxtOH"));
+        assert!(!generic_secret(b"MySecretValueForProduction"));
+        assert!(!generic_secret(b"AbstractSingletonProxyFactoryBean"));
+        assert!(!generic_secret(b"version12345"));
         assert!(!generic_secret(b"process.env.CLIENT_SECRET"));
         assert!(!generic_secret(b"DJANGO_SECRET_KEY_VALUE2"));
         assert!(!generic_secret(b"/var/run/secrets/token1"));
@@ -496,6 +841,31 @@ mod tests {
         assert!(!generic_secret(
             b"123456789/20191005/us-east-1/s3/aws4_request"
         ));
+    }
+
+    #[test]
+    fn assigned_names() {
+        assert_eq!(assigned_name(b"export STRIPE_KEY=\""), b"STRIPE_KEY");
+        assert_eq!(assigned_name(b"{\"acmeToken\": \""), b"acmeToken");
+        assert_eq!(assigned_name(b"acme_token: \"Bearer "), b"acme_token");
+        assert_eq!(assigned_name(b"token = "), b"token");
+        assert_eq!(assigned_name(b"(x) => "), b"");
+        assert_eq!(
+            name_words(b"storageAccountKey"),
+            ["storage", "account", "key"]
+        );
+        assert_eq!(name_words(b"DB_PASSWORD2"), ["db", "password2"]);
+        let named = |n: &[u8]| secret_name(&name_words(n));
+        assert!(named(b"STRIPE_KEY"));
+        assert!(named(b"clientsecret"));
+        assert!(named(b"x-auth-token"));
+        assert!(named(b"SECRETKEY"));
+        assert!(!named(b"primary_key"));
+        assert!(!named(b"publicKey"));
+        assert!(!named(b"key"));
+        assert!(!named(b"iKey"));
+        assert!(!named(b"error_per_key"));
+        assert!(!named(b"LOG_LEVEL"));
     }
 
     #[test]
