@@ -111,11 +111,150 @@ fn national_phone(v: &[u8]) -> bool {
     // a calendar date is not a phone number, no national number starts 000, and the
     // 3-2-4 dashed shape is an SSN's (valid or not), not a phone's
     let ssn_shape = v.len() == 11 && v[3] == v[6] && matches!(v[3], b'-' | b'.');
-    (7..=12).contains(&digits.len())
+    // five and six digits (the plans of small countries) only when they are not round
+    let round = digits.len() < 7 && digits.iter().skip(1).all(|&d| d == b'0');
+    // a decimal (`4.423394`, or `.` mixed with other separators: `18 301.862`), and a zero-padded field (`00014017`) are not phone groups
+    let seps: Vec<u8> = v.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+    let decimal = (seps.len() == 1 && seps[0] == b'.')
+        || (seps.contains(&b'.') && seps.iter().any(|&b| b != b'.'));
+    // a compact date (`20040508`)
+    let compact_date = v.len() == 8
+        && digits.len() == 8
+        && matches!(&digits[..2], b"19" | b"20")
+        && matches!((digits[4] - b'0') * 10 + digits[5] - b'0', 1..=12)
+        && matches!((digits[6] - b'0') * 10 + digits[7] - b'0', 1..=31);
+    let padded = v
+        .split(|b| !b.is_ascii_digit())
+        .any(|g| g.len() >= 5 && g.starts_with(b"000"));
+    (5..=12).contains(&digits.len())
+        && !round
+        && !decimal
+        && !compact_date
+        && !padded
         && !digits.starts_with(b"000")
         && !ssn_shape
         && !digits.iter().all(|&d| d == digits[0])
         && !validate::birth_date(v)
+}
+
+/// Words right before a short number (five or six digits) that make it a phone number.
+const SHORT_PHONE_WORDS: &[&[u8]] = &[
+    b"phone",
+    b"tel",
+    b"telephone",
+    b"mobile",
+    b"cell",
+    b"call me",
+    b"call us",
+    b"call",
+    b"fax",
+    b"sms",
+    b"whatsapp",
+    b"reach me",
+    b"reach us",
+    b"ring",
+    b"hotline",
+    b"landline",
+    b"number is",
+];
+
+/// False when the value is a JSON field's whose key names something other than a phone
+/// (`"commentID": 4570862`); true for any other value and for keys such as `"phone"`,
+/// `"mobileNumber"` or `"tel"`.
+fn phone_key(before: &[u8]) -> bool {
+    let mut end = before.len();
+    while end > 0 && matches!(before[end - 1], b' ' | b'"') {
+        end -= 1;
+    }
+    if end < 2 || before[end - 1] != b':' || before[end - 2] != b'"' {
+        return true;
+    }
+    let key_end = end - 2;
+    let key_start = before[..key_end]
+        .iter()
+        .rposition(|&b| b == b'"')
+        .map_or(0, |i| i + 1);
+    let key: Vec<u8> = before[key_start..key_end]
+        .iter()
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    [
+        &b"phone"[..],
+        b"tel",
+        b"mobile",
+        b"cell",
+        b"fax",
+        b"contact",
+        b"number",
+        b"msisdn",
+        b"whatsapp",
+        b"sms",
+        b"landline",
+        b"hotline",
+    ]
+    .iter()
+    .any(|w| memchr::memmem::find(&key, w).is_some())
+}
+
+/// A national number is not part of something else (an id such as `ORD-96975070`, a path, a
+/// time, a decimal, a price or a percentage); of five or six digits it counts only right after
+/// a phone word, in the 24 bytes before it and with nothing but connectors between (`call me
+/// at 31234`, `Tel: 22 12 34`, not `the call took 31234 ms`), and so do digits run together
+/// without a separator; longer grouped numbers need only the detector's context words.
+fn short_national(before: &[u8], value: &[u8], after: &[u8]) -> bool {
+    // a number that continues an identifier, a path, a time or a price is not a phone's:
+    // `ORD-96975070`, `/v1/20231015`, `20:09:13.386795`, `$ 12 500`, `12.5%`
+    let p = before.last().copied().unwrap_or(b' ');
+    let pp = before.len().checked_sub(2).map_or(b' ', |i| before[i]);
+    let embedded = (matches!(p, b'-' | b'_' | b'/' | b'.' | b'\\') && pp.is_ascii_alphanumeric())
+        || (matches!(p, b':' | b'=' | b',') && pp.is_ascii_digit())
+        || matches!(p, b'$' | b'#' | b'@' | b'&')
+        || match after {
+            [b'.' | b':' | b',', d, ..] => d.is_ascii_digit(),
+            [b'%' | b'_' | b'/', ..] => true,
+            _ => false,
+        };
+    // a US ZIP+4 after a state code (`PA  15213-3890`)
+    let zip4 = value.len() == 10 && value[5] == b'-' && {
+        let t = before.trim_ascii_end();
+        t.len() >= 2
+            && t[t.len() - 2..].iter().all(u8::is_ascii_uppercase)
+            && t.len() < before.len()
+    };
+    if embedded || zip4 || !phone_key(before) {
+        return false;
+    }
+    // grouped numbers of 7+ digits need only the context words; five and six digits, and
+    // digits run together (`536899588` in code, `4570862` in a log), need the phone word
+    // right before them
+    let bare = value.iter().all(u8::is_ascii_digit);
+    if !bare && value.iter().filter(|b| b.is_ascii_digit()).count() >= 7 {
+        return true;
+    }
+    let near = &before[before.len().saturating_sub(24)..];
+    let lower: Vec<u8> = near.iter().map(u8::to_ascii_lowercase).collect();
+    // between the word and the number only connectors: `call me at`, `Tel.:`, `number is`
+    let connects = |rest: &[u8]| {
+        rest.split(|b| !b.is_ascii_alphanumeric()).all(|w| {
+            matches!(
+                w,
+                b"" | b"me" | b"us" | b"at" | b"on" | b"is" | b"to" | b"no" | b"nr" | b"number"
+            )
+        })
+    };
+    SHORT_PHONE_WORDS.iter().any(|w| {
+        memchr::memmem::find_iter(&lower, w).any(|at| {
+            let end = at + w.len();
+            // a word of prose, not part of an identifier (`alloc_cell(110000)`)
+            (at == 0
+                || !(lower[at - 1].is_ascii_alphanumeric() || matches!(lower[at - 1], b'_' | b'.')))
+                && (end == lower.len() || !lower[end].is_ascii_alphanumeric())
+                && !lower[end..]
+                    .iter()
+                    .any(|b| matches!(b, b'(' | b'"' | b'\n'))
+                && connects(&lower[end..])
+        })
+    })
 }
 
 fn compact_phone(v: &[u8]) -> bool {
@@ -419,14 +558,15 @@ pub static DETECTORS: &[Detector] = &[
         "phone_national",
         DataClass::PhoneNumber,
         "Phone number (national formats)",
-        r"(?:\(\d{1,4}\) ?|\b)\d{2,4}(?:[ .-]\d{2,4}){1,4}\b",
+        r"(?:\(\d{1,4}(?: \d{1,3})?\) ?|\b)\d{1,12}(?:[ .-]\d{2,9}){0,4}\b",
     )
     .gate(Gate::Context)
-    .docs("National numbers of other countries in groups of 2-4 digits (`0490 75 40 81`, `(37) 788-063`, `699 956 915`), 7-12 digits; needs a phone word near.")
+    .docs("National numbers of other countries, grouped or not (`0490 75 40 81`, `(37) 788-063`, `077 123456`, `(8 12) 34-56-78`), 7-12 digits with a phone word near; five and six digits (`31234`, `22 12 34`) only right after a phone word.")
     .validate(national_phone)
+    .surroundings(short_national)
     .score(0.75)
     .context(NATIONAL_PHONE_WORDS)
     .require_context()
     .against(NUMBER_AGAINST)
-    .examples(&["Phone: 0490 75 40 81", "call me on 9472 7916?"], &["0490 75 40 81", "version 12 34 56 78"]),
+    .examples(&["Phone: 0490 75 40 81", "call me on 9472 7916?", "mobile 077 123456", "you can reach me on 31234 after five", "Tel: (8 12) 34-56-78", r#"{"mobile": "0412 345 678"}"#], &["0490 75 40 81", "version 12 34 56 78", "our office moved to 12345 Main Street", "call stack depth 100000", "mobile app build 123456", "the API call took 31234 ms", "call about order ORD-96975070", "logged at 20:09:13.386795 by the phone app", r#"{"body": "my cell phone", "commentID": 4570862}"#, r#"{"call": 13345}"#, "let y = alloc_cell(110000);", "mobile battery at 4.423394 volts", r#"{"mobile": 24896}"#, "Telephone: see below. Pittsburgh, PA  15213-3890", "fix a call\n\n20040508"]),
 ];
