@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 mod detectors_doc;
 mod eval;
 mod eval_threat;
-mod output;
+mod large;
 mod policy;
 mod scan;
 mod up;

@@ -10,7 +10,8 @@ use rampart_detect::{HashKey, Redactor, ScanOptions, Scanner, ScannerConfig, Str
 use serde::Serialize;
 use serde::de::DeserializeSeed;
 
-use crate::output::{self, FileReport};
+use crate::large;
+use rampart::output::{self, FileReport};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -53,9 +54,10 @@ pub struct ScanArgs {
     /// Do not honour .gitignore, .ignore and hidden-file rules when walking folders.
     #[arg(long)]
     pub no_ignore: bool,
-    /// Skip files larger than this many bytes.
-    #[arg(long, default_value_t = 64 << 20)]
-    pub max_file_size: u64,
+    /// Skip files larger than this many bytes (default: no limit; files over 64 MiB are
+    /// scanned in windows, so memory stays bounded).
+    #[arg(long)]
+    pub max_file_size: Option<u64>,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -122,7 +124,7 @@ const DEFAULT_INJECTION_THRESHOLD: f32 = 0.9;
 
 /// What a file holds, as far as the injection detectors are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// Prose, prompts, documents, data: read whole.
     Content,
     /// JSON (or JSON lines): each string is read on its own, the structure is not.
@@ -417,7 +419,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         return run_jsonl(&args, &scanner, key, stdin_only);
     }
     let opts = ScanOptions {
-        max_input: args.max_file_size as usize,
+        max_input: args
+            .max_file_size
+            .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX)),
         ..ScanOptions::default()
     };
     let mut reports = Vec::new();
@@ -527,23 +531,16 @@ fn scan_files(
             Ok(m) => m,
             Err(e) => return report(FileReport::error(&name, format!("cannot read: {e}"))),
         };
-        if meta.len() > args.max_file_size {
+        if let Some(max) = args.max_file_size
+            && meta.len() > max
+        {
             return report(FileReport::error(
                 &name,
                 format!(
-                    "skipped: {} bytes is over --max-file-size {}",
+                    "skipped: {} bytes is over --max-file-size {max}",
                     meta.len(),
-                    args.max_file_size
                 ),
             ));
-        }
-        let input = match std::fs::read(file) {
-            Ok(b) => b,
-            Err(e) => return report(FileReport::error(&name, format!("cannot read: {e}"))),
-        };
-        if looks_binary(&input) {
-            binary.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
         }
         let kind = if args.injections_in_code {
             match kind_of(file) {
@@ -553,6 +550,60 @@ fn scan_files(
         } else {
             kind_of(file)
         };
+        let llm = (!args.no_llm).then_some((args.min_score, args.injection_threshold, key, true));
+        if meta.len() > large::WHOLE_FILE {
+            let head = match head(file) {
+                Ok(h) => h,
+                Err(e) => return report(FileReport::error(&name, format!("cannot read: {e}"))),
+            };
+            if looks_binary(&head) {
+                binary.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            // a compressed file is read whole: its text exists only decompressed
+            if !head.starts_with(&[0x1f, 0x8b]) {
+                // a window of a JSON file is not JSON: its strings are read as content
+                let kind = if kind == Kind::Json {
+                    Kind::Content
+                } else {
+                    kind
+                };
+                let r = large::scan(&name, file, meta.len(), |buf| {
+                    scan_one(&name, buf, scanner, opts, None, llm, kind)
+                });
+                let mut to_stdout = None;
+                if args.redact && r.error.is_none() {
+                    let mut copy = Vec::new();
+                    let redactor = Redactor::new(args.strategy, key.clone());
+                    match &args.output_dir {
+                        Some(dir) => {
+                            let dest = copy_path(dir, file)?;
+                            let mut w = std::io::BufWriter::new(
+                                std::fs::File::create(&dest)
+                                    .with_context(|| format!("cannot write {}", dest.display()))?,
+                            );
+                            large::redact(file, scanner, redactor, &mut w)
+                                .and_then(|()| w.flush())
+                                .with_context(|| format!("cannot write {}", dest.display()))?;
+                        }
+                        None => {
+                            large::redact(file, scanner, redactor, &mut copy)
+                                .with_context(|| format!("cannot read {name}"))?;
+                            to_stdout = Some(copy);
+                        }
+                    }
+                }
+                return Ok(Some((file.clone(), r, to_stdout)));
+            }
+        }
+        let input = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => return report(FileReport::error(&name, format!("cannot read: {e}"))),
+        };
+        if looks_binary(&input) {
+            binary.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
         let mut redacted = Vec::new();
         let report = scan_one(
             &name,
@@ -561,7 +612,7 @@ fn scan_files(
             opts,
             args.redact
                 .then(|| (Redactor::new(args.strategy, key.clone()), &mut redacted)),
-            (!args.no_llm).then_some((args.min_score, args.injection_threshold, key, true)),
+            llm,
             kind,
         );
         let mut to_stdout = None;
@@ -639,7 +690,7 @@ fn exit_code(reports: &[FileReport]) -> ExitCode {
     }
 }
 
-fn scan_one(
+pub(crate) fn scan_one(
     name: &str,
     input: &[u8],
     scanner: &Scanner,
@@ -723,7 +774,17 @@ fn looks_binary(input: &[u8]) -> bool {
     !input.starts_with(&[0x1f, 0x8b]) && input[..input.len().min(8192)].contains(&0)
 }
 
-fn write_copy(dir: &Path, file: &Path, data: &[u8]) -> anyhow::Result<()> {
+/// The first 8 KiB of a file (what [`looks_binary`] and the gzip check read).
+fn head(file: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(8192);
+    std::fs::File::open(file)?
+        .take(8192)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Where the redacted copy of `file` goes under `dir` (its folders created).
+fn copy_path(dir: &Path, file: &Path) -> anyhow::Result<PathBuf> {
     let rel: PathBuf = file
         .components()
         .filter(|c| matches!(c, std::path::Component::Normal(_)))
@@ -733,6 +794,11 @@ fn write_copy(dir: &Path, file: &Path, data: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
+    Ok(dest)
+}
+
+fn write_copy(dir: &Path, file: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let dest = copy_path(dir, file)?;
     std::fs::write(&dest, data).with_context(|| format!("cannot write {}", dest.display()))
 }
 

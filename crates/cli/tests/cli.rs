@@ -864,3 +864,32 @@ fn fingerprints_are_stable_and_a_baseline_or_an_allow_comment_accepts_findings()
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a rampart JSON or SARIF report"));
 }
+
+/// A file over 64 MiB is scanned, not skipped: the finding near its end is at its line of the
+/// whole file, and `--redact` writes the whole file back with the key masked.
+/// `--max-file-size` skips it with an error in the report.
+#[test]
+fn files_too_large_to_hold_are_scanned_in_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.log");
+    let line = "GET /index.html 200 plain text with nothing to find in it at all\n";
+    let lines = (66 << 20) / line.len();
+    let mut text = line.repeat(lines);
+    text.push_str(&format!("token = {KEY}\n"));
+    std::fs::write(&file, &text).unwrap();
+    let path = file.to_str().unwrap();
+    let o = rampart(&["scan", "--no-llm", "--format", "json", path], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found = &v["inputs"][0]["findings"];
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["line"], lines + 1);
+    assert_eq!(found[0]["column"], 9);
+    let o = rampart(&["scan", "--no-llm", "--redact", path], b"");
+    assert!(o.stdout.len() > text.len() - 100 && o.stdout.starts_with(line.as_bytes()));
+    let tail = String::from_utf8_lossy(&o.stdout[o.stdout.len() - 200..]).into_owned();
+    assert!(tail.contains("token = ") && !tail.contains(KEY), "{tail}");
+    let o = rampart(&["scan", "--max-file-size", "1000", "--format", "json", path], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).contains("over --max-file-size 1000"));
+}
