@@ -39,6 +39,12 @@ struct Args {
     /// Passes over the training data.
     #[arg(long, default_value_t = 12)]
     epochs: usize,
+    /// Instead of training the shipped models, measure how the direct model generalises to
+    /// sources it never saw: for each source, train without it (the shipped model's
+    /// hyper-parameters, read from `--out`), calibrate on the other sources' dev split, and
+    /// score every text of the left-out source. Prints a Markdown table; writes nothing.
+    #[arg(long)]
+    loso: bool,
 }
 
 /// One featurized example.
@@ -197,6 +203,135 @@ fn calibrate(model: &mut Model, raw: &[(f32, bool)], max_fpr: f64) {
     model.header.threshold = eval::threshold_at_fpr(&calibrated, max_fpr);
 }
 
+/// Leave-one-source-out evaluation of the direct model (see `Args::loso`).
+fn loso(args: &Args, samples: &[dataset::Sample]) -> anyhow::Result<()> {
+    let bits = args.bits;
+    let shipped = std::fs::read(args.out.join("injection.bin"))
+        .with_context(|| format!("{}/injection.bin", args.out.display()))?;
+    let shipped = Model::read(&shipped).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hp = &shipped.header.trained;
+    let l2 = hp["l2"]
+        .as_f64()
+        .context("the shipped model records no l2")? as f32;
+    let (pool, smooth) = (shipped.header.pool, shipped.header.smooth);
+    let mut sources: Vec<&str> = samples.iter().map(|s| s.source).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let synth: Vec<Example> = synth::attacks()
+        .iter()
+        .map(|t| example(t, true, bits))
+        .chain(
+            synth::benign()
+                .into_iter()
+                .chain(synth::benign_natural())
+                .map(|t| example(&t, false, bits)),
+        )
+        .collect();
+    println!(
+        "Leave-one-source-out, direct injection model (l2 {l2:e}, pool {pool}, smooth {smooth}, {} epochs): each row's model never saw its source; every text of the source is scored.\n",
+        args.epochs
+    );
+    println!(
+        "| left-out source | kind | texts | flagged at 0.9 | at 0.9 with a structural signal | flagged at 0.5 | flagged at the model's own 0.5%-FPR dev threshold |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for src in sources
+        .into_iter()
+        .chain(std::iter::once("(none: the shipped model)"))
+    {
+        if src.starts_with('(') {
+            // the shipped model on the test split of every source, for comparison
+            let c = Classifier::new(shipped.clone());
+            let test: Vec<&dataset::Sample> =
+                samples.iter().filter(|s| s.split == Split::Test).collect();
+            for attack in [true, false] {
+                let scored: Vec<(f32, bool)> = test
+                    .iter()
+                    .filter(|s| s.attack == attack)
+                    .map(|s| {
+                        let a = c.assess(&s.text);
+                        (a.score, !a.evidence.is_empty())
+                    })
+                    .collect();
+                let n = scored.len().max(1) as f64;
+                let at = |th: f32| scored.iter().filter(|a| a.0 >= th).count();
+                let sig = scored.iter().filter(|a| a.0 >= 0.9 && a.1).count();
+                println!(
+                    "| shipped model, test split of every source | {} | {} | {} ({:.1}%) | {sig} ({:.1}%) | {} ({:.1}%) | |",
+                    if attack {
+                        "attacks: TPR"
+                    } else {
+                        "benign: FPR"
+                    },
+                    scored.len(),
+                    at(0.9),
+                    100.0 * at(0.9) as f64 / n,
+                    100.0 * sig as f64 / n,
+                    at(0.5),
+                    100.0 * at(0.5) as f64 / n
+                );
+            }
+            continue;
+        }
+        let held: Vec<&dataset::Sample> = samples.iter().filter(|s| s.source == src).collect();
+        let mut train: Vec<Example> = samples
+            .iter()
+            .filter(|s| s.source != src && s.split == Split::Train)
+            .map(|s| example(&s.text, s.attack, bits))
+            .collect();
+        train.extend(synth.iter().map(|e| Example {
+            feats: e.feats.clone(),
+            dense: e.dense,
+            attack: e.attack,
+        }));
+        let mut t = Trainer::new(bits, pool, smooth);
+        t.fit(&train, args.epochs, l2, 0.2);
+        let mut model = t.model("injection", bits);
+        let q = Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let c = Classifier::new(q);
+        let dev: Vec<(f32, bool)> = samples
+            .iter()
+            .filter(|s| s.source != src && s.split == Split::Dev)
+            .map(|s| (c.logit(&s.text).0, s.attack))
+            .collect();
+        calibrate(&mut model, &dev, 0.005);
+        let own = model.header.threshold;
+        let calibrated =
+            Classifier::new(Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let assessed: Vec<(f32, bool)> = held
+            .iter()
+            .map(|s| {
+                let a = calibrated.assess(&s.text);
+                (a.score, !a.evidence.is_empty())
+            })
+            .collect();
+        let scores: Vec<f32> = assessed.iter().map(|a| a.0).collect();
+        let with_signal = assessed.iter().filter(|a| a.0 >= 0.9 && a.1).count();
+        let attack = held.first().is_some_and(|s| s.attack);
+        let rate = |th: f32| {
+            let n = scores.iter().filter(|&&x| x >= th).count();
+            format!(
+                "{n} ({:.1}%)",
+                100.0 * n as f64 / scores.len().max(1) as f64
+            )
+        };
+        println!(
+            "| {src} | {} | {} | {} | {with_signal} ({:.1}%) | {} | {} (at {own:.3}) |",
+            if attack {
+                "attacks: TPR"
+            } else {
+                "benign: FPR"
+            },
+            scores.len(),
+            rate(0.9),
+            100.0 * with_signal as f64 / scores.len().max(1) as f64,
+            rate(0.5),
+            rate(own)
+        );
+    }
+    Ok(())
+}
+
 /// The hyper-parameters tried, each scored on the dev split: L2 strength and pooling power.
 fn grid() -> Vec<(f32, f32, f32)> {
     let mut g = Vec::new();
@@ -222,6 +357,9 @@ fn main() -> anyhow::Result<()> {
 
     // ---- direct injection ----
     let samples = dataset::direct(&args.data).map_err(anyhow::Error::msg)?;
+    if args.loso {
+        return loso(&args, &samples);
+    }
     let mut train: Vec<Example> = Vec::new();
     let mut dev: Vec<(String, bool)> = Vec::new();
     let mut counts = std::collections::BTreeMap::<String, [usize; 3]>::new();
