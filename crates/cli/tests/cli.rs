@@ -889,7 +889,10 @@ fn files_too_large_to_hold_are_scanned_in_windows() {
     assert!(o.stdout.len() > text.len() - 100 && o.stdout.starts_with(line.as_bytes()));
     let tail = String::from_utf8_lossy(&o.stdout[o.stdout.len() - 200..]).into_owned();
     assert!(tail.contains("token = ") && !tail.contains(KEY), "{tail}");
-    let o = rampart(&["scan", "--max-file-size", "1000", "--format", "json", path], b"");
+    let o = rampart(
+        &["scan", "--max-file-size", "1000", "--format", "json", path],
+        b"",
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).contains("over --max-file-size 1000"));
 }

@@ -62,12 +62,17 @@ pub const DETECTORS: &[(&str, DataClass, &str)] = &[
     (
         "prompt_injection",
         DataClass::PromptInjection,
-        "instructions that override or subvert the system prompt, in user messages",
+        "instructions that override or subvert the system prompt, in user messages, with a structural signal that shows it",
     ),
     (
         "jailbreak",
         DataClass::PromptInjection,
         "persona, role-play and policy-evasion jailbreaks in user messages",
+    ),
+    (
+        "prompt_injection_model",
+        DataClass::PromptInjection,
+        "user messages the injection classifier scores as attacks with no structural signal (override, fake delimiter, persona, exfiltration, encoded or hidden payload) in them",
     ),
     (
         "indirect_tool",
@@ -220,8 +225,12 @@ pub fn user_message(text: &str, shift: usize, key: &HashKey) -> Option<Threat> {
     if a.score < floor(Classifier::injection()) || only_markers(&text[a.start..a.end]) {
         return None;
     }
+    // the classifier's score alone, with no structural signal, is told apart: policies may
+    // record such findings rather than act on them (the default policy does)
     let detector = if a.is_jailbreak() {
         "jailbreak"
+    } else if a.evidence.is_empty() {
+        "prompt_injection_model"
     } else {
         "prompt_injection"
     };
