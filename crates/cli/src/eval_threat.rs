@@ -48,6 +48,39 @@ fn report(name: &str, scored: &[(f32, bool)], shipped: f32, extra: &[f32]) {
             m.f1()
         );
     }
+    reliability(scored);
+}
+
+/// The reliability table of calibrated scores: per score bin, how many texts fell in it and
+/// which share of them were attacks (a calibrated score of 0.9 should hold about 90% attacks on
+/// the evaluation mix).
+fn reliability(scored: &[(f32, bool)]) {
+    const BINS: [(f32, f32); 7] = [
+        (0.0, 0.1),
+        (0.1, 0.3),
+        (0.3, 0.5),
+        (0.5, 0.7),
+        (0.7, 0.9),
+        (0.9, 0.99),
+        (0.99, 1.01),
+    ];
+    println!("  reliability (score bin: texts, mean score, share of attacks):");
+    for (lo, hi) in BINS {
+        let bin: Vec<&(f32, bool)> = scored.iter().filter(|s| s.0 >= lo && s.0 < hi).collect();
+        if bin.is_empty() {
+            println!("    [{lo:.2}, {:.2}): 0", hi.min(1.0));
+            continue;
+        }
+        let n = bin.len() as f64;
+        let mean = bin.iter().map(|s| f64::from(s.0)).sum::<f64>() / n;
+        let attacks = bin.iter().filter(|s| s.1).count();
+        println!(
+            "    [{lo:.2}, {:.2}): {:>5}  mean {mean:.3}  attacks {attacks:>4} ({})",
+            hi.min(1.0),
+            bin.len(),
+            pct(attacks as f64 / n)
+        );
+    }
 }
 
 /// Direct injection: the test split (and NotInject, which is test-only).
