@@ -97,10 +97,57 @@ pub const UNADDRESSED_CAP: f32 = 0.5;
 
 /// Whether the evidence of a segment shows an instruction addressed to the reader. Leetspeak
 /// and token-soup suffixes are not such signs in content (identifiers and code read as both).
-fn addressed(evidence: &[Evidence]) -> bool {
+///
+/// In content the signals also fire on prose written for people ("act as if", "reached end of
+/// input", "repeat the above step", "does not follow the rules"), so a signal counts only when
+/// the segment speaks to its reader (`you`, `your`, or a model by name: see
+/// [`speaks_to_reader`]), except an override of instructions, prompts, rules or guidelines
+/// and a request that addresses a model, which count alone.
+fn addressed(parts: &[(&[Evidence], &str)], whole: &str) -> bool {
+    let strong = parts.iter().any(|(evidence, text)| {
+        evidence.iter().any(|e| match e.signal {
+            Signal::AddressesModel => true,
+            Signal::Override => text.get(e.start..e.end).is_some_and(overrides_instructions),
+            _ => false,
+        })
+    });
+    if strong {
+        return true;
+    }
+    parts.iter().any(|(evidence, _)| any_sign(evidence)) && speaks_to_reader(whole)
+}
+
+/// Whether any signal that may make content addressed fired (a superset of [`addressed`], for
+/// the prefilter).
+fn any_sign(evidence: &[Evidence]) -> bool {
     evidence
         .iter()
         .any(|e| !matches!(e.signal, Signal::Leetspeak | Signal::AdversarialSuffix))
+}
+
+/// Whether an override's words name what a model is given (instructions, a prompt, rules,
+/// guidelines, directions), not commands or files.
+fn overrides_instructions(matched: &str) -> bool {
+    static RE: OnceLock<regex_automata::meta::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex_automata::meta::Regex::new(
+            r"(?i-u)\b(instructions?|prompts?|rules|guidelines|directions|directives|orders|programming|context)\b",
+        )
+        .expect("the override-object pattern compiles")
+    })
+    .is_match(matched)
+}
+
+/// Whether a text speaks to its reader: second person, or a model named as the one addressed.
+fn speaks_to_reader(text: &str) -> bool {
+    static RE: OnceLock<regex_automata::meta::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex_automata::meta::Regex::new(
+            r"(?i-u)\b(you|your|yours|yourself|u r|ai|a\.i\.|assistant|chat\s?bot|bot|language\s+model|llm|gpt[\w.-]*|chatgpt|claude|gemini|copilot|model)\b",
+        )
+        .expect("the reader pattern compiles")
+    })
+    .is_match(text)
 }
 
 /// Phrasings that address an AI model, beyond the signals the models read as features: a
@@ -148,11 +195,11 @@ impl Classifier {
     }
 
     /// A segment's score from its logit, evidence and text, in this classifier's mode.
-    fn segment_score(&self, logit: f32, evidence: &[&[Evidence]], text: &str) -> f32 {
+    fn segment_score(&self, logit: f32, parts: &[(&[Evidence], &str)], text: &str) -> f32 {
         let p = self.model.calibrate(logit);
         if self.addressed_only
             && p > UNADDRESSED_CAP
-            && !evidence.iter().any(|e| addressed(e))
+            && !addressed(parts, text)
             && !addresses_a_model(text)
         {
             UNADDRESSED_CAP
@@ -300,7 +347,7 @@ impl Classifier {
                 let norm = &mut *s;
                 normalize::normalize(window, norm);
                 let mut dense = [0f32; DENSE];
-                addressed(&signals::detect(window, norm, &mut dense))
+                any_sign(&signals::detect(window, norm, &mut dense))
             });
             if found {
                 return true;
@@ -333,18 +380,21 @@ impl Classifier {
             let (sum, n, dense, len, ev) = &parts[k];
             // a fragment (a heading, a table cell) is read only with its neighbour
             let logit = self.model.combine(*sum, *n, dense);
-            let one = (
-                self.segment_score(logit, &[ev], &text[segs[k].0..segs[k].1]),
-                logit,
-            );
+            let seg = &text[segs[k].0..segs[k].1];
+            let one = (self.segment_score(logit, &[(ev, seg)], seg), logit);
             if (*len >= MIN_SEGMENT || segs.len() == 1) && better(one, &best) {
                 best = Some((one, k, k));
             }
             if let Some((sum2, n2, dense2, len2, ev2)) = parts.get(k + 1) {
                 let d = signals::union(dense, dense2, len + len2 + 1);
                 let logit = self.model.combine(sum + sum2, n + n2, &d);
+                let next = &text[segs[k + 1].0..segs[k + 1].1];
                 let two = (
-                    self.segment_score(logit, &[ev, ev2], &text[segs[k].0..segs[k + 1].1]),
+                    self.segment_score(
+                        logit,
+                        &[(ev, seg), (ev2, next)],
+                        &text[segs[k].0..segs[k + 1].1],
+                    ),
                     logit,
                 );
                 if better(two, &best) {
