@@ -45,6 +45,27 @@ struct Args {
     /// score every text of the left-out source. Prints a Markdown table; writes nothing.
     #[arg(long)]
     loso: bool,
+    /// Weight each training text by `(mean source size / its source's size)^balance` within its
+    /// class, so large sources do not drown small ones (0: no balancing).
+    #[arg(long, default_value_t = 0.0)]
+    balance: f32,
+}
+
+/// The loss weight of `s` among `train` (see `Args::balance`).
+fn source_weight(train: &[&dataset::Sample], s: &dataset::Sample, balance: f32) -> f32 {
+    if balance == 0.0 {
+        return 1.0;
+    }
+    let same = |t: &&&dataset::Sample| t.attack == s.attack;
+    let class = train.iter().filter(same).count() as f32;
+    let mut sources: Vec<&str> = train.iter().filter(same).map(|t| t.source).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let own = train
+        .iter()
+        .filter(|t| t.attack == s.attack && t.source == s.source)
+        .count() as f32;
+    (class / sources.len() as f32 / own).powf(balance)
 }
 
 /// One featurized example.
@@ -52,6 +73,8 @@ struct Example {
     feats: Vec<Feature>,
     dense: [f32; DENSE],
     attack: bool,
+    /// Weight of the example's loss (1 unless sources are balanced).
+    weight: f32,
 }
 
 fn example(text: &str, attack: bool, bits: u32) -> Example {
@@ -60,6 +83,7 @@ fn example(text: &str, attack: bool, bits: u32) -> Example {
         feats,
         dense,
         attack,
+        weight: 1.0,
     }
 }
 
@@ -126,7 +150,7 @@ impl Trainer {
                 let e = &data[k];
                 let p = 1.0 / (1.0 + (-self.logit(e)).exp());
                 let y = if e.attack { 1.0 } else { 0.0 };
-                let err = (p - y) * if e.attack { wp } else { wn };
+                let err = (p - y) * if e.attack { wp } else { wn } * e.weight;
                 let scale = if e.feats.is_empty() {
                     0.0
                 } else {
@@ -274,15 +298,23 @@ fn loso(args: &Args, samples: &[dataset::Sample]) -> anyhow::Result<()> {
             continue;
         }
         let held: Vec<&dataset::Sample> = samples.iter().filter(|s| s.source == src).collect();
-        let mut train: Vec<Example> = samples
+        let kept: Vec<&dataset::Sample> = samples
             .iter()
             .filter(|s| s.source != src && s.split == Split::Train)
-            .map(|s| example(&s.text, s.attack, bits))
+            .collect();
+        let mut train: Vec<Example> = kept
+            .iter()
+            .map(|s| {
+                let mut e = example(&s.text, s.attack, bits);
+                e.weight = source_weight(&kept, s, args.balance);
+                e
+            })
             .collect();
         train.extend(synth.iter().map(|e| Example {
             feats: e.feats.clone(),
             dense: e.dense,
             attack: e.attack,
+            weight: 1.0,
         }));
         let mut t = Trainer::new(bits, pool, smooth);
         t.fit(&train, args.epochs, l2, 0.2);
