@@ -52,6 +52,9 @@ impl FileReport {
         let (mut starts, mut ends) = (Cursor::default(), Cursor::default());
         let mut seen: std::collections::HashMap<[u8; 32], usize> = Default::default();
         let mut allowed = 0;
+        // whether the line of the last finding carries an allow comment: looked up once per
+        // line (a minified file is one line, and every finding is on it)
+        let mut allow_cache: Option<(usize, bool)> = None;
         let mut findings = Vec::with_capacity(all.len());
         for f in all {
             let start = f.span.start.min(text.len());
@@ -59,8 +62,15 @@ impl FileReport {
             let (line, column) = starts.position(&lines, text, start);
             let (end_line, end_column) = ends.position(&lines, text, end);
             let (ls, le) = lines.bounds(line - 1, text.len());
-            let line_text = &text[ls..le];
-            if allow_comment(line_text) {
+            let allow = match allow_cache {
+                Some((l, a)) if l == line => a,
+                _ => {
+                    let a = allow_comment(&text[ls..le]);
+                    allow_cache = Some((line, a));
+                    a
+                }
+            };
+            if allow {
                 allowed += 1;
                 continue;
             }
