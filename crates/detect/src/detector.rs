@@ -95,9 +95,11 @@ pub struct Detector {
     /// Severity of a disclosure.
     pub severity: Severity,
     /// A fallback that names what it finds only when nothing more precise does: when its value
-    /// is also a hit of a detector listed before it (a vendor key format inside a generic
-    /// `API_KEY=` assignment), that detector's hit is reported instead.
-    pub fallback: bool,
+    /// passes this check (it is in a format some other detector knows: a vendor prefix, a key
+    /// shape) and is also a hit of a detector listed before it (a vendor key inside a generic
+    /// `API_KEY=` assignment), that detector's hit is reported instead. The check keeps the
+    /// search for a more precise detector off the values no other detector could name.
+    pub fallback: Option<Validator>,
     /// Inputs in which this detector must report a finding.
     pub positives: &'static [&'static str],
     /// Inputs in which this detector must report nothing.
@@ -144,7 +146,7 @@ impl Detector {
             gate: Gate::Prefix,
             validator: None,
             surroundings: None,
-            fallback: false,
+            fallback: None,
             min_entropy: 0.0,
             context: NO_CONTEXT,
             score,
@@ -178,9 +180,10 @@ impl Detector {
         self
     }
 
-    /// Marks the detector as a fallback (see [`Detector::fallback`]).
-    pub const fn fallback(mut self) -> Detector {
-        self.fallback = true;
+    /// Marks the detector as a fallback for values that pass `known` (see
+    /// [`Detector::fallback`]).
+    pub const fn fallback(mut self, known: Validator) -> Detector {
+        self.fallback = Some(known);
         self
     }
 

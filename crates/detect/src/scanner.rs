@@ -629,14 +629,15 @@ impl Scanner {
         }
     }
 
-    /// A fallback's hit (see [`Detector::fallback`]) as the first detector of its class listed
-    /// before it that finds a hit over the value, matching from the value's start or the byte before it,
-    /// reports it; any other hit as it is.
+    /// A fallback's hit (see [`Detector::fallback`]) whose value is in a known format, as the
+    /// first detector of its class listed before it that finds a hit over the value (matching
+    /// from the value's start or the byte before it) reports it; any other hit as it is.
     fn refine(&self, hay: &[u8], hit: Hit) -> Hit {
-        if !self.detectors[hit.detector].fallback {
-            return hit;
-        }
         let v = hit.span;
+        match self.detectors[hit.detector].fallback {
+            Some(known) if known(&hay[v.start..v.end]) => {}
+            _ => return hit,
+        }
         // a precise pattern may start one delimiter before the value (`=`, a quote)
         [v.start, v.start.saturating_sub(1)]
             .into_iter()

@@ -762,7 +762,7 @@ pub static DETECTORS: &[Detector] = &[
     .docs("A name that names a secret assigned a random-looking 16-100 character value (an authorization scheme such as `Bearer ` in front allowed). The name names a secret when one of its words holds `secret`, `token`, `passw`, `pwd`, `credential`, `creds`, `apikey` or `auth`, or when it ends in `key` after a word that does not make it something else (`STRIPE_KEY`, `storageAccountKey`; not `primary_key`, `publicKey`, `cache_key` or a bare `key`). Random UUIDs and hex of 20+ digits count. A value that a specific detector also finds is reported under that detector's name; one in a vendor's prefix but not its exact format (a longer or shorter key) is still reported here.")
     .validate(generic_secret)
     .surroundings(named_secret)
-    .fallback()
+    .fallback(specific_format)
     .against(&["page", "next", "cursor", "continuation", "csrf", "xsrf", "nonce", "sha", "hash", "checksum", "commit", "etag"])
     .score(0.75)
     .examples(
@@ -777,7 +777,7 @@ pub static DETECTORS: &[Detector] = &[
     .docs("A secret set through a name/value pair, where the name and the value are two fields: Kubernetes and ECS environment lists (`- name: STRIPE_API_KEY` / `value: \"...\"`), .NET `<add key=\"StorageKey\" value=\"...\"/>`, JSON `{\"Name\": \"DB_PASSWORD\", \"Value\": \"...\"}`. The name must name a secret and the value pass the generic key checks.")
     .validate(generic_secret)
     .surroundings(named_pair)
-    .fallback()
+    .fallback(specific_format)
     .score(0.75)
     .examples(
         &["env:\n  - name: STRIPE_API_KEY\n    value: \"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv\"", r#"<add key="StorageAccountKey" value="8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL" />"#, r#"{"name": "DB_TOKEN", "value": "3dcdb856-ae4e-4f4b-aad9-a40a736ebf51"}"#],
