@@ -571,29 +571,30 @@ fn scan_files(
                 let r = large::scan(&name, file, meta.len(), |buf| {
                     scan_one(&name, buf, scanner, opts, None, llm, kind)
                 });
-                let mut to_stdout = None;
                 if args.redact && r.error.is_none() {
-                    let mut copy = Vec::new();
                     let redactor = Redactor::new(args.strategy, key.clone());
-                    match &args.output_dir {
+                    // the copy is written as it is made: it is as large as the file
+                    let (dest, mut w): (String, Box<dyn Write>) = match &args.output_dir {
                         Some(dir) => {
                             let dest = copy_path(dir, file)?;
-                            let mut w = std::io::BufWriter::new(
-                                std::fs::File::create(&dest)
-                                    .with_context(|| format!("cannot write {}", dest.display()))?,
-                            );
-                            large::redact(file, scanner, redactor, &mut w)
-                                .and_then(|()| w.flush())
+                            let f = std::fs::File::create(&dest)
                                 .with_context(|| format!("cannot write {}", dest.display()))?;
+                            (
+                                dest.display().to_string(),
+                                Box::new(std::io::BufWriter::new(f)),
+                            )
                         }
-                        None => {
-                            large::redact(file, scanner, redactor, &mut copy)
-                                .with_context(|| format!("cannot read {name}"))?;
-                            to_stdout = Some(copy);
-                        }
-                    }
+                        // without --output-dir only one file is redacted: stdout is its own
+                        None => (
+                            "stdout".into(),
+                            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                        ),
+                    };
+                    large::redact(file, scanner, redactor, &mut w)
+                        .and_then(|()| w.flush())
+                        .with_context(|| format!("cannot redact {name} to {dest}"))?;
                 }
-                return Ok(Some((file.clone(), r, to_stdout)));
+                return Ok(Some((file.clone(), r, None)));
             }
         }
         let input = match std::fs::read(file) {

@@ -912,7 +912,71 @@ fn response_cases() -> Vec<Case> {
         .must_not_leak(SSN),
     );
     cases.extend(markup_cases());
+    cases.extend(keyed_cases());
     cases
+}
+
+/// A key set through a name in configuration a user pastes or a model writes: a Kubernetes
+/// env list (its line break real, or escaped inside a JSON document in the text), a .NET
+/// `<add key value>`, an export of a vendor-prefixed key longer than the vendor's format.
+fn keyed_cases() -> Vec<Case> {
+    const K8S_KEY: &str = "Zk8qR2mTx9wLp3Nc7Hf5Yb1Kd4Sg6Je0";
+    const NET_KEY: &str = "8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL";
+    const ICO_KEY: &str = "ico-EeDdSfctrmjD14f45f45te5gJ7l6lw4o6M36sXT62a6";
+    let forms = [
+        (
+            "a Kubernetes env list",
+            format!("env:\\n  - name: ACME_API_KEY\\n    value: \\\"{K8S_KEY}\\\""),
+            K8S_KEY,
+        ),
+        (
+            "a Kubernetes env list inside a JSON document",
+            format!(
+                "{{\\\"file\\\": \\\"env:\\\\n  - name: ACME_API_KEY\\\\n    value: \\\\\\\"{K8S_KEY}\\\\\\\"\\\"}}"
+            ),
+            K8S_KEY,
+        ),
+        (
+            "a .NET add key",
+            format!("<add key=\\\"StorageAccountKey\\\" value=\\\"{NET_KEY}\\\" />"),
+            NET_KEY,
+        ),
+        (
+            "a key longer than its vendor's format",
+            format!("export INFRACOST_KEY={ICO_KEY}"),
+            ICO_KEY,
+        ),
+    ];
+    let mut cases = Vec::new();
+    for p in PROVIDERS {
+        for (what, escaped, key) in &forms {
+            cases.push(
+                case(
+                    format!("{p:?} request: {what}"),
+                    p.path(false),
+                    p.request(&format!("Check this config: {escaped}"), false),
+                )
+                .must_not_leak(key),
+            );
+            let pieces = escaped_pieces(&format!("Here it is: {}", unescape(escaped)), 5);
+            let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            cases.push(
+                case(
+                    format!("{p:?} response: {what}, streamed"),
+                    p.path(true),
+                    p.request("Write the config", true),
+                )
+                .answer(streamed(p, &pieces))
+                .must_not_leak(key),
+            );
+        }
+    }
+    cases
+}
+
+/// The text a JSON string's inside stands for.
+fn unescape(escaped: &str) -> String {
+    serde_json::from_str(&format!("\"{escaped}\"")).expect("the case is a JSON string's inside")
 }
 
 /// A query value that is nothing but a marker: what is left of a URL when its image or link

@@ -129,23 +129,28 @@ fn any_sign(evidence: &[Evidence]) -> bool {
 /// guidelines, directions), not commands or files.
 fn overrides_instructions(matched: &str) -> bool {
     static RE: OnceLock<regex_automata::meta::Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        regex_automata::meta::Regex::new(
-            r"(?i-u)\b(instructions?|prompts?|rules|guidelines|directions|directives|orders|programming|context)\b",
-        )
-        .expect("the override-object pattern compiles")
+    compiled(&RE, || {
+        r"(?i-u)\b(instructions?|prompts?|rules|guidelines|directions|directives|orders|programming|context)\b".into()
     })
     .is_match(matched)
+}
+
+/// The regex in `cell`, compiled from `pattern()` on first use (the patterns are constants: a
+/// failure to compile is a bug caught by every test that reads content).
+fn compiled(
+    cell: &'static OnceLock<regex_automata::meta::Regex>,
+    pattern: impl FnOnce() -> String,
+) -> &'static regex_automata::meta::Regex {
+    cell.get_or_init(|| {
+        regex_automata::meta::Regex::new(&pattern()).expect("a constant content pattern compiles")
+    })
 }
 
 /// Whether a text speaks to its reader: second person, or a model named as the one addressed.
 fn speaks_to_reader(text: &str) -> bool {
     static RE: OnceLock<regex_automata::meta::Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        regex_automata::meta::Regex::new(
-            r"(?i-u)\b(you|your|yours|yourself|u r|ai|a\.i\.|assistant|chat\s?bot|bot|language\s+model|llm|gpt[\w.-]*|chatgpt|claude|gemini|copilot|model)\b",
-        )
-        .expect("the reader pattern compiles")
+    compiled(&RE, || {
+        r"(?i-u)\b(you|your|yours|yourself|u r|ai|a\.i\.|assistant|chat\s?bot|bot|language\s+model|llm|gpt[\w.-]*|chatgpt|claude|gemini|copilot|model)\b".into()
     })
     .is_match(text)
 }
@@ -157,9 +162,9 @@ fn speaks_to_reader(text: &str) -> bool {
 /// A person writing to a person ("in your reply, include the invoice number") matches none.
 fn addresses_a_model(text: &str) -> bool {
     static RE: OnceLock<regex_automata::meta::Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
+    compiled(&RE, || {
         let models = r"(chat\s?gpt|gpt[\s-]?[0-9o.]*|claude|gemini|bard|copilot|llama|mistral|ai|a\.i\.|assistant|chatbot|bot|language\s+model|llm)";
-        let p = signals::ascii(&format!(concat!(
+        signals::ascii(&format!(concat!(
             r"(?i-u)\b(hi|hello|hey|dear|greetings|listen)[\s,]+{m}\b",
             r"|\b(you\s+are|you're|your\s+name\s+is)\s+(now\s+)?(an?\s+|called\s+)?[a-z0-9_^-]*(gpt|bot|ai)\b",
             r"|\b(respond|reply|answer)\s+(to\s+)?(every|each|all|any)\s+(of\s+)?(my\s+|the\s+)?(prompts?|messages?|questions?|requests?|inputs?)\b",
@@ -168,10 +173,9 @@ fn addresses_a_model(text: &str) -> bool {
             r"|\byour\s+(system\s+prompt|initial\s+(prompt|instructions)|hidden\s+instructions|original\s+instructions|pre-?prompt|instructions\s+verbatim)\b",
             r"|\b(ignore|disregard|forget)\s+(all\s+)?(of\s+)?(the\s+)?(previous|prior|above|earlier)\s+(inputs?|texts?|content|messages?|conversation)\b",
             r"|\b(openai|anthropic|google)'?s?\s+(content\s+|usage\s+)?(polic(y|ies)|guidelines)\b",
-        ), m = models));
-        regex_automata::meta::Regex::new(&p).expect("the model-addressing pattern compiles")
-    });
-    re.is_match(text)
+        ), m = models))
+    })
+    .is_match(text)
 }
 
 thread_local! {

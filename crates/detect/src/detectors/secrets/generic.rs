@@ -436,24 +436,17 @@ pub(crate) fn assigned_name(before: &[u8]) -> &[u8] {
             end = start;
         }
     }
-    while end > 0
-        && matches!(
-            before[end - 1],
-            b'"' | b'\''
-                | b'`'
-                | b' '
-                | b'\t'
-                | b'\r'
-                | b'\n'
-                | b'='
-                | b':'
-                | b'>'
-                | b'\\'
-                | b'?'
-                | b','
-        )
-    {
-        end -= 1;
+    loop {
+        match before[..end] {
+            // a line break written as an escape (`\n` inside a JSON string)
+            [.., b'\\', b'n' | b'r' | b't'] => end -= 2,
+            [
+                ..,
+                b'"' | b'\'' | b'`' | b' ' | b'\t' | b'\r' | b'\n' | b'=' | b':' | b'>' | b'\\'
+                | b'?' | b',',
+            ] => end -= 1,
+            _ => break,
+        }
     }
     &before[word_before(end)..end]
 }
@@ -772,7 +765,7 @@ pub static DETECTORS: &[Detector] = &[
     Detector::secret(
         "generic_named_value",
         "Secret in a name/value pair",
-        r#"(?i:name|key)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?[A-Za-z0-9_.-]{2,64}\\?["']?[ \t]{0,3},?[ \t]{0,3}(?:\r?\n[ \t]{0,16}-?[ \t]{0,3})?\\?["']?(?i:value)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
+        r#"(?i:name|key)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["']?[A-Za-z0-9_.-]{2,64}\\?["']?[ \t]{0,3},?[ \t]{0,3}(?:(?:\r?\n|(?:\\{1,2}r)?\\{1,2}n)[ \t]{0,16}-?[ \t]{0,3})?\\{0,3}["']?(?i:value)\\?["']?[ \t]{0,3}[:=][ \t]{0,3}\\?["'\x60]?(?P<v>[A-Za-z0-9_\-+/=.~]{16,100})(?:["'\x60\s,;&)\]}<>|\\]|$)"#,
     )
     .docs("A secret set through a name/value pair, where the name and the value are two fields: Kubernetes and ECS environment lists (`- name: STRIPE_API_KEY` / `value: \"...\"`), .NET `<add key=\"StorageKey\" value=\"...\"/>`, JSON `{\"Name\": \"DB_PASSWORD\", \"Value\": \"...\"}`. The name must name a secret and the value pass the generic key checks.")
     .validate(generic_secret)
@@ -780,7 +773,7 @@ pub static DETECTORS: &[Detector] = &[
     .fallback(specific_format)
     .score(0.75)
     .examples(
-        &["env:\n  - name: STRIPE_API_KEY\n    value: \"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv\"", r#"<add key="StorageAccountKey" value="8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL" />"#, r#"{"name": "DB_TOKEN", "value": "3dcdb856-ae4e-4f4b-aad9-a40a736ebf51"}"#],
+        &["env:\n  - name: STRIPE_API_KEY\n    value: \"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv\"", r#"<add key="StorageAccountKey" value="8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL" />"#, r#"{"name": "DB_TOKEN", "value": "3dcdb856-ae4e-4f4b-aad9-a40a736ebf51"}"#, r#"{"file": "env:\n  - name: ACME_API_KEY\n    value: \"Zk8qR2mTx9wLp3Nc7Hf5Yb1Kd4Sg6Je0\""}"#],
         &["env:\n  - name: LOG_LEVEL\n    value: \"IUpWmn8QxnNbybMWN2lhpot4H7mI1lYv\"", r#"<add key="PrimaryKey" value="8IXfpVnIfZEaRLBn1/GPsWaCeSEZbGBXv3wSmykL" />"#, "- name: API_KEY\n  valueFrom:\n    secretKeyRef: {name: api, key: token}", r#"{"name": "DB_TOKEN", "value": "${DB_TOKEN_FROM_VAULT}"}"#],
     ),
 ];
@@ -850,6 +843,7 @@ mod tests {
         assert_eq!(assigned_name(b"acme_token: \"Bearer "), b"acme_token");
         assert_eq!(assigned_name(b"token = "), b"token");
         assert_eq!(assigned_name(b"(x) => "), b"");
+        assert_eq!(assigned_name(br"- name: ACME_KEY\n    "), b"ACME_KEY");
         assert_eq!(
             name_words(b"storageAccountKey"),
             ["storage", "account", "key"]
