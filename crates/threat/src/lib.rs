@@ -200,7 +200,8 @@ impl Classifier {
 
     /// A segment's score from its logit, evidence and text, in this classifier's mode.
     fn segment_score(&self, logit: f32, parts: &[(&[Evidence], &str)], text: &str) -> f32 {
-        let p = self.model.calibrate(logit);
+        let signal = parts.iter().any(|(ev, _)| !ev.is_empty());
+        let p = self.model.calibrate(logit, signal);
         if self.addressed_only
             && p > UNADDRESSED_CAP
             && !addressed(parts, text)
@@ -276,7 +277,7 @@ impl Classifier {
         // blobs are decoded only where the signals saw one
         let blobs = evidence.iter().any(|e| e.signal == Signal::Encoded);
         let mut best = Assessment {
-            score: self.model.calibrate(logit),
+            score: self.model.calibrate(logit, !evidence.is_empty()),
             evidence,
             start: 0,
             end: text.len(),
@@ -288,7 +289,7 @@ impl Classifier {
         if let Some((s, e, hidden)) = hidden::tag_payload(text) {
             let (l, _) = self.logit(&hidden);
             // instructions smuggled in invisible characters are hostile whatever they say
-            let score = self.model.calibrate(l).max(0.99);
+            let score = self.model.calibrate(l, true).max(0.99);
             if score > best.score {
                 best.score = score;
                 best.start = s;
@@ -303,7 +304,8 @@ impl Classifier {
     /// it scores higher.
     fn score_blobs(&self, text: &str, best: &mut Assessment) {
         for (s, e, decoded) in signals::decoded_blobs(text, 4) {
-            let score = self.model.calibrate(self.logit(&decoded).0);
+            let (l, ev) = self.logit(&decoded);
+            let score = self.model.calibrate(l, !ev.is_empty());
             if score > best.score {
                 best.score = score;
                 best.start = s;

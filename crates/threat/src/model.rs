@@ -32,8 +32,15 @@ pub struct Header {
     pub smooth: f32,
     /// Weights of the dense features (signals, length).
     pub dense: Vec<f32>,
-    /// Platt calibration: probability = sigmoid(a * logit + b).
+    /// Platt calibration: probability = sigmoid(a * logit + b), plus [`Header::platt_signal`]
+    /// inside the sigmoid when a structural signal fired.
     pub platt: [f32; 2],
+    /// Added to the calibrated logit when the text carries structural evidence (a role marker,
+    /// an override phrase, a hidden payload...). A text with a signal and one without can have
+    /// the same n-gram score and still differ in how often they are attacks; 0 in files written
+    /// before the term existed.
+    #[serde(default)]
+    pub platt_signal: f32,
     /// The recommended threshold: the calibrated score at which the false-positive rate on the
     /// development split was at most 0.5% (direct model) or 2% (indirect model).
     pub threshold: f32,
@@ -168,10 +175,16 @@ impl Model {
         self.header.bias + norm + dense_sum
     }
 
-    /// The calibrated probability of a raw score.
-    pub fn calibrate(&self, logit: f32) -> f32 {
+    /// The calibrated probability of a raw score; `signal` says whether structural evidence
+    /// was found in the text.
+    pub fn calibrate(&self, logit: f32, signal: bool) -> f32 {
         let [a, b] = self.header.platt;
-        1.0 / (1.0 + (-(a * logit + b)).exp())
+        let c = if signal {
+            self.header.platt_signal
+        } else {
+            0.0
+        };
+        1.0 / (1.0 + (-(a * logit + b + c)).exp())
     }
 }
 
@@ -198,6 +211,7 @@ mod tests {
             smooth: 0.0,
             dense: vec![0.0; DENSE],
             platt: [1.0, 0.0],
+            platt_signal: 0.0,
             threshold: 0.5,
             trained: serde_json::Value::Null,
         };

@@ -59,23 +59,23 @@ fn direct_injection_at_the_shipped_thresholds_on_held_out_data() {
         .iter()
         .map(|s| (c.assess(&s.text).score, s.attack))
         .collect();
-    // threshold-free: measured 0.983
-    assert!(auc(&scored) >= 0.97, "AUC {:.3}", auc(&scored));
+    // threshold-free: measured 0.989
+    assert!(auc(&scored) >= 0.98, "AUC {:.3}", auc(&scored));
 
-    // The target is TPR >= 90% at FPR <= 2%. Neither shipped threshold meets all of it on the
-    // test split (docs/ACCURACY.md); the floors below are the figures measured at this commit
-    // with a sample or two of slack, so a regression fails while the known miss is stated,
-    // not hidden.
+    // The target is TPR >= 90% at FPR <= 2%. On the test split both shipped thresholds meet
+    // it (docs/ACCURACY.md; on sources never trained on, the leave-one-source-out table, it is
+    // missed); the floors below are the figures measured at this commit with a sample or two
+    // of slack, so a regression fails.
     let recommended = at(&scored, c.threshold(), "recommended threshold");
-    // measured TPR 93.8% (met); FPR 3.8%: target missed, floor 4%
-    assert!(recommended.tpr() >= 0.92, "{recommended:?}");
-    assert!(recommended.fpr() <= 0.04, "{recommended:?}");
+    // measured TPR 92.2%, FPR 1.9%
+    assert!(recommended.tpr() >= 0.91, "{recommended:?}");
+    assert!(recommended.fpr() <= 0.02, "{recommended:?}");
 
     let policy = default_policy_threshold("promptInjection");
     let default = at(&scored, policy, "default policy threshold");
-    // measured FPR 1.2% (target met); TPR 89.8%: target missed, floor 89%
-    assert!(default.fpr() <= 0.02, "{default:?}");
-    assert!(default.tpr() >= 0.89, "{default:?}");
+    // measured TPR 90.6%, FPR 1.1%
+    assert!(default.fpr() <= 0.015, "{default:?}");
+    assert!(default.tpr() >= 0.895, "{default:?}");
 }
 
 #[test]
@@ -99,15 +99,15 @@ fn direct_injection_over_defence_on_a_source_never_trained_or_calibrated_on() {
         .iter()
         .map(|s| (c.assess(&s.text).score, false))
         .collect();
-    // measured 5.6% flagged at the default policy's threshold, 14.2% at the recommended one
+    // measured 5.3% flagged at the default policy's threshold, 8.0% at the recommended one
     let default = at(
         &scored,
         default_policy_threshold("promptInjection"),
         "NotInject, default policy threshold",
     );
-    assert!(default.fpr() <= 0.07, "{default:?}");
+    assert!(default.fpr() <= 0.06, "{default:?}");
     let recommended = at(&scored, c.threshold(), "NotInject, recommended threshold");
-    assert!(recommended.fpr() <= 0.16, "{recommended:?}");
+    assert!(recommended.fpr() <= 0.09, "{recommended:?}");
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn indirect_injection_at_the_shipped_thresholds_on_held_out_documents() {
         .map(|d| (c.document(&d.text).score, d.attack))
         .collect();
     assert!(scored.iter().filter(|s| s.1).count() >= 100);
-    // threshold-free: measured 0.991
+    // threshold-free: measured 0.982
     assert!(auc(&scored) >= 0.98, "AUC {:.3}", auc(&scored));
     // The target (TPR >= 90% at FPR <= 2%) is not met for indirect injection at either
     // shipped threshold (docs/ACCURACY.md); the floors are the figures measured at this commit.

@@ -1,0 +1,183 @@
+//! Benign technical prose for training: the documentation comments of the Rust crates this
+//! workspace depends on. The set is pinned by `Cargo.lock` (names, versions and checksums), so
+//! it is the same on every machine that can build the workspace; `cargo metadata` locates the
+//! sources in the local registry.
+//!
+//! Users paste documentation into prompts, and documentation is full of imperatives ("you must
+//! call `reset` first", "ignore this field", "override the default"): without such text among
+//! the negatives, the direct model learns that imperative technical prose is an attack.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+use rampart_threat::dataset::{self, Split};
+
+/// The source name of these blocks in the training data and in reports.
+pub const SOURCE: &str = "rust-crate-docs";
+
+/// Blocks taken from one crate at most, so large crates do not dominate.
+const PER_CRATE: usize = 12;
+/// Shortest block kept (characters).
+const MIN_BLOCK: usize = 120;
+/// Longest block kept; longer ones are cut at a line end.
+const MAX_BLOCK: usize = 1_200;
+
+/// One block of documentation prose, with the crate it came from and its split (by crate).
+pub struct Block {
+    /// The prose.
+    pub text: String,
+    /// `name` of the crate.
+    pub krate: String,
+    /// Split of the crate (its name's hash, as the public data is split).
+    pub split: Split,
+}
+
+/// The registry packages of the workspace's lock file, sorted by name and version.
+fn packages(workspace: &Path) -> anyhow::Result<Vec<(String, String, PathBuf)>> {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        // one platform, so the set does not depend on the machine that trains
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--filter-platform",
+            "x86_64-unknown-linux-gnu",
+        ])
+        .current_dir(workspace)
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let mut pk: Vec<(String, String, PathBuf)> = meta["packages"]
+        .as_array()
+        .context("cargo metadata: no packages")?
+        .iter()
+        .filter(|p| p["source"].as_str().is_some_and(|s| s.contains("registry")))
+        .filter_map(|p| {
+            let dir = Path::new(p["manifest_path"].as_str()?)
+                .parent()?
+                .to_path_buf();
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["version"].as_str()?.to_owned(),
+                dir,
+            ))
+        })
+        .collect();
+    pk.sort();
+    Ok(pk)
+}
+
+/// The `.rs` files under `dir`, sorted.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The prose of the doc comments of one source file: consecutive `///` or `//!` lines form a
+/// comment; code blocks and attribute-like lines are dropped; a comment's paragraphs are
+/// joined up to [`MAX_BLOCK`].
+fn doc_blocks(source: &str, out: &mut Vec<String>) {
+    let mut comment: Vec<&str> = Vec::new();
+    let flush = |comment: &mut Vec<&str>, out: &mut Vec<String>| {
+        let mut block = String::new();
+        let mut fence = false;
+        for line in comment.drain(..) {
+            if line.trim_start().starts_with("```") {
+                fence = !fence;
+                continue;
+            }
+            if fence || line.trim_start().starts_with('#') && line.contains('[') {
+                continue;
+            }
+            if block.len() + line.len() > MAX_BLOCK && block.len() >= MIN_BLOCK {
+                out.push(std::mem::take(&mut block));
+            }
+            if !block.is_empty() {
+                block.push('\n');
+            }
+            block.push_str(line);
+        }
+        if block.trim().len() >= MIN_BLOCK {
+            out.push(block.trim().to_owned());
+        }
+    };
+    for line in source.lines() {
+        let t = line.trim_start();
+        let doc = t
+            .strip_prefix("///")
+            .or_else(|| t.strip_prefix("//!"))
+            .filter(|_| !t.starts_with("////"));
+        match doc {
+            Some(d) => comment.push(d.strip_prefix(' ').unwrap_or(d)),
+            None => flush(&mut comment, out),
+        }
+    }
+    flush(&mut comment, out);
+}
+
+/// The documentation prose of the workspace's dependencies: at most [`PER_CRATE`] blocks per
+/// crate (the longest of its comments, in file order), split by crate name.
+pub fn crate_docs(workspace: &Path) -> anyhow::Result<Vec<Block>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (name, _version, dir) in packages(workspace)? {
+        // one version of a crate only: versions share most of their documentation
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        let mut blocks = Vec::new();
+        for f in files {
+            if let Ok(s) = std::fs::read_to_string(&f) {
+                doc_blocks(&s, &mut blocks);
+            }
+        }
+        // prose rather than one-line summaries: the longest blocks, kept in file order
+        let mut by_len: Vec<usize> = (0..blocks.len()).collect();
+        by_len.sort_by_key(|&i| (std::cmp::Reverse(blocks[i].len()), i));
+        by_len.truncate(PER_CRATE);
+        by_len.sort_unstable();
+        let split = dataset::split_of(&name);
+        for i in by_len {
+            out.push(Block {
+                text: std::mem::take(&mut blocks[i]),
+                krate: name.clone(),
+                split,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_comments_become_prose_blocks_without_code() {
+        let src = "/// Resets the parser. You must call this before reusing it, or the state of the\n/// previous input leaks into the next one; ignore the return value when the parser is new.\n///\n/// ```\n/// let x = parse();\n/// ```\nfn reset() {}\n// plain comment\n";
+        let mut out = Vec::new();
+        doc_blocks(src, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].starts_with("Resets the parser."));
+        assert!(!out[0].contains("let x"));
+    }
+}
