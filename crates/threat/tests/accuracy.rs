@@ -59,23 +59,23 @@ fn direct_injection_at_the_shipped_thresholds_on_held_out_data() {
         .iter()
         .map(|s| (c.assess(&s.text).score, s.attack))
         .collect();
-    // threshold-free: measured 0.989
-    assert!(auc(&scored) >= 0.98, "AUC {:.3}", auc(&scored));
+    // threshold-free: measured 0.992
+    assert!(auc(&scored) >= 0.985, "AUC {:.3}", auc(&scored));
 
     // The target is TPR >= 90% at FPR <= 2%. On the test split both shipped thresholds meet
     // it (docs/ACCURACY.md; on sources never trained on, the leave-one-source-out table, it is
     // missed); the floors below are the figures measured at this commit with a sample or two
     // of slack, so a regression fails.
     let recommended = at(&scored, c.threshold(), "recommended threshold");
-    // measured TPR 92.2%, FPR 1.9%
-    assert!(recommended.tpr() >= 0.91, "{recommended:?}");
+    // measured TPR 94.5%, FPR 1.5%
+    assert!(recommended.tpr() >= 0.93, "{recommended:?}");
     assert!(recommended.fpr() <= 0.02, "{recommended:?}");
 
     let policy = default_policy_threshold("promptInjection");
     let default = at(&scored, policy, "default policy threshold");
-    // measured TPR 90.6%, FPR 1.1%
+    // measured TPR 93.0%, FPR 1.3%
     assert!(default.fpr() <= 0.015, "{default:?}");
-    assert!(default.tpr() >= 0.895, "{default:?}");
+    assert!(default.tpr() >= 0.92, "{default:?}");
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn direct_injection_over_defence_on_a_source_never_trained_or_calibrated_on() {
         .iter()
         .map(|s| (c.assess(&s.text).score, false))
         .collect();
-    // measured 5.3% flagged at the default policy's threshold, 8.0% at the recommended one
+    // measured 5.6% flagged at the default policy's threshold, 6.5% at the recommended one
     let default = at(
         &scored,
         default_policy_threshold("promptInjection"),
@@ -107,7 +107,7 @@ fn direct_injection_over_defence_on_a_source_never_trained_or_calibrated_on() {
     );
     assert!(default.fpr() <= 0.06, "{default:?}");
     let recommended = at(&scored, c.threshold(), "NotInject, recommended threshold");
-    assert!(recommended.fpr() <= 0.09, "{recommended:?}");
+    assert!(recommended.fpr() <= 0.075, "{recommended:?}");
 }
 
 #[test]
