@@ -248,7 +248,13 @@ fn platt3(scored: &[(f32, bool, bool, f64)]) -> [f32; 3] {
 /// not set the scale for every other kind), and the recommended threshold at `max_fpr` of the
 /// calibrated benign dev scores and at twice that within every benign source of 100 texts or
 /// more. `c` scores with the quantized weights the model file will hold.
-fn calibrate_direct(model: &mut Model, c: &Classifier, dev: &[&dataset::Sample], max_fpr: f64) {
+/// Returns the dev TPR at that threshold: the operating point the model ships with.
+fn calibrate_direct(
+    model: &mut Model,
+    c: &Classifier,
+    dev: &[&dataset::Sample],
+    max_fpr: f64,
+) -> f64 {
     let mut per_source = std::collections::HashMap::<&str, usize>::new();
     for s in dev {
         *per_source.entry(s.source).or_default() += 1;
@@ -290,6 +296,7 @@ fn calibrate_direct(model: &mut Model, c: &Classifier, dev: &[&dataset::Sample],
         }
     }
     model.header.threshold = threshold;
+    AtThreshold::count(&calibrated, threshold).tpr()
 }
 
 /// Fits the model's Platt calibration to labelled raw dev scores and sets its recommended
@@ -530,20 +537,24 @@ fn main() -> anyhow::Result<()> {
         train.iter().filter(|e| e.attack).count(),
         dev_ex.len()
     );
+    // chosen by the dev TPR at the threshold the model would ship with (calibrated, at most
+    // 0.5% dev false positives overall and 1% per benign source), then by AUC: the operating
+    // point, not only the ranking
     let mut best: Option<(f64, f64, f32, Trainer)> = None;
     for (l2, pool, smooth) in grid() {
         let mut t = Trainer::new(bits, pool, smooth);
         t.fit(&train, args.epochs, l2, 0.2);
         let scored: Vec<(f32, bool)> = dev_ex.iter().map(|e| (t.logit(e), e.attack)).collect();
-        let th = eval::threshold_at_fpr(&scored, 0.02);
-        let m = AtThreshold::count(&scored, th);
         let auc = eval::auc(&scored);
+        let mut m = t.model("injection", bits);
+        let q = Classifier::new(Model::read(&m.write()).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let tpr = calibrate_direct(&mut m, &q, &dev, 0.005);
         eprintln!(
-            "  l2 {l2:e} pool {pool}: dev TPR@FPR<=2% {:.3}, AUC {auc:.4}",
-            m.tpr()
+            "  l2 {l2:e} pool {pool} smooth {smooth}: dev TPR {tpr:.3} at the recommended threshold {:.3}, AUC {auc:.4}",
+            m.header.threshold
         );
-        if best.as_ref().is_none_or(|b| (m.tpr(), auc) > (b.0, b.1)) {
-            best = Some((m.tpr(), auc, l2, t));
+        if best.as_ref().is_none_or(|b| (tpr, auc) > (b.0, b.1)) {
+            best = Some((tpr, auc, l2, t));
         }
     }
     let (dev_tpr, dev_auc, l2, trainer) = best.context("no model trained")?;
@@ -564,12 +575,12 @@ fn main() -> anyhow::Result<()> {
         "counts_train_dev_test": counts,
         "synthetic_train": {"attacks": synth_attacks.len(), "benign": synth_benign.len()},
         "bits": bits, "epochs": args.epochs, "l2": l2, "smooth": smooth, "pool": pool, "optimizer": "AdaGrad lr 0.2, balanced classes",
-        "dev": {"tpr_at_fpr_2pct": dev_tpr, "auc": dev_auc},
+        "dev": {"tpr_at_recommended_threshold": dev_tpr, "auc": dev_auc},
     });
     let path = args.out.join("injection.bin");
     std::fs::write(&path, model.write()).with_context(|| path.display().to_string())?;
     eprintln!(
-        "wrote {} (l2 {l2:e}, dev TPR@2% {dev_tpr:.3}, AUC {dev_auc:.4}, platt {ab:?} signal {sig:.3}, threshold {:.3})",
+        "wrote {} (l2 {l2:e}, dev TPR {dev_tpr:.3} at the recommended threshold, AUC {dev_auc:.4}, platt {ab:?} signal {sig:.3}, threshold {:.3})",
         path.display(),
         model.header.threshold
     );

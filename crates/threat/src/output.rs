@@ -96,7 +96,7 @@ fn regex() -> &'static Regex {
             // <img ...> — the tag is parsed (`markup::tag_end`)
             r"<img[\s/]".to_owned(),
             // active content
-            r#"<\s*script\b[^>]*>(?s:.){0,4000}?<\s*/\s*script\s*>|<\s*script\b[^>]*>|<\s*(iframe|object|embed|frame|frameset|base|meta\s+http-equiv)\b[^>]*>|\bjavascript\s*:[^\s"')]*|\bvbscript\s*:[^\s"')]*|\bdata\s*:\s*text/html[^\s"')]*|<[a-z][^>]{0,400}?\bon[a-z]{3,20}\s*=\s*["']?[^"'>]*["']?[^>]*>|<\s*svg\b[^>]*\bonload\b[^>]*>"#.to_owned(),
+            r#"<\s*script\b[^>]*>(?s:.){0,4000}?<\s*/\s*script\s*>|<\s*script\b[^>]*>|<\s*(iframe|object|embed|frame|frameset|base|meta\s+http-equiv)\b[^>]*>|\bjavascript\s*:[^\s"')]+|\bvbscript\s*:[^\s"')]+|\bdata\s*:\s*text/html[^\s"')]*|<[a-z][^>]{0,400}?\bon[a-z]{3,20}\s*=\s*["']?[^"'>]*["']?[^>]*>|<\s*svg\b[^>]*\bonload\b[^>]*>"#.to_owned(),
             // [text](
             format!(r"\[{TEXT}\]\("),
             // <a ...>

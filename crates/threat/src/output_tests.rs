@@ -61,6 +61,23 @@ fn scripts_and_handlers() {
         [Kind::Script]
     );
     assert_eq!(kinds("[click](javascript:alert(1))", &[]), [Kind::Script]);
+    assert_eq!(
+        kinds("run javascript:alert(1) in the bar", &[]),
+        [Kind::Script]
+    );
+    assert_eq!(
+        kinds(r#"<a href="javascript: alert(1)">x</a>"#, &[]),
+        [Kind::Script]
+    );
+    // a heading that names the language is not a URL
+    assert!(
+        kinds(
+            "  - JavaScript:\n    xgettext parses JSX more reliably.",
+            &[]
+        )
+        .is_empty()
+    );
+    assert!(kinds("Languages: Python, JavaScript: both work.", &[]).is_empty());
     for url in ["data:text/html;base64,PHNjcmlwdD4=", "vbscript:msgbox(1)"] {
         assert_eq!(
             kinds(&format!("[x]({url}) ![x]({url})"), &[]),
