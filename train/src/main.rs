@@ -5,9 +5,10 @@
 //!
 //! - `injection`: direct injection and jailbreaks in user prompts. Fitted on the train split
 //!   (the public prompt sets, the doc comments of the crates `Cargo.lock` pins as benign
-//!   technical prose, and PyRIT's jailbreak templates as attacks), regularization chosen and calibrated on the dev split (Platt scaling with
-//!   a structural-signal term, every dev source weighing the same); the test split and NotInject
-//!   are never read here, except by `--loso`, which only evaluates.
+//!   technical prose, and PyRIT's jailbreak templates as attacks); regularization chosen and
+//!   calibrated on the dev split (Platt scaling with a structural-signal term, every dev source
+//!   weighing the same); the test split and NotInject are never read here, except by `--loso`,
+//!   which only evaluates.
 //! - `indirect`: instructions planted in third-party content, scored per segment; calibrated on
 //!   BIPIA documents of the dev split.
 #![forbid(unsafe_code)]
@@ -540,7 +541,7 @@ fn main() -> anyhow::Result<()> {
     // chosen by the dev TPR at the threshold the model would ship with (calibrated, at most
     // 0.5% dev false positives overall and 1% per benign source), then by AUC: the operating
     // point, not only the ranking
-    let mut best: Option<(f64, f64, f32, Trainer)> = None;
+    let mut best: Option<(f64, f64, f32, Model)> = None;
     for (l2, pool, smooth) in grid() {
         let mut t = Trainer::new(bits, pool, smooth);
         t.fit(&train, args.epochs, l2, 0.2);
@@ -554,18 +555,14 @@ fn main() -> anyhow::Result<()> {
             m.header.threshold
         );
         if best.as_ref().is_none_or(|b| (tpr, auc) > (b.0, b.1)) {
-            best = Some((tpr, auc, l2, t));
+            best = Some((tpr, auc, l2, m));
         }
     }
-    let (dev_tpr, dev_auc, l2, trainer) = best.context("no model trained")?;
-    let (pool, smooth) = (trainer.pool, trainer.smooth);
-    let mut model = trainer.model("injection", bits);
-    // calibrate on the quantized weights the binary will use
-    let model_q = Model::read(&model.write()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let c = Classifier::new(model_q);
-    // the recommended threshold keeps dev false positives at 0.5%: benign prompts full of
-    // trigger words are rarer in dev than in real traffic
-    calibrate_direct(&mut model, &c, &dev, 0.005);
+    // calibrated above on the quantized weights the binary will use; the recommended threshold
+    // keeps dev false positives at 0.5%: benign prompts full of trigger words are rarer in dev
+    // than in real traffic
+    let (dev_tpr, dev_auc, l2, mut model) = best.context("no model trained")?;
+    let (pool, smooth) = (model.header.pool, model.header.smooth);
     let (ab, sig) = (model.header.platt, model.header.platt_signal);
     model.header.trained = json!({
         "threshold": "calibrated score at FPR <= 0.5% on dev, and <= 1% in every benign dev source of 100 texts or more",

@@ -204,6 +204,86 @@ pub fn fetches_with_data(url: &[u8]) -> bool {
     }
 }
 
+/// Whether a URL runs script when a browser follows or loads it (`javascript:`, `vbscript:`,
+/// `data:text/html`), its scheme read as the browser reads it (`url_head`).
+pub fn script_url(url: &str) -> bool {
+    let head = url_head(url);
+    ["javascript:", "vbscript:", "data:text/html"]
+        .iter()
+        .any(|p| head.starts_with(p))
+}
+
+/// The first characters of `url` as a browser reads its scheme, lowercase: character
+/// references decoded (HTML attributes and Markdown destinations both decode them; numeric
+/// ones may lack their `;` in an attribute), tabs and line breaks removed (the URL parser drops
+/// them), leading spaces and control characters skipped. So `java&#x09;script:` and
+/// `&#106;avascript:` read as `javascript:`. Only what a scheme can be made of is decoded: the
+/// named references for ASCII letters do not exist, and `&colon;`, `&Tab;`, `&NewLine;` are
+/// the named ones that matter here.
+fn url_head(url: &str) -> String {
+    const LEN: usize = 16;
+    let b = url.as_bytes();
+    let mut out = String::with_capacity(LEN);
+    let mut i = 0;
+    while i < b.len() && out.len() < LEN {
+        let (c, next) = if b[i] == b'&' {
+            char_ref(&b[i..]).map_or(('&', i + 1), |(c, n)| (c, i + n))
+        } else {
+            let c = url[i..].chars().next().unwrap_or('\u{fffd}');
+            (c, i + c.len_utf8())
+        };
+        i = next;
+        match c {
+            '\t' | '\n' | '\r' => {}
+            c if out.is_empty() && c <= ' ' => {}
+            c => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out
+}
+
+/// A character reference at the start of `b` (`&#106;`, `&#x6A`, `&colon;`): the character
+/// and its length.
+fn char_ref(b: &[u8]) -> Option<(char, usize)> {
+    for (name, c) in [
+        (&b"&colon;"[..], ':'),
+        (b"&tab;", '\t'),
+        (b"&newline;", '\n'),
+    ] {
+        if b.len() >= name.len() && b[..name.len()].eq_ignore_ascii_case(name) {
+            return Some((c, name.len()));
+        }
+    }
+    let rest = b.strip_prefix(b"&#")?;
+    let (hex, digits) = match rest.first() {
+        Some(b'x' | b'X') => (true, &rest[1..]),
+        _ => (false, rest),
+    };
+    let n = digits
+        .iter()
+        .take_while(|c| {
+            if hex {
+                c.is_ascii_hexdigit()
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        .count();
+    if n == 0 {
+        return None;
+    }
+    let text = std::str::from_utf8(&digits[..n]).ok()?;
+    let value = u32::from_str_radix(text, if hex { 16 } else { 10 }).ok();
+    let semi = usize::from(digits.get(n) == Some(&b';'));
+    let len = 2 + usize::from(hex) + n + semi;
+    // out of range, a surrogate or NUL: the replacement character, as a browser reads it
+    let c = value
+        .filter(|&v| v != 0)
+        .and_then(char::from_u32)
+        .unwrap_or('\u{fffd}');
+    Some((c, len))
+}
+
 /// What follows the host of a URL: its path, query and fragment (`?d=1` too, with no path).
 fn after_host(url: &str) -> &str {
     url.split_once("://").map_or(url, |(_, r)| {

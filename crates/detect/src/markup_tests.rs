@@ -189,3 +189,29 @@ fn links_that_carry_a_payload_and_links_that_read_as_words() {
         "https://cdn.example/2024/how-to-configure-the-kubernetes-ingress-controller"
     ));
 }
+
+#[test]
+fn script_urls_are_read_as_a_browser_reads_their_scheme() {
+    for u in [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "java&#x09;script:alert(1)",
+        "&#106;avascript:alert(1)",
+        "&#106avascript&colon;alert(1)",
+        "&#x6A&#x61vascript:x",
+        "\u{1}vbscript:msgbox(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+    ] {
+        assert!(script_url(u), "{u:?}");
+    }
+    for u in [
+        "https://example.com/?q=javascript:1",
+        "https://example.com/?q=&#106;",
+        "data:image/png;base64,iVBOR",
+        "&#9999999999;javascript:x",
+        "&amp;javascript:x",
+    ] {
+        assert!(!script_url(u), "{u:?}");
+    }
+}

