@@ -431,6 +431,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         max_input: args
             .max_file_size
             .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX)),
+        // a large file's raw scan uses every core (a folder of small files does already)
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..ScanOptions::default()
     };
     let mut reports = Vec::new();
@@ -700,6 +702,12 @@ fn exit_code(reports: &[FileReport]) -> ExitCode {
     }
 }
 
+/// Inputs at least this large, not compressed, are read by the LLM detectors on a thread of
+/// their own while the data scan runs: a single large file then uses two cores.
+const PARALLEL_LLM: usize = 1 << 20;
+
+/// Scans one input: data findings of every layer, and with `llm` the LLM threat findings of its
+/// text as `kind` says.
 pub(crate) fn scan_one(
     name: &str,
     input: &[u8],
@@ -709,38 +717,61 @@ pub(crate) fn scan_one(
     llm: Option<(f32, Option<f32>, &HashKey, bool)>,
     kind: Kind,
 ) -> FileReport {
-    match scanner.scan(input, opts) {
+    // the text the LLM detectors read is the input itself unless it is compressed: then a
+    // large one is read beside the data scan instead of after it
+    let beside = llm.is_some()
+        && input.len() >= PARALLEL_LLM
+        && rampart_detect::decode::compress::sniff(input).is_none();
+    let (scanned, early) = if beside {
+        std::thread::scope(|s| {
+            let llm_pass = s.spawn(|| llm_findings(input, llm, kind));
+            let scanned = scanner.scan(input, opts);
+            // a panic of the LLM pass is a bug: it surfaces as one
+            let early = llm_pass
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (scanned, Some(early))
+        })
+    } else {
+        (scanner.scan(input, opts), None)
+    };
+    match scanned {
         Ok(scan) => {
             if let Some((mut redactor, out)) = redact {
                 scan.redact(&mut redactor, out);
             }
-            // stdin is read as a prompt, files as content a model may read: prose whole, JSON
-            // string by string, code and configuration for hidden characters only
-            let extra = match (llm, std::str::from_utf8(&scan.text)) {
-                (Some((min, t, key, indirect)), Ok(text)) => {
-                    let whole = |text: &str| -> Vec<rampart_core::Finding> {
-                        threats(text, indirect, t, min, key)
-                            .into_iter()
-                            .map(|t| t.finding)
-                            .collect()
-                    };
-                    match kind {
-                        Kind::Content => whole(text),
-                        Kind::Json => {
-                            json_threats(text, t, min, key).unwrap_or_else(|| whole(text))
-                        }
-                        Kind::Code => rampart_threat::inspect::hidden_text(text, 0, key)
-                            .into_iter()
-                            .map(|t| t.finding)
-                            .filter(|f| f.score >= min)
-                            .collect(),
-                    }
-                }
-                _ => Vec::new(),
-            };
+            let extra = early.unwrap_or_else(|| llm_findings(&scan.text, llm, kind));
             FileReport::with(name, &scan, extra)
         }
         Err(e) => FileReport::error(name, e.to_string()),
+    }
+}
+
+/// LLM threat findings of `text`: stdin is read as a prompt, files as content a model may
+/// read (prose whole, JSON string by string, code and configuration for hidden characters
+/// only). None without `llm` or when `text` is not UTF-8.
+fn llm_findings(
+    text: &[u8],
+    llm: Option<(f32, Option<f32>, &HashKey, bool)>,
+    kind: Kind,
+) -> Vec<rampart_core::Finding> {
+    let (Some((min, t, key, indirect)), Ok(text)) = (llm, std::str::from_utf8(text)) else {
+        return Vec::new();
+    };
+    let whole = |text: &str| -> Vec<rampart_core::Finding> {
+        threats(text, indirect, t, min, key)
+            .into_iter()
+            .map(|t| t.finding)
+            .collect()
+    };
+    match kind {
+        Kind::Content => whole(text),
+        Kind::Json => json_threats(text, t, min, key).unwrap_or_else(|| whole(text)),
+        Kind::Code => rampart_threat::inspect::hidden_text(text, 0, key)
+            .into_iter()
+            .map(|t| t.finding)
+            .filter(|f| f.score >= min)
+            .collect(),
     }
 }
 

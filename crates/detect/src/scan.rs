@@ -21,7 +21,15 @@ pub struct ScanOptions {
     pub max_decoded: usize,
     /// Largest input accepted.
     pub max_input: usize,
+    /// Threads the raw scan of a large text may use at once (texts of
+    /// [`PARALLEL_MIN`] bytes or more); 1 keeps every scan on the calling thread, which is
+    /// what a server scanning many small bodies wants.
+    pub threads: usize,
 }
+
+/// Texts shorter than this are scanned on one thread whatever [`ScanOptions::threads`] says:
+/// below it, starting threads costs more than it saves.
+pub const PARALLEL_MIN: usize = 4 << 20;
 
 impl Default for ScanOptions {
     fn default() -> Self {
@@ -30,6 +38,7 @@ impl Default for ScanOptions {
             decompress: compress::Limits::default(),
             max_decoded: 4 << 20,
             max_input: 256 << 20,
+            threads: 1,
         }
     }
 }
@@ -138,6 +147,7 @@ impl Scanner {
         let mut budget = Budget {
             left: opts.max_decoded,
             decompress: opts.decompress,
+            threads: opts.threads,
         };
         let base_layers: &[Layer] = if decompressed {
             &[Layer::Compressed]
@@ -195,7 +205,11 @@ impl Scanner {
         // the token runs, found once for the scanner's gates and the base64 decoder
         let mut runs = Vec::new();
         skim::long_runs(text, TokenClass::Base64, skim::MIN_RUN, &mut runs);
-        self.scan_raw_with_runs(text, &runs, &mut hits);
+        if budget.threads > 1 && text.len() >= PARALLEL_MIN {
+            self.scan_raw_segmented(text, Some(&runs), budget.threads, &mut hits);
+        } else {
+            self.scan_raw_with_runs(text, &runs, &mut hits);
+        }
         // pure ASCII text has no view: the hot path ends at `is_ascii`; otherwise only the
         // parts around hidden, folded or look-alike characters are viewed and scanned again
         let reach = self.max_short_len() + LOOK_BEHIND;
@@ -293,6 +307,7 @@ impl Scanner {
 struct Budget {
     left: usize,
     decompress: compress::Limits,
+    threads: usize,
 }
 
 /// Sorts findings and keeps, of overlapping ones, a value before output markup, then the highest

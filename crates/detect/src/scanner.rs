@@ -452,33 +452,124 @@ impl Scanner {
     /// is in progress before `limit`, the hits are exactly those a scan of the whole stream would
     /// report in this range: the streaming scanner relies on it.
     pub fn scan_until(&self, hay: &[u8], from: usize, limit: usize, hits: &mut Vec<Hit>) -> usize {
-        self.scan_until_with(hay, from, limit, None, hits)
+        self.scan_until_with(hay, from..limit, None, CANDIDATE_BLOCK, hits, None)
     }
 
     /// [`Scanner::scan_raw`] with the token runs of `hay` already found:
     /// [`skim::long_runs`] of [`TokenClass::Base64`] and [`skim::MIN_RUN`] over all of `hay`
     /// (the layered scan shares them with the base64 decoder).
     pub fn scan_raw_with_runs(&self, hay: &[u8], runs: &[(usize, usize)], hits: &mut Vec<Hit>) {
-        self.scan_until_with(hay, 0, hay.len(), Some(runs), hits);
+        self.scan_until_with(hay, 0..hay.len(), Some(runs), CANDIDATE_BLOCK, hits, None);
+    }
+
+    /// [`Scanner::scan_raw_with_runs`] on `segments` threads at once: `hay` is cut into that
+    /// many pieces, each scanned on its own, and each piece's matches are joined to those
+    /// before it as one pass would have made them. Where a match of one piece runs into the
+    /// next, the next is scanned again from that match's end up to the first of its own
+    /// matches that the rescan reaches without running past it; a scan's only state is the
+    /// position it resumes from, so from there on the piece's matches are the one pass's.
+    /// The hits are exactly those of [`Scanner::scan_raw_with_runs`].
+    pub fn scan_raw_segmented(
+        &self,
+        hay: &[u8],
+        runs: Option<&[(usize, usize)]>,
+        segments: usize,
+        hits: &mut Vec<Hit>,
+    ) {
+        let n = segments.clamp(1, hay.len().max(1));
+        if n == 1 {
+            self.scan_until_with(hay, 0..hay.len(), runs, CANDIDATE_BLOCK, hits, None);
+            return;
+        }
+        let bounds: Vec<usize> = (0..=n).map(|k| k * hay.len() / n).collect();
+        // per piece: its hits, the start of each top-level match with the number of hits
+        // before it, and where the piece's scan stopped
+        type Piece = (Vec<Hit>, Vec<(usize, usize)>, usize);
+        let pieces: Vec<Piece> = std::thread::scope(|scope| {
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .skip(1)
+                .map(|w| {
+                    let (from, to) = (w[0], w[1]);
+                    scope.spawn(move || {
+                        let (mut hits, mut tops) = (Vec::new(), Vec::new());
+                        let end = self.scan_until_with(
+                            hay,
+                            from..to,
+                            runs,
+                            CANDIDATE_BLOCK,
+                            &mut hits,
+                            Some(&mut tops),
+                        );
+                        (hits, tops, end)
+                    })
+                })
+                .collect();
+            let end = self.scan_until_with(hay, 0..bounds[1], runs, CANDIDATE_BLOCK, hits, None);
+            let mut pieces = vec![(Vec::new(), Vec::new(), end)];
+            pieces.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+            );
+            pieces
+        });
+        let mut e = pieces[0].2;
+        for (k, (piece_hits, tops, piece_end)) in pieces.into_iter().enumerate().skip(1) {
+            let (start, end) = (bounds[k], bounds[k + 1]);
+            if e <= start {
+                hits.extend(piece_hits);
+                e = piece_end;
+                continue;
+            }
+            loop {
+                let j = tops.partition_point(|&(q, _)| q < e);
+                let lim = tops.get(j).map_or(end, |&(q, _)| q);
+                let p = self.scan_until_with(hay, e..lim, runs, CANDIDATE_BLOCK, hits, None);
+                match tops.get(j) {
+                    // in step at the piece's j-th match: the rest of the piece is the one pass's
+                    Some(&(_, before)) if p == lim => {
+                        hits.extend_from_slice(&piece_hits[before..]);
+                        e = piece_end;
+                        break;
+                    }
+                    Some(_) => e = p,
+                    // the whole piece was scanned again
+                    None => {
+                        e = p;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Scanner::scan_raw`] gathering candidates `block` bytes at a time (tests check that
+    /// the block size never changes what is found).
+    #[doc(hidden)]
+    pub fn scan_raw_in_blocks(&self, hay: &[u8], block: usize, hits: &mut Vec<Hit>) {
+        self.scan_until_with(hay, 0..hay.len(), None, block.max(1), hits, None);
     }
 
     fn scan_until_with(
         &self,
         hay: &[u8],
-        from: usize,
-        limit: usize,
+        std::ops::Range {
+            start: from,
+            end: limit,
+        }: std::ops::Range<usize>,
         runs: Option<&[(usize, usize)]>,
+        block: usize,
         hits: &mut Vec<Hit>,
+        mut tops: Option<&mut Vec<(usize, usize)>>,
     ) -> usize {
         let limit = limit.min(hay.len());
         // per group: sorted candidates `(start, tag)`; a tag names the detectors of a literal
         // (`Literals`), else the group's all-matches automaton says what matches there.
-        // `Scan` and `Context` groups find their next match with a search instead.
-        let cands: Vec<Vec<(usize, u32)>> = self
-            .groups
-            .iter()
-            .map(|g| candidates(&g.candidates, hay, from, limit, runs))
-            .collect();
+        // `Scan` and `Context` groups find their next match with a search instead. Candidates
+        // are gathered a block at a time, so their lists stay small on large inputs.
+        let mut cands: Vec<Vec<(usize, u32)>> = vec![Vec::new(); self.groups.len()];
+        let mut block_end = from;
         let mut next: Vec<usize> = vec![0; self.groups.len()];
         let mut scan_next: Vec<Option<usize>> = vec![None; self.groups.len()];
         let mut sets: Vec<PatternSet> = self
@@ -489,7 +580,17 @@ impl Scanner {
         let mut tries: Vec<usize> = Vec::new();
         let mut pos = from;
         loop {
-            // the nearest candidate of every group at or after `pos`
+            if pos >= block_end && block_end < limit {
+                block_end = pos.saturating_add(block).min(limit);
+                for (gi, g) in self.groups.iter().enumerate() {
+                    if !matches!(g.candidates, Candidates::Scan) {
+                        cands[gi] = candidates(&g.candidates, hay, pos, block_end, runs);
+                        next[gi] = 0;
+                    }
+                }
+            }
+            // the nearest candidate of every group at or after `pos`; a group whose candidates
+            // of this block are used up has none before `block_end`
             let mut q = usize::MAX;
             for (gi, g) in self.groups.iter().enumerate() {
                 let start = match g.candidates {
@@ -510,13 +611,18 @@ impl Scanner {
                         while next[gi] < list.len() && list[next[gi]].0 < pos {
                             next[gi] += 1;
                         }
-                        list.get(next[gi]).map_or(usize::MAX, |c| c.0)
+                        list.get(next[gi]).map_or(block_end, |c| c.0)
                     }
                 };
                 q = q.min(start);
             }
             if q >= limit {
                 return pos.max(limit);
+            }
+            if q >= block_end {
+                // nothing before the end of this block: gather the next one
+                pos = pos.max(block_end);
+                continue;
             }
             // every pattern of every group that matches at `q`, in registry order
             tries.clear();
@@ -580,8 +686,11 @@ impl Scanner {
                 Some((hit, end)) => {
                     let hit = self.refine(hay, hit);
                     pos = end.max(q + 1);
+                    if let Some(tops) = tops.as_deref_mut() {
+                        tops.push((q, hits.len()));
+                    }
                     self.push_hit(hit, hits, |from, to, inner| {
-                        self.scan_until_with(hay, from, to, None, inner);
+                        self.scan_until_with(hay, from..to, None, block, inner, None);
                     });
                 }
                 None => pos = q + 1,
@@ -1108,6 +1217,9 @@ fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)
     }
     None
 }
+
+/// Bytes of input whose candidates are gathered at once by a scan.
+const CANDIDATE_BLOCK: usize = 256 << 10;
 
 /// Tag of a candidate whose detectors the all-matches automaton must find.
 const NO_TAG: u32 = u32::MAX;

@@ -193,3 +193,38 @@ fn a_finding_policy_keeps_is_written_back_as_it_was_and_json_stays_valid() {
         "see <img src=\"https://i.example/?t=[REDACTED:SECRET]\"> now"
     );
 }
+
+/// A large JSON document scanned on several threads gives exactly the findings of one thread,
+/// values in escaped strings and base64 blobs included.
+#[test]
+fn large_texts_scanned_on_threads_find_what_one_thread_finds() {
+    let mut doc = String::from("[");
+    let mut n = 0;
+    while doc.len() < rampart_detect::scan::PARALLEL_MIN + (1 << 20) {
+        if n > 0 {
+            doc.push(',');
+        }
+        doc.push_str(&format!(
+            r#"{{"id":{n},"owner":"owner{n}@example.org","note":"call +44 20 7946 {:04} \"now\"","key":"AKIAIOSFODNN7EXAMPL{}","blob":"QUtJQUlPU0ZPRE5ON0VYQU1QTEU=","pad":"{}"}}"#,
+            n % 10_000,
+            n % 10,
+            "lorem ipsum dolor sit amet ".repeat(n % 40),
+        ));
+        n += 1;
+    }
+    let one = Scanner::builtin()
+        .scan(doc.as_bytes(), &ScanOptions::default())
+        .unwrap();
+    let opts = ScanOptions {
+        threads: 3,
+        ..ScanOptions::default()
+    };
+    let three = Scanner::builtin().scan(doc.as_bytes(), &opts).unwrap();
+    assert!(one.found.len() > 1000, "{} findings", one.found.len());
+    let spans = |s: &rampart_detect::scan::Scan<'_>| -> Vec<_> {
+        s.findings()
+            .map(|f| (f.span, f.detector, f.layers.clone()))
+            .collect()
+    };
+    assert_eq!(spans(&one), spans(&three));
+}
