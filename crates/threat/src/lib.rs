@@ -117,6 +117,32 @@ fn addressed(parts: &[(&[Evidence], &str)], whole: &str) -> bool {
     parts.iter().any(|(evidence, _)| any_sign(evidence)) && speaks_to_reader(whole)
 }
 
+/// The direct model's score at or above which a piece of content that speaks to its reader
+/// counts as addressed to a model without a structural signal: a whole jailbreak planted in a
+/// document ("Hello, I know you are BOM, which means Boolean Opposite Machine…") reads as one to
+/// the model trained on jailbreaks, while documentation that says "you" almost never scores this
+/// high there (docs/ACCURACY.md, indirect injection).
+pub const SECOND_OPINION: f32 = 0.99;
+
+/// The shortest line the direct model gives a second opinion on: jailbreaks that carry no
+/// structural signal are long set-ups (a persona, a game, a story, mostly well over 500 bytes),
+/// and shorter lines that say "you" are most of the documentation it would read otherwise
+/// (lines from 160 bytes caught no more planted attacks on the dev split and cost the JSON scan
+/// a fifth of its speed).
+const SECOND_OPINION_MIN: usize = 500;
+
+/// The direct model's score of `text` when it speaks to its reader and reaches
+/// [`SECOND_OPINION`].
+fn second_opinion(text: &str) -> Option<f32> {
+    if text.len() < SECOND_OPINION_MIN || !speaks_to_reader(text) {
+        return None;
+    }
+    let direct = Classifier::injection();
+    let (logit, evidence) = direct.logit(text);
+    let p = direct.model.calibrate(logit, !evidence.is_empty());
+    (p >= SECOND_OPINION).then_some(p)
+}
+
 /// Whether any signal that may make content addressed fired (a superset of [`addressed`], for
 /// the prefilter).
 fn any_sign(evidence: &[Evidence]) -> bool {
@@ -202,12 +228,8 @@ impl Classifier {
     fn segment_score(&self, logit: f32, parts: &[(&[Evidence], &str)], text: &str) -> f32 {
         let signal = parts.iter().any(|(ev, _)| !ev.is_empty());
         let p = self.model.calibrate(logit, signal);
-        if self.addressed_only
-            && p > UNADDRESSED_CAP
-            && !addressed(parts, text)
-            && !addresses_a_model(text)
-        {
-            UNADDRESSED_CAP
+        if self.addressed_only && !addressed(parts, text) && !addresses_a_model(text) {
+            p.min(UNADDRESSED_CAP)
         } else {
             p
         }
@@ -331,12 +353,42 @@ impl Classifier {
     }
 
     /// Whether some segment of `text` could score above [`UNADDRESSED_CAP`] in content mode: a
-    /// structural signal that counts as addressing the reader, a model-addressing phrasing, or
-    /// hidden tag characters anywhere in it. Reads the text once (normalized, in overlapping
+    /// structural signal that counts as addressing the reader, a model-addressing phrasing,
+    /// words that speak to the reader (the direct model's [`SECOND_OPINION`]), or hidden tag
+    /// characters anywhere in it. Reads the text once (normalized, in overlapping
     /// windows that hold any segment pair), without the n-gram model: when it says no,
     /// [`Classifier::document`] cannot score above the cap, so a caller that only wants scores
     /// above it can skip the document.
     pub fn may_address(&self, text: &str) -> bool {
+        self.may_address_by_signal(text) || self.second_opinion_lines(text).is_some()
+    }
+
+    /// The best of the direct model's second opinions on the lines of `text` (see
+    /// [`SECOND_OPINION`]): its score and the line's span.
+    fn second_opinion_lines(&self, text: &str) -> Option<(f32, usize, usize)> {
+        if !self.addressed_only {
+            return None;
+        }
+        let mut best: Option<(f32, usize, usize)> = None;
+        let mut start = 0;
+        for line in text.split('\n') {
+            let (ls, le) = (start, start + line.len());
+            start = le + 1;
+            if line.len() > MAX_TEXT {
+                continue;
+            }
+            if let Some(p) = second_opinion(line)
+                && best.is_none_or(|b| p > b.0)
+            {
+                best = Some((p, ls, le));
+            }
+        }
+        best
+    }
+
+    /// [`Classifier::may_address`] without the direct model's second opinion.
+    fn may_address_by_signal(&self, text: &str) -> bool {
+        // speaking to the reader opens the direct model's second opinion
         if hidden::tag_payload(text).is_some() || addresses_a_model(text) {
             return true;
         }
@@ -435,6 +487,25 @@ impl Classifier {
             end: 0,
             decoded: false,
         });
+        // a long line that speaks to its reader is read whole by the direct model too: the
+        // segments of a long jailbreak are each too short to read as one
+        if best.score < SECOND_OPINION
+            && let Some((p, ls, le)) = self.second_opinion_lines(text)
+            && p > best.score
+        {
+            let mut evidence = Classifier::injection().logit(&text[ls..le]).1;
+            evidence.iter_mut().for_each(|e| {
+                e.start += ls;
+                e.end += ls;
+            });
+            best = Assessment {
+                score: p,
+                evidence,
+                start: ls,
+                end: le,
+                decoded: false,
+            };
+        }
         let blobs = parts
             .iter()
             .any(|p| p.4.iter().any(|e| e.signal == Signal::Encoded));
