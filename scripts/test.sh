@@ -28,16 +28,18 @@ fi
 RAMPART_PYTHON="$PWD/.venv/bin/python"
 export RAMPART_PYTHON
 
-# The limits tests start their own redis-server processes on loopback ports.
+# The limits tests start their own redis-server processes on loopback ports, and a Redis
+# Cluster made with redis-cli (Debian's redis-server package brings redis-tools).
 echo "==> redis-server"
-if ! command -v redis-server >/dev/null; then
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   if command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     # a failure here is reported below, with what to do
     $SUDO apt-get update -qq || true
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null || true
   fi
   command -v redis-server >/dev/null || { echo "test.sh: redis-server not found and could not be installed (apt-get install redis-server)" >&2; exit 2; }
+  command -v redis-cli >/dev/null || { echo "test.sh: redis-cli not found and could not be installed (apt-get install redis-tools)" >&2; exit 2; }
 fi
 redis-server --version
 

@@ -2,7 +2,7 @@
 //! loopback port): under concurrent load the admitted requests never exceed the limit, token
 //! budgets settle exactly to the provider's reported usage, and when Redis is killed the
 //! configured fallback (closed) answers at once, until Redis is back and decisions are shared
-//! again.
+//! again. Three share one budget through a real three-primary Redis Cluster the same way.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use rampart_limits::testing::RedisServer;
+use rampart_limits::testing::{RedisCluster, RedisServer};
 
 struct Proc(Child);
 
@@ -144,6 +144,72 @@ async fn admin_json(admin: &str) -> serde_json::Value {
     serde_json::from_slice(&body).unwrap()
 }
 
+/// `tasks` concurrent clients each send `each` requests, spread over `addrs` in turn; the
+/// counts of 200, 429 and other answers.
+async fn spread(
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >,
+    addrs: &Arc<Vec<String>>,
+    tasks: usize,
+    each: usize,
+) -> (usize, usize, usize) {
+    let (ok, limited, other) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (client, addrs, ok, limited, other) = (
+            client.clone(),
+            addrs.clone(),
+            ok.clone(),
+            limited.clone(),
+            other.clone(),
+        );
+        handles.push(tokio::spawn(async move {
+            for i in 0..each {
+                match post(&client, &addrs[(t + i) % addrs.len()]).await {
+                    200 => ok.fetch_add(1, Ordering::Relaxed),
+                    429 => limited.fetch_add(1, Ordering::Relaxed),
+                    _ => other.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    (
+        ok.load(Ordering::Relaxed),
+        limited.load(Ordering::Relaxed),
+        other.load(Ordering::Relaxed),
+    )
+}
+
+/// The daily token counter that `/admin/limits` of `admin` shows once it reaches `want` (or
+/// what it shows after 2.5 s), checking that the store is `store`.
+async fn settled_tokens(admin: &str, store: &str, want: i64) -> Option<i64> {
+    let mut settled = None;
+    for _ in 0..50 {
+        let usage = admin_json(admin).await;
+        assert_eq!(usage["store"], store);
+        settled = usage["counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"].as_str().unwrap().contains(":tok:d:"))
+            .map(|c| c["value"].as_i64().unwrap());
+        if settled == Some(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    settled
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_gateways_share_one_budget_through_redis_and_survive_its_loss() {
     const LIMIT: usize = 40;
@@ -176,61 +242,20 @@ async fn four_gateways_share_one_budget_through_redis_and_survive_its_loss() {
         .build_http::<Full<Bytes>>();
 
     // phase 1: 160 requests from 16 concurrent clients spread over the 4 gateways
-    let (ok, limited, other) = (
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-    );
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for t in 0..16 {
-        let (client, addrs, ok, limited, other) = (
-            client.clone(),
-            addrs.clone(),
-            ok.clone(),
-            limited.clone(),
-            other.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            for i in 0..10 {
-                match post(&client, &addrs[(t + i) % 4]).await {
-                    200 => ok.fetch_add(1, Ordering::Relaxed),
-                    429 => limited.fetch_add(1, Ordering::Relaxed),
-                    _ => other.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+    let (admitted, limited, other) = spread(&client, &addrs, 16, 10).await;
     let elapsed = started.elapsed();
     // the documented bound: at most burst + elapsed / emission interval (90 s) are admitted
     let bound = LIMIT + (elapsed.as_secs() / 90) as usize;
-    let admitted = ok.load(Ordering::Relaxed);
-    assert_eq!(other.load(Ordering::Relaxed), 0, "no other answers");
+    assert_eq!(other, 0, "no other answers");
     assert!(admitted <= bound, "admitted {admitted} > bound {bound}");
     assert_eq!(
         admitted, LIMIT,
         "the whole burst is used, across four replicas"
     );
-    assert_eq!(limited.load(Ordering::Relaxed), 160 - LIMIT);
+    assert_eq!(limited, 160 - LIMIT);
     // token budgets settle exactly: 15 reported tokens per admitted call
-    let mut settled = None;
-    for _ in 0..50 {
-        let usage = admin_json(&gateways[0].2).await;
-        assert_eq!(usage["store"], "redis");
-        settled = usage["counters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["key"].as_str().unwrap().contains(":tok:d:"))
-            .map(|c| c["value"].as_i64().unwrap());
-        if settled == Some(15 * LIMIT as i64) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let settled = settled_tokens(&gateways[0].2, "redis", 15 * LIMIT as i64).await;
     assert_eq!(
         settled,
         Some(15 * LIMIT as i64),
@@ -282,4 +307,49 @@ async fn four_gateways_share_one_budget_through_redis_and_survive_its_loss() {
         "a fresh shared budget after the restart"
     );
     drop(store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_gateways_share_one_budget_through_a_redis_cluster() {
+    const LIMIT: usize = 30;
+    let cluster = RedisCluster::start(3, 0);
+    let upstream = format!("http://{}", provider().await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rampart.yaml");
+    // one seed node is enough: the others are found from the cluster's slot map
+    let seed = &cluster.urls()[1];
+    std::fs::write(
+        &config,
+        format!("rate_limits: {{redis_cluster: [\"{seed}\"], redis_timeout_ms: 1000, fallback: closed}}\n"),
+    )
+    .unwrap();
+    // two limits whose counters live in different hash slots: a request budget per hour and a
+    // token budget per day
+    let policy = dir.path().join("limits.yaml");
+    std::fs::write(
+        &policy,
+        format!("apiVersion: rampart.dev/v1\nkind: RuntimeLimit\nmetadata: {{name: calls}}\nspec:\n  requests: {{count: {LIMIT}, per: 1h}}\n---\napiVersion: rampart.dev/v1\nkind: RuntimeLimit\nmetadata: {{name: spend}}\nspec:\n  tokens: {{total: {{perDay: 1000000}}}}\n---\napiVersion: rampart.dev/v1\nkind: RuntimePolicy\nmetadata: {{name: everyone}}\nspec:\n  limits: [calls, spend]\n"),
+    )
+    .unwrap();
+    let mut gateways = Vec::new();
+    for i in 0..3 {
+        let data = dir.path().join(format!("data{i}"));
+        gateways.push(gateway(&config, &policy, &data, &upstream));
+    }
+    let addrs: Arc<Vec<String>> = Arc::new(gateways.iter().map(|g| g.1.clone()).collect());
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let (ok, limited, other) = spread(&client, &addrs, 12, 10).await;
+    assert_eq!(other, 0, "no other answers");
+    // 120 requests in well under the 120 s the next request would need
+    assert_eq!(ok, LIMIT, "one burst across three replicas");
+    assert_eq!(limited, 120 - LIMIT);
+    // the token budget, in another slot, settled exactly to the reported usage, and nothing
+    // was counted for the refused requests
+    let settled = settled_tokens(&gateways[2].2, "redis-cluster", 15 * LIMIT as i64).await;
+    assert_eq!(
+        settled,
+        Some(15 * LIMIT as i64),
+        "tokens settled to the reported usage"
+    );
 }

@@ -196,6 +196,10 @@ pub struct RateLimits {
     /// A Redis shared by every replica (`redis://host:6379/0`); without it, counters are kept
     /// in this process.
     pub redis_url: Option<String>,
+    /// A Redis Cluster shared by every replica, reached through any of these nodes
+    /// (`redis://host:port` each; the rest of the cluster is found from them). Exclusive with
+    /// `redis_url`.
+    pub redis_cluster: Vec<String>,
     /// How long a Redis call may take (ms) before the fallback applies.
     pub redis_timeout_ms: u64,
     /// When Redis fails: `local` (count in this process), `open` (admit) or `closed` (refuse).
@@ -209,6 +213,7 @@ impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
             redis_url: None,
+            redis_cluster: Vec::new(),
             redis_timeout_ms: 100,
             fallback: rampart_limits::Fallback::Local,
             prices: None,

@@ -239,20 +239,41 @@ impl Gateway {
         let callers = caller_entries(&config.callers)?;
         let abuse = rampart_limits::abuse::Tracker::new(config.abuse.clone());
         let rl = &config.rate_limits;
+        let timeout = std::time::Duration::from_millis(rl.redis_timeout_ms.max(1));
         let limiter = match &rl.redis_url {
+            Some(_) if !rl.redis_cluster.is_empty() => anyhow::bail!(
+                "rate_limits: set redis_url (one Redis) or redis_cluster (a Redis Cluster), not both"
+            ),
+            None if !rl.redis_cluster.is_empty() => {
+                let shown: Vec<String> = rl
+                    .redis_cluster
+                    .iter()
+                    .map(|u| config::redact_url(u))
+                    .collect();
+                let backend =
+                    rampart_limits::redis::RedisBackend::cluster(&rl.redis_cluster, timeout)
+                        .map_err(|e| {
+                            let mut text = e.to_string();
+                            for url in &rl.redis_cluster {
+                                text = redact_text(&text, url);
+                            }
+                            anyhow::anyhow!(
+                                "rate_limits.redis_cluster {}: {text}",
+                                shown.join(", ")
+                            )
+                        })?;
+                rampart_limits::Limiter::shared(backend, rl.fallback)
+            }
             None => rampart_limits::Limiter::local(),
             Some(url) => {
-                let backend = rampart_limits::redis::RedisBackend::new(
-                    url,
-                    std::time::Duration::from_millis(rl.redis_timeout_ms.max(1)),
-                )
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "rate_limits.redis_url {}: {}",
-                        config::redact_url(url),
-                        redact_text(&e.to_string(), url)
-                    )
-                })?;
+                let backend =
+                    rampart_limits::redis::RedisBackend::new(url, timeout).map_err(|e| {
+                        anyhow::anyhow!(
+                            "rate_limits.redis_url {}: {}",
+                            config::redact_url(url),
+                            redact_text(&e.to_string(), url)
+                        )
+                    })?;
                 rampart_limits::Limiter::shared(backend, rl.fallback)
             }
         };
@@ -525,7 +546,7 @@ impl Gateway {
                 json(
                     200,
                     serde_json::json!({
-                        "store": if self.limiter.is_shared() { "redis" } else { "memory" },
+                        "store": self.limiter.store(),
                         "shared_decisions": c.shared.load(Relaxed),
                         "fallback_decisions": c.fallback.load(Relaxed),
                         "store_errors": c.errors.load(Relaxed),

@@ -14,7 +14,8 @@
 //!   amount in-flight exchanges use beyond what they reserved (see docs/LIMITS.md).
 //!
 //! Backends: [`local::LocalBackend`] (in memory, one process) and [`redis::RedisBackend`] (one
-//! Lua script per admission and per settlement: one round trip each). [`Limiter`] picks the
+//! Redis or a Redis Cluster; one Lua script per admission and per settlement: one round trip
+//! each, one per hash slot in a cluster). [`Limiter`] picks the
 //! backend and falls back when Redis fails.
 #![forbid(unsafe_code)]
 
@@ -182,9 +183,13 @@ pub enum Fallback {
     Closed,
 }
 
-/// The key a limit keeps its counters under for an exchange.
+/// The key a limit keeps its counters under for an exchange: `rl:{name|part|…}`. The braces
+/// are a Redis Cluster hash tag, so every counter of one limit instance (its GCRA time, its
+/// leases, its budgets of every window) lives in one hash slot and one script decides them;
+/// braces in names and values are escaped so the tag always ends where the key part does.
 pub fn key_of(limit: &Limit, ex: &Exchange) -> String {
-    let mut key = format!("rl:{}", limit.name);
+    let mut key = String::from("rl:{");
+    escape_into(&limit.name, &mut key);
     for part in &limit.key {
         let c = &ex.caller;
         let value = match part {
@@ -197,17 +202,25 @@ pub fn key_of(limit: &Limit, ex: &Exchange) -> String {
             KeyPart::Model => ex.model.clone(),
         };
         key.push('|');
-        // `|` and `:` are the separators: escaped in values
-        for ch in value.as_deref().unwrap_or("-").chars() {
-            match ch {
-                '|' => key.push_str("%7C"),
-                ':' => key.push_str("%3A"),
-                '%' => key.push_str("%25"),
-                c => key.push(c),
-            }
+        escape_into(value.as_deref().unwrap_or("-"), &mut key);
+    }
+    key.push('}');
+    key
+}
+
+/// Appends `value` with the separators of a key (`|`, `:`), the hash tag's braces and `%`
+/// percent-encoded.
+fn escape_into(value: &str, key: &mut String) {
+    for ch in value.chars() {
+        match ch {
+            '|' => key.push_str("%7C"),
+            ':' => key.push_str("%3A"),
+            '%' => key.push_str("%25"),
+            '{' => key.push_str("%7B"),
+            '}' => key.push_str("%7D"),
+            c => key.push(c),
         }
     }
-    key
 }
 
 /// The checks of `limits` for an exchange expected to use `expect`.
@@ -323,6 +336,15 @@ impl Limiter {
     /// Whether a shared backend is configured.
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()
+    }
+
+    /// Where the counters live: `memory`, `redis` or `redis-cluster`.
+    pub fn store(&self) -> &'static str {
+        match &self.shared {
+            None => "memory",
+            Some(b) if b.is_cluster() => "redis-cluster",
+            Some(_) => "redis",
+        }
     }
 
     /// Decides a plan. `Err` only when the shared backend failed and the fallback is

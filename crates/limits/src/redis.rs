@@ -1,8 +1,16 @@
-//! The shared backend: every replica keeps its counters in one Redis. A plan is decided by one
-//! Lua script (one round trip) that reads Redis' own clock, evaluates every check and moves the
-//! counters only when all pass, so decisions are atomic and the same for every replica.
-//! Settlement is a second script. Every call has a timeout; a failure is an error the
-//! [`crate::Limiter`] answers with its fallback.
+//! The shared backend: every replica keeps its counters in one Redis, or in one Redis Cluster.
+//! A plan is decided by one Lua script (one round trip) that reads Redis' own clock, evaluates
+//! every check and moves the counters only when all pass, so decisions are atomic and the same
+//! for every replica. Settlement is a second script. Every call has a timeout; a failure is an
+//! error the [`crate::Limiter`] answers with its fallback.
+//!
+//! In a cluster, a script may only touch keys of one hash slot. Every key of one limit carries
+//! the limit's key as a hash tag (`rl:{name|caller}:gcra`, see [`crate::key_of`]), so a plan
+//! whose checks all belong to one limit (or to limits that hash alike) is still one atomic
+//! script. A plan spanning slots is decided slot by slot, in a fixed order; when a later slot
+//! refuses, what the earlier slots admitted is given back ([`REFUND`]), so nothing stays counted
+//! for a refused exchange. Between the two steps another exchange may see the earlier slots'
+//! counters one request higher than they end: a cluster errs on the side of refusing.
 
 use std::time::Duration;
 
@@ -81,15 +89,87 @@ end
 return 1
 "#;
 
+/// Gives back what an admission of some checks took, when another slot of the same plan
+/// refused. KEYS: per check its key (for a budget, the full key with the window the admission
+/// returned); ARGV: lease, then per check `r emission`, `c` or `b reserve`.
+const REFUND: &str = r#"
+local a = 2
+for i = 1, #KEYS do
+  local kind = ARGV[a]
+  if kind == 'r' then
+    local em = tonumber(ARGV[a + 1]); a = a + 2
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if tat > 0 then
+      redis.call('SET', KEYS[i], string.format('%.0f', tat - em), 'KEEPTTL')
+    end
+  elseif kind == 'c' then
+    a = a + 1
+    redis.call('ZREM', KEYS[i], ARGV[1])
+  else
+    local res = tonumber(ARGV[a + 1]); a = a + 2
+    if res ~= 0 then redis.call('INCRBY', KEYS[i], -res) end
+  end
+end
+return 1
+"#;
+
+/// How the backend reaches Redis.
+enum Client {
+    /// One server.
+    Single(redis::Client),
+    /// A Redis Cluster, from its seed nodes.
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
+/// A live connection; both kinds reconnect by themselves (the cluster one also follows
+/// `MOVED` and `ASK` redirections and refreshes its slot map after a failover).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// Counters in Redis.
 pub struct RedisBackend {
-    client: redis::Client,
+    client: Client,
     url: String,
-    /// Connected on first use, and again after a failed first connection; the manager then
+    /// Connected on first use, and again after a failed first connection; the connection then
     /// reconnects by itself.
-    conn: tokio::sync::OnceCell<ConnectionManager>,
+    conn: tokio::sync::OnceCell<Conn>,
     admit: Script,
     settle: Script,
+    refund: Script,
     timeout: Duration,
 }
 
@@ -127,14 +207,62 @@ impl RedisBackend {
         let shown = without_password(url);
         let client = redis::Client::open(url)
             .map_err(|e| BackendError(format!("bad Redis URL {shown:?}: {e}")))?;
-        Ok(RedisBackend {
+        Ok(RedisBackend::with(Client::Single(client), shown, timeout))
+    }
+
+    /// A backend for a Redis Cluster reached through any of `nodes` (`redis://host:port`
+    /// each; the others are found from the cluster's own slot map); connects on first use.
+    pub fn cluster(nodes: &[String], timeout: Duration) -> Result<RedisBackend, BackendError> {
+        let shown = nodes
+            .iter()
+            .map(|n| without_password(n))
+            .collect::<Vec<_>>()
+            .join(",");
+        if nodes.is_empty() {
+            return Err(BackendError(
+                "a Redis Cluster needs at least one node URL".into(),
+            ));
+        }
+        let client = redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(2)
+            .min_retry_wait(10)
+            .max_retry_wait(200)
+            .build()
+            .map_err(|e| BackendError(format!("bad Redis Cluster nodes {shown:?}: {e}")))?;
+        Ok(RedisBackend::with(
+            Client::Cluster(Box::new(client)),
+            format!("cluster {shown}"),
+            timeout,
+        ))
+    }
+
+    fn with(client: Client, url: String, timeout: Duration) -> RedisBackend {
+        RedisBackend {
             client,
-            url: shown,
+            url,
             conn: tokio::sync::OnceCell::new(),
             admit: Script::new(&format!("{LUA_WINDOW}\n{ADMIT}")),
             settle: Script::new(SETTLE),
+            refund: Script::new(REFUND),
             timeout,
-        })
+        }
+    }
+
+    /// Whether the backend is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
+    }
+
+    /// Connects to a cluster now (tests and start-up checks).
+    pub async fn connect_cluster(
+        nodes: &[String],
+        timeout: Duration,
+    ) -> Result<RedisBackend, BackendError> {
+        let backend = RedisBackend::cluster(nodes, timeout)?;
+        backend.conn().await?;
+        Ok(backend)
     }
 
     /// Connects now (tests and start-up checks).
@@ -144,32 +272,119 @@ impl RedisBackend {
         Ok(backend)
     }
 
-    async fn conn(&self) -> Result<ConnectionManager, BackendError> {
+    async fn conn(&self) -> Result<Conn, BackendError> {
         let conn = self
             .conn
             .get_or_try_init(|| async {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(1);
-                tokio::time::timeout(
-                    self.timeout * 2,
-                    ConnectionManager::new_with_config(self.client.clone(), config),
-                )
-                .await
-                .map_err(|_| BackendError(format!("Redis at {} did not answer in time", self.url)))?
-                .map_err(|e| BackendError(format!("Redis at {}: {e}", self.url)))
+                let connect = async {
+                    match &self.client {
+                        Client::Single(client) => {
+                            let config = redis::aio::ConnectionManagerConfig::new()
+                                .set_connection_timeout(Some(self.timeout))
+                                .set_response_timeout(Some(self.timeout))
+                                .set_number_of_retries(1);
+                            ConnectionManager::new_with_config(client.clone(), config)
+                                .await
+                                .map(Conn::Single)
+                        }
+                        Client::Cluster(client) => {
+                            client.get_async_connection().await.map(Conn::Cluster)
+                        }
+                    }
+                };
+                tokio::time::timeout(self.timeout * 2, connect)
+                    .await
+                    .map_err(|_| {
+                        BackendError(format!("Redis at {} did not answer in time", self.url))
+                    })?
+                    .map_err(|e| BackendError(format!("Redis at {}: {e}", self.url)))
             })
             .await?;
         Ok(conn.clone())
     }
 
-    /// Decides a plan in one round trip.
+    /// Runs a script invocation with the backend's timeout.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, BackendError> {
+        let mut conn = self.conn().await?;
+        tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn))
+            .await
+            .map_err(|_| BackendError("Redis did not answer in time".into()))?
+            .map_err(|e| BackendError(e.to_string()))
+    }
+
+    /// Decides a plan: in one round trip, or in a cluster one per hash slot its keys span.
     pub async fn admit(&self, plan: &Plan) -> Result<Outcome, BackendError> {
+        let all: Vec<usize> = (0..plan.checks.len()).collect();
+        let groups = if self.is_cluster() {
+            by_slot(all, |i| check_key(&plan.checks[i].1))
+        } else {
+            vec![all]
+        };
+        let mut ticket = Ticket {
+            lease: plan.lease.clone(),
+            backend: BackendKind::Redis,
+            ..Ticket::default()
+        };
+        let mut remaining = Vec::with_capacity(plan.checks.len());
+        // per admitted group: the refund of each of its checks (key, kind and amount)
+        let mut taken: Vec<Vec<(String, Refund)>> = Vec::new();
+        for group in &groups {
+            match self.admit_group(plan, group).await {
+                Ok(Ok(admitted)) => {
+                    let mut refunds = Vec::new();
+                    for (i, left, reset, key) in admitted {
+                        remaining.push(Remaining {
+                            check: i,
+                            remaining: left,
+                            reset_ms: reset,
+                        });
+                        match &plan.checks[i].1 {
+                            Check::Rate {
+                                key, emission_us, ..
+                            } => {
+                                refunds.push((key.clone(), Refund::Rate(*emission_us)));
+                            }
+                            Check::Concurrency { key, .. } => {
+                                ticket.leases.push(key.clone());
+                                refunds.push((key.clone(), Refund::Lease));
+                            }
+                            Check::Budget { what, reserve, .. } => {
+                                ticket.reserved.push((key.clone(), *what, *reserve));
+                                refunds.push((key, Refund::Budget(*reserve)));
+                            }
+                        }
+                    }
+                    taken.push(refunds);
+                }
+                Ok(Err(denial)) => {
+                    self.give_back(&plan.lease, taken).await?;
+                    return Ok(Outcome::Denied(denial));
+                }
+                Err(e) => {
+                    // the fallback decides; what earlier slots took is given back if possible
+                    let _ = self.give_back(&plan.lease, taken).await;
+                    return Err(e);
+                }
+            }
+        }
+        remaining.sort_by_key(|r| r.check);
+        Ok(Outcome::Admitted { ticket, remaining })
+    }
+
+    /// Decides the checks `group` of `plan` (keys of one slot) in one script: per check its
+    /// index, remaining, reset (ms) and full key (a budget's with its window), or the denial.
+    async fn admit_group(
+        &self,
+        plan: &Plan,
+        group: &[usize],
+    ) -> Result<Result<Vec<(usize, u64, u64, String)>, Denial>, BackendError> {
         let mut inv = self.admit.prepare_invoke();
         inv.arg(&plan.lease).arg(plan.lease_ttl_ms);
-        for (_, check) in &plan.checks {
-            match check {
+        for &i in group {
+            match &plan.checks[i].1 {
                 Check::Rate {
                     key,
                     emission_us,
@@ -195,13 +410,29 @@ impl RedisBackend {
                 }
             }
         }
-        let mut conn = self.conn().await?;
-        let reply: Vec<redis::Value> =
-            tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn))
-                .await
-                .map_err(|_| BackendError("Redis did not answer in time".into()))?
-                .map_err(|e| BackendError(e.to_string()))?;
-        parse_admit(plan, &reply)
+        let reply: Vec<redis::Value> = self.run(&inv).await?;
+        parse_admit(group, &plan.checks, &reply)
+    }
+
+    /// Gives back what admitted groups took (a later slot refused), one script per group.
+    async fn give_back(
+        &self,
+        lease: &str,
+        taken: Vec<Vec<(String, Refund)>>,
+    ) -> Result<(), BackendError> {
+        for refunds in taken {
+            let mut inv = self.refund.prepare_invoke();
+            inv.arg(lease);
+            for (key, refund) in refunds {
+                match refund {
+                    Refund::Rate(em) => inv.key(key).arg("r").arg(em),
+                    Refund::Lease => inv.key(key).arg("c"),
+                    Refund::Budget(res) => inv.key(key).arg("b").arg(res),
+                };
+            }
+            let _: i64 = self.run(&inv).await?;
+        }
+        Ok(())
     }
 
     /// Releases the lease and settles the budgets in one round trip.
@@ -209,19 +440,34 @@ impl RedisBackend {
         if ticket.leases.is_empty() && ticket.reserved.is_empty() {
             return Ok(());
         }
-        let mut inv = self.settle.prepare_invoke();
-        inv.arg(&ticket.lease).arg(ticket.leases.len());
-        for key in &ticket.leases {
-            inv.key(key);
+        // keys: the leases, then the budgets; in a cluster one script per slot
+        let n = ticket.leases.len();
+        let all: Vec<usize> = (0..n + ticket.reserved.len()).collect();
+        let key = |i: usize| -> &str {
+            if i < n {
+                &ticket.leases[i]
+            } else {
+                &ticket.reserved[i - n].0
+            }
+        };
+        let groups = if self.is_cluster() {
+            by_slot(all, key)
+        } else {
+            vec![all]
+        };
+        for group in groups {
+            let leases: Vec<usize> = group.iter().copied().filter(|&i| i < n).collect();
+            let mut inv = self.settle.prepare_invoke();
+            inv.arg(&ticket.lease).arg(leases.len());
+            for &i in &leases {
+                inv.key(key(i));
+            }
+            for &i in group.iter().filter(|&&i| i >= n) {
+                let (k, what, reserved) = &ticket.reserved[i - n];
+                inv.key(k).arg(used.of(*what) as i64 - *reserved as i64);
+            }
+            let _: i64 = self.run(&inv).await?;
         }
-        for (key, what, reserved) in &ticket.reserved {
-            inv.key(key).arg(used.of(*what) as i64 - *reserved as i64);
-        }
-        let mut conn = self.conn().await?;
-        let _: i64 = tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn))
-            .await
-            .map_err(|_| BackendError("Redis did not answer in time".into()))?
-            .map_err(|e| BackendError(e.to_string()))?;
         Ok(())
     }
 
@@ -229,15 +475,25 @@ impl RedisBackend {
     pub async fn usage(&self) -> Result<Vec<(String, i64)>, BackendError> {
         let mut conn = self.conn().await?;
         let work = async {
-            let keys: Vec<String> = redis::cmd("SCAN")
-                .arg(0)
-                .arg("MATCH")
-                .arg("rl:*")
-                .arg("COUNT")
-                .arg(1000)
-                .query_async::<(u64, Vec<String>)>(&mut conn)
-                .await
-                .map(|(_, keys)| keys)?;
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(0).arg("MATCH").arg("rl:*").arg("COUNT").arg(1000);
+            let keys: Vec<String> = match &mut conn {
+                Conn::Single(c) => scan
+                    .query_async::<(u64, Vec<String>)>(c)
+                    .await
+                    .map(|(_, keys)| keys)?,
+                // every primary holds its own slots' keys
+                Conn::Cluster(c) => {
+                    use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+                    let reply = c
+                        .route_command(
+                            scan,
+                            RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+                        )
+                        .await?;
+                    scan_keys(reply)
+                }
+            };
             let mut out = Vec::new();
             for k in keys {
                 if k.ends_with(":gcra") {
@@ -271,7 +527,70 @@ fn int(v: &redis::Value) -> Result<u64, BackendError> {
     }
 }
 
-fn parse_admit(plan: &Plan, reply: &[redis::Value]) -> Result<Outcome, BackendError> {
+/// What giving back one admitted check takes.
+enum Refund {
+    /// A GCRA step of this many microseconds.
+    Rate(u64),
+    /// The lease in a concurrency set.
+    Lease,
+    /// This much reserved in a budget counter.
+    Budget(u64),
+}
+
+/// The key a check's counters hash by (a budget's key without its window: the same tag).
+fn check_key(check: &Check) -> &str {
+    match check {
+        Check::Rate { key, .. } | Check::Concurrency { key, .. } | Check::Budget { key, .. } => key,
+    }
+}
+
+/// `items` grouped by the cluster hash slot of their keys: groups in the order of their first
+/// item, items in their order within a group.
+fn by_slot<'a>(items: Vec<usize>, key: impl Fn(usize) -> &'a str) -> Vec<Vec<usize>> {
+    use redis::cluster_routing::Slot;
+    let mut groups: Vec<(Slot, Vec<usize>)> = Vec::new();
+    for i in items {
+        let slot = Slot::for_key(key(i));
+        match groups.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, g)) => g.push(i),
+            None => groups.push((slot, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The keys of `SCAN` replies from several nodes (a map or list of `[cursor, keys]`).
+fn scan_keys(reply: redis::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![reply];
+    while let Some(v) = stack.pop() {
+        match v {
+            redis::Value::Map(entries) => stack.extend(entries.into_iter().map(|(_, v)| v)),
+            redis::Value::Array(items) => match items.as_slice() {
+                // one node's reply: the cursor, then the keys
+                [redis::Value::BulkString(_), redis::Value::Array(keys)] => {
+                    out.extend(keys.iter().filter_map(|k| match k {
+                        redis::Value::BulkString(b) => {
+                            Some(String::from_utf8_lossy(b).into_owned())
+                        }
+                        _ => None,
+                    }));
+                }
+                _ => stack.extend(items),
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The admission script's reply for the checks `group` of `checks`.
+#[allow(clippy::type_complexity)]
+fn parse_admit(
+    group: &[usize],
+    checks: &[(usize, Check)],
+    reply: &[redis::Value],
+) -> Result<Result<Vec<(usize, u64, u64, String)>, Denial>, BackendError> {
     let flag = reply
         .first()
         .map(int)
@@ -284,41 +603,34 @@ fn parse_admit(plan: &Plan, reply: &[redis::Value]) -> Result<Outcome, BackendEr
         let retry = int(reply
             .get(2)
             .ok_or_else(|| BackendError("short reply".into()))?)?;
-        return Ok(Outcome::Denied(Denial {
-            check: check.saturating_sub(1) as usize,
+        let at = usize::try_from(check.saturating_sub(1)).unwrap_or(usize::MAX);
+        let check = *group
+            .get(at)
+            .ok_or_else(|| BackendError(format!("refusal of unknown check {check}")))?;
+        return Ok(Err(Denial {
+            check,
             retry_after_ms: retry,
         }));
     }
-    let mut ticket = Ticket {
-        lease: plan.lease.clone(),
-        backend: BackendKind::Redis,
-        ..Ticket::default()
-    };
-    let mut remaining = Vec::with_capacity(plan.checks.len());
-    for (i, (_, check)) in plan.checks.iter().enumerate() {
-        let at = 1 + i * 3;
+    let mut out = Vec::with_capacity(group.len());
+    for (k, &i) in group.iter().enumerate() {
+        let at = 1 + k * 3;
         let left = int(reply
             .get(at)
             .ok_or_else(|| BackendError("short reply".into()))?)?;
         let reset = int(reply
             .get(at + 1)
             .ok_or_else(|| BackendError("short reply".into()))?)?;
-        remaining.push(Remaining {
-            check: i,
-            remaining: left,
-            reset_ms: reset,
-        });
-        match check {
-            Check::Concurrency { key, .. } => ticket.leases.push(key.clone()),
-            Check::Budget { what, reserve, .. } => {
-                let key = match reply.get(at + 2) {
-                    Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-                    other => return Err(BackendError(format!("unexpected key {other:?}"))),
-                };
-                ticket.reserved.push((key, *what, *reserve));
+        let key = match (&checks[i].1, reply.get(at + 2)) {
+            (Check::Budget { .. }, Some(redis::Value::BulkString(b))) => {
+                String::from_utf8_lossy(b).into_owned()
             }
-            Check::Rate { .. } => {}
-        }
+            (Check::Budget { .. }, other) => {
+                return Err(BackendError(format!("unexpected key {other:?}")));
+            }
+            (c, _) => check_key(c).to_owned(),
+        };
+        out.push((i, left, reset, key));
     }
-    Ok(Outcome::Admitted { ticket, remaining })
+    Ok(Ok(out))
 }

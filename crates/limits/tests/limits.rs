@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_limits::redis::RedisBackend;
-use rampart_limits::testing::RedisServer;
-use rampart_limits::{Fallback, Limiter, Outcome, Usage, plan};
+use rampart_limits::testing::{RedisCluster, RedisServer};
+use rampart_limits::{Fallback, Limiter, Outcome, Usage, key_of, plan};
 use rampart_policy::{Budget, Exchange, KeyPart, Limit, Quantity, Rate, Window};
 
 fn limit(name: &str) -> Limit {
@@ -28,17 +28,36 @@ fn ex(caller: &str) -> Exchange {
     ex
 }
 
-async fn limiters() -> Vec<(&'static str, Limiter, Option<RedisServer>)> {
+/// What keeps a limiter's store running until the test ends.
+#[allow(dead_code)]
+enum Store {
+    Server(RedisServer),
+    Cluster(RedisCluster),
+}
+
+/// The same semantics on every backend: in memory, one Redis, and a Redis Cluster of three
+/// primaries (a plan whose limits hash to different slots is decided slot by slot there).
+async fn limiters() -> Vec<(&'static str, Limiter, Option<Store>)> {
     let server = RedisServer::start();
     let backend = RedisBackend::connect(&server.url(), Duration::from_millis(500))
         .await
         .unwrap();
+    let cluster = RedisCluster::start(3, 0);
+    let clustered = RedisBackend::connect_cluster(&cluster.urls(), Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert!(clustered.is_cluster());
     vec![
         ("local", Limiter::local(), None),
         (
             "redis",
             Limiter::shared(backend, Fallback::Closed),
-            Some(server),
+            Some(Store::Server(server)),
+        ),
+        (
+            "cluster",
+            Limiter::shared(clustered, Fallback::Closed),
+            Some(Store::Cluster(cluster)),
         ),
     ]
 }
@@ -177,7 +196,7 @@ async fn budgets_reserve_then_settle_to_actual_usage_exactly() {
         let value = |part: &str| {
             usage
                 .iter()
-                .find(|(k, _)| k.starts_with(&format!("rl:tok-{name}|a:{part}")))
+                .find(|(k, _)| k.starts_with(&format!("rl:{{tok-{name}|a}}:{part}")))
                 .map(|(_, v)| *v)
         };
         assert_eq!(value("tok:d"), Some(300 + 200 + 100), "{name}: {usage:?}");
@@ -201,6 +220,14 @@ async fn a_refused_plan_moves_no_counter() {
             max: 100,
         }];
         let limits = vec![Arc::new(rate), Arc::new(budget)];
+        // in a cluster the two limits live in different slots: two scripts, and the refusal
+        // of the second gives back what the first took
+        let keys: Vec<String> = limits.iter().map(|l| key_of(l, &ex("a"))).collect();
+        assert_ne!(
+            redis::cluster_routing::Slot::for_key(&keys[0]),
+            redis::cluster_routing::Slot::for_key(&keys[1]),
+            "{keys:?}"
+        );
         let big = Usage {
             input: 150,
             ..Usage::default()
@@ -293,4 +320,103 @@ async fn an_unreachable_store_follows_the_fallback_without_hanging() {
             5
         );
     }
+}
+
+/// Load through a Redis Cluster while the primary that owns the limit's keys is killed: the
+/// replica takes over, the limiter answers from its fallback meanwhile and then decides through
+/// the cluster again, and the counters the replica had received are still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_failover_mid_load_keeps_the_counters_and_the_service() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut cluster = RedisCluster::start(3, 1);
+    let backend = RedisBackend::connect_cluster(&cluster.urls(), Duration::from_millis(200))
+        .await
+        .unwrap();
+    let limiter = Limiter::shared(backend, Fallback::Local);
+    let mut l = limit("failover");
+    l.requests = Some(Rate {
+        count: 1_000_000,
+        interval_ms: 60_000,
+        burst: 1_000_000,
+    });
+    l.budgets = vec![Budget {
+        what: Quantity::InputTokens,
+        window: Window::Day,
+        max: 1_000_000,
+    }];
+    let l = Arc::new(l);
+    let key = key_of(&l, &ex("a"));
+    let owner = cluster.primary_of(&key).expect("a primary serves the key");
+    let one = Usage {
+        input: 1,
+        ..Usage::default()
+    };
+    let mut i = 0u64;
+    let mut step = async |limiter: &Limiter| {
+        i += 1;
+        let o = limiter
+            .admit(&plan(vec![l.clone()], &ex("a"), one, format!("f{i}")))
+            .await
+            .unwrap();
+        match o {
+            Outcome::Admitted { ticket, .. } => limiter.settle(&ticket, one).await,
+            o => panic!("{o:?}"),
+        }
+    };
+    for _ in 0..200 {
+        step(&limiter).await;
+    }
+    assert_eq!(limiter.counters.shared.load(Relaxed), 200);
+    // let the replica catch up, then kill the owner mid-load
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.kill(owner);
+    let killed = std::time::Instant::now();
+    let mut promoted = None;
+    let mut looked = std::time::Instant::now();
+    while killed.elapsed() < Duration::from_secs(30) {
+        step(&limiter).await;
+        // a replica serves the slot and the cluster is whole again
+        if promoted.is_none() && looked.elapsed() > Duration::from_millis(100) {
+            looked = std::time::Instant::now();
+            if cluster.primary_of(&key).is_some_and(|p| p != owner) && cluster.healthy() {
+                promoted = Some(killed.elapsed());
+            }
+        }
+        if let Some(at) = promoted
+            && killed.elapsed() > at + Duration::from_secs(3)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let promoted = promoted.expect("the replica took over within 30 s");
+    let new_owner = cluster
+        .primary_of(&key)
+        .expect("a primary serves the key again");
+    assert_ne!(new_owner, owner);
+    // decisions go through the cluster again
+    let shared_before = limiter.counters.shared.load(Relaxed);
+    for _ in 0..50 {
+        step(&limiter).await;
+    }
+    assert_eq!(
+        limiter.counters.shared.load(Relaxed),
+        shared_before + 50,
+        "promoted after {promoted:?}; errors {}",
+        limiter.counters.errors.load(Relaxed)
+    );
+    // the budget counter kept what the replica had received before the kill
+    let usage = limiter.usage().await;
+    let used = usage
+        .iter()
+        .find(|(k, _)| k.starts_with("rl:{failover|a}:in:d"))
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("{usage:?}"));
+    assert!(used >= 200 + 50, "{used}: {usage:?}");
+    assert!(limiter.counters.fallback.load(Relaxed) >= 1);
+    eprintln!(
+        "failover: replica serving after {promoted:?}; {} decisions by the fallback, {} errors, budget counter {used}",
+        limiter.counters.fallback.load(Relaxed),
+        limiter.counters.errors.load(Relaxed)
+    );
 }
