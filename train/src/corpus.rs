@@ -1,7 +1,8 @@
 //! Benign technical prose for training: the documentation comments of the Rust crates this
-//! workspace depends on. The set is pinned by `Cargo.lock` (names, versions and checksums), so
-//! it is the same on every machine that can build the workspace; `cargo metadata` locates the
-//! sources in the local registry.
+//! workspace depends on. The set is pinned by `train/crate-docs.txt` (names and versions, whose
+//! checksums `Cargo.lock` holds), so it is the same on every machine that can build the
+//! workspace and a new dependency does not change the training data; `cargo metadata` locates
+//! the sources in the local registry.
 //!
 //! Users paste documentation into prompts, and documentation is full of imperatives ("you must
 //! call `reset` first", "ignore this field", "override the default"): without such text among
@@ -71,8 +72,27 @@ fn packages(workspace: &Path) -> anyhow::Result<Vec<(String, String, PathBuf)>> 
         })
         .collect();
     pk.sort();
+    // only the pinned crates, and every one of them
+    let list = std::fs::read_to_string(workspace.join(PINNED))
+        .with_context(|| format!("reading {PINNED}"))?;
+    let pinned: Vec<(&str, &str)> = list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    pk.retain(|(n, v, _)| pinned.contains(&(n.as_str(), v.as_str())));
+    for (n, v) in &pinned {
+        anyhow::ensure!(
+            pk.iter().any(|(pn, pv, _)| pn == n && pv == v),
+            "{n} {v} of {PINNED} is not in Cargo.lock any more: the training data would change; \
+             retrain with a new list on purpose"
+        );
+    }
     Ok(pk)
 }
+
+/// The committed list of crates whose documentation is training text.
+const PINNED: &str = "train/crate-docs.txt";
 
 /// The `.rs` files under `dir`, sorted.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
