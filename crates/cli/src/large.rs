@@ -165,7 +165,8 @@ pub fn redact(
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let mut file = File::open(path)?;
-    let mut stream = StreamScanner::new(scanner, redactor);
+    // a file is not an answer: markup that only matters when rendered stays
+    let mut stream = StreamScanner::new(scanner, redactor).not_an_answer();
     let mut chunk = vec![0; 1 << 20];
     let mut released = Vec::with_capacity(1 << 20);
     loop {

@@ -100,6 +100,11 @@ pub struct Detector {
     /// `API_KEY=` assignment), that detector's hit is reported instead. The check keeps the
     /// search for a more precise detector off the values no other detector could name.
     pub fallback: Option<Validator>,
+    /// Found only by the streaming scanner, and there only outside markdown code: for markup
+    /// that is harmless as text and dangerous when a client renders it (a `<script>` tag, a
+    /// `javascript:` link). Whole answers get the output inspection of `rampart-threat`, which
+    /// reads code blocks the same way; whole-buffer scans (requests, files) skip it.
+    pub stream_only: bool,
     /// Inputs in which this detector must report a finding.
     pub positives: &'static [&'static str],
     /// Inputs in which this detector must report nothing.
@@ -151,6 +156,7 @@ impl Detector {
             context: NO_CONTEXT,
             score,
             severity,
+            stream_only: false,
             positives: &[],
             negatives: &[],
         }
@@ -220,6 +226,12 @@ impl Detector {
     /// Sets the severity.
     pub const fn severity(mut self, severity: Severity) -> Detector {
         self.severity = severity;
+        self
+    }
+
+    /// Makes the detector stream-only (see [`Detector::stream_only`]).
+    pub const fn stream_only(mut self) -> Detector {
+        self.stream_only = true;
         self
     }
 

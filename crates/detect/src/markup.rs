@@ -204,6 +204,67 @@ pub fn fetches_with_data(url: &[u8]) -> bool {
     }
 }
 
+/// Whether a whole HTML tag (`<` to `>`) runs script or loads active content when a browser
+/// renders it: a `script`, `iframe`, `object`, `embed`, `frame`, `frameset` or `base` tag, a
+/// `meta` refresh, an inline event handler (`onerror=`, `onload=`…) on any tag, or a script
+/// URL (`javascript:`, also spelled with character references or tabs) in an attribute a
+/// browser follows or loads.
+pub fn active_tag(tag: &[u8]) -> bool {
+    let name_len = tag
+        .iter()
+        .skip(1)
+        .skip_while(|c| is_space(**c))
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+        .count();
+    let start = 1 + tag.iter().skip(1).take_while(|c| is_space(**c)).count();
+    let name = tag
+        .get(start..start + name_len)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if matches!(
+        name.as_slice(),
+        b"script" | b"iframe" | b"object" | b"embed" | b"frame" | b"frameset" | b"base"
+    ) || (name == b"meta" && attribute(tag, "http-equiv").is_some())
+    {
+        return true;
+    }
+    let lower = tag.to_ascii_lowercase();
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    if has(b"javascript:") || has(b"vbscript:") {
+        return true;
+    }
+    if URL_ATTRIBUTES.iter().any(|name| {
+        attribute(tag, name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .is_some_and(script_url)
+    }) {
+        return true;
+    }
+    // an event handler: a word `on` + 3..20 lowercase letters, then `=`
+    lower
+        .split(|c| is_space(*c) || *c == b'"' || *c == b'\'' || *c == b'/')
+        .any(|w| {
+            w.starts_with(b"on")
+                && w.len() > 3
+                && w[2..].split(|c| *c == b'=').next().is_some_and(|n| {
+                    (3..=20).contains(&n.len()) && n.iter().all(u8::is_ascii_lowercase)
+                })
+                && w.contains(&b'=')
+        })
+}
+
+/// The attributes whose value a browser follows or loads as a URL.
+pub const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "data",
+    "poster",
+    "background",
+];
+
 /// Whether a URL runs script when a browser follows or loads it (`javascript:`, `vbscript:`,
 /// `data:text/html`), its scheme read as the browser reads it (`url_head`).
 pub fn script_url(url: &str) -> bool {
@@ -529,7 +590,8 @@ fn value_follows(b: &[u8], at: usize, i: usize) -> bool {
         .is_some_and(|c| *c == b'=')
 }
 
-fn trim(s: &[u8]) -> &[u8] {
+/// `s` without the white space (space, tab, line breaks) at either end.
+pub fn trim(s: &[u8]) -> &[u8] {
     let start = s.iter().take_while(|c| is_space(**c)).count();
     let end = s.len()
         - s[start..]

@@ -234,13 +234,18 @@ impl Scanner {
                     .any(|(_, s, _)| covers(s, &h.span) && *s != h.span)
             });
             for (hit, span, value) in viewed {
-                if hits.iter().any(|h| covers(&h.span, &span)) {
+                if self.detectors()[hit.detector].stream_only
+                    || hits.iter().any(|h| covers(&h.span, &span))
+                {
                     continue;
                 }
                 out.push(self.found_value(&hit, value, map(span), layers));
             }
         }
-        for hit in &hits {
+        for hit in hits
+            .iter()
+            .filter(|h| !self.detectors()[h.detector].stream_only)
+        {
             out.push(self.found(hit, text, map(hit.span), layers));
         }
         if depth == 0 {
@@ -256,7 +261,11 @@ impl Scanner {
             self.scan_layer(&view.text, &inner, &layers, depth - 1, budget, out);
         }
         for run in decode::base64::candidates_in(text, &runs) {
-            if hits.iter().any(|h| h.span.overlaps(&run)) {
+            // a blob inside markup only a stream acts on is still decoded
+            if hits
+                .iter()
+                .any(|h| h.span.overlaps(&run) && !self.detectors()[h.detector].stream_only)
+            {
                 continue;
             }
             let Some(decoded) = decode::base64::decode_blob(

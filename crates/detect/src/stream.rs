@@ -53,6 +53,137 @@ pub struct StreamScanner<'s> {
     unsorted: Vec<u8>,
     /// The characters folded to one ASCII byte of `buf`, in stream order, from `base` on.
     folds: VecDeque<Folded>,
+    /// Where markdown code is, read as the stream goes (stream-only detectors act outside it).
+    code: Code,
+    /// Whether the stream is an answer a client renders: stream-only detectors act on it.
+    answer: bool,
+}
+
+/// Markdown code read incrementally: fenced blocks (a line of three or more backticks or
+/// tildes, indented at most three spaces, until a line of at least as many of the same) and
+/// inline code spans (a backtick run, until a run of the same length in the same paragraph).
+#[derive(Debug, Default)]
+struct Code {
+    /// Stream offset up to which the state is read.
+    at: usize,
+    /// The open fence: its byte and length.
+    fence: Option<(u8, usize)>,
+    /// Only spaces since the line started (and how many), so a fence may start here.
+    line_start: bool,
+    indent: usize,
+    /// A run of one byte being counted: the byte, its length, whether it began a line.
+    run: Option<(u8, usize, bool)>,
+    /// The open inline span: the length of its backtick run.
+    inline: Option<usize>,
+    /// The previous byte was a line break (two in a row end a paragraph).
+    after_newline: bool,
+}
+
+impl Code {
+    /// Reads `buf` (whose first byte is at stream offset `base`) up to stream offset `to`.
+    fn advance(&mut self, buf: &[u8], base: usize, to: usize) {
+        // bytes dropped from the buffer before they were read cannot be read now
+        self.at = self.at.max(base);
+        while self.at < to {
+            let Some(&c) = buf.get(self.at - base) else {
+                break;
+            };
+            self.at += 1;
+            if let Some((b, n, starts)) = self.run {
+                if c == b {
+                    self.run = Some((b, n + 1, starts));
+                    continue;
+                }
+                self.run = None;
+                self.end_run(b, n, starts);
+            }
+            match c {
+                b'`' | b'~' => self.run = Some((c, 1, self.line_start && self.indent <= 3)),
+                b'\n' => {
+                    if self.after_newline {
+                        // a blank line ends a paragraph, and an inline span with it
+                        self.inline = None;
+                    }
+                    self.after_newline = true;
+                    self.line_start = true;
+                    self.indent = 0;
+                    continue;
+                }
+                b' ' if self.line_start => {
+                    self.indent += 1;
+                    continue;
+                }
+                b'\r' => continue,
+                _ => {}
+            }
+            self.line_start = false;
+            self.after_newline = false;
+        }
+        // a run ends where a different byte follows (the first byte of a hit, say)
+        if let Some((b, n, starts)) = self.run
+            && buf.get(self.at - base).is_some_and(|c| *c != b)
+        {
+            self.run = None;
+            self.end_run(b, n, starts);
+        }
+    }
+
+    /// A run of `n` bytes `b` ended (`starts`: at a line start).
+    fn end_run(&mut self, b: u8, n: usize, starts: bool) {
+        self.line_start = false;
+        self.after_newline = false;
+        match self.fence {
+            Some((fb, fl)) if starts && b == fb && n >= fl => self.fence = None,
+            Some(_) => {}
+            None if starts && n >= 3 => {
+                self.fence = Some((b, n));
+                self.inline = None;
+            }
+            None if b == b'`' => match self.inline {
+                Some(k) if k == n => self.inline = None,
+                Some(_) => {}
+                None => self.inline = Some(n),
+            },
+            None => {}
+        }
+    }
+
+    /// Whether stream offset `at` (read up to) is inside code: an open fence, or an open
+    /// inline span whose closing run starts before stream offset `until` within the paragraph.
+    /// A hit passes its end plus [`CONTEXT_AFTER`] as `until`: a stream always holds that much
+    /// before it decides, so streams and whole buffers decide alike.
+    fn inside(&self, buf: &[u8], base: usize, at: usize, until: usize) -> bool {
+        if self.fence.is_some() {
+            return true;
+        }
+        let Some(k) = self.inline else {
+            return false;
+        };
+        let from = at.saturating_sub(base).min(buf.len());
+        let to = until.saturating_sub(base).clamp(from, buf.len());
+        let rest = &buf[from..to];
+        let mut i = 0;
+        let mut newline = false;
+        while i < rest.len() {
+            match rest[i] {
+                b'`' => {
+                    let n = rest[i..].iter().take_while(|c| **c == b'`').count();
+                    if n == k {
+                        return true;
+                    }
+                    i += n;
+                    newline = false;
+                    continue;
+                }
+                b'\n' if newline => return false,
+                b'\n' => newline = true,
+                b'\r' | b' ' | b'\t' => {}
+                _ => newline = false,
+            }
+            i += 1;
+        }
+        false
+    }
 }
 
 /// One character the scan reads as an ASCII byte: where that byte is and what it stood for.
@@ -133,7 +264,19 @@ impl<'s> StreamScanner<'s> {
             probe: scanner.anchored_dfa().map(|_| Probe { next: 0 }),
             unsorted: Vec::new(),
             folds: VecDeque::new(),
+            code: Code {
+                line_start: true,
+                ..Code::default()
+            },
+            answer: true,
         }
+    }
+
+    /// The same scanner for a stream that is not an answer a client renders (a file being
+    /// redacted): stream-only detectors (markup that matters only when rendered) do not act.
+    pub fn not_an_answer(mut self) -> StreamScanner<'s> {
+        self.answer = false;
+        self
     }
 
     /// The most bytes held back while no long pattern is in progress.
@@ -289,6 +432,18 @@ impl<'s> StreamScanner<'s> {
         let mut cursor = from;
         for hit in &self.hits {
             let det = self.scanner.detectors()[hit.detector];
+            // markup that only matters when rendered is left alone inside markdown code
+            if det.stream_only {
+                if !self.answer {
+                    continue;
+                }
+                let at = self.base + hit.span.start;
+                self.code.advance(&self.buf, self.base, at);
+                let until = self.base + hit.span.end + CONTEXT_AFTER;
+                if self.code.inside(&self.buf, self.base, at, until) {
+                    continue;
+                }
+            }
             let value = &self.buf[hit.span.start..hit.span.end];
             // a finding policy keeps is released as it arrived (not in its folded form)
             let kept = self
@@ -320,6 +475,7 @@ impl<'s> StreamScanner<'s> {
             });
         }
         release(&self.buf, self.base, &self.folds, cursor, resume, out);
+        self.code.advance(&self.buf, self.base, self.base + resume);
         self.released = self.base + resume;
         let drop = resume.saturating_sub(KEEP);
         if drop > 0 {
@@ -352,6 +508,17 @@ pub fn redact_raw(
     let text = &folded[..];
     let mut hits = Vec::new();
     scanner.scan_raw(text, &mut hits);
+    let mut code = Code {
+        line_start: true,
+        ..Code::default()
+    };
+    hits.retain(|hit| {
+        if !scanner.detectors()[hit.detector].stream_only {
+            return true;
+        }
+        code.advance(text, 0, hit.span.start);
+        !code.inside(text, 0, hit.span.start, hit.span.end + CONTEXT_AFTER)
+    });
     let mut cursor = 0;
     for hit in &hits {
         let det = scanner.detectors()[hit.detector];

