@@ -196,13 +196,19 @@ fn characters_split_by_the_hold_back_arrive_whole() {
     ];
     let input = openai_events(&pieces);
     for cut in (0..input.len()).step_by(7) {
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(&input[..cut], &mut out);
-        r.push(&input[cut..], &mut out);
-        r.finish(&mut out);
+        let (_, out) = in_two(&input, cut);
         assert_eq!(texts(&out), pieces.concat(), "cut {cut}");
     }
+}
+
+/// An OpenAI stream through a redact-all rewriter, its bytes pushed in two chunks cut at `cut`.
+fn in_two(input: &[u8], cut: usize) -> (SseRewriter, Vec<u8>) {
+    let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+    let mut out = Vec::new();
+    r.push(&input[..cut], &mut out);
+    r.push(&input[cut..], &mut out);
+    r.finish(&mut out);
+    (r, out)
 }
 
 #[test]
@@ -1040,11 +1046,7 @@ fn script_markup_is_removed_mid_stream_and_shown_code_is_not() {
     ];
     let input = openai_events(&hostile);
     for cut in (0..input.len()).step_by(7) {
-        let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
-        let mut out = Vec::new();
-        r.push(&input[..cut], &mut out);
-        r.push(&input[cut..], &mut out);
-        r.finish(&mut out);
+        let (r, out) = in_two(&input, cut);
         let text = texts(&out);
         for gone in ["javascript:fetch", "script:steal", "onerror", "<script>"] {
             assert!(!text.contains(gone), "cut {cut}: {gone} left in {text}");

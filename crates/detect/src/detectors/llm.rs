@@ -102,10 +102,7 @@ pub static DETECTORS: &[Detector] = &[
         1.0,
         Severity::High,
     )
-    .gate(Gate::Inner {
-        literal: "](",
-        within: 165,
-    })
+    .gate(LINK_GATE)
     .docs("A markdown link (`[text](url)`) to an absolute URL whose query, fragment or path carries a payload: a value of 24 or more dense characters (base64, percent-encoded text) or a long dense path segment. One click sends the data (OWASP LLM05). The match is the whole link, text and closing `)` included, so a stream loses nothing of the URL; links with ordinary parameters are left alone. Allowlists are applied by the output inspection of whole responses.")
     .validate(markdown_link_carries_payload)
     .examples(
@@ -218,10 +215,7 @@ pub static DETECTORS: &[Detector] = &[
         1.0,
         Severity::High,
     )
-    .gate(Gate::Inner {
-        literal: "](",
-        within: 165,
-    })
+    .gate(LINK_GATE)
     .stream_only()
     .validate(markdown_link_runs_script)
     .docs("A markdown link whose destination is a script URL (`[claim](javascript:…)`, also spelled with character references), in a streamed answer outside markdown code (OWASP LLM05). The match is the whole link. Whole answers are read by the output inspection (`html_script`).")
@@ -333,6 +327,12 @@ fn markdown_link_runs_script(m: &[u8]) -> bool {
     inline_after_text(m)
         .is_some_and(|d| std::str::from_utf8(&m[d.url]).is_ok_and(|u| markup::script_url(u.trim())))
 }
+
+/// Where a markdown link's `](` is: within the bounded link text after the match start.
+const LINK_GATE: Gate = Gate::Inner {
+    literal: "](",
+    within: 165,
+};
 
 /// `![alt](url "title")`, or, when the URL cannot be followed to its `)`, the image up to the
 /// next white space. The bounds keep the pattern under the scanner's short-pattern limit and
