@@ -294,6 +294,17 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
             },
             HTML_IMAGE | HTML_LINK => {
                 let Some(end) = markup::tag_end(b, s) else {
+                    // an unclosed tag runs to the end of the answer: the page around it may
+                    // close it (`<img src=x onerror=alert(1)//`)
+                    if !in_code(s) && active(&text[s..]) {
+                        out.push(Unsafe {
+                            kind: Kind::Script,
+                            start: s,
+                            end: text.len(),
+                            host: None,
+                        });
+                        break;
+                    }
                     at = e;
                     continue;
                 };

@@ -129,6 +129,12 @@ fn handlers_inside_image_and_link_tags_are_script() {
         [Kind::Script]
     );
     assert!(kinds(r#"<a href="https://ok.example/">only a link</a>"#, &[]).is_empty());
+    // an unclosed tag: the page the answer is shown in may close it
+    assert_eq!(
+        removed("Look: <img src=x onerror=alert(1)//", &[]),
+        "Look: "
+    );
+    assert!(kinds("a <img src=x alt=unclosed", &[]).is_empty());
 }
 
 #[test]
