@@ -206,7 +206,7 @@ impl Scanner {
         let mut runs = Vec::new();
         skim::long_runs(text, TokenClass::Base64, skim::MIN_RUN, &mut runs);
         if budget.threads > 1 && text.len() >= PARALLEL_MIN {
-            self.scan_raw_segmented(text, Some(&runs), budget.threads, &mut hits);
+            self.scan_raw_segmented(text, Some(&runs), budget.threads, false, &mut hits);
         } else {
             self.scan_raw_with_runs(text, &runs, &mut hits);
         }

@@ -452,14 +452,15 @@ impl Scanner {
     /// is in progress before `limit`, the hits are exactly those a scan of the whole stream would
     /// report in this range: the streaming scanner relies on it.
     pub fn scan_until(&self, hay: &[u8], from: usize, limit: usize, hits: &mut Vec<Hit>) -> usize {
-        self.scan_until_with(hay, from..limit, None, CANDIDATE_BLOCK, hits, None)
+        self.scan_until_with(hay, from..limit, None, Pass::ANSWER, hits, None)
     }
 
-    /// [`Scanner::scan_raw`] with the token runs of `hay` already found:
-    /// [`skim::long_runs`] of [`TokenClass::Base64`] and [`skim::MIN_RUN`] over all of `hay`
-    /// (the layered scan shares them with the base64 decoder).
+    /// [`Scanner::scan_raw`] of a whole buffer (stream-only detectors do not match) with the
+    /// token runs of `hay` already found: [`skim::long_runs`] of [`TokenClass::Base64`] and
+    /// [`skim::MIN_RUN`] over all of `hay` (the layered scan shares them with the base64
+    /// decoder).
     pub fn scan_raw_with_runs(&self, hay: &[u8], runs: &[(usize, usize)], hits: &mut Vec<Hit>) {
-        self.scan_until_with(hay, 0..hay.len(), Some(runs), CANDIDATE_BLOCK, hits, None);
+        self.scan_until_with(hay, 0..hay.len(), Some(runs), Pass::WHOLE, hits, None);
     }
 
     /// [`Scanner::scan_raw_with_runs`] on `segments` threads at once: `hay` is cut into that
@@ -468,17 +469,23 @@ impl Scanner {
     /// next, the next is scanned again from that match's end up to the first of its own
     /// matches that the rescan reaches without running past it; a scan's only state is the
     /// position it resumes from, so from there on the piece's matches are the one pass's.
-    /// The hits are exactly those of [`Scanner::scan_raw_with_runs`].
+    /// The hits are exactly those of one pass (of [`Scanner::scan_raw_with_runs`] without
+    /// `answers`, of [`Scanner::scan_raw`] with it).
     pub fn scan_raw_segmented(
         &self,
         hay: &[u8],
         runs: Option<&[(usize, usize)]>,
         segments: usize,
+        answers: bool,
         hits: &mut Vec<Hit>,
     ) {
+        let pass = Pass {
+            block: CANDIDATE_BLOCK,
+            answers,
+        };
         let n = segments.clamp(1, hay.len().max(1));
         if n == 1 {
-            self.scan_until_with(hay, 0..hay.len(), runs, CANDIDATE_BLOCK, hits, None);
+            self.scan_until_with(hay, 0..hay.len(), runs, pass, hits, None);
             return;
         }
         let bounds: Vec<usize> = (0..=n).map(|k| k * hay.len() / n).collect();
@@ -497,7 +504,7 @@ impl Scanner {
                             hay,
                             from..to,
                             runs,
-                            CANDIDATE_BLOCK,
+                            pass,
                             &mut hits,
                             Some(&mut tops),
                         );
@@ -505,7 +512,7 @@ impl Scanner {
                     })
                 })
                 .collect();
-            let end = self.scan_until_with(hay, 0..bounds[1], runs, CANDIDATE_BLOCK, hits, None);
+            let end = self.scan_until_with(hay, 0..bounds[1], runs, pass, hits, None);
             let mut pieces = vec![(Vec::new(), Vec::new(), end)];
             pieces.extend(
                 handles
@@ -525,7 +532,7 @@ impl Scanner {
             loop {
                 let j = tops.partition_point(|&(q, _)| q < e);
                 let lim = tops.get(j).map_or(end, |&(q, _)| q);
-                let p = self.scan_until_with(hay, e..lim, runs, CANDIDATE_BLOCK, hits, None);
+                let p = self.scan_until_with(hay, e..lim, runs, pass, hits, None);
                 match tops.get(j) {
                     // in step at the piece's j-th match: the rest of the piece is the one pass's
                     Some(&(_, before)) if p == lim => {
@@ -548,7 +555,17 @@ impl Scanner {
     /// the block size never changes what is found).
     #[doc(hidden)]
     pub fn scan_raw_in_blocks(&self, hay: &[u8], block: usize, hits: &mut Vec<Hit>) {
-        self.scan_until_with(hay, 0..hay.len(), None, block.max(1), hits, None);
+        self.scan_until_with(
+            hay,
+            0..hay.len(),
+            None,
+            Pass {
+                block: block.max(1),
+                answers: true,
+            },
+            hits,
+            None,
+        );
     }
 
     fn scan_until_with(
@@ -559,7 +576,7 @@ impl Scanner {
             end: limit,
         }: std::ops::Range<usize>,
         runs: Option<&[(usize, usize)]>,
-        block: usize,
+        pass: Pass,
         hits: &mut Vec<Hit>,
         mut tops: Option<&mut Vec<(usize, usize)>>,
     ) -> usize {
@@ -581,7 +598,7 @@ impl Scanner {
         let mut pos = from;
         loop {
             if pos >= block_end && block_end < limit {
-                block_end = pos.saturating_add(block).min(limit);
+                block_end = pos.saturating_add(pass.block).min(limit);
                 for (gi, g) in self.groups.iter().enumerate() {
                     if !matches!(g.candidates, Candidates::Scan) {
                         cands[gi] = candidates(&g.candidates, hay, pos, block_end, runs);
@@ -675,6 +692,11 @@ impl Scanner {
             }
             tries.sort_unstable();
             tries.dedup();
+            // markup only a rendered answer cares about is not matched elsewhere: it must not
+            // take the bytes of a value from a whole-buffer scan
+            if !pass.answers {
+                tries.retain(|&idx| !self.detectors[idx].stream_only);
+            }
             let mut accepted = None;
             for &idx in &tries {
                 if let Some((hit, end)) = self.try_at(hay, idx, q) {
@@ -689,9 +711,10 @@ impl Scanner {
                     if let Some(tops) = tops.as_deref_mut() {
                         tops.push((q, hits.len()));
                     }
-                    self.push_hit(hit, hits, |from, to, inner| {
-                        self.scan_until_with(hay, from..to, None, block, inner, None);
+                    let resume = self.push_hit(hit, hits, |from, to, inner| {
+                        self.scan_until_with(hay, from..to, None, pass, inner, None);
                     });
+                    pos = pos.max(resume);
                 }
                 None => pos = q + 1,
             }
@@ -703,22 +726,21 @@ impl Scanner {
     /// them: a value never hides inside markup (a request keeps markup but must lose the key in
     /// its URL), and an answer still loses every byte of the construct. `scan(from, to, hits)`
     /// scans the construct's bytes after its first.
+    /// Returns where the scan resumes: the construct's end, or the end of a value that starts
+    /// inside it and runs past it (the value is reported whole, the construct up to it).
     fn push_hit(
         &self,
         hit: Hit,
         hits: &mut Vec<Hit>,
         scan: impl FnOnce(usize, usize, &mut Vec<Hit>),
-    ) {
+    ) -> usize {
         if self.detectors[hit.detector].class != DataClass::UnsafeOutput || hit.span.len() < 2 {
             hits.push(hit);
-            return;
+            return hit.span.end;
         }
         let mut inner = Vec::new();
         scan(hit.span.start + 1, hit.span.end, &mut inner);
-        inner.retain(|h| {
-            h.span.end <= hit.span.end
-                && self.detectors[h.detector].class != DataClass::UnsafeOutput
-        });
+        inner.retain(|h| self.detectors[h.detector].class != DataClass::UnsafeOutput);
         let mut at = hit.span.start;
         for h in inner {
             if h.span.start > at {
@@ -736,6 +758,7 @@ impl Scanner {
                 ..hit
             });
         }
+        at.max(hit.span.end)
     }
 
     /// A fallback's hit (see [`Detector::fallback`]) whose value is in a known format, as the
@@ -797,9 +820,10 @@ impl Scanner {
                 Some((hit, end)) => {
                     let hit = self.refine(hay, hit);
                     pos = end.max(m.start() + 1);
-                    self.push_hit(hit, hits, |from, to, inner| {
+                    let resume = self.push_hit(hit, hits, |from, to, inner| {
                         self.scan_reference_range(hay, from, to, inner);
                     });
+                    pos = pos.max(resume);
                 }
                 None => pos = m.start() + 1,
             }
@@ -1220,6 +1244,27 @@ fn literal_prefixes(hir: &regex_syntax::hir::Hir) -> Option<(Vec<Vec<u8>>, bool)
 
 /// Bytes of input whose candidates are gathered at once by a scan.
 const CANDIDATE_BLOCK: usize = 256 << 10;
+
+/// How one scan runs: candidates gathered `block` bytes at a time, and whether it reads an
+/// answer a client renders (stream-only detectors match only then).
+#[derive(Clone, Copy, Debug)]
+struct Pass {
+    block: usize,
+    answers: bool,
+}
+
+impl Pass {
+    /// A streamed answer (and the raw scans streams are tested against).
+    const ANSWER: Pass = Pass {
+        block: CANDIDATE_BLOCK,
+        answers: true,
+    };
+    /// A whole buffer: a request, a file, a whole answer (which has its own output inspection).
+    const WHOLE: Pass = Pass {
+        block: CANDIDATE_BLOCK,
+        answers: false,
+    };
+}
 
 /// Tag of a candidate whose detectors the all-matches automaton must find.
 const NO_TAG: u32 = u32::MAX;

@@ -69,7 +69,7 @@ fn pieces_scanned_at_once_agree_with_reference() {
     s.scan_raw_reference(text.as_bytes(), &mut reference);
     for segments in [1, 2, 3, 17, 200, 2000] {
         let mut pieces = Vec::new();
-        s.scan_raw_segmented(text.as_bytes(), None, segments, &mut pieces);
+        s.scan_raw_segmented(text.as_bytes(), None, segments, true, &mut pieces);
         assert_eq!(pieces, reference, "{segments} pieces");
     }
 }
@@ -98,7 +98,7 @@ proptest! {
         }
         for segments in [2, 4, 9] {
             let mut pieces = Vec::new();
-            s.scan_raw_segmented(text.as_bytes(), None, segments, &mut pieces);
+            s.scan_raw_segmented(text.as_bytes(), None, segments, true, &mut pieces);
             prop_assert_eq!(&pieces, &reference, "{} pieces", segments);
         }
     }

@@ -228,3 +228,23 @@ fn large_texts_scanned_on_threads_find_what_one_thread_finds() {
     };
     assert_eq!(spans(&one), spans(&three));
 }
+
+/// Markup only a rendered answer cares about never takes the bytes of a value in a
+/// whole-buffer scan: a key that starts inside a long `<script` opening and runs past where
+/// that match would end is still found.
+#[test]
+fn a_value_straddling_stream_only_markup_is_found_in_whole_buffers() {
+    let key = "ghp_KglOAKeaXhAgljjxglxiOLXlGEPPMSapUc3c";
+    for pad in [380, 390, 395, 399] {
+        let text = format!("<script {} {key} rest", "a".repeat(pad - 8));
+        let scan = Scanner::builtin()
+            .scan(text.as_bytes(), &ScanOptions::default())
+            .unwrap();
+        let found: Vec<&str> = scan.findings().map(|f| f.detector).collect();
+        assert!(
+            scan.findings()
+                .any(|f| &text[f.span.start..f.span.end] == key),
+            "pad {pad}: {found:?}"
+        );
+    }
+}

