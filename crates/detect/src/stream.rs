@@ -272,6 +272,13 @@ impl<'s> StreamScanner<'s> {
         }
     }
 
+    /// The same scanner for a stream that continues text already shown (a later block of an
+    /// answer): its first bytes do not start a line, so they cannot open a code fence.
+    pub fn mid_line(mut self) -> StreamScanner<'s> {
+        self.code.line_start = false;
+        self
+    }
+
     /// The same scanner for a stream that is not an answer a client renders (a file being
     /// redacted): stream-only detectors (markup that matters only when rendered) do not act.
     pub fn not_an_answer(mut self) -> StreamScanner<'s> {
@@ -459,8 +466,10 @@ impl<'s> StreamScanner<'s> {
                     hit.span.start,
                     out,
                 );
+                let before = out.len();
                 self.redactor
                     .replace_scored(det.class, det.id, hit.score, value, out);
+                separate(det.stream_only, before, out);
                 cursor = hit.span.end;
             }
             self.findings.push(Finding {
@@ -527,9 +536,20 @@ pub fn redact_raw(
         }
         release(text, 0, &folds, cursor, hit.span.start, out);
         let value = &text[hit.span.start..hit.span.end];
+        let before = out.len();
         redactor.replace_scored(det.class, det.id, hit.score, value, out);
+        separate(det.stream_only, before, out);
         cursor = hit.span.end;
     }
     release(text, 0, &folds, cursor, text.len(), out);
     hits.iter().map(|h| h.span).collect()
+}
+
+/// Markup removed without a trace could join what was around it into new markup
+/// (`<scr<script>ipt>` loses `<script>` and reads `<script>`): a removed stream-only finding
+/// leaves one space.
+fn separate(stream_only: bool, before: usize, out: &mut Vec<u8>) {
+    if stream_only && out.len() == before {
+        out.push(b' ');
+    }
 }

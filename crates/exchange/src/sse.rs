@@ -573,7 +573,20 @@ impl SseRewriter {
         if let Some(k) = self.channels.iter().position(|c| c.id == id) {
             return k;
         }
-        let scanner = StreamScanner::new(self.scanner, self.new_redactor());
+        let mut scanner = StreamScanner::new(self.scanner, self.new_redactor());
+        // a tool call's arguments are data for a program, not an answer a client renders:
+        // markup in them (an agent writing HTML) stays
+        if id
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.starts_with("tool:"))
+        {
+            scanner = scanner.not_an_answer();
+        }
+        // a later block continues the text a client shows: it does not start a line
+        if self.text_chars > 0 {
+            scanner = scanner.mid_line();
+        }
         self.channels.push(Channel {
             id: id.to_owned(),
             scanner,

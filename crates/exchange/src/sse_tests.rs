@@ -1076,3 +1076,43 @@ fn script_markup_is_removed_mid_stream_and_shown_code_is_not() {
     assert_eq!(text, shown.concat());
     assert!(r.findings().is_empty(), "{:?}", r.findings());
 }
+
+#[test]
+fn markup_in_tool_call_arguments_is_data_and_passes() {
+    // an agent writing a web page through a tool: its arguments are not rendered
+    let mut s = String::new();
+    for args in [
+        "{\"path\": \"index.html\", \"body\": \"<button onclick=\\\"go()\\\">Go</button>",
+        "<script src=\\\"app.js\\\"></script><a href=\\\"javascript:void(0)\\\">x</a>\"}",
+    ] {
+        let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
+        s.push_str(&format!("data: {v}\n\n"));
+    }
+    s.push_str("data: [DONE]\n\n");
+    let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
+    let out = rewrite(&mut r, s.as_bytes());
+    let args = joined(&out, "/choices/0/delta/tool_calls/0/function/arguments");
+    assert_eq!(
+        args,
+        "{\"path\": \"index.html\", \"body\": \"<button onclick=\\\"go()\\\">Go</button><script src=\\\"app.js\\\"></script><a href=\\\"javascript:void(0)\\\">x</a>\"}"
+    );
+    assert!(r.findings().is_empty(), "{:?}", r.findings());
+}
+
+#[test]
+fn removed_markup_does_not_join_into_new_markup() {
+    // under the remove strategy, taking out the inner tag must not rebuild the outer one
+    let rules = StreamRules::new(
+        || Redactor::new(Strategy::Remove, HashKey::new([7; 32])),
+        |_| false,
+    );
+    for hostile in [
+        "x <scr<script>ipt>alert(1)</script> y",
+        "x <img/src=x/on<script>error=alert(1)> y",
+    ] {
+        let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), rules.clone());
+        let text = texts(rewrite(&mut r, &openai_events(&[hostile])));
+        assert!(!text.contains("<script>"), "{text}");
+        assert!(!text.contains("onerror="), "{text}");
+    }
+}

@@ -360,7 +360,11 @@ impl RedisBackend {
                     taken.push(refunds);
                 }
                 Ok(Err(denial)) => {
-                    self.give_back(&plan.lease, taken).await?;
+                    // refused stays refused: a refund that fails leaves the earlier slots a
+                    // request high until their windows pass, which errs toward refusing
+                    if let Err(e) = self.give_back(&plan.lease, taken).await {
+                        tracing::warn!(error = %e, "a refused plan's earlier slots could not be given back");
+                    }
                     return Ok(Outcome::Denied(denial));
                 }
                 Err(e) => {
@@ -420,6 +424,8 @@ impl RedisBackend {
         lease: &str,
         taken: Vec<Vec<(String, Refund)>>,
     ) -> Result<(), BackendError> {
+        // every group is tried; the first failure is reported
+        let mut failed = None;
         for refunds in taken {
             let mut inv = self.refund.prepare_invoke();
             inv.arg(lease);
@@ -430,9 +436,11 @@ impl RedisBackend {
                     Refund::Budget(res) => inv.key(key).arg("b").arg(res),
                 };
             }
-            let _: i64 = self.run(&inv).await?;
+            if let Err(e) = self.run::<i64>(&inv).await {
+                failed.get_or_insert(e);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Releases the lease and settles the budgets in one round trip.
