@@ -60,14 +60,20 @@ pub struct StreamScanner<'s> {
 }
 
 /// Markdown code read incrementally: fenced blocks (a line of three or more backticks or
-/// tildes, indented at most three spaces, until a line of at least as many of the same) and
-/// inline code spans (a backtick run, until a run of the same length in the same paragraph).
+/// tildes, indented at most three spaces, whose info string holds no backtick, until a line of
+/// at least as many of the same) and inline code spans (a backtick run, until a run of the same
+/// length on the same line). Where it is unsure it reads text as outside code, so markup is
+/// removed rather than kept: a folded character (a full-width grave accent) is not a
+/// delimiter, an escaped backtick opens nothing, a span does not cross a line, and a fence
+/// opened with indentation (inside a list item, say) closes at a line indented less.
 #[derive(Debug, Default)]
 struct Code {
     /// Stream offset up to which the state is read.
     at: usize,
-    /// The open fence: its byte and length.
-    fence: Option<(u8, usize)>,
+    /// The open fence: its byte, length and indentation.
+    fence: Option<(u8, usize, usize)>,
+    /// A fence opened on this line, confirmed at its end unless a backtick follows it.
+    pending: Option<(u8, usize, usize)>,
     /// Only spaces since the line started (and how many), so a fence may start here.
     line_start: bool,
     indent: usize,
@@ -75,20 +81,29 @@ struct Code {
     run: Option<(u8, usize, bool)>,
     /// The open inline span: the length of its backtick run.
     inline: Option<usize>,
-    /// The previous byte was a line break (two in a row end a paragraph).
-    after_newline: bool,
+    /// The previous byte was a backslash that escapes the next one.
+    escaped: bool,
 }
 
 impl Code {
-    /// Reads `buf` (whose first byte is at stream offset `base`) up to stream offset `to`.
-    fn advance(&mut self, buf: &[u8], base: usize, to: usize) {
+    /// Reads `buf` (whose first byte is at stream offset `base`) up to stream offset `to`;
+    /// `folded(offset)` says whether the byte there stands for another character.
+    fn advance(&mut self, buf: &[u8], base: usize, to: usize, folded: &dyn Fn(usize) -> bool) {
         // bytes dropped from the buffer before they were read cannot be read now
         self.at = self.at.max(base);
         while self.at < to {
-            let Some(&c) = buf.get(self.at - base) else {
+            let Some(&byte) = buf.get(self.at - base) else {
                 break;
             };
+            let at = self.at;
             self.at += 1;
+            // a character folded to a delimiter is not one, nor is an escaped one
+            let c = if matches!(byte, b'`' | b'~') && (folded(at) || self.escaped) {
+                b'x'
+            } else {
+                byte
+            };
+            self.escaped = c == b'\\' && !self.escaped;
             if let Some((b, n, starts)) = self.run {
                 if c == b {
                     self.run = Some((b, n + 1, starts));
@@ -98,13 +113,21 @@ impl Code {
                 self.end_run(b, n, starts);
             }
             match c {
-                b'`' | b'~' => self.run = Some((c, 1, self.line_start && self.indent <= 3)),
-                b'\n' => {
-                    if self.after_newline {
-                        // a blank line ends a paragraph, and an inline span with it
-                        self.inline = None;
+                b'`' | b'~' => {
+                    if c == b'`' && self.pending.is_some() {
+                        // a backtick in the info string: not a fence but a code span opener
+                        if let Some((_, n, _)) = self.pending.take() {
+                            self.inline = Some(n);
+                        }
                     }
-                    self.after_newline = true;
+                    self.run = Some((c, 1, self.line_start && self.indent <= 3));
+                }
+                b'\n' => {
+                    if let Some(p) = self.pending.take() {
+                        self.fence = Some(p);
+                    }
+                    // a code span stays on its line
+                    self.inline = None;
                     self.line_start = true;
                     self.indent = 0;
                     continue;
@@ -114,10 +137,19 @@ impl Code {
                     continue;
                 }
                 b'\r' => continue,
-                _ => {}
+                _ => {
+                    // a line indented less than a fence that opened indented leaves its
+                    // container, and the fence with it
+                    if self.line_start
+                        && self
+                            .fence
+                            .is_some_and(|(_, _, fi)| fi > 0 && self.indent < fi)
+                    {
+                        self.fence = None;
+                    }
+                }
             }
             self.line_start = false;
-            self.after_newline = false;
         }
         // a run ends where a different byte follows (the first byte of a hit, say)
         if let Some((b, n, starts)) = self.run
@@ -130,13 +162,13 @@ impl Code {
 
     /// A run of `n` bytes `b` ended (`starts`: at a line start).
     fn end_run(&mut self, b: u8, n: usize, starts: bool) {
+        let indent = self.indent;
         self.line_start = false;
-        self.after_newline = false;
         match self.fence {
-            Some((fb, fl)) if starts && b == fb && n >= fl => self.fence = None,
+            Some((fb, fl, _)) if starts && b == fb && n >= fl => self.fence = None,
             Some(_) => {}
             None if starts && n >= 3 => {
-                self.fence = Some((b, n));
+                self.pending = Some((b, n, indent));
                 self.inline = None;
             }
             None if b == b'`' => match self.inline {
@@ -149,7 +181,7 @@ impl Code {
     }
 
     /// Whether stream offset `at` (read up to) is inside code: an open fence, or an open
-    /// inline span whose closing run starts before stream offset `until` within the paragraph.
+    /// inline span whose closing run starts before stream offset `until` on the same line.
     /// A hit passes its end plus [`CONTEXT_AFTER`] as `until`: a stream always holds that much
     /// before it decides, so streams and whole buffers decide alike.
     fn inside(&self, buf: &[u8], base: usize, at: usize, until: usize) -> bool {
@@ -163,22 +195,18 @@ impl Code {
         let to = until.saturating_sub(base).clamp(from, buf.len());
         let rest = &buf[from..to];
         let mut i = 0;
-        let mut newline = false;
         while i < rest.len() {
             match rest[i] {
                 b'`' => {
                     let n = rest[i..].iter().take_while(|c| **c == b'`').count();
-                    if n == k {
+                    if n == k && (i == 0 || rest[i - 1] != b'\\') {
                         return true;
                     }
                     i += n;
-                    newline = false;
                     continue;
                 }
-                b'\n' if newline => return false,
-                b'\n' => newline = true,
-                b'\r' | b' ' | b'\t' => {}
-                _ => newline = false,
+                b'\n' => return false,
+                _ => {}
             }
             i += 1;
         }
@@ -445,7 +473,9 @@ impl<'s> StreamScanner<'s> {
                     continue;
                 }
                 let at = self.base + hit.span.start;
-                self.code.advance(&self.buf, self.base, at);
+                let folds = &self.folds;
+                self.code
+                    .advance(&self.buf, self.base, at, &|p| is_folded(folds, p));
                 let until = self.base + hit.span.end + CONTEXT_AFTER;
                 if self.code.inside(&self.buf, self.base, at, until) {
                     continue;
@@ -484,7 +514,11 @@ impl<'s> StreamScanner<'s> {
             });
         }
         release(&self.buf, self.base, &self.folds, cursor, resume, out);
-        self.code.advance(&self.buf, self.base, self.base + resume);
+        let folds = &self.folds;
+        self.code
+            .advance(&self.buf, self.base, self.base + resume, &|p| {
+                is_folded(folds, p)
+            });
         self.released = self.base + resume;
         let drop = resume.saturating_sub(KEEP);
         if drop > 0 {
@@ -525,7 +559,7 @@ pub fn redact_raw(
         if !scanner.detectors()[hit.detector].stream_only {
             return true;
         }
-        code.advance(text, 0, hit.span.start);
+        code.advance(text, 0, hit.span.start, &|p| is_folded(&folds, p));
         !code.inside(text, 0, hit.span.start, hit.span.end + CONTEXT_AFTER)
     });
     let mut cursor = 0;
@@ -552,4 +586,9 @@ fn separate(stream_only: bool, before: usize, out: &mut Vec<u8>) {
     if stream_only && out.len() == before {
         out.push(b' ');
     }
+}
+
+/// Whether the byte at stream offset `at` stands for a folded character.
+fn is_folded(folds: &VecDeque<Folded>, at: usize) -> bool {
+    folds.binary_search_by_key(&at, |f| f.at).is_ok()
 }

@@ -269,3 +269,34 @@ fn unicode_digits_and_look_alikes_are_caught_in_a_stream_and_benign_text_is_unto
         assert_eq!(streamed(bytes, &cuts, Strategy::Mask), bytes, "{benign}");
     }
 }
+
+/// What a markdown renderer does not read as code is not code to the streaming scanner:
+/// look-alike and escaped backticks, spans across lines, fences whose info string holds a
+/// backtick, and fences left by their list item. Script markup there is found.
+#[test]
+fn markup_a_renderer_would_run_is_not_taken_for_code() {
+    for hostile in [
+        "\u{FF40}<img src=x onerror=alert(1)>\u{FF40}",
+        "\\` <img src=x onerror=alert(1)> \\`",
+        "```x```\n<img src=x onerror=alert(1)>",
+        "- a\n  ```\n\n<img src=x onerror=alert(1)>\n",
+        "`\n<script>alert(1)</script>`",
+    ] {
+        let mut s = StreamScanner::new(
+            Scanner::builtin(),
+            Redactor::new(Strategy::Mask, HashKey::default()),
+        );
+        let mut out = Vec::new();
+        for c in hostile.as_bytes().chunks(3) {
+            s.feed(c, &mut out);
+        }
+        s.finish(&mut out);
+        assert!(
+            s.findings()
+                .iter()
+                .any(|f| matches!(f.detector, "event_handler" | "script_tag")),
+            "{hostile:?}: {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+}
