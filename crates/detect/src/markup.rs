@@ -263,6 +263,10 @@ pub const URL_ATTRIBUTES: &[&str] = &[
     "data",
     "poster",
     "background",
+    // SVG animation sets an attribute (an `href`) to these
+    "values",
+    "to",
+    "from",
 ];
 
 /// Whether a URL runs script when a browser follows or loads it (`javascript:`, `vbscript:`,

