@@ -139,6 +139,9 @@ struct LiteralSet {
     /// One of the combined automata over every literal, searched instead of the others where
     /// their windows would cover most of the text.
     combined: bool,
+    /// The literals of stream-only detectors: searched only in answers (whatever the text's
+    /// density), so other scans pay nothing for them.
+    answers_only: bool,
 }
 
 /// Where a literal set's matches can start.
@@ -601,7 +604,8 @@ impl Scanner {
                 block_end = pos.saturating_add(pass.block).min(limit);
                 for (gi, g) in self.groups.iter().enumerate() {
                     if !matches!(g.candidates, Candidates::Scan) {
-                        cands[gi] = candidates(&g.candidates, hay, pos, block_end, runs);
+                        cands[gi] =
+                            candidates(&g.candidates, hay, pos, block_end, runs, pass.answers);
                         next[gi] = 0;
                     }
                 }
@@ -1010,6 +1014,9 @@ fn build_groups(
                     Window::All => 2,
                 };
                 let mut automata = Vec::new();
+                // stream-only detectors get sets of their own, searched only in answers
+                let (answer_ids, plain_ids): (Vec<usize>, Vec<usize>) =
+                    ids.iter().partition(|&&i| detectors[i].stream_only);
                 for (k, fold) in [
                     (0, true),
                     (0, false),
@@ -1018,7 +1025,32 @@ fn build_groups(
                     (2, true),
                     (2, false),
                 ] {
-                    let mine: Vec<usize> = ids
+                    let mine: Vec<usize> = answer_ids
+                        .iter()
+                        .copied()
+                        .filter(|&i| kind(windows[i]) == k)
+                        .collect();
+                    let window = mine
+                        .iter()
+                        .map(|&i| windows[i])
+                        .max()
+                        .unwrap_or(Window::All);
+                    automata.extend(
+                        literal_set(&mine, prefixes, fold, k == 0, window, false).map(|mut set| {
+                            set.answers_only = true;
+                            set
+                        }),
+                    );
+                }
+                for (k, fold) in [
+                    (0, true),
+                    (0, false),
+                    (1, true),
+                    (1, false),
+                    (2, true),
+                    (2, false),
+                ] {
+                    let mine: Vec<usize> = plain_ids
                         .iter()
                         .copied()
                         .filter(|&i| kind(windows[i]) == k)
@@ -1037,7 +1069,14 @@ fn build_groups(
                 // exact ones' hits), and the short case-sensitive ones (`AC`, `SK`) exactly,
                 // which folded would hit in every other English word
                 for fold in [true, false] {
-                    automata.extend(literal_set(&ids, prefixes, fold, true, Window::All, true));
+                    automata.extend(literal_set(
+                        &plain_ids,
+                        prefixes,
+                        fold,
+                        true,
+                        Window::All,
+                        true,
+                    ));
                 }
                 Candidates::Literals(automata)
             }
@@ -1171,6 +1210,7 @@ fn literal_set(
         owners: closure,
         window,
         combined,
+        answers_only: false,
     })
 }
 
@@ -1277,6 +1317,7 @@ fn candidates(
     from: usize,
     limit: usize,
     runs: Option<&[(usize, usize)]>,
+    answers: bool,
 ) -> Vec<(usize, u32)> {
     let mut out: Vec<(usize, u32)> = Vec::new();
     let word_start = |q: usize| q == 0 || !hay[q - 1].is_ascii_alphanumeric();
@@ -1289,7 +1330,11 @@ fn candidates(
             let mut found: Option<Vec<(usize, usize)>> = None;
             let combined = dense_windows(automata, hay, from, limit, given);
             for (k, set) in automata.iter().enumerate() {
-                if set.combined != combined {
+                if set.answers_only {
+                    if !answers {
+                        continue;
+                    }
+                } else if set.combined != combined {
                     continue;
                 }
                 let tag = (k as u32) << 24;
@@ -1565,7 +1610,7 @@ impl Scanner {
             .iter()
             .map(|g| {
                 let t = std::time::Instant::now();
-                let n = candidates(&g.candidates, hay, 0, hay.len(), None).len();
+                let n = candidates(&g.candidates, hay, 0, hay.len(), None, false).len();
                 let name = match &g.candidates {
                     Candidates::Literals(sets) => format!(
                         "literals({:?})",
