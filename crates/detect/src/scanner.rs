@@ -1017,53 +1017,37 @@ fn build_groups(
                 // stream-only detectors get sets of their own, searched only in answers
                 let (answer_ids, plain_ids): (Vec<usize>, Vec<usize>) =
                     ids.iter().partition(|&&i| detectors[i].stream_only);
-                for (k, fold) in [
-                    (0, true),
-                    (0, false),
-                    (1, true),
-                    (1, false),
-                    (2, true),
-                    (2, false),
-                ] {
-                    let mine: Vec<usize> = answer_ids
-                        .iter()
-                        .copied()
-                        .filter(|&i| kind(windows[i]) == k)
-                        .collect();
-                    let window = mine
-                        .iter()
-                        .map(|&i| windows[i])
-                        .max()
-                        .unwrap_or(Window::All);
-                    automata.extend(
-                        literal_set(&mine, prefixes, fold, k == 0, window, false).map(|mut set| {
-                            set.answers_only = true;
-                            set
-                        }),
-                    );
-                }
-                for (k, fold) in [
-                    (0, true),
-                    (0, false),
-                    (1, true),
-                    (1, false),
-                    (2, true),
-                    (2, false),
-                ] {
-                    let mine: Vec<usize> = plain_ids
-                        .iter()
-                        .copied()
-                        .filter(|&i| kind(windows[i]) == k)
-                        .collect();
-                    // the widest window of the set's detectors
-                    let window = mine
-                        .iter()
-                        .map(|&i| windows[i])
-                        .max()
-                        .unwrap_or(Window::All);
-                    // the run sets fold long exact literals too (one pass), the others keep
-                    // them exact, for the automaton's SIMD prefilter
-                    automata.extend(literal_set(&mine, prefixes, fold, k == 0, window, false));
+                for (answers_only, group) in [(true, &answer_ids), (false, &plain_ids)] {
+                    for (k, fold) in [
+                        (0, true),
+                        (0, false),
+                        (1, true),
+                        (1, false),
+                        (2, true),
+                        (2, false),
+                    ] {
+                        let mine: Vec<usize> = group
+                            .iter()
+                            .copied()
+                            .filter(|&i| kind(windows[i]) == k)
+                            .collect();
+                        // the widest window of the set's detectors
+                        let window = mine
+                            .iter()
+                            .map(|&i| windows[i])
+                            .max()
+                            .unwrap_or(Window::All);
+                        // the run sets fold long exact literals too (one pass), the others keep
+                        // them exact, for the automaton's SIMD prefilter
+                        automata.extend(
+                            literal_set(&mine, prefixes, fold, k == 0, window, false).map(
+                                |mut set| {
+                                    set.answers_only = answers_only;
+                                    set
+                                },
+                            ),
+                        );
+                    }
                 }
                 // the combined automata: every literal of 4+ bytes folded (a superset of the
                 // exact ones' hits), and the short case-sensitive ones (`AC`, `SK`) exactly,
