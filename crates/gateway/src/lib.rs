@@ -116,6 +116,9 @@ impl Running {
     }
 }
 
+/// How often a replica sends its abuse counts to the shared store and reads the totals back.
+pub const SHARE_SIGNALS_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl Gateway {
     /// Checks the configuration and builds the gateway (no sockets yet).
     pub async fn new(config: Config) -> anyhow::Result<Arc<Gateway>> {
@@ -324,7 +327,8 @@ impl Gateway {
         }))
     }
 
-    /// Binds the configured listeners and serves until the process ends.
+    /// Binds the configured listeners and serves until the process ends (with a shared limits
+    /// store, a task also shares the abuse counts every [`SHARE_SIGNALS_EVERY`]).
     pub async fn start(self: &Arc<Self>) -> anyhow::Result<Running> {
         let listener = TcpListener::bind(self.config.listen)
             .await
@@ -338,6 +342,20 @@ impl Gateway {
         tokio::spawn(self.clone().serve_admin(admin));
         if self.config.policy_poll_ms > 0 && self.policies.watches_files() {
             tokio::spawn(self.clone().watch_policies());
+        }
+        if self.limiter.is_shared() {
+            // the abuse counts that need the global view travel through the limits store,
+            // off the request path
+            self.engine.abuse.share_counts();
+            let gw = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(SHARE_SIGNALS_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    gw.limiter.share_counts(&gw.engine.abuse, 256).await;
+                }
+            });
         }
         Ok(Running {
             addr: listener.local_addr()?,

@@ -12,8 +12,14 @@
 //!   the maximum length (finish reason `length`, `max_tokens`, `MAX_TOKENS`).
 //! - `embedding_enumeration`: `embedding_rate` or more embedding calls in the current minute.
 //!
-//! Signals are kept per replica (in memory), which is enough to see one identity hammering
-//! one gateway; they are evidence for policy, not counters that must be exact.
+//! Signals are kept per replica (in memory). With a shared store, the counts that need the
+//! global view (requests and embedding calls per identity and minute, behind `volume_spike` and
+//! `embedding_enumeration`) are also added up across replicas: [`Tracker::take_pending`] hands
+//! the front end what this replica counted since it last asked, the front end adds it to the
+//! store off the request path ([`crate::Limiter::share_counts`]) and gives the totals back
+//! ([`Tracker::apply_shared`]). A replica then reads the larger of its own count and the
+//! store's total plus what it has not sent yet. Near-duplicate prompts and truncated answers stay
+//! per replica. Signals are evidence for policy, not counters that must be exact.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -77,6 +83,46 @@ struct State {
     prompts: VecDeque<(u64, u64)>,
     truncated: VecDeque<u64>,
     last_ms: u64,
+    /// Counted here and not yet sent to the shared store: minute, requests, embeddings.
+    unsent: Option<(u64, u32, u32)>,
+    /// The shared store's last totals: minute, requests, embeddings (this replica included).
+    shared: Option<(u64, u32, u32)>,
+}
+
+impl State {
+    /// This minute's requests and embedding calls, across replicas when a store shares them.
+    fn counts(&self, minute: u64) -> (u32, u32) {
+        let (mut req, mut emb) = if self.minute == minute {
+            (self.this_minute, self.embeddings_this_minute)
+        } else {
+            (0, 0)
+        };
+        if let Some((m, r, e)) = self.shared
+            && m == minute
+        {
+            let (ur, ue) = match self.unsent {
+                Some((um, ur, ue)) if um == minute => (ur, ue),
+                _ => (0, 0),
+            };
+            req = req.max(r + ur);
+            emb = emb.max(e + ue);
+        }
+        (req, emb)
+    }
+}
+
+/// What one replica counted for one identity in one minute and has not sent to the shared
+/// store yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The identity.
+    pub identity: String,
+    /// The minute (ms since the epoch / 60,000).
+    pub minute: u64,
+    /// Requests.
+    pub requests: u32,
+    /// Embedding calls.
+    pub embeddings: u32,
 }
 
 /// Per-identity state of the signals.
@@ -84,6 +130,10 @@ struct State {
 pub struct Tracker {
     thresholds: Thresholds,
     state: Mutex<HashMap<String, State>>,
+    /// Identities with counts not sent to the shared store yet.
+    dirty: Mutex<Vec<String>>,
+    /// Whether a shared store takes the counts ([`Tracker::share_counts`]).
+    sharing: std::sync::atomic::AtomicBool,
 }
 
 impl Tracker {
@@ -92,6 +142,50 @@ impl Tracker {
         Tracker {
             thresholds,
             state: Mutex::new(HashMap::new()),
+            dirty: Mutex::new(Vec::new()),
+            sharing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// From now on, counts are kept for a shared store to take ([`Tracker::take_pending`]);
+    /// the front end that calls this must take them regularly.
+    pub fn share_counts(&self) {
+        self.sharing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What was counted since the last call, per identity (at most `max` identities; the rest
+    /// wait for the next call), for the shared store.
+    pub fn take_pending(&self, max: usize) -> Vec<Pending> {
+        let names: Vec<String> = {
+            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            let n = dirty.len().min(max);
+            dirty.drain(..n).collect()
+        };
+        let mut all = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        names
+            .into_iter()
+            .filter_map(|identity| {
+                let s = all.get_mut(&identity)?;
+                let (minute, requests, embeddings) = s.unsent.take()?;
+                Some(Pending {
+                    identity,
+                    minute,
+                    requests,
+                    embeddings,
+                })
+            })
+            .collect()
+    }
+
+    /// The shared store's totals for `identity` in `minute`, every replica's counts included
+    /// (this one's up to its last [`Tracker::take_pending`]).
+    pub fn apply_shared(&self, identity: &str, minute: u64, requests: u32, embeddings: u32) {
+        let mut all = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = all.get_mut(identity)
+            && s.shared.is_none_or(|(m, _, _)| m <= minute)
+        {
+            s.shared = Some((minute, requests, embeddings));
         }
     }
 
@@ -118,13 +212,10 @@ impl Tracker {
         if minute != s.minute {
             if s.minute != 0 {
                 // the minutes since the last request count, the quiet ones as zero
+                let closing = f64::from(s.counts(s.minute).0);
                 let gap = (minute - s.minute).min(60) as u32;
                 for m in 0..gap {
-                    let n = if m == 0 {
-                        f64::from(s.this_minute)
-                    } else {
-                        0.0
-                    };
+                    let n = if m == 0 { closing } else { 0.0 };
                     s.baseline = if s.minutes_seen == 0 {
                         n
                     } else {
@@ -138,18 +229,30 @@ impl Tracker {
             s.embeddings_this_minute = 0;
         }
         s.this_minute += 1;
+        let embedding = kind == CallKind::Embedding;
+        if embedding {
+            s.embeddings_this_minute += 1;
+        }
+        // counted for the shared store too (what a minute had not sent when it ended is not
+        // sent: a fraction of a flush interval)
+        let sharing = self.sharing.load(std::sync::atomic::Ordering::Relaxed);
+        let first = sharing && s.unsent.is_none();
+        if sharing {
+            s.unsent = Some(match s.unsent {
+                Some((m, r, e)) if m == minute => (m, r + 1, e + u32::from(embedding)),
+                _ => (minute, 1, u32::from(embedding)),
+            });
+        }
+        let (requests, embeddings) = s.counts(minute);
         let mut signals = Vec::new();
         if s.minutes_seen >= 3
-            && s.this_minute >= t.spike_min
-            && f64::from(s.this_minute) > t.spike_factor * s.baseline.max(1.0)
+            && requests >= t.spike_min
+            && f64::from(requests) > t.spike_factor * s.baseline.max(1.0)
         {
             signals.push("volume_spike");
         }
-        if kind == CallKind::Embedding {
-            s.embeddings_this_minute += 1;
-            if s.embeddings_this_minute >= t.embedding_rate {
-                signals.push("embedding_enumeration");
-            }
+        if embedding && embeddings >= t.embedding_rate {
+            signals.push("embedding_enumeration");
         }
         if kind == CallKind::Generation && !prompt.trim().is_empty() {
             let fp = simhash(prompt);
@@ -182,6 +285,13 @@ impl Tracker {
         }
         if s.truncated.len() as u32 >= t.max_length_count {
             signals.push("max_length_generations");
+        }
+        drop(all);
+        if first {
+            self.dirty
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(identity.to_owned());
         }
         signals
     }

@@ -210,7 +210,7 @@ pub fn key_of(limit: &Limit, ex: &Exchange) -> String {
 
 /// Appends `value` with the separators of a key (`|`, `:`), the hash tag's braces and `%`
 /// percent-encoded.
-fn escape_into(value: &str, key: &mut String) {
+pub(crate) fn escape_into(value: &str, key: &mut String) {
     for ch in value.chars() {
         match ch {
             '|' => key.push_str("%7C"),
@@ -336,6 +336,34 @@ impl Limiter {
     /// Whether a shared backend is configured.
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()
+    }
+
+    /// Sends what `tracker` counted for the abuse signals that need the global view to the
+    /// shared store and gives it the totals of every replica back (at most `max` identities per
+    /// call; a front end calls this every few hundred milliseconds, off the request path).
+    /// Does nothing without a shared store or while it is skipped after a failure; a failure
+    /// is counted and the counts of that call are dropped (signals are evidence, not limits).
+    pub async fn share_counts(&self, tracker: &abuse::Tracker, max: usize) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        if now_ms() < self.skip_until_ms.load(Ordering::Relaxed) {
+            return;
+        }
+        let pending = tracker.take_pending(max);
+        if pending.is_empty() {
+            return;
+        }
+        match shared.share_counts(&pending).await {
+            Ok(totals) => {
+                for (p, (r, e)) in pending.iter().zip(totals) {
+                    tracker.apply_shared(&p.identity, p.minute, r, e);
+                }
+            }
+            Err(_) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Where the counters live: `memory`, `redis` or `redis-cluster`.

@@ -113,6 +113,15 @@ end
 return 1
 "#;
 
+/// Adds one replica's counts of an identity's minute to the shared totals and returns them.
+/// KEYS: the minute's hash; ARGV: requests, embedding calls.
+const SHARE: &str = r#"
+local r = redis.call('HINCRBY', KEYS[1], 'r', tonumber(ARGV[1]))
+local e = redis.call('HINCRBY', KEYS[1], 'e', tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], 180)
+return {r, e}
+"#;
+
 /// How the backend reaches Redis.
 enum Client {
     /// One server.
@@ -170,6 +179,7 @@ pub struct RedisBackend {
     admit: Script,
     settle: Script,
     refund: Script,
+    share: Script,
     timeout: Duration,
 }
 
@@ -246,6 +256,7 @@ impl RedisBackend {
             admit: Script::new(&format!("{LUA_WINDOW}\n{ADMIT}")),
             settle: Script::new(SETTLE),
             refund: Script::new(REFUND),
+            share: Script::new(SHARE),
             timeout,
         }
     }
@@ -477,6 +488,29 @@ impl RedisBackend {
             let _: i64 = self.run(&inv).await?;
         }
         Ok(())
+    }
+
+    /// Adds what this replica counted for abuse signals to the shared totals and returns
+    /// them, one identity-minute at a time (each under its own hash tag, so a cluster spreads
+    /// them): per pending entry, the requests and embedding calls of all replicas.
+    pub async fn share_counts(
+        &self,
+        pending: &[crate::abuse::Pending],
+    ) -> Result<Vec<(u32, u32)>, BackendError> {
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            let mut key = String::from("ab:{");
+            crate::escape_into(&p.identity, &mut key);
+            key.push_str(&format!("}}:{}", p.minute));
+            let mut inv = self.share.prepare_invoke();
+            inv.key(key).arg(p.requests).arg(p.embeddings);
+            let (r, e): (i64, i64) = self.run(&inv).await?;
+            out.push((
+                u32::try_from(r.max(0)).unwrap_or(u32::MAX),
+                u32::try_from(e.max(0)).unwrap_or(u32::MAX),
+            ));
+        }
+        Ok(out)
     }
 
     /// The budget counters and lease counts under `rl:` (at most 1,000 keys).

@@ -420,3 +420,49 @@ async fn a_cluster_failover_mid_load_keeps_the_counters_and_the_service() {
         limiter.counters.errors.load(Relaxed)
     );
 }
+
+/// Two replicas behind one Redis each see half of a caller's embedding calls: with the counts
+/// shared through the store, the burst signal is raised as for one replica seeing all of them.
+#[tokio::test]
+async fn embedding_bursts_are_counted_across_replicas_through_the_store() {
+    use rampart_limits::abuse::{CallKind, Thresholds, Tracker};
+    let server = RedisServer::start();
+    let thresholds = Thresholds {
+        embedding_rate: 10,
+        ..Thresholds::default()
+    };
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let backend = RedisBackend::connect(&server.url(), Duration::from_millis(500))
+            .await
+            .unwrap();
+        let tracker = Tracker::new(thresholds.clone());
+        tracker.share_counts();
+        replicas.push((tracker, Limiter::shared(backend, Fallback::Local)));
+    }
+    let now = 1_800_000_000_000u64 + 5_000;
+    let call = |t: &Tracker| t.observe_request("caller-x", CallKind::Embedding, "", now);
+    for _ in 0..6 {
+        for (t, _) in &replicas {
+            assert!(call(t).is_empty());
+        }
+    }
+    for (t, l) in &replicas {
+        l.share_counts(t, 64).await;
+    }
+    // the next call of the first replica is sent with its next flush, which brings back the
+    // other replica's count: 13 in all
+    assert!(call(&replicas[0].0).is_empty(), "7 seen here so far");
+    replicas[0].1.share_counts(&replicas[0].0, 64).await;
+    assert!(
+        call(&replicas[0].0).contains(&"embedding_enumeration"),
+        "14 across the replicas"
+    );
+    // a replica alone sees its own 8 only
+    let alone = Tracker::new(thresholds);
+    let mut last = Vec::new();
+    for _ in 0..8 {
+        last = alone.observe_request("caller-x", CallKind::Embedding, "", now);
+    }
+    assert!(last.is_empty(), "{last:?}");
+}
