@@ -98,12 +98,24 @@ impl Code {
             let at = self.at;
             self.at += 1;
             // a character folded to a delimiter is not one, nor is an escaped one
-            let c = if matches!(byte, b'`' | b'~') && (folded(at) || self.escaped) {
+            // inside a code span or fence a backslash escapes nothing
+            let escaping = self.inline.is_none() && self.fence.is_none();
+            let c = if matches!(byte, b'`' | b'~') && (folded(at) || (self.escaped && escaping)) {
                 b'x'
             } else {
                 byte
             };
-            self.escaped = c == b'\\' && !self.escaped;
+            self.escaped = escaping && c == b'\\' && !self.escaped;
+            // a line indented less than a fence that opened indented leaves its container,
+            // and the fence with it (whatever its first byte is)
+            if self.line_start
+                && !matches!(c, b' ' | b'\n' | b'\r')
+                && self
+                    .fence
+                    .is_some_and(|(_, _, fi)| fi > 0 && self.indent < fi)
+            {
+                self.fence = None;
+            }
             if let Some((b, n, starts)) = self.run {
                 if c == b {
                     self.run = Some((b, n + 1, starts));
@@ -137,17 +149,7 @@ impl Code {
                     continue;
                 }
                 b'\r' => continue,
-                _ => {
-                    // a line indented less than a fence that opened indented leaves its
-                    // container, and the fence with it
-                    if self.line_start
-                        && self
-                            .fence
-                            .is_some_and(|(_, _, fi)| fi > 0 && self.indent < fi)
-                    {
-                        self.fence = None;
-                    }
-                }
+                _ => {}
             }
             self.line_start = false;
         }
@@ -580,11 +582,12 @@ pub fn redact_raw(
 }
 
 /// Markup removed without a trace could join what was around it into new markup
-/// (`<scr<script>ipt>` loses `<script>` and reads `<script>`): a removed stream-only finding
-/// leaves one space.
+/// (`<scr<script>ipt>` loses `<script>` and reads `<script>`), and a space would start a new
+/// attribute (`<svg<script>onload=…>` would read `<svg onload=…>`): a removed stream-only
+/// finding leaves one `_`, which neither ends a name nor starts one.
 fn separate(stream_only: bool, before: usize, out: &mut Vec<u8>) {
     if stream_only && out.len() == before {
-        out.push(b' ');
+        out.push(b'_');
     }
 }
 

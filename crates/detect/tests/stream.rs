@@ -281,6 +281,8 @@ fn markup_a_renderer_would_run_is_not_taken_for_code() {
         "```x```\n<img src=x onerror=alert(1)>",
         "- a\n  ```\n\n<img src=x onerror=alert(1)>\n",
         "`\n<script>alert(1)</script>`",
+        "`a\\` <img src=x onerror=alert(1)> `",
+        "- a\n  ```\n`x` <img src=x onerror=alert(1)>",
     ] {
         let mut s = StreamScanner::new(
             Scanner::builtin(),

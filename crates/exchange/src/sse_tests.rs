@@ -1109,10 +1109,22 @@ fn removed_markup_does_not_join_into_new_markup() {
     for hostile in [
         "x <scr<script>ipt>alert(1)</script> y",
         "x <img/src=x/on<script>error=alert(1)> y",
+        "x <svg<script>onload=alert(1)> y",
+        "x <img src=x<script>onerror=alert(1)> y",
     ] {
         let mut r = with_rules(Box::new(rampart_llm::openai::OpenAi), rules.clone());
         let text = texts(rewrite(&mut r, &openai_events(&[hostile])));
         assert!(!text.contains("<script>"), "{text}");
-        assert!(!text.contains("onerror="), "{text}");
+        // no attribute starts with `on` (after white space, `/` or a quote, as a browser reads)
+        let b = text.as_bytes();
+        let handler = (1..b.len()).any(|i| {
+            matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'/' | b'"' | b'\'')
+                && text[i..].starts_with("on")
+                && text[i + 2..]
+                    .split('=')
+                    .next()
+                    .is_some_and(|n| n.len() >= 3 && n.bytes().all(|c| c.is_ascii_alphabetic()))
+        });
+        assert!(!handler, "{text}");
     }
 }

@@ -349,12 +349,21 @@ impl Gateway {
             self.engine.abuse.share_counts();
             let gw = self.clone();
             tokio::spawn(async move {
+                let mut stop = gw.stop.subscribe();
                 let mut tick = tokio::time::interval(SHARE_SIGNALS_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
-                    tick.tick().await;
+                    let stopped = tokio::select! {
+                        _ = tick.tick() => false,
+                        _ = stop.wait_for(|&s| s) => true,
+                    };
+                    if stopped {
+                        break;
+                    }
                     gw.limiter.share_counts(&gw.engine.abuse, 256).await;
                 }
+                // what was counted last goes out before the replica stops
+                gw.limiter.share_counts(&gw.engine.abuse, usize::MAX).await;
             });
         }
         Ok(Running {

