@@ -576,11 +576,11 @@ impl SseRewriter {
         let mut scanner = StreamScanner::new(self.scanner, self.new_redactor());
         // a tool call's arguments are data for a program, not an answer a client renders:
         // markup in them (an agent writing HTML) stays
-        if id
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.starts_with("tool:"))
-        {
+        if id.rsplit('/').next().is_some_and(|last| {
+            last.starts_with("tool:")
+                || last.contains("arguments")
+                || last.contains("tool_call_input")
+        }) {
             scanner = scanner.not_an_answer();
         }
         // a later block continues the text a client shows: it does not start a line

@@ -1128,3 +1128,32 @@ fn removed_markup_does_not_join_into_new_markup() {
         assert!(!handler, "{text}");
     }
 }
+
+#[test]
+fn markup_in_an_anthropic_tool_input_is_data_and_passes() {
+    let events = [
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"write","input":{}}}"#.to_owned(),
+        serde_json::json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"body\": \"<button onclick=\\\"go()\\\">"}}).to_string(),
+        serde_json::json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"Go</button>\"}"}}).to_string(),
+        r#"{"type":"content_block_stop","index":1}"#.to_owned(),
+        r#"{"type":"message_stop"}"#.to_owned(),
+    ];
+    let input: String = events
+        .iter()
+        .map(|e| {
+            let kind = serde_json::from_str::<Value>(e).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            format!("event: {kind}\ndata: {e}\n\n")
+        })
+        .collect();
+    let mut r = rewriter(Box::new(rampart_llm::anthropic::Anthropic));
+    let out = rewrite(&mut r, input.as_bytes());
+    let json: String = joined(&out, "/delta/partial_json");
+    assert_eq!(
+        json,
+        "{\"body\": \"<button onclick=\\\"go()\\\">Go</button>\"}"
+    );
+    assert!(r.findings().is_empty(), "{:?}", r.findings());
+}

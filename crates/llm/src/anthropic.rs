@@ -108,13 +108,22 @@ impl Provider for Anthropic {
             .iter()
             .map(|f| format!("/{holder}/{f}"))
             .filter(|path| text_at(event, path).is_some())
-            .map(|path| (channel.clone(), path))
+            .map(|path| {
+                // a tool's input arrives as `partial_json`: its channel says it is a tool's
+                let c = if path.ends_with("/partial_json") {
+                    tool_channel(event)
+                } else {
+                    channel.clone()
+                };
+                (c, path)
+            })
             .collect()
     }
 
     fn ends_channel(&self, event: &Value, channel: &str) -> bool {
         event.get("type").and_then(Value::as_str) != Some("content_block_stop")
             || block_channel(event) == channel
+            || tool_channel(event) == channel
     }
 
     fn ends_text(&self, event_name: Option<&str>, event: Option<&Value>) -> bool {
@@ -155,6 +164,14 @@ impl Provider for Anthropic {
         };
         json!({"type": "error", "error": {"type": kind, "message": format!("{code}: {message}"), "code": code}})
     }
+}
+
+/// The channel of a tool's streamed input in content block I: `tool:I`.
+fn tool_channel(event: &Value) -> String {
+    format!(
+        "tool:{}",
+        event.get("index").and_then(Value::as_u64).unwrap_or(0)
+    )
 }
 
 /// The channel of a content block: `text` for the first, `block:I` for block I.

@@ -583,6 +583,11 @@ mod tests {
                 &["block:2"],
             ),
             (
+                Box::new(anthropic::Anthropic),
+                json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}),
+                &["tool:1"],
+            ),
+            (
                 Box::new(gemini::Gemini),
                 json!({"candidates":[{"content":{"parts":[{"text":"a"}]}},{"index":1,"content":{"parts":[{"text":"b"},{"text":"c"}]}}]}),
                 &["text", "candidate:1/text", "candidate:1/text:1"],
