@@ -67,6 +67,16 @@ fn openai_events(pieces: &[&str]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// OpenAI stream events carrying tool call 0's arguments in `pieces`, without the end.
+fn tool_call_events(pieces: &[&str]) -> String {
+    let mut s = String::new();
+    for args in pieces {
+        let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
+        s.push_str(&format!("data: {v}\n\n"));
+    }
+    s
+}
+
 fn texts(out: impl AsRef<[u8]>) -> String {
     let s = String::from_utf8_lossy(out.as_ref());
     let mut text = String::new();
@@ -133,11 +143,7 @@ fn classes_the_policy_allows_pass_through_a_stream() {
 
 #[test]
 fn a_key_split_across_tool_call_argument_events_is_redacted() {
-    let mut s = String::new();
-    for args in ["{\"key\": \"AKIA4HBW", "6E62M7NGFVGF\", ", "\"n\": 1}"] {
-        let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
-        s.push_str(&format!("data: {v}\n\n"));
-    }
+    let mut s = tool_call_events(&["{\"key\": \"AKIA4HBW", "6E62M7NGFVGF\", ", "\"n\": 1}"]);
     s.push_str("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n");
     let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
     let out = rewrite(&mut r, s.as_bytes());
@@ -148,14 +154,10 @@ fn a_key_split_across_tool_call_argument_events_is_redacted() {
 
 #[test]
 fn a_key_whole_in_one_tool_call_event_is_redacted() {
-    let mut s = String::new();
-    for args in [
+    let mut s = tool_call_events(&[
         "{\"note\": \"call me\"}",
         "{\"key\": \"AKIA4HBW6E62M7NGFVGF\"}",
-    ] {
-        let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
-        s.push_str(&format!("data: {v}\n\n"));
-    }
+    ]);
     s.push_str("data: [DONE]\n\n");
     let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
     let out = rewrite(&mut r, s.as_bytes());
@@ -1080,14 +1082,10 @@ fn script_markup_is_removed_mid_stream_and_shown_code_is_not() {
 #[test]
 fn markup_in_tool_call_arguments_is_data_and_passes() {
     // an agent writing a web page through a tool: its arguments are not rendered
-    let mut s = String::new();
-    for args in [
+    let mut s = tool_call_events(&[
         "{\"path\": \"index.html\", \"body\": \"<button onclick=\\\"go()\\\">Go</button>",
         "<script src=\\\"app.js\\\"></script><a href=\\\"javascript:void(0)\\\">x</a>\"}",
-    ] {
-        let v = serde_json::json!({"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":args}}]},"finish_reason":null}]});
-        s.push_str(&format!("data: {v}\n\n"));
-    }
+    ]);
     s.push_str("data: [DONE]\n\n");
     let mut r = rewriter(Box::new(rampart_llm::openai::OpenAi));
     let out = rewrite(&mut r, s.as_bytes());

@@ -131,16 +131,16 @@ pub const SECOND_OPINION: f32 = 0.99;
 /// a fifth of its speed).
 const SECOND_OPINION_MIN: usize = 500;
 
-/// The direct model's score of `text` when it speaks to its reader and reaches
-/// [`SECOND_OPINION`].
-fn second_opinion(text: &str) -> Option<f32> {
+/// The direct model's score of `text`, with its evidence, when it speaks to its reader and
+/// reaches [`SECOND_OPINION`].
+fn second_opinion(text: &str) -> Option<(f32, Vec<Evidence>)> {
     if text.len() < SECOND_OPINION_MIN || !speaks_to_reader(text) {
         return None;
     }
     let direct = Classifier::injection();
     let (logit, evidence) = direct.logit(text);
     let p = direct.model.calibrate(logit, !evidence.is_empty());
-    (p >= SECOND_OPINION).then_some(p)
+    (p >= SECOND_OPINION).then_some((p, evidence))
 }
 
 /// Whether any signal that may make content addressed fired (a superset of [`addressed`], for
@@ -364,12 +364,12 @@ impl Classifier {
     }
 
     /// The best of the direct model's second opinions on the lines of `text` (see
-    /// [`SECOND_OPINION`]): its score and the line's span.
-    fn second_opinion_lines(&self, text: &str) -> Option<(f32, usize, usize)> {
+    /// [`SECOND_OPINION`]): its score, the line's span and the evidence (offsets in `text`).
+    fn second_opinion_lines(&self, text: &str) -> Option<(f32, usize, usize, Vec<Evidence>)> {
         if !self.addressed_only {
             return None;
         }
-        let mut best: Option<(f32, usize, usize)> = None;
+        let mut best: Option<(f32, usize, usize, Vec<Evidence>)> = None;
         let mut start = 0;
         for line in text.split('\n') {
             let (ls, le) = (start, start + line.len());
@@ -377,10 +377,14 @@ impl Classifier {
             if line.len() > MAX_TEXT {
                 continue;
             }
-            if let Some(p) = second_opinion(line)
-                && best.is_none_or(|b| p > b.0)
+            if let Some((p, mut evidence)) = second_opinion(line)
+                && best.as_ref().is_none_or(|b| p > b.0)
             {
-                best = Some((p, ls, le));
+                evidence.iter_mut().for_each(|e| {
+                    e.start += ls;
+                    e.end += ls;
+                });
+                best = Some((p, ls, le, evidence));
             }
         }
         best
@@ -388,7 +392,6 @@ impl Classifier {
 
     /// [`Classifier::may_address`] without the direct model's second opinion.
     fn may_address_by_signal(&self, text: &str) -> bool {
-        // speaking to the reader opens the direct model's second opinion
         if hidden::tag_payload(text).is_some() || addresses_a_model(text) {
             return true;
         }
@@ -490,14 +493,9 @@ impl Classifier {
         // a long line that speaks to its reader is read whole by the direct model too: the
         // segments of a long jailbreak are each too short to read as one
         if best.score < SECOND_OPINION
-            && let Some((p, ls, le)) = self.second_opinion_lines(text)
+            && let Some((p, ls, le, evidence)) = self.second_opinion_lines(text)
             && p > best.score
         {
-            let mut evidence = Classifier::injection().logit(&text[ls..le]).1;
-            evidence.iter_mut().for_each(|e| {
-                e.start += ls;
-                e.end += ls;
-            });
             best = Assessment {
                 score: p,
                 evidence,

@@ -126,12 +126,6 @@ pub fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-/// Whether a tag holds an inline event handler or a script URL (also one spelled with
-/// character references or tabs in a URL attribute, which a browser decodes before it runs it).
-fn active(tag: &str) -> bool {
-    markup::active_tag(tag.as_bytes())
-}
-
 /// Byte ranges of markdown code: fenced blocks (```` ``` ```` or `~~~`) and inline code spans.
 /// Markup there is shown, not rendered (a coding answer that explains `<script>`).
 fn code_ranges(text: &str) -> Vec<(usize, usize)> {
@@ -296,7 +290,7 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
                 let Some(end) = markup::tag_end(b, s) else {
                     // an unclosed tag runs to the end of the answer: the page around it may
                     // close it (`<img src=x onerror=alert(1)//`)
-                    if !in_code(s) && active(&text[s..]) {
+                    if !in_code(s) && markup::active_tag(&b[s..]) {
                         out.push(Unsafe {
                             kind: Kind::Script,
                             start: s,
@@ -312,7 +306,7 @@ pub fn find(text: &str, allow: &Allowlist) -> Vec<Unsafe> {
                 let tag = &b[s..e];
                 if in_code(s) {
                     (None, "")
-                } else if active(&text[s..e]) {
+                } else if markup::active_tag(&b[s..e]) {
                     (Some(Kind::Script), "")
                 } else if pid == HTML_IMAGE {
                     let srcs: Vec<&str> = markup::image_sources(tag)
