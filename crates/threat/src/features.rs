@@ -117,6 +117,137 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80 || b == b'\''
 }
 
+/// Byte classes for the fused pass: bit 0 a word byte, bit 1 punctuation that ends a sentence
+/// (and the bigram chain).
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c >= 0x80 || c == b'\'' {
+            t[b] |= 1;
+        }
+        if matches!(c, b'.' | b'!' | b'?' | b'\n' | b':' | b';') {
+            t[b] |= 2;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The sum over every hashed feature of `text` (already normalized) of
+/// `table[bucket * 2 + sign]`, and the number of features: the same features as [`each`]
+/// visits, read in one fused pass. `table` holds `2^(bits + 1)` entries, each bucket's weight
+/// followed by its negation (see [`crate::model::Model`]).
+pub fn signed_sum(text: &str, bits: u32, table: &[i8]) -> (i32, usize) {
+    // the shipped models' size gets a constant shift and a table the compiler knows the length
+    // of (no bounds checks)
+    if bits == 20
+        && let Ok(t) = <&[i8; 1 << 21]>::try_from(table)
+    {
+        return fused(text.as_bytes(), |key| {
+            t[(key.wrapping_mul(GOLDEN) >> 43) as usize]
+        });
+    }
+    let shift = 63 - bits;
+    fused(text.as_bytes(), |key| {
+        table[(key.wrapping_mul(GOLDEN) >> shift) as usize]
+    })
+}
+
+/// One pass over `bytes` that hashes the word unigrams and bigrams and the character 3-, 4- and
+/// 5-grams exactly as [`each`] does (the FNV chain of a word interleaved with the n-grams of
+/// its bytes) and sums `weight(key)` over them.
+#[inline(always)]
+fn fused(bytes: &[u8], weight: impl Fn(u64) -> i8) -> (i32, usize) {
+    if bytes.is_empty() {
+        return (0, 0);
+    }
+    let mut sum = 0i32;
+    let mut n = 0usize;
+    // words
+    let mut h = 0u64;
+    let mut in_word = false;
+    let mut prev: Option<u64> = None;
+    let mut word = |b: u8, sum: &mut i32, n: &mut usize| {
+        let class = CLASS[b as usize];
+        if class & 1 != 0 {
+            if !in_word {
+                h = FNV_OFFSET ^ 1;
+                in_word = true;
+            }
+            h ^= b as u64;
+            h = h.wrapping_mul(FNV_PRIME);
+            return;
+        }
+        if in_word {
+            *sum += weight_of_word(h, prev, &weight, n);
+            prev = Some(h);
+            in_word = false;
+        }
+        if class & 2 != 0 {
+            prev = None;
+        }
+    };
+    // character n-grams over the text padded with a space on both ends
+    let grams = |window: u64| -> i32 {
+        weight((window & 0xff_ffff) | (3 << 56)) as i32
+            + weight((window & 0xffff_ffff) | (4 << 56)) as i32
+            + weight((window & 0xff_ffff_ffff) | (5 << 56)) as i32
+    };
+    let mut window = b' ' as u64;
+    let head = bytes.len().min(3);
+    for (k, &b) in bytes[..head].iter().enumerate() {
+        word(b, &mut sum, &mut n);
+        window = (window << 8) | b as u64;
+        // `k + 2` bytes seen, the leading space included
+        let seen = k + 2;
+        if seen >= 3 {
+            sum += weight((window & 0xff_ffff) | (3 << 56)) as i32;
+            n += 1;
+        }
+        if seen >= 4 {
+            sum += weight((window & 0xffff_ffff) | (4 << 56)) as i32;
+            n += 1;
+        }
+    }
+    for &b in &bytes[head..] {
+        word(b, &mut sum, &mut n);
+        window = (window << 8) | b as u64;
+        sum += grams(window);
+    }
+    n += 3 * (bytes.len() - head);
+    // the trailing space ends the last word and closes the n-grams
+    word(b' ', &mut sum, &mut n);
+    window = (window << 8) | b' ' as u64;
+    let seen = bytes.len() + 2;
+    if seen >= 3 {
+        sum += weight((window & 0xff_ffff) | (3 << 56)) as i32;
+        n += 1;
+    }
+    if seen >= 4 {
+        sum += weight((window & 0xffff_ffff) | (4 << 56)) as i32;
+        n += 1;
+    }
+    if seen >= 5 {
+        sum += weight((window & 0xff_ffff_ffff) | (5 << 56)) as i32;
+        n += 1;
+    }
+    (sum, n)
+}
+
+/// The weights of a finished word (hash `w`): its unigram, and its bigram with `prev`.
+#[inline(always)]
+fn weight_of_word(w: u64, prev: Option<u64>, weight: &impl Fn(u64) -> i8, n: &mut usize) -> i32 {
+    *n += 1;
+    let mut s = weight(w) as i32;
+    if let Some(p) = prev {
+        *n += 1;
+        s += weight(p.rotate_left(17) ^ w ^ 0x5bd1_e995_7f4a_7c15) as i32;
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,20 @@ fn half() -> f32 {
 pub struct Model {
     /// Its header.
     pub header: Header,
-    weights: Vec<i8>,
+    /// Two entries per bucket: its weight, then the weight negated. A feature's hash picks the
+    /// bucket and the sign with one shift (see [`features::signed_sum`]).
+    table: Vec<i8>,
+}
+
+/// The signed table of quantized weights (a weight byte of -128, which no model writes, is
+/// read as -127 so that it can be negated).
+fn signed_table(weights: impl Iterator<Item = i8>) -> Vec<i8> {
+    weights
+        .flat_map(|w| {
+            let w = w.max(-127);
+            [w, -w]
+        })
+        .collect()
 }
 
 /// The quantization step that maps the largest weight to 127.
@@ -86,11 +99,12 @@ impl Model {
         assert_eq!(weights.len(), 1 << header.bits);
         let scale = scale_of(&weights);
         header.scale = scale;
-        let weights = weights
-            .iter()
-            .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect();
-        Model { header, weights }
+        let table = signed_table(
+            weights
+                .iter()
+                .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8),
+        );
+        Model { header, table }
     }
 
     /// Reads a model file.
@@ -116,18 +130,18 @@ impl Model {
                 q.len()
             )));
         }
-        let weights = q.iter().map(|&b| b as i8).collect();
-        Ok(Model { header, weights })
+        let table = signed_table(q.iter().map(|&b| b as i8));
+        Ok(Model { header, table })
     }
 
     /// Writes the model file: the header, then one signed byte per weight.
     pub fn write(&self) -> Vec<u8> {
         let json = serde_json::to_vec(&self.header).unwrap_or_default();
-        let mut out = Vec::with_capacity(12 + json.len() + self.weights.len());
+        let mut out = Vec::with_capacity(12 + json.len() + self.table.len() / 2);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(json.len() as u32).to_le_bytes());
         out.extend_from_slice(&json);
-        out.extend(self.weights.iter().map(|&w| w as u8));
+        out.extend(self.table.iter().step_by(2).map(|&w| w as u8));
         out
     }
 
@@ -141,7 +155,7 @@ impl Model {
     pub fn sum(&self, feats: &[Feature]) -> f32 {
         let mut sum = 0i32;
         for &f in feats {
-            sum += signed(f, self.weights[features::bucket(f)]);
+            sum += signed(f, self.table[features::bucket(f) * 2]);
         }
         sum as f32 * self.header.scale
     }
@@ -149,13 +163,7 @@ impl Model {
     /// The signed weight sum and the count of the hashed features of normalized `text`,
     /// computed as the features are hashed (nothing is collected).
     pub fn sum_text(&self, text: &str) -> (f32, usize) {
-        let mut sum = 0i32;
-        let mut n = 0usize;
-        let w = &self.weights;
-        features::each(text, self.header.bits, |f| {
-            sum += signed(f, w[features::bucket(f)]);
-            n += 1;
-        });
+        let (sum, n) = features::signed_sum(text, self.header.bits, &self.table);
         (sum as f32 * self.header.scale, n)
     }
 
@@ -218,7 +226,7 @@ mod tests {
         let w: Vec<f32> = (0..16).map(|i| i as f32 / 10.0 - 0.8).collect();
         let m = Model::from_weights(header, w.clone());
         let back = Model::read(&m.write()).unwrap();
-        for (a, b) in back.weights.iter().zip(&w) {
+        for (a, b) in back.table.iter().step_by(2).zip(&w) {
             let a = *a as f32 * back.header.scale;
             assert!((a - b).abs() < 0.01, "{a} vs {b}");
         }
@@ -229,5 +237,52 @@ mod tests {
         let mut cut = m.write();
         cut.pop();
         assert!(Model::read(&cut).is_err());
+    }
+
+    /// Texts of every short length and of many byte classes: words, digits, apostrophes,
+    /// sentence ends, other punctuation, multi-byte letters.
+    fn texts() -> Vec<String> {
+        let alphabet = [
+            "a", "b", "z", "7", "'", " ", ".", "!", "?", "\n", ":", ";", ",", "-", "é", "я", "ab",
+            "the ", "ignore ", "  ",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut out = vec![
+            String::new(),
+            " ".into(),
+            "a".into(),
+            "hi".into(),
+            "abc".into(),
+        ];
+        for len in 0..200 {
+            let mut t = String::new();
+            for _ in 0..len % 60 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                t.push_str(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            out.push(t);
+        }
+        out
+    }
+
+    #[test]
+    fn the_fused_sum_reads_the_same_features_as_extract() {
+        let shipped = crate::Classifier::injection().model();
+        let header = Header {
+            bits: 6,
+            ..shipped.header.clone()
+        };
+        let small = Model::from_weights(header, (0..64).map(|i| i as f32 - 31.5).collect());
+        for m in [shipped, &small] {
+            let mut feats = Vec::new();
+            for t in texts() {
+                features::extract(&t, m.header.bits, &mut feats);
+                let (sum, n) = m.sum_text(&t);
+                assert_eq!(n, feats.len(), "{t:?}");
+                assert_eq!(sum, m.sum(&feats), "{t:?}");
+            }
+        }
     }
 }

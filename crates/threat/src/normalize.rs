@@ -110,35 +110,56 @@ fn leet(b: u8) -> Option<u8> {
 /// - A word that mixes letters and leetspeak symbols between letters (`1gn0r3`, `pr0mpt`) is
 ///   folded to letters.
 pub fn normalize(input: &str, out: &mut Normalized) {
-    out.text.clear();
+    // built as bytes: ASCII runs are copied a run at a time, other characters encoded
+    let mut text = std::mem::take(&mut out.text).into_bytes();
+    text.clear();
     out.origin.clear();
     out.invisible = 0;
     out.confusable = 0;
     out.leet = 0;
     out.mixed_script_words = 0;
-    out.text.reserve(input.len());
+    text.reserve(input.len());
     out.origin.reserve(input.len());
+    let bytes = input.as_bytes();
     let mut word = Word::default();
-    for (i, c) in input.char_indices() {
-        let blank = if c.is_ascii() {
-            c.is_ascii_whitespace() || c.is_ascii_control()
-        } else if invisible_kind(c).is_some() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if blank(b) {
+                word.end(&mut text, out, Some(i as u32));
+                i += 1;
+                continue;
+            }
+            // a run of visible ASCII, copied lowercased in one go
+            word.begin(text.len());
+            let start = i;
+            let mut class = 0u8;
+            while i < bytes.len() && bytes[i] < 0x80 && !blank(bytes[i]) {
+                class |= ASCII_CLASS[bytes[i] as usize];
+                i += 1;
+            }
+            text.extend(bytes[start..i].iter().map(u8::to_ascii_lowercase));
+            out.origin.extend(start as u32..i as u32);
+            word.latin |= class & LETTER != 0;
+            word.leety |= class & LEET != 0;
+            continue;
+        }
+        let c = input[i..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        let at = i as u32;
+        i += c.len_utf8();
+        if invisible_kind(c).is_some() {
             out.invisible += 1;
             continue;
-        } else {
-            c.is_whitespace()
-        };
-        if blank {
-            word.end(out, Some(i as u32));
+        }
+        if c.is_whitespace() {
+            word.end(&mut text, out, Some(at));
             continue;
         }
-        word.begin(out);
-        if c.is_ascii() {
-            word.latin |= c.is_ascii_alphabetic();
-            out.text.push(c.to_ascii_lowercase());
-            out.origin.push(i as u32);
-            continue;
-        }
+        word.begin(text.len());
         if let Some(a) = confusable(c) {
             out.confusable += 1;
             if foreign_lookalike_script(c) {
@@ -146,26 +167,66 @@ pub fn normalize(input: &str, out: &mut Normalized) {
             } else {
                 word.latin = true;
             }
-            out.text.push(a);
-            out.origin.push(i as u32);
+            push_char(&mut text, a);
+            word.leety |= a.is_ascii() && ASCII_CLASS[a as usize] & LEET != 0;
+            out.origin.push(at);
             continue;
         }
         if c.is_alphabetic() && foreign_lookalike_script(c) {
             word.foreign = true;
         }
-        let start = out.text.len();
+        let start = text.len();
         for l in c.to_lowercase() {
-            out.text.push(l);
+            push_char(&mut text, l);
+            word.leety |= l.is_ascii() && ASCII_CLASS[l as usize] & LEET != 0;
         }
-        for _ in start..out.text.len() {
-            out.origin.push(i as u32);
+        for _ in start..text.len() {
+            out.origin.push(at);
         }
     }
-    word.end(out, None);
-    if out.text.ends_with(' ') {
-        out.text.pop();
+    word.end(&mut text, out, None);
+    if text.last() == Some(&b' ') {
+        text.pop();
         out.origin.pop();
     }
+    // only whole characters were written
+    out.text = String::from_utf8(text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+}
+
+/// ASCII white space and control characters: they separate words.
+#[inline]
+fn blank(b: u8) -> bool {
+    b <= b' ' || b == 0x7f
+}
+
+/// [`ASCII_CLASS`] bit of letters.
+const LETTER: u8 = 1;
+/// [`ASCII_CLASS`] bit of the symbols leetspeak writes letters with (digits, `@`, `$`).
+const LEET: u8 = 2;
+
+/// The classes of ASCII bytes (index by byte; bytes >= 0x80 have none).
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() {
+            t[b] |= LETTER;
+        }
+        if c.is_ascii_digit() || c == b'@' || c == b'$' {
+            t[b] |= LEET;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Appends the UTF-8 encoding of `c`.
+#[inline]
+fn push_char(text: &mut Vec<u8>, c: char) {
+    let mut buf = [0u8; 4];
+    text.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
 }
 
 /// The word being normalized: where it starts in the output and which scripts its letters
@@ -177,15 +238,18 @@ struct Word {
     latin: bool,
     lookalike: bool,
     foreign: bool,
+    /// It holds a digit, `@` or `$`: leetspeak is possible.
+    leety: bool,
 }
 
 impl Word {
-    /// Starts a word at the end of the output, unless one is open.
-    fn begin(&mut self, out: &Normalized) {
+    /// Starts a word at `at` in the output, unless one is open.
+    #[inline]
+    fn begin(&mut self, at: usize) {
         if !self.open {
             *self = Word {
                 open: true,
-                start: out.text.len(),
+                start: at,
                 ..Word::default()
             };
         }
@@ -193,33 +257,28 @@ impl Word {
 
     /// Ends the open word (counting a mixed-script word, folding leetspeak) and, for white space
     /// at `space`, writes one space.
-    fn end(&mut self, out: &mut Normalized, space: Option<u32>) {
+    #[inline]
+    fn end(&mut self, text: &mut Vec<u8>, out: &mut Normalized, space: Option<u32>) {
         if !self.open {
             return;
         }
         if self.latin && self.lookalike && !self.foreign {
             out.mixed_script_words += 1;
         }
-        fold_leet(out, self.start);
+        if self.leety && fold_leet(&mut text[self.start..]) {
+            out.leet += 1;
+        }
         if let Some(i) = space {
-            out.text.push(' ');
+            text.push(b' ');
             out.origin.push(i);
         }
         self.open = false;
     }
 }
 
-/// Folds the word `out.text[start..]` from leetspeak when symbols sit between letters
-/// (`h4ck3r`, `1gn0re`); pure numbers and ordinary words are left alone.
-fn fold_leet(out: &mut Normalized, start: usize) {
-    let token = &out.text.as_bytes()[start..];
-    // most words hold no digit, `@` or `$`: nothing to fold
-    if !token
-        .iter()
-        .any(|b| b.is_ascii_digit() || matches!(b, b'@' | b'$'))
-    {
-        return;
-    }
+/// Folds the word `token` from leetspeak when symbols sit between letters (`h4ck3r`,
+/// `1gn0re`), in place; pure numbers and ordinary words are left alone. Says whether it folded.
+fn fold_leet(token: &mut [u8]) -> bool {
     // trailing punctuation (`hello!`, `p4ss.`) is not part of the word
     let word_len = token.len()
         - token
@@ -232,40 +291,35 @@ fn fold_leet(out: &mut Normalized, start: usize) {
                 )
             })
             .count();
-    let word = &token[..word_len];
+    let word = &mut token[..word_len];
     if word.len() < 3
         || word.len() > 24
         || !word
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'@' | b'$'))
     {
-        return;
+        return false;
     }
     let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
     if letters < 2 || letters * 2 < word.len() {
-        return;
+        return false;
     }
     // a symbol counts when a letter is next to it
-    let symbols = word
-        .iter()
-        .enumerate()
-        .filter(|&(k, &b)| {
-            leet(b).is_some()
+    let symbols = (0..word.len())
+        .filter(|&k| {
+            leet(word[k]).is_some()
                 && (k > 0 && word[k - 1].is_ascii_alphabetic()
                     || k + 1 < word.len() && word[k + 1].is_ascii_alphabetic())
         })
         .count();
     if symbols == 0 {
-        return;
+        return false;
     }
-    let folded: Vec<u8> = word.iter().map(|&b| leet(b).unwrap_or(b)).collect();
-    let at = start;
     // same length, ASCII for ASCII: the offsets map stays valid
-    out.text.replace_range(
-        at..at + word_len,
-        std::str::from_utf8(&folded).unwrap_or_default(),
-    );
-    out.leet += 1;
+    for b in word.iter_mut() {
+        *b = leet(*b).unwrap_or(*b);
+    }
+    true
 }
 
 #[cfg(test)]

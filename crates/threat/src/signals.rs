@@ -226,12 +226,12 @@ fn encoded_runs(text: &str) -> impl Iterator<Item = (usize, usize, Vec<u8>)> + '
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < b.len() {
-            if !is_b64(b[i]) {
+            if B64[b[i] as usize] & 1 == 0 {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && (is_b64(b[i]) || b[i] == b'=') {
+            while i < b.len() && B64[b[i] as usize] != 0 {
                 i += 1;
             }
             let run = &b[start..i];
@@ -274,9 +274,22 @@ pub fn decoded_blobs(text: &str, max: usize) -> Vec<(usize, usize, String)> {
         .collect()
 }
 
-fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
-}
+/// Bytes of a base64 run: bit 0 the alphabet (standard and URL-safe), bit 1 the padding `=`.
+const B64: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_') {
+            t[b] = 1;
+        }
+        if c == b'=' {
+            t[b] = 2;
+        }
+        b += 1;
+    }
+    t
+};
 
 fn looks_encoded(run: &[u8]) -> bool {
     let upper = run.iter().filter(|b| b.is_ascii_uppercase()).count();
