@@ -165,10 +165,15 @@ const MAX_ASSIGN_OFFSET: usize = 64;
 /// The context words of the context-gated detectors of a digit group.
 #[derive(Clone, Debug)]
 struct ContextFilter {
-    /// The words (case-insensitive).
+    /// The words (case-insensitive), every occurrence reported (overlapping ones too).
     words: AhoCorasick,
     /// How far before a word a match may start: longest match plus the context after a hit.
     reach: usize,
+    /// The longest word, in bytes.
+    longest: usize,
+    /// The words themselves (lowercase).
+    #[cfg_attr(not(test), allow(dead_code))]
+    list: Vec<String>,
     /// Per local pattern id: the detector needs a word near (`Gate::Context`).
     gated: Vec<bool>,
 }
@@ -364,7 +369,16 @@ impl Scanner {
         let long_anchors = if long_literals.is_empty() {
             None
         } else {
-            Some(AhoCorasick::new(&long_literals).expect("long-pattern literals compile"))
+            // leftmost-first lets the automaton use its SIMD prefilter over the exact literals
+            // (the case variants of `<img` among them); standard matching walked the
+            // automaton over most bytes of prose
+            Some(
+                AhoCorasickBuilder::new()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .match_kind(AcMatchKind::LeftmostFirst)
+                    .build(&long_literals)
+                    .expect("long-pattern literals compile"),
+            )
         };
         Ok(Scanner {
             detectors,
@@ -598,6 +612,7 @@ impl Scanner {
             .map(|g| PatternSet::new(g.all.pattern_len()))
             .collect();
         let mut tries: Vec<usize> = Vec::new();
+        let mut context = ContextWords::default();
         let mut pos = from;
         loop {
             if pos >= block_end && block_end < limit {
@@ -684,7 +699,7 @@ impl Scanner {
                         for pid in sets[gi].iter() {
                             let p = pid.as_usize();
                             if filter.gated[p]
-                                && !*near.get_or_insert_with(|| context_near(filter, hay, q))
+                                && !*near.get_or_insert_with(|| context.near(filter, hay, q))
                             {
                                 continue;
                             }
@@ -1038,15 +1053,25 @@ fn build_groups(
                             .max()
                             .unwrap_or(Window::All);
                         // the run sets fold long exact literals too (one pass), the others keep
-                        // them exact, for the automaton's SIMD prefilter
-                        automata.extend(
-                            literal_set(&mine, prefixes, fold, k == 0, window, false).map(
-                                |mut set| {
-                                    set.answers_only = answers_only;
-                                    set
-                                },
-                            ),
-                        );
+                        // them exact, for the automaton's SIMD prefilter. Exact literals of one
+                        // or two bytes searched everywhere (`![`) get an automaton of their own:
+                        // among the others they would cut the fingerprint the prefilter looks
+                        // for to two bytes, which common pairs of letters (`ma`, `su`) match.
+                        let lens: &[std::ops::Range<usize>] = if k == 2 && !fold {
+                            &[0..3, 3..usize::MAX]
+                        } else {
+                            &[0..usize::MAX]
+                        };
+                        for len in lens {
+                            automata.extend(
+                                literal_set(&mine, prefixes, fold, k == 0, window, false, len).map(
+                                    |mut set| {
+                                        set.answers_only = answers_only;
+                                        set
+                                    },
+                                ),
+                            );
+                        }
                     }
                 }
                 // the combined automata: every literal of 4+ bytes folded (a superset of the
@@ -1060,6 +1085,7 @@ fn build_groups(
                         true,
                         Window::All,
                         true,
+                        &(0..usize::MAX),
                     ));
                 }
                 Candidates::Literals(automata)
@@ -1092,11 +1118,14 @@ fn build_groups(
                         + CONTEXT_AFTER;
                     ContextFilter {
                         words: AhoCorasickBuilder::new()
-                            .match_kind(AcMatchKind::LeftmostFirst)
+                            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                            .match_kind(AcMatchKind::Standard)
                             .ascii_case_insensitive(true)
                             .build(&words)
                             .expect("context words compile"),
                         reach,
+                        longest: words.iter().map(String::len).max().unwrap_or(0),
+                        list: words.clone(),
                         gated: gated.clone(),
                     }
                 });
@@ -1139,7 +1168,8 @@ fn build_groups(
 }
 
 /// The automaton over the literal prefixes of `ids` that are matched folded (`fold`) or exactly:
-/// folded are the case-insensitive ones and, with `fold_long`, exact ones of 4+ bytes too.
+/// folded are the case-insensitive ones and, with `fold_long`, exact ones of 4+ bytes too. Only
+/// literals whose length is in `lens` are taken.
 fn literal_set(
     ids: &[usize],
     prefixes: &[(Vec<Vec<u8>>, bool)],
@@ -1147,12 +1177,13 @@ fn literal_set(
     fold_long: bool,
     window: Window,
     combined: bool,
+    lens: &std::ops::Range<usize>,
 ) -> Option<LiteralSet> {
     // literal -> detectors that start with it
     let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
     for &i in ids {
         let (lits, folded) = &prefixes[i];
-        for lit in lits {
+        for lit in lits.iter().filter(|l| lens.contains(&l.len())) {
             let exact = !*folded && (lit.len() < 4 || !fold_long);
             if exact != fold {
                 let key = if fold {
@@ -1570,13 +1601,68 @@ impl<'a> Windows<'a> {
 /// Whether a context word of `filter` is near enough to `q` for a context-gated match starting
 /// there to be accepted: a word starting in `[q - CONTEXT_BEFORE, q + reach]` (a superset of
 /// what scoring accepts, which checks the detector's own words exactly).
-fn context_near(filter: &ContextFilter, hay: &[u8], q: usize) -> bool {
-    let lo = q.saturating_sub(CONTEXT_BEFORE);
-    let hi = (q + filter.reach + 64).min(hay.len());
-    filter
-        .words
-        .find(aho_corasick::Input::new(&hay[..hi]).range(lo..))
-        .is_some_and(|m| m.start() <= q + filter.reach)
+/// The context words found so far in a stretch of the text a scan is reading: the stretch
+/// grows as the scan moves on, so candidates close together (digits in a JSON document) do not
+/// search the same bytes again.
+#[derive(Default)]
+struct ContextWords {
+    /// The stretch searched: every word occurrence inside it is in `found`.
+    from: usize,
+    to: usize,
+    /// The occurrences `(start, end)`, by start.
+    found: Vec<(usize, usize)>,
+}
+
+impl ContextWords {
+    /// Whether a context word lies near a candidate at `q`: one occurrence starting between
+    /// [`CONTEXT_BEFORE`] bytes before `q` and the filter's reach after it, ending within 64
+    /// bytes more.
+    fn near(&mut self, filter: &ContextFilter, hay: &[u8], q: usize) -> bool {
+        let lo = q.saturating_sub(CONTEXT_BEFORE);
+        let last = q + filter.reach;
+        let hi = (last + 64).min(hay.len());
+        if lo < self.from || lo > self.to {
+            // not where the last candidate was: start a new stretch
+            *self = ContextWords {
+                from: lo,
+                to: lo,
+                found: std::mem::take(&mut self.found),
+            };
+            self.found.clear();
+        }
+        if hi > self.to {
+            // a little further than needed, so the next candidates are likely covered
+            let to = (hi + 256).min(hay.len());
+            let old = self.to;
+            let at = self.found.len();
+            // an occurrence ending after the old end starts at most `longest` bytes before it
+            let start = old.saturating_sub(filter.longest).max(self.from);
+            for m in filter
+                .words
+                .find_overlapping_iter(aho_corasick::Input::new(&hay[..to]).range(start..))
+            {
+                // those ending within the old stretch are known
+                if m.end() > old {
+                    self.found.push((m.start(), m.end()));
+                }
+            }
+            self.found[at..].sort_unstable();
+            if self.found[..at].last() > self.found.get(at) {
+                self.found.sort_unstable();
+            }
+            self.to = to;
+            // occurrences before every later candidate's reach are no longer needed
+            if self.found.len() > 1024 {
+                self.found.retain(|&(s, _)| s >= lo);
+                self.from = lo;
+            }
+        }
+        let first = self.found.partition_point(|&(s, _)| s < lo);
+        self.found[first..]
+            .iter()
+            .take_while(|&&(s, _)| s <= last)
+            .any(|&(_, e)| e <= hi)
+    }
 }
 
 fn diag(d: &Detector, message: String) -> Diagnostic {
@@ -1607,8 +1693,106 @@ impl Scanner {
                     Candidates::Inner(..) => "inner".into(),
                     Candidates::Scan => format!("scan({})", self.detectors[g.ids[0]].id),
                 };
+                // each literal set alone too (its own windows; the combined ones as if chosen)
+                if let Candidates::Literals(sets) = &g.candidates {
+                    for s in sets {
+                        let one = Candidates::Literals(vec![LiteralSet {
+                            combined: false,
+                            ..s.clone()
+                        }]);
+                        let t = std::time::Instant::now();
+                        let n = candidates(&one, hay, 0, hay.len(), None, s.answers_only).len();
+                        eprintln!(
+                            "    set of {} literals, {:?}{}{}: {n} candidates in {:.2} ms",
+                            s.ac.patterns_len(),
+                            s.window,
+                            if s.combined { ", combined" } else { "" },
+                            if s.answers_only { ", answers only" } else { "" },
+                            t.elapsed().as_secs_f64() * 1e3
+                        );
+                    }
+                }
                 (name, n, t.elapsed().as_secs_f64())
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The context test as it was made before [`ContextWords`]: one leftmost-first search of
+    /// the window around each candidate.
+    fn near_reference(filter: &ContextFilter, words: &AhoCorasick, hay: &[u8], q: usize) -> bool {
+        let lo = q.saturating_sub(CONTEXT_BEFORE);
+        let hi = (q + filter.reach + 64).min(hay.len());
+        words
+            .find(aho_corasick::Input::new(&hay[..hi]).range(lo..))
+            .is_some_and(|m| m.start() <= q + filter.reach)
+    }
+
+    #[test]
+    fn context_words_found_a_stretch_at_a_time_match_a_search_per_candidate() {
+        let scanner = Scanner::builtin();
+        let filter = scanner
+            .groups
+            .iter()
+            .find_map(|g| match &g.candidates {
+                Candidates::Digits(Some(f)) => Some(f),
+                _ => None,
+            })
+            .expect("the registry has context-gated digit detectors");
+        let reference = AhoCorasickBuilder::new()
+            .match_kind(AcMatchKind::LeftmostFirst)
+            .ascii_case_insensitive(true)
+            .build(&filter.list)
+            .unwrap();
+        // pieces: context words (some inside others), digits, filler of every length
+        let mut pieces: Vec<String> = filter.list.iter().take(12).cloned().collect();
+        pieces.extend(["account", "count", "Phone", &"z".repeat(90)].map(String::from));
+        let filler = [
+            "4111",
+            " ",
+            "\n",
+            "x",
+            "lorem ipsum ",
+            "  ",
+            "dolor sit amet, ",
+        ];
+        for _ in 0..6 {
+            pieces.extend(filler.map(String::from));
+        }
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut rnd = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut seen = [0; 2];
+        for _ in 0..300 {
+            let mut hay = String::new();
+            for _ in 0..rnd(400) {
+                hay.push_str(&pieces[rnd(pieces.len())]);
+            }
+            let hay = hay.as_bytes();
+            let mut index = ContextWords::default();
+            let mut q = 0;
+            while q < hay.len() {
+                let near = index.near(filter, hay, q);
+                seen[near as usize] += 1;
+                assert_eq!(
+                    near,
+                    near_reference(filter, &reference, hay, q),
+                    "at {q} of {:?}",
+                    String::from_utf8_lossy(hay)
+                );
+                // candidates close together and far apart
+                let far = rnd(4) == 0;
+                q += 1 + rnd(if far { 3000 } else { 40 });
+            }
+        }
+        assert!(seen[0] > 50 && seen[1] > 50, "{seen:?}");
     }
 }

@@ -91,10 +91,11 @@ fn changes(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < text.len() {
-            let Some(k) = text[i..].iter().position(|b| !b.is_ascii()) else {
+            let k = ascii_prefix(&text[i..]);
+            if k == text.len() - i {
                 i = text.len();
                 return None;
-            };
+            }
             let at = i + k;
             match char_at(text, at) {
                 Some((c, len)) => {
@@ -108,6 +109,22 @@ fn changes(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
         }
         None
     })
+}
+
+/// The length of the ASCII prefix of `bytes`: 32 bytes are checked at a time (an OR the
+/// compiler vectorizes), then the block holding the first other byte byte by byte.
+pub fn ascii_prefix(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    for block in bytes.chunks_exact(32) {
+        if block.iter().fold(0u8, |a, &b| a | b) & 0x80 != 0 {
+            break;
+        }
+        i += 32;
+    }
+    i + bytes[i..]
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(bytes.len() - i)
 }
 
 /// The character starting at `at`, and its length; `None` for bytes that are not UTF-8.
@@ -154,10 +171,7 @@ fn build(text: &[u8], start: usize, end: usize) -> View {
     let mut i = start;
     while i < end {
         // the ASCII run up to the next non-ASCII byte is copied as it is
-        let run = text[i..end]
-            .iter()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(end - i);
+        let run = ascii_prefix(&text[i..end]);
         v.push_verbatim(&text[i..i + run], i);
         i += run;
         if i == end {
@@ -199,10 +213,7 @@ pub fn fold_stream(
     let mut prev = prev;
     let mut i = 0;
     while i < input.len() {
-        let run = input[i..]
-            .iter()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(input.len() - i);
+        let run = ascii_prefix(&input[i..]);
         if run > 0 {
             out.extend_from_slice(&input[i..i + run]);
             prev = Some(input[i + run - 1]);
