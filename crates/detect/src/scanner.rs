@@ -1057,12 +1057,12 @@ fn build_groups(
                         // or two bytes searched everywhere (`![`) get an automaton of their own:
                         // among the others they would cut the fingerprint the prefilter looks
                         // for to two bytes, which common pairs of letters (`ma`, `su`) match.
-                        let lens: &[std::ops::Range<usize>] = if k == 2 && !fold {
-                            &[0..3, 3..usize::MAX]
+                        let lens: &[(usize, usize)] = if k == 2 && !fold {
+                            &[(0, 3), (3, usize::MAX)]
                         } else {
-                            &[0..usize::MAX]
+                            &[(0, usize::MAX)]
                         };
-                        for len in lens {
+                        for &len in lens {
                             automata.extend(
                                 literal_set(&mine, prefixes, fold, k == 0, window, false, len).map(
                                     |mut set| {
@@ -1085,7 +1085,7 @@ fn build_groups(
                         true,
                         Window::All,
                         true,
-                        &(0..usize::MAX),
+                        (0, usize::MAX),
                     ));
                 }
                 Candidates::Literals(automata)
@@ -1169,7 +1169,7 @@ fn build_groups(
 
 /// The automaton over the literal prefixes of `ids` that are matched folded (`fold`) or exactly:
 /// folded are the case-insensitive ones and, with `fold_long`, exact ones of 4+ bytes too. Only
-/// literals whose length is in `lens` are taken.
+/// literals whose length is in `lens.0..lens.1` are taken.
 fn literal_set(
     ids: &[usize],
     prefixes: &[(Vec<Vec<u8>>, bool)],
@@ -1177,13 +1177,13 @@ fn literal_set(
     fold_long: bool,
     window: Window,
     combined: bool,
-    lens: &std::ops::Range<usize>,
+    lens: (usize, usize),
 ) -> Option<LiteralSet> {
     // literal -> detectors that start with it
     let mut owners: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
     for &i in ids {
         let (lits, folded) = &prefixes[i];
-        for lit in lits.iter().filter(|l| lens.contains(&l.len())) {
+        for lit in lits.iter().filter(|l| (lens.0..lens.1).contains(&l.len())) {
             let exact = !*folded && (lit.len() < 4 || !fold_long);
             if exact != fold {
                 let key = if fold {
