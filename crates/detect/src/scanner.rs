@@ -165,15 +165,12 @@ const MAX_ASSIGN_OFFSET: usize = 64;
 /// The context words of the context-gated detectors of a digit group.
 #[derive(Clone, Debug)]
 struct ContextFilter {
-    /// The words (case-insensitive), every occurrence reported (overlapping ones too).
+    /// The words (case-insensitive).
     words: AhoCorasick,
     /// How far before a word a match may start: longest match plus the context after a hit.
     reach: usize,
     /// The longest word, in bytes.
     longest: usize,
-    /// The words themselves (lowercase).
-    #[cfg_attr(not(test), allow(dead_code))]
-    list: Vec<String>,
     /// Per local pattern id: the detector needs a word near (`Gate::Context`).
     gated: Vec<bool>,
 }
@@ -1077,7 +1074,11 @@ fn build_groups(
                 // the combined automata: every literal of 4+ bytes folded (a superset of the
                 // exact ones' hits), and the short case-sensitive ones (`AC`, `SK`) exactly,
                 // which folded would hit in every other English word
-                for fold in [true, false] {
+                for (fold, len) in [
+                    (true, (0, usize::MAX)),
+                    (false, (0, 3)),
+                    (false, (3, usize::MAX)),
+                ] {
                     automata.extend(literal_set(
                         &plain_ids,
                         prefixes,
@@ -1085,7 +1086,7 @@ fn build_groups(
                         true,
                         Window::All,
                         true,
-                        (0, usize::MAX),
+                        len,
                     ));
                 }
                 Candidates::Literals(automata)
@@ -1118,14 +1119,12 @@ fn build_groups(
                         + CONTEXT_AFTER;
                     ContextFilter {
                         words: AhoCorasickBuilder::new()
-                            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                            .match_kind(AcMatchKind::Standard)
+                            .match_kind(AcMatchKind::LeftmostFirst)
                             .ascii_case_insensitive(true)
                             .build(&words)
                             .expect("context words compile"),
                         reach,
                         longest: words.iter().map(String::len).max().unwrap_or(0),
-                        list: words.clone(),
                         gated: gated.clone(),
                     }
                 });
@@ -1601,68 +1600,79 @@ impl<'a> Windows<'a> {
 /// Whether a context word of `filter` is near enough to `q` for a context-gated match starting
 /// there to be accepted: a word starting in `[q - CONTEXT_BEFORE, q + reach]` (a superset of
 /// what scoring accepts, which checks the detector's own words exactly).
-/// The context words found so far in a stretch of the text a scan is reading: the stretch
-/// grows as the scan moves on, so candidates close together (digits in a JSON document) do not
-/// search the same bytes again.
+/// Where context words start in a stretch of the text a scan is reading: the stretch grows as
+/// the scan moves on, so candidates close together (digits in a JSON document) do not search
+/// the same bytes again.
 #[derive(Default)]
 struct ContextWords {
-    /// The stretch searched: every word occurrence inside it is in `found`.
+    /// The stretch searched: every position inside it where a word starts is in `starts`.
     from: usize,
     to: usize,
-    /// The occurrences `(start, end)`, by start.
-    found: Vec<(usize, usize)>,
+    /// Those positions, in order.
+    starts: Vec<usize>,
 }
 
+/// Words longer than this are looked up around each candidate instead (see
+/// [`ContextWords::near`]).
+const CONTEXT_WORD_MAX: usize = 64;
+
 impl ContextWords {
-    /// Whether a context word lies near a candidate at `q`: one occurrence starting between
-    /// [`CONTEXT_BEFORE`] bytes before `q` and the filter's reach after it, ending within 64
-    /// bytes more.
+    /// Whether a context word lies near a candidate at `q`: one starting between
+    /// [`CONTEXT_BEFORE`] bytes before `q` and the filter's reach after it and ending within
+    /// 64 bytes more ([`near_by_search`]). With words of at most [`CONTEXT_WORD_MAX`] bytes the
+    /// end always fits, so where words start is all it takes.
     fn near(&mut self, filter: &ContextFilter, hay: &[u8], q: usize) -> bool {
+        if filter.longest > CONTEXT_WORD_MAX {
+            return near_by_search(filter, hay, q);
+        }
         let lo = q.saturating_sub(CONTEXT_BEFORE);
         let last = q + filter.reach;
-        let hi = (last + 64).min(hay.len());
+        // every word starting at or before `last` ends by here
+        let need = (last + filter.longest).min(hay.len());
         if lo < self.from || lo > self.to {
             // not where the last candidate was: start a new stretch
-            *self = ContextWords {
-                from: lo,
-                to: lo,
-                found: std::mem::take(&mut self.found),
-            };
-            self.found.clear();
+            self.from = lo;
+            self.to = lo;
+            self.starts.clear();
         }
-        if hi > self.to {
-            // a little further than needed, so the next candidates are likely covered
-            let to = (hi + 256).min(hay.len());
-            let old = self.to;
-            let at = self.found.len();
-            // an occurrence ending after the old end starts at most `longest` bytes before it
-            let start = old.saturating_sub(filter.longest).max(self.from);
-            for m in filter
-                .words
-                .find_overlapping_iter(aho_corasick::Input::new(&hay[..to]).range(start..))
-            {
-                // those ending within the old stretch are known
-                if m.end() > old {
-                    self.found.push((m.start(), m.end()));
-                }
-            }
-            self.found[at..].sort_unstable();
-            if self.found[..at].last() > self.found.get(at) {
-                self.found.sort_unstable();
+        if need > self.to {
+            let to = need;
+            // a word crossing the old end starts at most `longest` bytes before it: the starts
+            // from there on are found again, now with the words that run past the old end
+            let from = self.to.saturating_sub(filter.longest).max(self.from);
+            let keep = self.starts.partition_point(|&s| s < from);
+            self.starts.truncate(keep);
+            let hay = &hay[..to];
+            let mut at = from;
+            // each search finds the leftmost word starting at or after `at`: one after its
+            // start finds the next, overlapping words included
+            while let Some(m) = filter.words.find(aho_corasick::Input::new(hay).range(at..)) {
+                self.starts.push(m.start());
+                at = m.start() + 1;
             }
             self.to = to;
-            // occurrences before every later candidate's reach are no longer needed
-            if self.found.len() > 1024 {
-                self.found.retain(|&(s, _)| s >= lo);
+            // starts before every later candidate's reach are no longer needed
+            if self.starts.len() > 1024 {
+                let drop = self.starts.partition_point(|&s| s < lo);
+                self.starts.drain(..drop);
                 self.from = lo;
             }
         }
-        let first = self.found.partition_point(|&(s, _)| s < lo);
-        self.found[first..]
-            .iter()
-            .take_while(|&&(s, _)| s <= last)
-            .any(|&(_, e)| e <= hi)
+        let first = self.starts.partition_point(|&s| s < lo);
+        self.starts.get(first).is_some_and(|&s| s <= last)
     }
+}
+
+/// Whether a context word lies near a candidate at `q`, by one search of the window around it:
+/// a word starting between [`CONTEXT_BEFORE`] bytes before `q` and the filter's reach after it,
+/// ending within 64 bytes more.
+fn near_by_search(filter: &ContextFilter, hay: &[u8], q: usize) -> bool {
+    let lo = q.saturating_sub(CONTEXT_BEFORE);
+    let hi = (q + filter.reach + 64).min(hay.len());
+    filter
+        .words
+        .find(aho_corasick::Input::new(&hay[..hi]).range(lo..))
+        .is_some_and(|m| m.start() <= q + filter.reach)
 }
 
 fn diag(d: &Detector, message: String) -> Diagnostic {
@@ -1722,16 +1732,6 @@ impl Scanner {
 mod tests {
     use super::*;
 
-    /// The context test as it was made before [`ContextWords`]: one leftmost-first search of
-    /// the window around each candidate.
-    fn near_reference(filter: &ContextFilter, words: &AhoCorasick, hay: &[u8], q: usize) -> bool {
-        let lo = q.saturating_sub(CONTEXT_BEFORE);
-        let hi = (q + filter.reach + 64).min(hay.len());
-        words
-            .find(aho_corasick::Input::new(&hay[..hi]).range(lo..))
-            .is_some_and(|m| m.start() <= q + filter.reach)
-    }
-
     #[test]
     fn context_words_found_a_stretch_at_a_time_match_a_search_per_candidate() {
         let scanner = Scanner::builtin();
@@ -1743,13 +1743,15 @@ mod tests {
                 _ => None,
             })
             .expect("the registry has context-gated digit detectors");
-        let reference = AhoCorasickBuilder::new()
-            .match_kind(AcMatchKind::LeftmostFirst)
-            .ascii_case_insensitive(true)
-            .build(&filter.list)
-            .unwrap();
         // pieces: context words (some inside others), digits, filler of every length
-        let mut pieces: Vec<String> = filter.list.iter().take(12).cloned().collect();
+        let mut pieces: Vec<String> = scanner
+            .detectors
+            .iter()
+            .filter(|d| d.gate == Gate::Context)
+            .flat_map(|d| d.context.words.iter().map(|w| w.to_string()))
+            .take(12)
+            .collect();
+        assert!(!pieces.is_empty());
         pieces.extend(["account", "count", "Phone", &"z".repeat(90)].map(String::from));
         let filler = [
             "4111",
@@ -1784,7 +1786,7 @@ mod tests {
                 seen[near as usize] += 1;
                 assert_eq!(
                     near,
-                    near_reference(filter, &reference, hay, q),
+                    near_by_search(filter, hay, q),
                     "at {q} of {:?}",
                     String::from_utf8_lossy(hay)
                 );

@@ -120,6 +120,17 @@ impl Running {
 pub const SHARE_SIGNALS_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Gateway {
+    /// The exchange core this gateway drives (for embedding, and for benchmarks of the
+    /// inspection without the network).
+    pub fn engine(&self) -> &rampart_exchange::Engine {
+        &self.engine
+    }
+
+    /// The policy set in force now.
+    pub fn policy_set(&self) -> Arc<rampart_policy::PolicySet> {
+        self.policies.current()
+    }
+
     /// Checks the configuration and builds the gateway (no sockets yet).
     pub async fn new(config: Config) -> anyhow::Result<Arc<Gateway>> {
         // one crypto provider for every TLS use in the process
