@@ -2,7 +2,7 @@
 //!
 //! Subcommands: `up` (the inline gateway), `scan` (files, folders, stdin; text, JSON, SARIF,
 //! JSONL batch; redaction), `eval` (accuracy on labelled data), `detectors` (the registry
-//! reference).
+//! reference), `policy` (check, test, explain), `discover` (inventory from captured traffic).
 //! Exit codes: 0 nothing found, 1 findings, 2 error.
 #![forbid(unsafe_code)]
 
@@ -16,6 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 mod detectors_doc;
+mod discover;
 mod eval;
 mod eval_threat;
 mod large;
@@ -43,6 +44,9 @@ enum Command {
     Detectors(detectors_doc::DetectorsArgs),
     /// Check, test and explain policy files.
     Policy(policy::PolicyArgs),
+    /// Inventory APIs, AI use and sensitive-data flows from HAR files and access logs;
+    /// with OpenAPI specs, tell documented, shadow, zombie and unused endpoints apart.
+    Discover(discover::DiscoverArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Detectors(args) => detectors_doc::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Discover(args) => discover::run(args),
     };
     match result {
         Ok(code) => code,

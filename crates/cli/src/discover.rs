@@ -1,0 +1,133 @@
+//! `rampart discover`: the inventory of APIs, AI use and data flows from captured traffic
+//! (HAR files, JSON access logs of Envoy or nginx), without an inline deployment. With
+//! OpenAPI specs, endpoints are classified documented, shadow, zombie or unused.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use rampart_discover::openapi::{Spec, Specs};
+use rampart_discover::{Inventory, har, logs, render};
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A summary for people.
+    Text,
+    /// The inventory document: endpoints, AI use, flows.
+    Json,
+    /// An OpenAPI 3.1 document reconstructed from traffic.
+    Openapi,
+    /// The flow graph as a Mermaid flowchart.
+    Mermaid,
+    /// The flow graph as Graphviz DOT.
+    Dot,
+}
+
+/// `rampart discover` arguments.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// A HAR capture (browser, proxy or tool export); repeatable.
+    #[arg(long = "har", value_name = "FILE")]
+    pub hars: Vec<PathBuf>,
+    /// A JSON-lines access log (Envoy or nginx JSON format); repeatable.
+    #[arg(long = "access-log", value_name = "FILE")]
+    pub logs: Vec<PathBuf>,
+    /// An OpenAPI 3.0/3.1 or Swagger 2.0 spec (JSON or YAML); repeatable. It covers the hosts
+    /// its servers name (every host when they name none).
+    #[arg(long = "openapi", value_name = "FILE")]
+    pub specs: Vec<PathBuf>,
+    /// A host that is Rampart's gateway: AI calls to it count as through the gateway;
+    /// repeatable.
+    #[arg(long = "gateway", value_name = "HOST")]
+    pub gateways: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// Runs `rampart discover`. Exit status 0, or 2 when an input could not be read (the others
+/// are still read and reported).
+pub fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
+    if args.hars.is_empty() && args.logs.is_empty() && args.specs.is_empty() {
+        anyhow::bail!(
+            "nothing to read: give --har FILE, --access-log FILE and/or --openapi FILE (see rampart discover --help)"
+        );
+    }
+    let mut specs = Specs::default();
+    for path in &args.specs {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let spec =
+            Spec::parse(&text, &name).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        specs.specs.push(spec);
+    }
+    let mut inv = Inventory::new(specs, args.gateways.iter().cloned());
+    // a file that cannot be read is reported and the others still count; the exit status
+    // then says something was left out
+    let mut failed = 0;
+    for path in &args.hars {
+        let parsed = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| har::parse(&bytes));
+        let har = match parsed {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("rampart: error: {}: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        if har.skipped > 0 {
+            eprintln!(
+                "rampart discover: {}: {} entries without an http(s) URL skipped",
+                path.display(),
+                har.skipped
+            );
+        }
+        for e in &har.events {
+            inv.add(e);
+        }
+    }
+    for path in &args.logs {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("rampart: error: {}: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let log = logs::parse(&String::from_utf8_lossy(&text));
+        if log.skipped > 0 {
+            eprintln!(
+                "rampart discover: {}: {} lines that are not JSON access-log records skipped",
+                path.display(),
+                log.skipped
+            );
+        }
+        for e in &log.events {
+            inv.add(e);
+        }
+    }
+    let doc = inv.document();
+    let out = match args.format {
+        Format::Text => render::text(&doc),
+        Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
+        Format::Openapi => serde_json::to_string_pretty(&render::openapi(&doc))? + "\n",
+        Format::Mermaid => render::mermaid(&doc),
+        Format::Dot => render::dot(&doc),
+    };
+    use std::io::Write as _;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(if failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

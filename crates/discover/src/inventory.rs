@@ -1,0 +1,659 @@
+//! The inventory: events folded into endpoints, AI usage and flows, and the document
+//! `rampart discover --format json` prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rampart_detect::{ScanOptions, Scanner};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::openapi::{Match, Specs};
+use crate::schema::Schema;
+use crate::{Event, template};
+
+/// Most JSON leaves scanned one by one per body (the rest of a larger body is scanned whole).
+const MAX_LEAVES: usize = 2000;
+/// Largest body scanned.
+const MAX_BODY: usize = 8 << 20;
+
+/// How an endpoint relates to the imported specs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    /// Spec `spec`, operation `op`; `retired` when seen under another version.
+    Spec {
+        spec: usize,
+        op: usize,
+        retired: bool,
+    },
+    /// A spec covers the host but does not list it.
+    Undocumented,
+    /// No spec covers the host.
+    Uncovered,
+}
+
+/// What was seen of one endpoint.
+#[derive(Clone, Debug, Default)]
+struct Stats {
+    calls: u64,
+    statuses: BTreeMap<u16, u64>,
+    request_classes: BTreeSet<String>,
+    response_classes: BTreeSet<String>,
+    auth: BTreeSet<&'static str>,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    request_schema: Schema,
+    response_schema: Schema,
+    callers: BTreeSet<String>,
+}
+
+impl Stats {
+    fn merge(&mut self, o: &Stats) {
+        self.calls += o.calls;
+        for (k, v) in &o.statuses {
+            *self.statuses.entry(*k).or_default() += v;
+        }
+        self.request_classes
+            .extend(o.request_classes.iter().cloned());
+        self.response_classes
+            .extend(o.response_classes.iter().cloned());
+        self.auth.extend(o.auth.iter().copied());
+        self.callers.extend(o.callers.iter().cloned());
+        for t in [&o.first_seen, &o.last_seen].into_iter().flatten() {
+            self.seen_at(t);
+        }
+        self.request_schema.merge(&o.request_schema);
+        self.response_schema.merge(&o.response_schema);
+    }
+
+    fn seen_at(&mut self, t: &str) {
+        if self.first_seen.as_deref().is_none_or(|f| t < f) {
+            self.first_seen = Some(t.to_owned());
+        }
+        if self.last_seen.as_deref().is_none_or(|l| t > l) {
+            self.last_seen = Some(t.to_owned());
+        }
+    }
+}
+
+/// AI use seen at one host.
+#[derive(Clone, Debug, Default)]
+struct AiStats {
+    models: BTreeSet<String>,
+    calls: u64,
+}
+
+/// Builds the inventory from events.
+pub struct Inventory {
+    specs: Specs,
+    gateway_hosts: BTreeSet<String>,
+    scanner: &'static Scanner,
+    /// (host, method, template, origin) -> stats. Templates of undocumented and uncovered
+    /// endpoints are by segment shape here; high-cardinality positions collapse in
+    /// [`Inventory::document`].
+    endpoints: BTreeMap<(String, String, String, Origin), Stats>,
+    /// (host, provider, via gateway) -> use.
+    ai: BTreeMap<(String, String, bool), AiStats>,
+    /// (from, to) -> (classes, calls).
+    flows: BTreeMap<(String, String), (BTreeSet<String>, u64)>,
+    /// Events read.
+    pub events: u64,
+}
+
+impl Inventory {
+    /// An empty inventory over these specs. Calls to `gateway_hosts` are AI use through the
+    /// gateway.
+    pub fn new(specs: Specs, gateway_hosts: impl IntoIterator<Item = String>) -> Inventory {
+        Inventory {
+            specs,
+            gateway_hosts: gateway_hosts
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            scanner: Scanner::builtin(),
+            endpoints: BTreeMap::new(),
+            ai: BTreeMap::new(),
+            flows: BTreeMap::new(),
+            events: 0,
+        }
+    }
+
+    /// Folds one event in. Its bodies are scanned and described, never kept.
+    pub fn add(&mut self, e: &Event) {
+        self.events += 1;
+        let (template, origin) = match self.specs.find(&e.host, &e.method, &e.path) {
+            Match::Operation {
+                spec,
+                op,
+                template,
+                retired,
+            } => (template, Origin::Spec { spec, op, retired }),
+            Match::Undocumented => (template::by_shape(&e.path), Origin::Undocumented),
+            Match::Uncovered => (template::by_shape(&e.path), Origin::Uncovered),
+        };
+        let mut request_schema = Schema::default();
+        let mut response_schema = Schema::default();
+        let mut request_classes = self.classes_of(e.request_body.as_deref(), &mut request_schema);
+        if !e.query.is_empty() {
+            request_classes.extend(self.classes_in(e.query.as_bytes()));
+        }
+        let response_body = e
+            .response_body
+            .as_deref()
+            .filter(|_| !is_media(header(&e.response_headers, "content-type")));
+        let response_classes = self.classes_of(response_body, &mut response_schema);
+        let caller = e.caller.clone().unwrap_or_else(|| "client".to_owned());
+        let s = self
+            .endpoints
+            .entry((e.host.clone(), e.method.clone(), template, origin))
+            .or_default();
+        s.calls += 1;
+        if let Some(st) = e.status {
+            *s.statuses.entry(st).or_default() += 1;
+        }
+        s.request_classes.extend(request_classes.iter().cloned());
+        s.response_classes.extend(response_classes.iter().cloned());
+        s.auth.insert(auth_of(e));
+        if let Some(t) = &e.time {
+            s.seen_at(t);
+        }
+        s.request_schema.merge(&request_schema);
+        s.response_schema.merge(&response_schema);
+        if s.callers.len() < 1000 {
+            s.callers.insert(caller.clone());
+        }
+        // flows: what the caller sent to the host, and what came back
+        let f = self
+            .flows
+            .entry((caller.clone(), e.host.clone()))
+            .or_default();
+        f.0.extend(request_classes);
+        f.1 += 1;
+        if !response_classes.is_empty() {
+            let f = self.flows.entry((e.host.clone(), caller)).or_default();
+            f.0.extend(response_classes);
+            f.1 += 1;
+        }
+        if let Some((provider, models)) = ai_use(e) {
+            let via = e.via_gateway || self.gateway_hosts.contains(&e.host);
+            let a = self.ai.entry((e.host.clone(), provider, via)).or_default();
+            a.calls += 1;
+            a.models.extend(models);
+        }
+    }
+
+    /// The data classes in a body, each JSON field's tagged on `schema`.
+    fn classes_of(&self, body: Option<&[u8]>, schema: &mut Schema) -> BTreeSet<String> {
+        let Some(body) = body.filter(|b| !b.is_empty() && b.len() <= MAX_BODY) else {
+            return BTreeSet::new();
+        };
+        let trimmed = body.trim_ascii_start();
+        if matches!(trimmed.first(), Some(b'{' | b'['))
+            && let Ok(v) = serde_json::from_slice::<Value>(body)
+        {
+            schema.observe(&v);
+            let mut leaves = Vec::new();
+            collect_leaves(&v, &mut Vec::new(), &mut leaves);
+            if leaves.len() <= MAX_LEAVES {
+                let mut all = BTreeSet::new();
+                for (path, key, value) in leaves {
+                    // the key gives context words (`ssn`, `phone`) their chance
+                    let snippet = format!(
+                        "{{{}: {}}}",
+                        serde_json::to_string(&key).unwrap_or_default(),
+                        value
+                    );
+                    for c in self.classes_in(snippet.as_bytes()) {
+                        schema.tag(&path, &c);
+                        all.insert(c);
+                    }
+                }
+                return all;
+            }
+        }
+        self.classes_in(body)
+    }
+
+    fn classes_in(&self, bytes: &[u8]) -> BTreeSet<String> {
+        match self.scanner.scan(bytes, &ScanOptions::default()) {
+            // sensitive data only: LLM threat findings (markup in a web page) are not data
+            Ok(scan) => scan
+                .found
+                .iter()
+                .filter(|f| !f.finding.class.is_threat())
+                .map(|f| f.finding.class.name().to_owned())
+                .collect(),
+            Err(_) => BTreeSet::new(),
+        }
+    }
+
+    /// Every endpoint with its final template: positions that vary with high cardinality
+    /// collapsed, endpoints of one template merged, spec operations listed once.
+    fn endpoints(&self) -> Vec<((String, String, String, Origin), Stats)> {
+        // collapse per (host, method, origin kind) among shape templates
+        let mut groups: BTreeMap<(String, String, Origin), BTreeSet<String>> = BTreeMap::new();
+        for (host, method, t, origin) in self.endpoints.keys() {
+            if !matches!(origin, Origin::Spec { .. }) {
+                groups
+                    .entry((host.clone(), method.clone(), *origin))
+                    .or_default()
+                    .insert(t.clone());
+            }
+        }
+        let maps: BTreeMap<(String, String, Origin), BTreeMap<String, String>> = groups
+            .into_iter()
+            .map(|(k, ts)| (k, template::collapse(&ts)))
+            .collect();
+        let mut out: BTreeMap<(String, String, String, Origin), Stats> = BTreeMap::new();
+        // a spec operation seen under several hosts or bases is one endpoint
+        let mut ops: BTreeMap<(usize, usize, bool), (String, String)> = BTreeMap::new();
+        for ((host, method, t, origin), s) in &self.endpoints {
+            let key = match origin {
+                Origin::Spec { spec, op, retired } => {
+                    let (h, t) = ops
+                        .entry((*spec, *op, *retired))
+                        .or_insert_with(|| (host.clone(), t.clone()))
+                        .clone();
+                    (h, method.clone(), t, *origin)
+                }
+                _ => {
+                    let t = maps[&(host.clone(), method.clone(), *origin)][t].clone();
+                    (host.clone(), method.clone(), t, *origin)
+                }
+            };
+            out.entry(key).or_default().merge(s);
+        }
+        // operations never seen
+        for (si, spec) in self.specs.specs.iter().enumerate() {
+            for (oi, op) in spec.operations.iter().enumerate() {
+                if ops.contains_key(&(si, oi, false)) {
+                    continue;
+                }
+                let host = spec.hosts.first().cloned().unwrap_or_default();
+                let base = spec.bases.first().cloned().unwrap_or_default();
+                out.insert(
+                    (
+                        host,
+                        op.method.clone(),
+                        format!("{base}{}", op.path),
+                        Origin::Spec {
+                            spec: si,
+                            op: oi,
+                            retired: false,
+                        },
+                    ),
+                    Stats::default(),
+                );
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The inventory as a document.
+    pub fn document(&self) -> Document {
+        let endpoints = self
+            .endpoints()
+            .into_iter()
+            .map(|((host, method, path, origin), s)| {
+                let status = match origin {
+                    Origin::Uncovered => "observed",
+                    Origin::Undocumented => "shadow",
+                    Origin::Spec { .. } if s.calls == 0 => "unused",
+                    Origin::Spec { retired: true, .. } => "zombie",
+                    Origin::Spec { spec, op, .. } => {
+                        if self.specs.specs[spec].operations[op].deprecated {
+                            "zombie"
+                        } else {
+                            "documented"
+                        }
+                    }
+                };
+                let risk = risk(status, &s);
+                Endpoint {
+                    host,
+                    method,
+                    path,
+                    status,
+                    calls: s.calls,
+                    request_classes: s.request_classes.iter().cloned().collect(),
+                    response_classes: s.response_classes.iter().cloned().collect(),
+                    auth: s.auth.iter().map(|a| (*a).to_owned()).collect(),
+                    first_seen: s.first_seen.clone(),
+                    last_seen: s.last_seen.clone(),
+                    responses: s
+                        .statuses
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), *v))
+                        .collect(),
+                    owasp: match status {
+                        "shadow" | "zombie" => vec!["API9:2023"],
+                        _ => Vec::new(),
+                    },
+                    risk,
+                    request_schema: (s.request_schema.seen > 0).then(|| s.request_schema.to_json()),
+                    response_schema: (s.response_schema.seen > 0)
+                        .then(|| s.response_schema.to_json()),
+                }
+            })
+            .collect();
+        let ai = self
+            .ai
+            .iter()
+            .map(|((host, provider, via), a)| Ai {
+                host: host.clone(),
+                provider: provider.clone(),
+                models: a.models.iter().cloned().collect(),
+                calls: a.calls,
+                via_gateway: *via,
+            })
+            .collect();
+        let flows = self
+            .flows
+            .iter()
+            .map(|((from, to), (classes, calls))| Flow {
+                from: from.clone(),
+                to: to.clone(),
+                classes: classes.iter().cloned().collect(),
+                calls: *calls,
+            })
+            .collect();
+        Document {
+            endpoints,
+            ai,
+            flows,
+        }
+    }
+}
+
+/// The first value of header `name` (lowercase) in `headers`.
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether a content type is media or code a page loads (images, fonts, audio, video, style
+/// sheets, scripts, WebAssembly): not data an API returns, and the digit runs in its bytes
+/// would read as numbers.
+fn is_media(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let ct = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ct.starts_with("image/")
+        || ct.starts_with("font/")
+        || ct.starts_with("audio/")
+        || ct.starts_with("video/")
+        || matches!(
+            ct.as_str(),
+            "text/css"
+                | "text/javascript"
+                | "application/javascript"
+                | "application/x-javascript"
+                | "application/wasm"
+                | "application/font-woff"
+                | "application/vnd.ms-fontobject"
+        )
+}
+
+/// The leaves of a JSON value: field path (`[]` for array items), the nearest key, and the
+/// value as JSON text.
+fn collect_leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String, String)>) {
+    if out.len() > MAX_LEAVES {
+        return;
+    }
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                path.push(k.clone());
+                collect_leaves(x, path, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            path.push("[]".into());
+            for x in a {
+                collect_leaves(x, path, out);
+            }
+            path.pop();
+        }
+        Value::String(_) | Value::Number(_) => {
+            let key = path
+                .iter()
+                .rev()
+                .find(|p| *p != "[]")
+                .cloned()
+                .unwrap_or_default();
+            out.push((path.clone(), key, v.to_string()));
+        }
+        _ => {}
+    }
+}
+
+/// How the request authenticated: `bearer`, `basic`, `api_key` (a key header or query
+/// parameter), `cookie`, another `Authorization` scheme in lowercase, or `none`.
+pub fn auth_of(e: &Event) -> &'static str {
+    if let Some(a) = e.request_header("authorization") {
+        let scheme = a.split(' ').next().unwrap_or("").to_ascii_lowercase();
+        return match scheme.as_str() {
+            "bearer" => "bearer",
+            "basic" => "basic",
+            "digest" => "digest",
+            "negotiate" | "ntlm" => "negotiate",
+            "aws4-hmac-sha256" => "aws_sigv4",
+            _ => "other",
+        };
+    }
+    let key_header = e.request_headers.iter().any(|(n, _)| {
+        matches!(
+            n.as_str(),
+            "x-api-key"
+                | "api-key"
+                | "apikey"
+                | "x-goog-api-key"
+                | "x-apikey"
+                | "x-auth-token"
+                | "x-access-token"
+        ) || (n.ends_with("-api-key") || n.ends_with("-token") && n.starts_with("x-"))
+    });
+    if key_header {
+        return "api_key";
+    }
+    let key_query = e.query.split('&').any(|kv| {
+        let k = kv.split('=').next().unwrap_or("").to_ascii_lowercase();
+        matches!(
+            k.as_str(),
+            "api_key" | "apikey" | "key" | "access_token" | "token" | "api-key"
+        )
+    });
+    if key_query {
+        return "api_key";
+    }
+    if e.request_header("cookie").is_some() {
+        return "cookie";
+    }
+    "none"
+}
+
+/// The AI provider an exchange calls, by host or, for other hosts, by the shape of a model
+/// API; with the models it names.
+pub fn ai_use(e: &Event) -> Option<(String, BTreeSet<String>)> {
+    let host = e.host.as_str();
+    let path = e.path.as_str();
+    let by_host = [
+        ("api.openai.com", "openai"),
+        (".openai.azure.com", "azure-openai"),
+        ("api.anthropic.com", "anthropic"),
+        ("generativelanguage.googleapis.com", "gemini"),
+        ("-aiplatform.googleapis.com", "vertex-ai"),
+        ("api.cohere.com", "cohere"),
+        ("api.cohere.ai", "cohere"),
+        ("api.mistral.ai", "mistral"),
+        ("api.groq.com", "groq"),
+        ("api.together.xyz", "together"),
+        ("api.deepseek.com", "deepseek"),
+        ("api.perplexity.ai", "perplexity"),
+        ("openrouter.ai", "openrouter"),
+        ("api.x.ai", "xai"),
+        ("api.fireworks.ai", "fireworks"),
+        ("huggingface.co", "huggingface"),
+        (".amazonaws.com", "bedrock"),
+    ]
+    .iter()
+    .find(|(h, _)| {
+        if h.starts_with('.') || h.starts_with('-') {
+            host.ends_with(h) && (!h.contains("amazonaws") || host.starts_with("bedrock-runtime."))
+        } else {
+            host == *h || host.ends_with(&format!(".{h}")) && h.contains("huggingface")
+        }
+    })
+    .map(|(_, p)| (*p).to_owned());
+    let by_path = || {
+        let anthropic_header = e.request_header("anthropic-version").is_some();
+        if path.ends_with("/chat/completions")
+            || path.ends_with("/v1/completions")
+            || path.ends_with("/v1/embeddings")
+            || path.ends_with("/v1/responses")
+        {
+            Some("openai-compatible".to_owned())
+        } else if path.ends_with("/v1/messages") && anthropic_header {
+            Some("anthropic".to_owned())
+        } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+            Some("gemini".to_owned())
+        } else if path == "/api/generate" || path == "/api/chat" {
+            Some("ollama".to_owned())
+        } else {
+            None
+        }
+    };
+    let provider = by_host.or_else(by_path)?;
+    let mut models = BTreeSet::new();
+    for body in [&e.request_body, &e.response_body].into_iter().flatten() {
+        if let Ok(v) = serde_json::from_slice::<Value>(body)
+            && let Some(m) = v.get("model").and_then(Value::as_str)
+            && !m.is_empty()
+            && m.len() <= 200
+        {
+            models.insert(m.to_owned());
+            break;
+        }
+    }
+    // models named in the path: Gemini `models/NAME:verb`, Bedrock `model/ID/invoke`
+    let segs: Vec<&str> = path.split('/').collect();
+    for w in segs.windows(2) {
+        if w[0] == "models" || w[0] == "model" {
+            let name = w[1].split(':').next().unwrap_or("");
+            if !name.is_empty() && (w[1].contains(':') || w[0] == "model") {
+                models.insert(name.to_owned());
+            }
+        }
+    }
+    Some((provider, models))
+}
+
+/// A risk score in 0..=100 for an endpoint: how sensitive its data is, how exposed it is
+/// (shadow and zombie endpoints, no authentication), and how much it is used.
+fn risk(status: &str, s: &Stats) -> u32 {
+    let classes: BTreeSet<&String> = s
+        .request_classes
+        .iter()
+        .chain(&s.response_classes)
+        .collect();
+    let sensitivity = classes
+        .iter()
+        .map(|c| match c.as_str() {
+            "SECRET" | "API_KEY" | "PRIVATE_KEY" | "CREDIT_CARD" | "US_SSN" | "IBAN"
+            | "PASSWORD" => 3,
+            "EMAIL_ADDRESS" | "PHONE_NUMBER" | "PERSON" | "ADDRESS" | "DATE_OF_BIRTH" => 2,
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(0);
+    let exposure = match status {
+        "shadow" | "zombie" => 3,
+        _ => 1,
+    } + u32::from(s.auth.contains("none"));
+    let volume = (64 - s.calls.leading_zeros()).min(10);
+    (sensitivity * 8 + exposure * 6 + volume * 2).min(100)
+}
+
+/// One endpoint of the document.
+#[derive(Clone, Debug, Serialize)]
+pub struct Endpoint {
+    /// The host.
+    pub host: String,
+    /// The method.
+    pub method: String,
+    /// The path template (`{name}` parameters).
+    pub path: String,
+    /// `documented`, `shadow`, `zombie`, `unused`, or `observed` (no spec covers the host).
+    pub status: &'static str,
+    /// Calls seen.
+    pub calls: u64,
+    /// Data classes its requests carried (body and query).
+    pub request_classes: Vec<String>,
+    /// Data classes its responses carried.
+    pub response_classes: Vec<String>,
+    /// Authentication seen (`bearer`, `basic`, `api_key`, `cookie`, `none`, ...).
+    pub auth: Vec<String>,
+    /// First call, as the source timed it.
+    pub first_seen: Option<String>,
+    /// Last call.
+    pub last_seen: Option<String>,
+    /// HTTP statuses answered, with counts.
+    pub responses: BTreeMap<String, u64>,
+    /// OWASP API Security Top 10 (2023) entries its status maps to.
+    pub owasp: Vec<&'static str>,
+    /// Data sensitivity × exposure × volume, 0..=100.
+    pub risk: u32,
+    /// The request body schema inferred from traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_schema: Option<Value>,
+    /// The response body schema inferred from traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_schema: Option<Value>,
+}
+
+/// AI use at one host.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ai {
+    /// The host called.
+    pub host: String,
+    /// The provider (`openai`, `anthropic`, `gemini`, `openai-compatible`, ...).
+    pub provider: String,
+    /// Models named.
+    pub models: Vec<String>,
+    /// Calls seen.
+    pub calls: u64,
+    /// Whether the calls went through the gateway (false: shadow AI).
+    pub via_gateway: bool,
+}
+
+/// Data moving between a caller and a host.
+#[derive(Clone, Debug, Serialize)]
+pub struct Flow {
+    /// Who sent it.
+    pub from: String,
+    /// Who received it.
+    pub to: String,
+    /// The data classes it carried.
+    pub classes: Vec<String>,
+    /// Exchanges.
+    pub calls: u64,
+}
+
+/// What `rampart discover --format json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct Document {
+    /// Endpoints by host, path and method; a spec's operation appears once, seen or not.
+    pub endpoints: Vec<Endpoint>,
+    /// AI use.
+    pub ai: Vec<Ai>,
+    /// Data flows.
+    pub flows: Vec<Flow>,
+}

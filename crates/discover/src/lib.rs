@@ -1,0 +1,116 @@
+//! Discovery: what runs and talks. Observed exchanges ([`Event`]s, from HAR captures, access
+//! logs or the gateway) are folded into an [`Inventory`]: endpoints per host by path template,
+//! with the data classes their requests and responses carry and the authentication they use;
+//! AI usage per host, provider and model, through the gateway or around it; and the flows of
+//! data classes between callers and hosts. Imported OpenAPI specs ([`openapi::Spec`]) tell
+//! documented endpoints from shadow (undocumented), zombie (deprecated or of a retired
+//! version) and unused ones. Raw sensitive values are never kept: bodies are scanned and only
+//! the class names of what they hold are recorded.
+#![forbid(unsafe_code)]
+
+pub mod har;
+pub mod inventory;
+pub mod logs;
+pub mod openapi;
+pub mod render;
+pub mod schema;
+pub mod template;
+
+pub use inventory::{Document, Inventory};
+
+/// One observed exchange, as a source (HAR entry, access-log line) describes it.
+#[derive(Clone, Debug, Default)]
+pub struct Event {
+    /// When it started, RFC 3339, if the source says.
+    pub time: Option<String>,
+    /// Who called (an address or identity the source names), if known.
+    pub caller: Option<String>,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host called (lowercase, without the port).
+    pub host: String,
+    /// The method (uppercase).
+    pub method: String,
+    /// The path as sent, without the query.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// The response status, if there was a response.
+    pub status: Option<u16>,
+    /// Request headers (names lowercase).
+    pub request_headers: Vec<(String, String)>,
+    /// The request body, if captured.
+    pub request_body: Option<Vec<u8>>,
+    /// Response headers (names lowercase).
+    pub response_headers: Vec<(String, String)>,
+    /// The response body, if captured (decoded from base64 where the capture encoded it).
+    pub response_body: Option<Vec<u8>>,
+    /// The exchange went through the gateway's provider routes.
+    pub via_gateway: bool,
+}
+
+impl Event {
+    /// The first value of request header `name` (lowercase).
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits an absolute URL into scheme, host (lowercase, no port), path and query. `None` when
+/// it is not an absolute `http`/`https` URL.
+pub fn split_url(url: &str) -> Option<(String, String, String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" && scheme != "ws" && scheme != "wss" {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let after = &rest[end..];
+    let after = after.split('#').next().unwrap_or("");
+    let (path, query) = match after.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (after, ""),
+    };
+    let host = host_of(authority)?;
+    let path = if path.is_empty() { "/" } else { path };
+    Some((scheme, host, path.to_owned(), query.to_owned()))
+}
+
+/// The host of an authority (`user@host:port`, `[v6]:port`): lowercase, without port.
+pub fn host_of(authority: &str) -> Option<String> {
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_their_parts() {
+        assert_eq!(
+            split_url("https://API.example.com:8443/v1/users/7?x=1#frag"),
+            Some((
+                "https".into(),
+                "api.example.com".into(),
+                "/v1/users/7".into(),
+                "x=1".into()
+            ))
+        );
+        assert_eq!(
+            split_url("http://[::1]:8080"),
+            Some(("http".into(), "::1".into(), "/".into(), String::new()))
+        );
+        assert_eq!(split_url("ftp://x/y"), None);
+        assert_eq!(split_url("/relative"), None);
+    }
+}
