@@ -82,6 +82,33 @@ struct AiStats {
     calls: u64,
 }
 
+/// An exchange as an inline inspector saw it: the data classes it found, no values.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// When it began, RFC 3339.
+    pub time: Option<String>,
+    /// Who called (identity, workload or address).
+    pub caller: Option<String>,
+    /// The destination host.
+    pub host: String,
+    /// The method.
+    pub method: String,
+    /// The path (values the inspector redacts already masked).
+    pub path: String,
+    /// The status returned.
+    pub status: Option<u16>,
+    /// The authentication kind (see [`auth_kind`]).
+    pub auth: &'static str,
+    /// Data classes found in the request.
+    pub request_classes: BTreeSet<String>,
+    /// Data classes found in the response.
+    pub response_classes: BTreeSet<String>,
+    /// For AI calls: the provider and the model named.
+    pub ai: Option<(String, Option<String>)>,
+    /// It went through the gateway's provider routes.
+    pub via_gateway: bool,
+}
+
 /// Builds the inventory from events.
 pub struct Inventory {
     specs: Specs,
@@ -117,19 +144,83 @@ impl Inventory {
         }
     }
 
-    /// Folds one event in. Its bodies are scanned and described, never kept.
-    pub fn add(&mut self, e: &Event) {
+    /// Folds in an exchange someone else already inspected (the gateway): its data classes
+    /// are given, nothing is scanned.
+    pub fn observe(&mut self, o: &Observed) {
         self.events += 1;
-        let (template, origin) = match self.specs.find(&e.host, &e.method, &e.path) {
+        let (template, origin) = self.place(&o.host, &o.method, &o.path);
+        let caller = o.caller.clone().unwrap_or_else(|| "client".to_owned());
+        let s = self
+            .endpoints
+            .entry((o.host.clone(), o.method.clone(), template, origin))
+            .or_default();
+        s.calls += 1;
+        if let Some(st) = o.status {
+            *s.statuses.entry(st).or_default() += 1;
+        }
+        s.request_classes.extend(o.request_classes.iter().cloned());
+        s.response_classes
+            .extend(o.response_classes.iter().cloned());
+        s.auth.insert(o.auth);
+        if let Some(t) = &o.time {
+            s.seen_at(t);
+        }
+        if s.callers.len() < 1000 {
+            s.callers.insert(caller.clone());
+        }
+        self.flow(&caller, &o.host, &o.request_classes, &o.response_classes);
+        if let Some((provider, model)) = &o.ai {
+            let a = self
+                .ai
+                .entry((o.host.clone(), provider.clone(), o.via_gateway))
+                .or_default();
+            a.calls += 1;
+            a.models.extend(model.iter().cloned());
+        }
+    }
+
+    /// The template and origin of a request.
+    fn place(&self, host: &str, method: &str, path: &str) -> (String, Origin) {
+        match self.specs.find(host, method, path) {
             Match::Operation {
                 spec,
                 op,
                 template,
                 retired,
             } => (template, Origin::Spec { spec, op, retired }),
-            Match::Undocumented => (template::by_shape(&e.path), Origin::Undocumented),
-            Match::Uncovered => (template::by_shape(&e.path), Origin::Uncovered),
-        };
+            Match::Undocumented => (template::by_shape(path), Origin::Undocumented),
+            Match::Uncovered => (template::by_shape(path), Origin::Uncovered),
+        }
+    }
+
+    /// Records what `caller` sent `host` and what came back.
+    fn flow(
+        &mut self,
+        caller: &str,
+        host: &str,
+        sent: &BTreeSet<String>,
+        received: &BTreeSet<String>,
+    ) {
+        let f = self
+            .flows
+            .entry((caller.to_owned(), host.to_owned()))
+            .or_default();
+        f.0.extend(sent.iter().cloned());
+        f.1 += 1;
+        if !received.is_empty() {
+            let f = self
+                .flows
+                .entry((host.to_owned(), caller.to_owned()))
+                .or_default();
+            f.0.extend(received.iter().cloned());
+            f.1 += 1;
+        }
+    }
+
+    /// Folds one event in. Its bodies are scanned and described, never kept.
+    pub fn add(&mut self, e: &Event) {
+        self.events += 1;
+        let (template, origin) = self.place(&e.host, &e.method, &e.path);
         let mut request_schema = Schema::default();
         let mut response_schema = Schema::default();
         let mut request_classes = self.classes_of(e.request_body.as_deref(), &mut request_schema);
@@ -161,18 +252,7 @@ impl Inventory {
         if s.callers.len() < 1000 {
             s.callers.insert(caller.clone());
         }
-        // flows: what the caller sent to the host, and what came back
-        let f = self
-            .flows
-            .entry((caller.clone(), e.host.clone()))
-            .or_default();
-        f.0.extend(request_classes);
-        f.1 += 1;
-        if !response_classes.is_empty() {
-            let f = self.flows.entry((e.host.clone(), caller)).or_default();
-            f.0.extend(response_classes);
-            f.1 += 1;
-        }
+        self.flow(&caller, &e.host, &request_classes, &response_classes);
         if let Some((provider, models)) = ai_use(e) {
             let via = e.via_gateway || self.gateway_hosts.contains(&e.host);
             let a = self.ai.entry((e.host.clone(), provider, via)).or_default();
@@ -438,19 +518,35 @@ fn collect_leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>,
 /// How the request authenticated: `bearer`, `basic`, `api_key` (a key header or query
 /// parameter), `cookie`, another `Authorization` scheme in lowercase, or `none`.
 pub fn auth_of(e: &Event) -> &'static str {
-    if let Some(a) = e.request_header("authorization") {
-        let scheme = a.split(' ').next().unwrap_or("").to_ascii_lowercase();
-        return match scheme.as_str() {
-            "bearer" => "bearer",
-            "basic" => "basic",
-            "digest" => "digest",
-            "negotiate" | "ntlm" => "negotiate",
-            "aws4-hmac-sha256" => "aws_sigv4",
-            _ => "other",
-        };
-    }
-    let key_header = e.request_headers.iter().any(|(n, _)| {
-        matches!(
+    auth_kind(
+        e.request_headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+        &e.query,
+    )
+}
+
+/// [`auth_of`] over any request's headers (names in any case) and query string.
+pub fn auth_kind<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    query: &str,
+) -> &'static str {
+    let mut key_header = false;
+    let mut cookie = false;
+    for (n, v) in headers {
+        let n = n.to_ascii_lowercase();
+        if n == "authorization" {
+            let scheme = v.split(' ').next().unwrap_or("").to_ascii_lowercase();
+            return match scheme.as_str() {
+                "bearer" => "bearer",
+                "basic" => "basic",
+                "digest" => "digest",
+                "negotiate" | "ntlm" => "negotiate",
+                "aws4-hmac-sha256" => "aws_sigv4",
+                _ => "other",
+            };
+        }
+        key_header |= matches!(
             n.as_str(),
             "x-api-key"
                 | "api-key"
@@ -459,12 +555,14 @@ pub fn auth_of(e: &Event) -> &'static str {
                 | "x-apikey"
                 | "x-auth-token"
                 | "x-access-token"
-        ) || (n.ends_with("-api-key") || n.ends_with("-token") && n.starts_with("x-"))
-    });
+        ) || n.ends_with("-api-key")
+            || (n.starts_with("x-") && n.ends_with("-token"));
+        cookie |= n == "cookie";
+    }
     if key_header {
         return "api_key";
     }
-    let key_query = e.query.split('&').any(|kv| {
+    let key_query = query.split('&').any(|kv| {
         let k = kv.split('=').next().unwrap_or("").to_ascii_lowercase();
         matches!(
             k.as_str(),
@@ -474,7 +572,7 @@ pub fn auth_of(e: &Event) -> &'static str {
     if key_query {
         return "api_key";
     }
-    if e.request_header("cookie").is_some() {
+    if cookie {
         return "cookie";
     }
     "none"

@@ -16,7 +16,30 @@ pub mod render;
 pub mod schema;
 pub mod template;
 
-pub use inventory::{Document, Inventory};
+pub use inventory::{Document, Inventory, Observed, auth_kind};
+
+/// RFC 3339 (UTC, milliseconds) of a time in milliseconds since the Unix epoch.
+pub fn rfc3339_ms(ms: u128) -> String {
+    let secs = (ms / 1000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
 
 /// One observed exchange, as a source (HAR entry, access-log line) describes it.
 #[derive(Clone, Debug, Default)]
@@ -94,6 +117,13 @@ pub fn host_of(authority: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_print_as_rfc3339() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_714_557_600_123), "2024-05-01T10:00:00.123Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 
     #[test]
     fn urls_split_into_their_parts() {

@@ -251,6 +251,12 @@ impl Engine {
             signals: Vec::new(),
         };
         let mut ex = Exchange::begin(self, policies, meta, route, head.query);
+        ex.auth = rampart_discover::auth_kind(
+            head.headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.to_str().unwrap_or(""))),
+            head.query,
+        );
         let verdict = ex.head_verdict();
         (ex, verdict)
     }

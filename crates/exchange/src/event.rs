@@ -165,6 +165,12 @@ pub struct AuditEvent {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// The destination host (the upstream, or the forward proxy's target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// How the request authenticated: `bearer`, `basic`, `api_key`, `cookie`, `none`, ...
+    /// (the kind only).
+    pub auth: &'static str,
     /// Who called: peer address and a keyed hash of the API key, never the key.
     pub caller: Caller,
     /// The one decision.

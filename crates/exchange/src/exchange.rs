@@ -83,6 +83,8 @@ pub struct Exchange {
     pub(crate) method: String,
     /// The path as audited (redacted where it held a finding).
     pub(crate) audit_path: String,
+    /// How the request authenticated (`bearer`, `api_key`, `cookie`, `none`, ...).
+    pub(crate) auth: &'static str,
     pub(crate) findings: Vec<AuditFinding>,
     pub(crate) outcome: Outcome,
     pub(crate) error: Option<String>,
@@ -165,6 +167,7 @@ impl Exchange {
             model: None,
             method: meta.method.clone(),
             audit_path: meta.path.clone(),
+            auth: "none",
             findings: Vec::new(),
             outcome: Outcome::Clean,
             error: None,
@@ -488,6 +491,8 @@ impl Exchange {
                 model: self.model,
                 method: self.method,
                 path: self.audit_path,
+                host: self.meta.destination.clone(),
+                auth: self.auth,
                 caller,
                 decision,
                 reason: self.outcome,

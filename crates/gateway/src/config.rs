@@ -64,6 +64,32 @@ pub struct Config {
     pub allow_unenforced: bool,
     /// Rotation, retention and back-pressure of the audit log.
     pub audit: AuditConfig,
+    /// The live inventory of endpoints, AI use and data flows (`GET /admin/discovery`).
+    pub discovery: DiscoveryConfig,
+}
+
+/// Discovery: every finished exchange is folded into an inventory off the request path.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// On by default.
+    pub enabled: bool,
+    /// OpenAPI specs (3.0/3.1 or Swagger 2.0, JSON or YAML) that tell documented, shadow,
+    /// zombie and unused endpoints apart.
+    pub openapi: Vec<PathBuf>,
+    /// Exchanges the queue in front of the inventory holds; beyond it they are dropped and
+    /// counted (`rampart_discovery_dropped_total`) rather than slowing traffic.
+    pub queue: usize,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            enabled: true,
+            openapi: Vec::new(),
+            queue: 10_000,
+        }
+    }
 }
 
 /// The audit log (`<data_dir>/audit.jsonl`): rotation by size and age, gzip-compressed
@@ -243,6 +269,7 @@ impl Default for Config {
             hash_key_env: None,
             allow_unenforced: false,
             audit: AuditConfig::default(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }

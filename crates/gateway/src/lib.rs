@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod body;
 pub mod config;
+pub mod discovery;
 pub mod metrics;
 mod pipeline;
 pub mod policies;
@@ -52,6 +53,8 @@ pub struct Gateway {
     limiter: Arc<rampart_limits::Limiter>,
     client: UpstreamClient,
     audit: audit::AuditSink,
+    /// The live inventory (when `discovery.enabled`).
+    discovery: Option<discovery::Discovery>,
     /// The gateway's metrics.
     pub metrics: metrics::Metrics,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -299,6 +302,15 @@ impl Gateway {
                 .map_err(|e| anyhow::anyhow!("rate_limits.prices {}: {e}", path.display()))?;
             prices = prices.with_overrides(custom);
         }
+        let discovery = if config.discovery.enabled {
+            Some(discovery::Discovery::start(
+                &config.discovery.openapi,
+                config.discovery.queue,
+                metrics.discovery_dropped.clone(),
+            )?)
+        } else {
+            None
+        };
         let engine = rampart_exchange::Engine::new(
             keyed_scanner(&hash_key),
             hash_key.clone(),
@@ -331,6 +343,7 @@ impl Gateway {
             limiter: Arc::new(limiter),
             client,
             audit,
+            discovery,
             metrics,
             tls,
             stop: tokio::sync::watch::Sender::new(false),
@@ -592,6 +605,29 @@ impl Gateway {
                     }),
                 )
             }
+            ("GET", "/admin/discovery") => match &self.discovery {
+                Some(d) => match d.document() {
+                    Some(doc) => {
+                        let mut resp = json(200, serde_json::to_value(&doc).unwrap_or_default());
+                        use std::sync::atomic::Ordering::Relaxed;
+                        for (name, n) in [
+                            ("x-rampart-discovery-recorded", d.recorded.load(Relaxed)),
+                            ("x-rampart-discovery-dropped", d.dropped.load(Relaxed)),
+                        ] {
+                            resp.headers_mut().insert(name, http::HeaderValue::from(n));
+                        }
+                        resp
+                    }
+                    None => json(
+                        500,
+                        serde_json::json!({"error": "the inventory is unavailable"}),
+                    ),
+                },
+                None => json(
+                    404,
+                    serde_json::json!({"error": "discovery is off (discovery.enabled: false)"}),
+                ),
+            },
             ("GET", "/admin/policies") => json(
                 200,
                 serde_json::to_value(self.policies.state()).unwrap_or_default(),

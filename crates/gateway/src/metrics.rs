@@ -64,6 +64,8 @@ pub struct Metrics {
     pub audit_dropped: Counter,
     /// Failed writes (or rotations) of the audit log.
     pub audit_write_errors: Counter,
+    /// Exchanges discovery did not fold in because its queue was full.
+    pub discovery_dropped: Counter,
     registry: Registry,
 }
 
@@ -117,6 +119,12 @@ impl Metrics {
             "Failed writes or rotations of the audit log",
             audit_write_errors.clone(),
         );
+        let discovery_dropped = Counter::default();
+        registry.register(
+            "discovery_dropped",
+            "Exchanges left out of the live inventory (its queue was full)",
+            discovery_dropped.clone(),
+        );
         Metrics {
             exchanges,
             findings,
@@ -126,6 +134,7 @@ impl Metrics {
             limits,
             audit_dropped,
             audit_write_errors,
+            discovery_dropped,
             registry,
         }
     }

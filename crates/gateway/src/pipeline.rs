@@ -499,7 +499,11 @@ impl Gateway {
                 })
                 .inc();
         }
-        ExchangeSink::record(&self.audit, Arc::new(event));
+        let event = Arc::new(event);
+        if let Some(d) = &self.discovery {
+            ExchangeSink::record(d, event.clone());
+        }
+        ExchangeSink::record(&self.audit, event);
     }
 }
 

@@ -221,6 +221,8 @@ fn event(i: usize) -> rampart_gateway::audit::AuditEvent {
         model: None,
         method: "GET".into(),
         path: "/x".into(),
+        host: None,
+        auth: "none",
         caller: rampart_gateway::audit::Caller {
             ip: "127.0.0.1".into(),
             key_id: None,

@@ -1,0 +1,135 @@
+//! Live discovery through the gateway: every exchange lands in the inventory off the request
+//! path, and `GET /admin/discovery` returns the document `rampart discover --format json`
+//! prints, with the classes the inspection found, the authentication kind, spec statuses, and
+//! AI use through the gateway.
+
+mod common;
+
+use common::{call, gateway, upstream};
+use serde_json::{Value, json};
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+const SPEC: &str = r#"
+openapi: 3.0.0
+info: {title: Users, version: "1"}
+servers: [{url: "http://127.0.0.1/api"}]
+paths:
+  /users/{userId}:
+    get: {responses: {"200": {description: ok}}}
+  /users:
+    post: {responses: {"200": {description: ok}}}
+  /legacy/report:
+    get: {deprecated: true, responses: {"200": {description: ok}}}
+"#;
+
+/// The inventory once `n` exchanges are in it.
+async fn inventory(admin: std::net::SocketAddr, n: u64) -> Value {
+    for _ in 0..200 {
+        let (status, headers, body) = call(admin, "GET", "/admin/discovery", &[], Vec::new()).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let recorded: u64 = headers["x-rampart-discovery-recorded"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if recorded >= n {
+            assert_eq!(headers["x-rampart-discovery-dropped"], "0");
+            return serde_json::from_slice(&body).unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the inventory never held {n} exchanges");
+}
+
+#[tokio::test]
+async fn exchanges_build_the_live_inventory() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("users.yaml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let gw = gateway(&up, dir.path(), |c| {
+        c.discovery.openapi = vec![spec.clone()]
+    })
+    .await;
+    let mut n = 0;
+    for id in [17, 18, 19] {
+        let (status, _, _) = call(
+            gw.addr,
+            "GET",
+            &format!("/api/users/{id}"),
+            &[("authorization", "Bearer t0ken-abc")],
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        n += 1;
+    }
+    call(gw.addr, "GET", "/api/legacy/report", &[], Vec::new()).await;
+    n += 1;
+    for id in 0..12 {
+        call(
+            gw.addr,
+            "GET",
+            &format!("/api/internal/debug/{}", 5000 + id * 3),
+            &[("x-api-key", "k")],
+            Vec::new(),
+        )
+        .await;
+        n += 1;
+    }
+    let chat = json!({"model": "gpt-4o-mini", "messages": [
+        {"role": "user", "content": "Write to jane.doe@example.com about the invoice"}]});
+    let (status, _, _) = call(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[JSON, ("authorization", "Bearer sk-test-caller")],
+        serde_json::to_vec(&chat).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    n += 1;
+    let doc = inventory(gw.admin_addr, n).await;
+    let eps = doc["endpoints"].as_array().unwrap();
+    let find = |m: &str, p: &str| {
+        eps.iter()
+            .find(|e| e["method"] == m && e["path"] == p)
+            .unwrap_or_else(|| panic!("{m} {p} not in {doc:#}"))
+            .clone()
+    };
+    let users = find("GET", "/api/users/{userId}");
+    assert_eq!(users["status"], "documented");
+    assert_eq!(users["host"], "127.0.0.1");
+    assert_eq!(users["calls"], 3);
+    assert_eq!(users["auth"], json!(["bearer"]));
+    assert_eq!(find("POST", "/api/users")["status"], "unused");
+    assert_eq!(find("GET", "/api/legacy/report")["status"], "zombie");
+    let debug = find("GET", "/api/internal/debug/{debugId}");
+    assert_eq!(debug["status"], "shadow");
+    assert_eq!(debug["calls"], 12);
+    assert_eq!(debug["auth"], json!(["api_key"]));
+    let chat = find("POST", "/v1/chat/completions");
+    assert_eq!(chat["request_classes"], json!(["EMAIL_ADDRESS"]));
+    let ai = doc["ai"].as_array().unwrap();
+    assert_eq!(ai.len(), 1, "{ai:?}");
+    assert_eq!(ai[0]["provider"], "openai");
+    assert_eq!(ai[0]["via_gateway"], true);
+    assert_eq!(ai[0]["models"], json!(["gpt-4o-mini"]));
+    assert!(!doc.to_string().contains("jane.doe"), "no value is kept");
+    assert!(!doc.to_string().contains("t0ken"), "no credential is kept");
+    // the admin API needs its token off loopback or when one is configured; on loopback reads
+    // are open, and a write is refused
+    let (status, _, _) = call(gw.admin_addr, "POST", "/admin/discovery", &[], Vec::new()).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn discovery_can_be_turned_off() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |c| c.discovery.enabled = false).await;
+    let (status, _, body) = call(gw.admin_addr, "GET", "/admin/discovery", &[], Vec::new()).await;
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("discovery is off"));
+}
