@@ -103,8 +103,8 @@ pub struct Observed {
     pub request_classes: BTreeSet<String>,
     /// Data classes found in the response.
     pub response_classes: BTreeSet<String>,
-    /// For AI calls: the provider and the model named.
-    pub ai: Option<(String, Option<String>)>,
+    /// For AI calls: the provider and the models named.
+    pub ai: Option<(String, Vec<String>)>,
     /// It went through the gateway's provider routes.
     pub via_gateway: bool,
 }
@@ -147,13 +147,16 @@ impl Inventory {
     /// Folds in an exchange someone else already inspected (the gateway): its data classes
     /// are given, nothing is scanned.
     pub fn observe(&mut self, o: &Observed) {
+        self.record(o);
+    }
+
+    /// Counts an exchange; returns its endpoint's key.
+    fn record(&mut self, o: &Observed) -> (String, String, String, Origin) {
         self.events += 1;
         let (template, origin) = self.place(&o.host, &o.method, &o.path);
+        let key = (o.host.clone(), o.method.clone(), template, origin);
         let caller = o.caller.clone().unwrap_or_else(|| "client".to_owned());
-        let s = self
-            .endpoints
-            .entry((o.host.clone(), o.method.clone(), template, origin))
-            .or_default();
+        let s = self.endpoints.entry(key.clone()).or_default();
         s.calls += 1;
         if let Some(st) = o.status {
             *s.statuses.entry(st).or_default() += 1;
@@ -169,14 +172,15 @@ impl Inventory {
             s.callers.insert(caller.clone());
         }
         self.flow(&caller, &o.host, &o.request_classes, &o.response_classes);
-        if let Some((provider, model)) = &o.ai {
+        if let Some((provider, models)) = &o.ai {
             let a = self
                 .ai
                 .entry((o.host.clone(), provider.clone(), o.via_gateway))
                 .or_default();
             a.calls += 1;
-            a.models.extend(model.iter().cloned());
+            a.models.extend(models.iter().cloned());
         }
+        key
     }
 
     /// The template and origin of a request.
@@ -219,8 +223,6 @@ impl Inventory {
 
     /// Folds one event in. Its bodies are scanned and described, never kept.
     pub fn add(&mut self, e: &Event) {
-        self.events += 1;
-        let (template, origin) = self.place(&e.host, &e.method, &e.path);
         let mut request_schema = Schema::default();
         let mut response_schema = Schema::default();
         let mut request_classes = self.classes_of(e.request_body.as_deref(), &mut request_schema);
@@ -232,32 +234,23 @@ impl Inventory {
             .as_deref()
             .filter(|_| !is_media(header(&e.response_headers, "content-type")));
         let response_classes = self.classes_of(response_body, &mut response_schema);
-        let caller = e.caller.clone().unwrap_or_else(|| "client".to_owned());
-        let s = self
-            .endpoints
-            .entry((e.host.clone(), e.method.clone(), template, origin))
-            .or_default();
-        s.calls += 1;
-        if let Some(st) = e.status {
-            *s.statuses.entry(st).or_default() += 1;
-        }
-        s.request_classes.extend(request_classes.iter().cloned());
-        s.response_classes.extend(response_classes.iter().cloned());
-        s.auth.insert(auth_of(e));
-        if let Some(t) = &e.time {
-            s.seen_at(t);
-        }
-        s.request_schema.merge(&request_schema);
-        s.response_schema.merge(&response_schema);
-        if s.callers.len() < 1000 {
-            s.callers.insert(caller.clone());
-        }
-        self.flow(&caller, &e.host, &request_classes, &response_classes);
-        if let Some((provider, models)) = ai_use(e) {
-            let via = e.via_gateway || self.gateway_hosts.contains(&e.host);
-            let a = self.ai.entry((e.host.clone(), provider, via)).or_default();
-            a.calls += 1;
-            a.models.extend(models);
+        let observed = Observed {
+            time: e.time.clone(),
+            caller: e.caller.clone(),
+            host: e.host.clone(),
+            method: e.method.clone(),
+            path: e.path.clone(),
+            status: e.status,
+            auth: auth_of(e),
+            request_classes,
+            response_classes,
+            ai: ai_use(e).map(|(p, models)| (p, models.into_iter().collect())),
+            via_gateway: e.via_gateway || self.gateway_hosts.contains(&e.host),
+        };
+        let key = self.record(&observed);
+        if let Some(s) = self.endpoints.get_mut(&key) {
+            s.request_schema.merge(&request_schema);
+            s.response_schema.merge(&response_schema);
         }
     }
 

@@ -119,7 +119,7 @@ fn observed(e: &AuditEvent) -> Observed {
         auth: e.auth,
         request_classes: classes(Direction::Request),
         response_classes: classes(Direction::Response),
-        ai: via_provider.then(|| (e.provider.clone(), e.model.clone())),
+        ai: via_provider.then(|| (e.provider.clone(), e.model.iter().cloned().collect())),
         via_gateway: via_provider,
     }
 }
