@@ -43,6 +43,12 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 fi
 redis-server --version
 
+# The inventory store's tests run against a real PostgreSQL server on loopback.
+echo "==> postgresql"
+RAMPART_TEST_POSTGRES="$(scripts/postgres.sh)"
+export RAMPART_TEST_POSTGRES
+echo "$RAMPART_TEST_POSTGRES"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -34,6 +34,10 @@ pub struct UpArgs {
     /// without it such a set is refused at start and on reload.
     #[arg(long)]
     allow_unenforced: bool,
+    /// The inventory store: `postgres://…` so replicas share one inventory, or a SQLite file
+    /// [default: <data-dir>/inventory.db].
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 /// Runs the gateway until interrupted.
@@ -60,6 +64,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     if args.allow_unenforced {
         config.allow_unenforced = true;
+    }
+    if let Some(store) = &args.store {
+        config.discovery.store = Some(store.clone());
     }
     for u in &args.upstreams {
         let (id, url) = u

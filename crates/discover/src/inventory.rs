@@ -109,6 +109,93 @@ pub struct Observed {
     pub via_gateway: bool,
 }
 
+/// What an inventory counted for one endpoint, by raw-shape template (no spec applied):
+/// the unit a store adds up across replicas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointRow {
+    /// The host.
+    pub host: String,
+    /// The method.
+    pub method: String,
+    /// The template by segment shape.
+    pub template: String,
+    /// Calls.
+    pub calls: u64,
+    /// HTTP statuses with counts.
+    pub statuses: Vec<(u16, u64)>,
+    /// Data classes in requests.
+    pub request_classes: Vec<String>,
+    /// Data classes in responses.
+    pub response_classes: Vec<String>,
+    /// Authentication kinds.
+    pub auth: Vec<String>,
+    /// First and last seen, RFC 3339.
+    pub first_seen: Option<String>,
+    /// Last seen.
+    pub last_seen: Option<String>,
+}
+
+/// AI use counted at one host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AiRow {
+    /// The host.
+    pub host: String,
+    /// The provider.
+    pub provider: String,
+    /// Through the gateway.
+    pub via_gateway: bool,
+    /// Calls.
+    pub calls: u64,
+    /// Models named.
+    pub models: Vec<String>,
+}
+
+/// A flow counted between two nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowRow {
+    /// Sender.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+    /// Exchanges.
+    pub calls: u64,
+    /// Data classes carried.
+    pub classes: Vec<String>,
+}
+
+/// Everything an inventory counted, as rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// Endpoints.
+    pub endpoints: Vec<EndpointRow>,
+    /// AI use.
+    pub ai: Vec<AiRow>,
+    /// Flows.
+    pub flows: Vec<FlowRow>,
+}
+
+impl Rows {
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty() && self.ai.is_empty() && self.flows.is_empty()
+    }
+}
+
+/// The `'static` name of an authentication kind read back from a store.
+fn auth_name(a: &str) -> &'static str {
+    match a {
+        "bearer" => "bearer",
+        "basic" => "basic",
+        "digest" => "digest",
+        "negotiate" => "negotiate",
+        "aws_sigv4" => "aws_sigv4",
+        "api_key" => "api_key",
+        "cookie" => "cookie",
+        "none" => "none",
+        _ => "other",
+    }
+}
+
 /// Builds the inventory from events.
 pub struct Inventory {
     specs: Specs,
@@ -181,6 +268,91 @@ impl Inventory {
             a.models.extend(models.iter().cloned());
         }
         key
+    }
+
+    /// Takes what was counted so far as rows, leaving the inventory empty. Templates are by
+    /// segment shape only when the inventory has no specs (a store applies specs when it
+    /// reads).
+    pub fn take_rows(&mut self) -> Rows {
+        let endpoints = std::mem::take(&mut self.endpoints)
+            .into_iter()
+            .map(|((host, method, template, _), s)| EndpointRow {
+                host,
+                method,
+                template,
+                calls: s.calls,
+                statuses: s.statuses.into_iter().collect(),
+                request_classes: s.request_classes.into_iter().collect(),
+                response_classes: s.response_classes.into_iter().collect(),
+                auth: s.auth.into_iter().map(str::to_owned).collect(),
+                first_seen: s.first_seen,
+                last_seen: s.last_seen,
+            })
+            .collect();
+        let ai = std::mem::take(&mut self.ai)
+            .into_iter()
+            .map(|((host, provider, via_gateway), a)| AiRow {
+                host,
+                provider,
+                via_gateway,
+                calls: a.calls,
+                models: a.models.into_iter().collect(),
+            })
+            .collect();
+        let flows = std::mem::take(&mut self.flows)
+            .into_iter()
+            .map(|((from, to), (classes, calls))| FlowRow {
+                from,
+                to,
+                calls,
+                classes: classes.into_iter().collect(),
+            })
+            .collect();
+        Rows {
+            endpoints,
+            ai,
+            flows,
+        }
+    }
+
+    /// Adds rows (read from a store) as if their exchanges had been seen here; the specs of
+    /// this inventory place their endpoints.
+    pub fn add_rows(&mut self, rows: &Rows) {
+        for r in &rows.endpoints {
+            self.events += r.calls;
+            let (template, origin) = self.place(&r.host, &r.method, &r.template);
+            let s = self
+                .endpoints
+                .entry((r.host.clone(), r.method.clone(), template, origin))
+                .or_default();
+            s.calls += r.calls;
+            for (st, n) in &r.statuses {
+                *s.statuses.entry(*st).or_default() += n;
+            }
+            s.request_classes.extend(r.request_classes.iter().cloned());
+            s.response_classes
+                .extend(r.response_classes.iter().cloned());
+            s.auth.extend(r.auth.iter().map(|a| auth_name(a)));
+            for t in [&r.first_seen, &r.last_seen].into_iter().flatten() {
+                s.seen_at(t);
+            }
+        }
+        for r in &rows.ai {
+            let a = self
+                .ai
+                .entry((r.host.clone(), r.provider.clone(), r.via_gateway))
+                .or_default();
+            a.calls += r.calls;
+            a.models.extend(r.models.iter().cloned());
+        }
+        for r in &rows.flows {
+            let f = self
+                .flows
+                .entry((r.from.clone(), r.to.clone()))
+                .or_default();
+            f.0.extend(r.classes.iter().cloned());
+            f.1 += r.calls;
+        }
     }
 
     /// The template and origin of a request.

@@ -80,6 +80,13 @@ pub struct DiscoveryConfig {
     /// Exchanges the queue in front of the inventory holds; beyond it they are dropped and
     /// counted (`rampart_discovery_dropped_total`) rather than slowing traffic.
     pub queue: usize,
+    /// The inventory store: `postgres://…` (replicas share one inventory) or a SQLite file;
+    /// by default `<data_dir>/inventory.db`.
+    pub store: Option<String>,
+    /// How often the counts gathered are written to the store, in milliseconds.
+    pub flush_ms: u64,
+    /// Endpoints not seen for this many days are deleted (0 keeps them).
+    pub retention_days: u32,
 }
 
 impl Default for DiscoveryConfig {
@@ -88,6 +95,9 @@ impl Default for DiscoveryConfig {
             enabled: true,
             openapi: Vec::new(),
             queue: 10_000,
+            store: None,
+            flush_ms: 1_000,
+            retention_days: 30,
         }
     }
 }

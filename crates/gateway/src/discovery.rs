@@ -1,89 +1,213 @@
 //! Live discovery: every finished exchange's record goes through a bounded queue to a thread
-//! that folds it into the inventory ([`rampart_discover::Inventory`]), off the request path.
-//! When the queue is full the record is dropped and counted, never waited for.
+//! that folds it into a batch of counts ([`rampart_discover::Inventory`]), off the request
+//! path; the batch is added to the inventory store (SQLite in the data dir by default,
+//! PostgreSQL shared by replicas) every `flush_ms`. When the queue is full the record is
+//! dropped and counted, never waited for. `GET /admin/discovery` reads the store and applies
+//! the configured OpenAPI specs.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
 
 use rampart_core::Direction;
 use rampart_discover::openapi::{Spec, Specs};
 use rampart_discover::{Document, Inventory, Observed};
 use rampart_exchange::{AuditEvent, ExchangeSink};
+use rampart_store::Store;
 
-/// The inventory and the queue that feeds it.
+use crate::config::DiscoveryConfig;
+
+/// What the feeding thread receives: a record, or a request to write what it holds now.
+enum Msg {
+    Record(Arc<AuditEvent>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The queue into the inventory, and the store it is kept in.
 pub struct Discovery {
-    inventory: Arc<Mutex<Inventory>>,
-    tx: SyncSender<Arc<AuditEvent>>,
+    tx: SyncSender<Msg>,
+    store: Store,
+    specs: Specs,
     /// Records dropped because the queue was full.
     pub dropped: Arc<AtomicU64>,
     /// The same count, exported (`rampart_discovery_dropped_total`).
     dropped_metric: prometheus_client::metrics::counter::Counter,
     /// Records folded in.
     pub recorded: Arc<AtomicU64>,
+    /// Batches that could not be written (kept and retried with the next one).
+    pub store_errors: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Discovery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Discovery")
+            .field("store", &self.store.kind())
             .field("dropped", &self.dropped)
             .finish_non_exhaustive()
     }
 }
 
 impl Discovery {
-    /// Reads the specs and starts the thread that folds records in.
-    pub fn start(
-        specs: &[std::path::PathBuf],
-        queue: usize,
+    /// Reads the specs, opens the store (`store` URL, else `<data_dir>/inventory.db`) and
+    /// starts the thread that folds records in and writes them.
+    pub async fn start(
+        config: &DiscoveryConfig,
+        data_dir: &std::path::Path,
         dropped_metric: prometheus_client::metrics::counter::Counter,
     ) -> anyhow::Result<Discovery> {
-        let mut all = Specs::default();
-        for path in specs {
+        let mut specs = Specs::default();
+        for path in &config.openapi {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("discovery.openapi {}: {e}", path.display()))?;
-            let name = path.display().to_string();
-            all.specs.push(
-                Spec::parse(&text, &name)
+            specs.specs.push(
+                Spec::parse(&text, &path.display().to_string())
                     .map_err(|e| anyhow::anyhow!("discovery.openapi {}: {e}", path.display()))?,
             );
         }
-        let inventory = Arc::new(Mutex::new(Inventory::new(all, [])));
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<AuditEvent>>(queue.max(1));
+        let url = match &config.store {
+            Some(url) => url.clone(),
+            None => data_dir.join("inventory.db").display().to_string(),
+        };
+        let store = Store::open(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("discovery store: {e}"))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(config.queue.max(1));
         let recorded = Arc::new(AtomicU64::new(0));
-        let inv = inventory.clone();
+        let store_errors = Arc::new(AtomicU64::new(0));
+        // the writer: a task on the gateway's runtime that adds each batch to the store
+        type Batch = (
+            rampart_discover::Rows,
+            Option<tokio::sync::oneshot::Sender<()>>,
+        );
+        let (wtx, mut wrx) = tokio::sync::mpsc::channel::<Batch>(16);
+        let (errors, writer) = (store_errors.clone(), store.clone());
+        let retention = Duration::from_secs(u64::from(config.retention_days) * 86_400);
+        tokio::spawn(async move {
+            let mut pending = rampart_discover::Rows::default();
+            let mut expired: Option<Instant> = None;
+            while let Some((rows, reply)) = wrx.recv().await {
+                merge(&mut pending, rows);
+                if !pending.is_empty() {
+                    match writer.add(&pending).await {
+                        Ok(()) => pending = rampart_discover::Rows::default(),
+                        Err(e) => {
+                            // kept for the next batch; a store that stays down grows the
+                            // batch only by distinct endpoints, not by calls
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(error = %e, "discovery store write failed");
+                        }
+                    }
+                }
+                if !retention.is_zero()
+                    && expired.is_none_or(|t| t.elapsed() > Duration::from_secs(3600))
+                {
+                    expired = Some(Instant::now());
+                    let cutoff = std::time::SystemTime::now()
+                        .checked_sub(retention)
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| rampart_discover::rfc3339_ms(d.as_millis()));
+                    if let Some(cutoff) = cutoff {
+                        let _ = writer.expire(&cutoff).await;
+                    }
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(());
+                }
+            }
+        });
         let count = recorded.clone();
+        let flush_every = Duration::from_millis(config.flush_ms.max(10));
         std::thread::Builder::new()
             .name("rampart-discovery".into())
             .spawn(move || {
-                // ends when the gateway (the last sender) is gone
-                while let Ok(event) = rx.recv() {
-                    let observed = observed(&event);
-                    if let Ok(mut inv) = inv.lock() {
-                        inv.observe(&observed);
+                // a batch without specs: templates by segment shape, specs applied on read
+                let mut batch = Inventory::new(Specs::default(), []);
+                let mut last = Instant::now();
+                loop {
+                    let wait = flush_every.saturating_sub(last.elapsed());
+                    let (done, reply) = match rx.recv_timeout(wait) {
+                        Ok(Msg::Record(event)) => {
+                            batch.observe(&observed(&event));
+                            count.fetch_add(1, Ordering::Relaxed);
+                            if last.elapsed() < flush_every {
+                                continue;
+                            }
+                            (false, None)
+                        }
+                        Ok(Msg::Flush(reply)) => (false, Some(reply)),
+                        Err(RecvTimeoutError::Timeout) => (false, None),
+                        // the gateway is gone: hand over what is left and end
+                        Err(RecvTimeoutError::Disconnected) => (true, None),
+                    };
+                    last = Instant::now();
+                    let rows = batch.take_rows();
+                    if (!rows.is_empty() || reply.is_some())
+                        && wtx.blocking_send((rows, reply)).is_err()
+                    {
+                        return;
                     }
-                    count.fetch_add(1, Ordering::Relaxed);
+                    if done {
+                        return;
+                    }
                 }
             })?;
         Ok(Discovery {
-            inventory,
             tx,
+            store,
+            specs,
             dropped: Arc::new(AtomicU64::new(0)),
             dropped_metric,
             recorded,
+            store_errors,
         })
     }
 
-    /// The inventory now.
-    pub fn document(&self) -> Option<Document> {
-        self.inventory.lock().ok().map(|inv| inv.document())
+    /// `sqlite` or `postgres`.
+    pub fn store_kind(&self) -> &'static str {
+        self.store.kind()
     }
+
+    /// Writes the records queued so far to the store (waits at most five seconds; with the
+    /// queue full, a busy gateway, it does not wait).
+    pub async fn flush(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.tx.try_send(Msg::Flush(reply)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+        }
+    }
+
+    /// The inventory: what every writer added to the store, with the records still queued
+    /// here written first.
+    pub async fn document(&self) -> anyhow::Result<Document> {
+        self.flush().await;
+        let rows = self
+            .store
+            .rows()
+            .await
+            .map_err(|e| anyhow::anyhow!("discovery store: {e}"))?;
+        let mut inv = Inventory::new(self.specs.clone(), []);
+        inv.add_rows(&rows);
+        Ok(inv.document())
+    }
+}
+
+/// Adds `more` to `into` (a batch that could not be written yet).
+fn merge(into: &mut rampart_discover::Rows, more: rampart_discover::Rows) {
+    if into.is_empty() {
+        *into = more;
+        return;
+    }
+    let mut inv = Inventory::new(Specs::default(), []);
+    inv.add_rows(into);
+    inv.add_rows(&more);
+    *into = inv.take_rows();
 }
 
 impl ExchangeSink for Discovery {
     fn record(&self, event: Arc<AuditEvent>) {
-        match self.tx.try_send(event) {
+        match self.tx.try_send(Msg::Record(event)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);

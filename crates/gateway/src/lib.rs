@@ -113,6 +113,9 @@ impl Running {
         self.gateway.stop.send_replace(true);
         let drained = self.serving.await.unwrap_or(Drained { open: 0, cut: true });
         // every exchange has recorded: write what is queued and stop the audit writer
+        if let Some(d) = &self.gateway.discovery {
+            d.flush().await;
+        }
         let gw = self.gateway.clone();
         let _ = tokio::task::spawn_blocking(move || gw.audit.close()).await;
         drained
@@ -303,11 +306,14 @@ impl Gateway {
             prices = prices.with_overrides(custom);
         }
         let discovery = if config.discovery.enabled {
-            Some(discovery::Discovery::start(
-                &config.discovery.openapi,
-                config.discovery.queue,
-                metrics.discovery_dropped.clone(),
-            )?)
+            Some(
+                discovery::Discovery::start(
+                    &config.discovery,
+                    &config.data_dir,
+                    metrics.discovery_dropped.clone(),
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -606,22 +612,27 @@ impl Gateway {
                 )
             }
             ("GET", "/admin/discovery") => match &self.discovery {
-                Some(d) => match d.document() {
-                    Some(doc) => {
+                Some(d) => match d.document().await {
+                    Ok(doc) => {
                         let mut resp = json(200, serde_json::to_value(&doc).unwrap_or_default());
                         use std::sync::atomic::Ordering::Relaxed;
                         for (name, n) in [
                             ("x-rampart-discovery-recorded", d.recorded.load(Relaxed)),
                             ("x-rampart-discovery-dropped", d.dropped.load(Relaxed)),
+                            (
+                                "x-rampart-discovery-store-errors",
+                                d.store_errors.load(Relaxed),
+                            ),
                         ] {
                             resp.headers_mut().insert(name, http::HeaderValue::from(n));
                         }
+                        resp.headers_mut().insert(
+                            "x-rampart-discovery-store",
+                            http::HeaderValue::from_static(d.store_kind()),
+                        );
                         resp
                     }
-                    None => json(
-                        500,
-                        serde_json::json!({"error": "the inventory is unavailable"}),
-                    ),
+                    Err(e) => json(503, serde_json::json!({"error": e.to_string()})),
                 },
                 None => json(
                     404,

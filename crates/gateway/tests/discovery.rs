@@ -133,3 +133,76 @@ async fn discovery_can_be_turned_off() {
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("discovery is off"));
 }
+
+#[tokio::test]
+async fn the_inventory_survives_a_restart_in_sqlite() {
+    let up = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    for id in 0..3 {
+        call(
+            gw.addr,
+            "GET",
+            &format!("/api/orders/{}", 100 + id),
+            &[],
+            Vec::new(),
+        )
+        .await;
+    }
+    let doc = inventory(gw.admin_addr, 3).await;
+    assert_eq!(doc["endpoints"][0]["calls"], 3);
+    gw.shutdown().await;
+    assert!(dir.path().join("inventory.db").exists());
+    // a new process on the same data dir starts from what was stored
+    let gw = gateway(&up, dir.path(), |_| {}).await;
+    call(gw.addr, "GET", "/api/orders/999", &[], Vec::new()).await;
+    let doc = inventory(gw.admin_addr, 1).await;
+    let orders = doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/api/orders/{orderId}")
+        .unwrap()
+        .clone();
+    assert_eq!(orders["calls"], 4);
+}
+
+#[tokio::test]
+async fn replicas_share_one_inventory_in_postgres() {
+    let url = rampart_store::testing::fresh_postgres().await;
+    let up = upstream().await;
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = gateway(&up, d1.path(), |c| c.discovery.store = Some(url.clone())).await;
+    let b = gateway(&up, d2.path(), |c| c.discovery.store = Some(url.clone())).await;
+    for i in 0..5 {
+        call(
+            a.addr,
+            "GET",
+            &format!("/api/items/{}", 10 + i),
+            &[],
+            Vec::new(),
+        )
+        .await;
+        call(
+            b.addr,
+            "GET",
+            &format!("/api/items/{}", 20 + i),
+            &[],
+            Vec::new(),
+        )
+        .await;
+    }
+    // each replica writes what it saw; either one reads the whole
+    inventory(a.admin_addr, 5).await;
+    let doc = inventory(b.admin_addr, 5).await;
+    let (_, headers, _) = call(b.admin_addr, "GET", "/admin/discovery", &[], Vec::new()).await;
+    assert_eq!(headers["x-rampart-discovery-store"], "postgres");
+    let items = doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/api/items/{itemId}")
+        .unwrap_or_else(|| panic!("{doc:#}"))
+        .clone();
+    assert_eq!(items["calls"], 10);
+}

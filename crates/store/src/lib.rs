@@ -1,0 +1,344 @@
+//! The inventory store: discovery counts ([`Rows`]) added up in SQLite (the default, a file in
+//! the gateway's data dir) or PostgreSQL (`postgres://…`, so many gateway replicas and
+//! clusters share one inventory). One schema, with its migrations embedded, for both; every
+//! statement is portable SQL with `$n` parameters. Writers only add (upserts that sum counts,
+//! keep the earliest first-seen and the latest last-seen, and union tags), so replicas never
+//! overwrite each other.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use rampart_discover::{AiRow, EndpointRow, FlowRow, Rows};
+use sqlx::{PgPool, Row, SqlitePool};
+
+pub mod testing;
+
+/// The migrations, embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A connected store.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Why the store failed.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Runs one statement on either pool: `$q` with its binds.
+macro_rules! exec {
+    ($tx:expr, $q:expr $(, $b:expr)*) => {
+        sqlx::query($q)$(.bind($b))*.execute(&mut *$tx).await
+    };
+}
+
+/// The upserts, in the order a batch runs them.
+const UPSERT_ENDPOINT: &str = "INSERT INTO discovery_endpoints (host, method, template, calls, first_seen, last_seen) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (host, method, template) DO UPDATE SET \
+     calls = discovery_endpoints.calls + excluded.calls, \
+     first_seen = CASE WHEN discovery_endpoints.first_seen IS NULL OR excluded.first_seen < discovery_endpoints.first_seen \
+                  THEN excluded.first_seen ELSE discovery_endpoints.first_seen END, \
+     last_seen = CASE WHEN discovery_endpoints.last_seen IS NULL OR excluded.last_seen > discovery_endpoints.last_seen \
+                 THEN excluded.last_seen ELSE discovery_endpoints.last_seen END";
+const UPSERT_STATUS: &str = "INSERT INTO discovery_endpoint_statuses (host, method, template, status, calls) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host, method, template, status) DO UPDATE SET \
+     calls = discovery_endpoint_statuses.calls + excluded.calls";
+const INSERT_TAG: &str = "INSERT INTO discovery_endpoint_tags (host, method, template, kind, value) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+const UPSERT_AI: &str = "INSERT INTO discovery_ai (host, provider, via_gateway, calls) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (host, provider, via_gateway) DO UPDATE SET calls = discovery_ai.calls + excluded.calls";
+const INSERT_MODEL: &str = "INSERT INTO discovery_ai_models (host, provider, via_gateway, model) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const UPSERT_FLOW: &str = "INSERT INTO discovery_flows (from_node, to_node, calls) VALUES ($1, $2, $3) \
+     ON CONFLICT (from_node, to_node) DO UPDATE SET calls = discovery_flows.calls + excluded.calls";
+const INSERT_FLOW_CLASS: &str = "INSERT INTO discovery_flow_classes (from_node, to_node, class) \
+     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// Writes one batch inside an open transaction `$tx` (either driver).
+macro_rules! write_rows {
+    ($tx:expr, $rows:expr) => {{
+        let rows: &Rows = $rows;
+        for e in &rows.endpoints {
+            exec!(
+                $tx,
+                UPSERT_ENDPOINT,
+                &e.host,
+                &e.method,
+                &e.template,
+                e.calls as i64,
+                &e.first_seen,
+                &e.last_seen
+            )?;
+            for (status, n) in &e.statuses {
+                exec!(
+                    $tx,
+                    UPSERT_STATUS,
+                    &e.host,
+                    &e.method,
+                    &e.template,
+                    i32::from(*status),
+                    *n as i64
+                )?;
+            }
+            for (kind, values) in [
+                ("request_class", &e.request_classes),
+                ("response_class", &e.response_classes),
+                ("auth", &e.auth),
+            ] {
+                for v in values {
+                    exec!($tx, INSERT_TAG, &e.host, &e.method, &e.template, kind, v)?;
+                }
+            }
+        }
+        for a in &rows.ai {
+            let via = i32::from(a.via_gateway);
+            exec!($tx, UPSERT_AI, &a.host, &a.provider, via, a.calls as i64)?;
+            for m in &a.models {
+                exec!($tx, INSERT_MODEL, &a.host, &a.provider, via, m)?;
+            }
+        }
+        for f in &rows.flows {
+            exec!($tx, UPSERT_FLOW, &f.from, &f.to, f.calls as i64)?;
+            for c in &f.classes {
+                exec!($tx, INSERT_FLOW_CLASS, &f.from, &f.to, c)?;
+            }
+        }
+        Ok::<(), sqlx::Error>(())
+    }};
+}
+
+/// Reads every table on a pool `$pool` (either driver) into [`Rows`].
+macro_rules! read_rows {
+    ($pool:expr) => {{
+        let pool = $pool;
+        let mut endpoints: BTreeMap<(String, String, String), EndpointRow> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT host, method, template, calls, first_seen, last_seen FROM discovery_endpoints",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            endpoints.insert(
+                key.clone(),
+                EndpointRow {
+                    host: key.0,
+                    method: key.1,
+                    template: key.2,
+                    calls: r.try_get::<i64, _>(3)?.max(0) as u64,
+                    first_seen: r.try_get(4)?,
+                    last_seen: r.try_get(5)?,
+                    ..EndpointRow::default()
+                },
+            );
+        }
+        for r in sqlx::query(
+            "SELECT host, method, template, status, calls FROM discovery_endpoint_statuses",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            if let Some(e) = endpoints.get_mut(&key) {
+                let status: i32 = r.try_get(3)?;
+                let calls: i64 = r.try_get(4)?;
+                e.statuses.push((status as u16, calls.max(0) as u64));
+            }
+        }
+        for r in
+            sqlx::query("SELECT host, method, template, kind, value FROM discovery_endpoint_tags")
+                .fetch_all(pool)
+                .await?
+        {
+            let key: (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let kind: String = r.try_get(3)?;
+            let value: String = r.try_get(4)?;
+            if let Some(e) = endpoints.get_mut(&key) {
+                match kind.as_str() {
+                    "request_class" => e.request_classes.push(value),
+                    "response_class" => e.response_classes.push(value),
+                    "auth" => e.auth.push(value),
+                    _ => {}
+                }
+            }
+        }
+        let mut ai: BTreeMap<(String, String, i32), AiRow> = BTreeMap::new();
+        for r in sqlx::query("SELECT host, provider, via_gateway, calls FROM discovery_ai")
+            .fetch_all(pool)
+            .await?
+        {
+            let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let calls: i64 = r.try_get(3)?;
+            ai.insert(
+                key.clone(),
+                AiRow {
+                    host: key.0,
+                    provider: key.1,
+                    via_gateway: key.2 != 0,
+                    calls: calls.max(0) as u64,
+                    models: Vec::new(),
+                },
+            );
+        }
+        for r in sqlx::query("SELECT host, provider, via_gateway, model FROM discovery_ai_models")
+            .fetch_all(pool)
+            .await?
+        {
+            let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            if let Some(a) = ai.get_mut(&key) {
+                a.models.push(r.try_get(3)?);
+            }
+        }
+        let mut flows: BTreeMap<(String, String), FlowRow> = BTreeMap::new();
+        for r in sqlx::query("SELECT from_node, to_node, calls FROM discovery_flows")
+            .fetch_all(pool)
+            .await?
+        {
+            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let calls: i64 = r.try_get(2)?;
+            flows.insert(
+                key.clone(),
+                FlowRow {
+                    from: key.0,
+                    to: key.1,
+                    calls: calls.max(0) as u64,
+                    classes: Vec::new(),
+                },
+            );
+        }
+        for r in sqlx::query("SELECT from_node, to_node, class FROM discovery_flow_classes")
+            .fetch_all(pool)
+            .await?
+        {
+            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            if let Some(f) = flows.get_mut(&key) {
+                f.classes.push(r.try_get(2)?);
+            }
+        }
+        Ok::<Rows, StoreError>(Rows {
+            endpoints: endpoints.into_values().collect(),
+            ai: ai.into_values().collect(),
+            flows: flows.into_values().collect(),
+        })
+    }};
+}
+
+impl Store {
+    /// Connects (`sqlite://PATH` or a file path for SQLite, created if missing;
+    /// `postgres://…` or `postgresql://…`) and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .connect(url)
+                .await
+                .map_err(|e| StoreError(format!("cannot connect to the PostgreSQL store: {e}")))?;
+            MIGRATOR.run(&pool).await?;
+            Store::Postgres(pool)
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(std::time::Duration::from_secs(5));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError(format!("cannot open the SQLite store {path}: {e}")))?;
+            MIGRATOR.run(&pool).await?;
+            Store::Sqlite(pool)
+        };
+        Ok(store)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Adds a batch of counts, in one transaction.
+    pub async fn add(&self, rows: &Rows) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                write_rows!(tx, rows)?;
+                tx.commit().await?;
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                write_rows!(tx, rows)?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything every writer added.
+    pub async fn rows(&self) -> Result<Rows, StoreError> {
+        match self {
+            Store::Sqlite(pool) => read_rows!(pool),
+            Store::Postgres(pool) => read_rows!(pool),
+        }
+    }
+
+    /// Deletes endpoints last seen before `before` (RFC 3339), with their statuses and tags;
+    /// returns how many endpoints went.
+    pub async fn expire(&self, before: &str) -> Result<u64, StoreError> {
+        const STATUSES: &str = "DELETE FROM discovery_endpoint_statuses WHERE (host, method, template) IN \
+             (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
+        const TAGS: &str = "DELETE FROM discovery_endpoint_tags WHERE (host, method, template) IN \
+             (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
+        const ENDPOINTS: &str = "DELETE FROM discovery_endpoints WHERE last_seen < $1";
+        let n = match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                exec!(tx, STATUSES, before)?;
+                exec!(tx, TAGS, before)?;
+                let n = exec!(tx, ENDPOINTS, before)?.rows_affected();
+                tx.commit().await?;
+                n
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                exec!(tx, STATUSES, before)?;
+                exec!(tx, TAGS, before)?;
+                let n = exec!(tx, ENDPOINTS, before)?.rows_affected();
+                tx.commit().await?;
+                n
+            }
+        };
+        Ok(n)
+    }
+}
