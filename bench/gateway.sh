@@ -23,6 +23,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$out/nginx.pid" ] && kill "$(cat "$out/nginx.pid" 2>/dev/null)" 2>/dev/null || true; }
 trap cleanup EXIT
 
+# a process left on one of these ports would take the load in place of the one started here
+for port in $UP $NGX $RMP $ADM; do
+  if (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "gateway.sh: port $port is in use (a gateway or upstream left from an earlier run?); stop it first (ss -ltnp)" >&2
+    exit 2
+  fi
+done
 taskset -c 0 target/release/rampart-bench-upstream "127.0.0.1:$UP" 2>/dev/null & pids+=($!)
 cat > "$out/nginx.conf" <<NGINX
 worker_processes 1;
