@@ -46,11 +46,11 @@ fn event(i: u64) -> Observed {
         _ => ("PATCH", format!("/api/v1/users/{}/profile", i)),
     };
     let mut request_classes = BTreeSet::new();
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         request_classes.insert("EMAIL_ADDRESS".to_owned());
     }
     let mut response_classes = BTreeSet::new();
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         response_classes.insert("US_SSN".to_owned());
     }
     Observed {
@@ -61,12 +61,16 @@ fn event(i: u64) -> Observed {
         host,
         method: method.into(),
         path,
-        status: Some(if i % 50 == 0 { 500 } else { 200 }),
-        auth: if i % 3 == 0 { "bearer" } else { "api_key" },
+        status: Some(if i.is_multiple_of(50) { 500 } else { 200 }),
+        auth: if i.is_multiple_of(3) {
+            "bearer"
+        } else {
+            "api_key"
+        },
         request_classes,
         response_classes,
         ai: (i % 12 == 9).then(|| ("openai".to_owned(), vec!["gpt-4o-mini".to_owned()])),
-        via_gateway: i % 2 == 0,
+        via_gateway: i.is_multiple_of(2),
     }
 }
 
@@ -79,13 +83,13 @@ fn fold(n: u64, keep: bool) -> (Vec<Rows>, f64, Vec<u64>) {
     let mut rss = Vec::new();
     for i in 0..n {
         inv.observe(&event(i));
-        if (i + 1) % BATCH == 0 {
+        if (i + 1).is_multiple_of(BATCH) {
             let rows = inv.take_rows();
             if keep {
                 out.push(rows);
             }
         }
-        if (i + 1) % (n / 10).max(1) == 0 {
+        if (i + 1).is_multiple_of((n / 10).max(1)) {
             rss.push(rss_kib());
         }
     }
@@ -98,6 +102,17 @@ async fn write(store: &Store, batches: &[Rows]) -> f64 {
         store.add(b).await.expect("the store takes the batch");
     }
     start.elapsed().as_secs_f64()
+}
+
+/// Prints one store's ingest rate.
+fn report(store: &str, secs: f64, batches: &[Rows], rows: usize) {
+    let events = BATCH * batches.len() as u64;
+    println!(
+        "{store}: {events} events in {} batches ({rows} endpoint rows) in {secs:.2} s = {:.0} events/s, {:.1} ms per batch",
+        batches.len(),
+        events as f64 / secs,
+        secs * 1e3 / batches.len() as f64
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -130,13 +145,7 @@ async fn main() {
         .await
         .expect("SQLite opens");
     let secs = write(&sqlite, &batches).await;
-    println!(
-        "sqlite: {} events in {} batches ({rows} endpoint rows) in {secs:.2} s = {:.0} events/s, {:.1} ms per batch",
-        100 * BATCH,
-        batches.len(),
-        (100 * BATCH) as f64 / secs,
-        secs * 1e3 / batches.len() as f64
-    );
+    report("sqlite", secs, &batches, rows);
     std::fs::remove_dir_all(&dir).ok();
     if let Some(url) = postgres {
         let url = if url == std::env::var("RAMPART_TEST_POSTGRES").unwrap_or_default() {
@@ -146,12 +155,6 @@ async fn main() {
         };
         let pg = Store::open(&url).await.expect("PostgreSQL opens");
         let secs = write(&pg, &batches).await;
-        println!(
-            "postgres: {} events in {} batches in {secs:.2} s = {:.0} events/s, {:.1} ms per batch",
-            100 * BATCH,
-            batches.len(),
-            (100 * BATCH) as f64 / secs,
-            secs * 1e3 / batches.len() as f64
-        );
+        report("postgres", secs, &batches, rows);
     }
 }
