@@ -56,7 +56,8 @@ fn the_json_inventory_has_the_documented_shape() {
             Some(
                 json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "My SSN is 536-90-4399"}]}),
             ),
-            json!({"model": "gpt-4o-mini-2024-07-18", "choices": []}),
+            json!({"model": "gpt-4o-mini-2024-07-18", "choices": [],
+                   "usage": {"prompt_tokens": 20, "completion_tokens": 5}}),
         ),
     ];
     for i in 0..12 {
@@ -133,6 +134,13 @@ fn the_json_inventory_has_the_documented_shape() {
     assert_eq!(ai[0]["provider"], "openai");
     assert_eq!(ai[0]["via_gateway"], false);
     assert_eq!(ai[0]["models"], json!(["gpt-4o-mini"]));
+    assert_eq!(
+        (
+            ai[0]["input_tokens"].as_u64(),
+            ai[0]["output_tokens"].as_u64()
+        ),
+        (Some(20), Some(5))
+    );
     // the SSN went to the AI provider
     let flows = doc["flows"].as_array().unwrap();
     assert!(

@@ -80,6 +80,9 @@ impl Stats {
 struct AiStats {
     models: BTreeSet<String>,
     calls: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost_micros: u64,
 }
 
 /// An exchange as an inline inspector saw it: the data classes it found, no values.
@@ -105,6 +108,8 @@ pub struct Observed {
     pub response_classes: BTreeSet<String>,
     /// For AI calls: the provider and the models named.
     pub ai: Option<(String, Vec<String>)>,
+    /// For AI calls: input and output tokens, and their cost in micro-dollars.
+    pub usage: Option<(u64, u64, u64)>,
     /// It went through the gateway's provider routes.
     pub via_gateway: bool,
 }
@@ -148,6 +153,12 @@ pub struct AiRow {
     pub calls: u64,
     /// Models named.
     pub models: Vec<String>,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in micro-dollars.
+    pub cost_micros: u64,
 }
 
 /// A flow counted between two nodes.
@@ -266,6 +277,11 @@ impl Inventory {
                 .or_default();
             a.calls += 1;
             a.models.extend(models.iter().cloned());
+            if let Some((input, output, cost)) = o.usage {
+                a.input_tokens += input;
+                a.output_tokens += output;
+                a.cost_micros += cost;
+            }
         }
         key
     }
@@ -297,6 +313,9 @@ impl Inventory {
                 via_gateway,
                 calls: a.calls,
                 models: a.models.into_iter().collect(),
+                input_tokens: a.input_tokens,
+                output_tokens: a.output_tokens,
+                cost_micros: a.cost_micros,
             })
             .collect();
         let flows = std::mem::take(&mut self.flows)
@@ -344,6 +363,9 @@ impl Inventory {
                 .or_default();
             a.calls += r.calls;
             a.models.extend(r.models.iter().cloned());
+            a.input_tokens += r.input_tokens;
+            a.output_tokens += r.output_tokens;
+            a.cost_micros += r.cost_micros;
         }
         for r in &rows.flows {
             let f = self
@@ -417,6 +439,7 @@ impl Inventory {
             request_classes,
             response_classes,
             ai: ai_use(e).map(|(p, models)| (p, models.into_iter().collect())),
+            usage: e.response_body.as_deref().and_then(usage_of),
             via_gateway: e.via_gateway || self.gateway_hosts.contains(&e.host),
         };
         let key = self.record(&observed);
@@ -589,6 +612,9 @@ impl Inventory {
                 models: a.models.iter().cloned().collect(),
                 calls: a.calls,
                 via_gateway: *via,
+                input_tokens: a.input_tokens,
+                output_tokens: a.output_tokens,
+                cost_usd: a.cost_micros as f64 / 1e6,
             })
             .collect();
         let flows = self
@@ -819,6 +845,21 @@ pub fn ai_use(e: &Event) -> Option<(String, BTreeSet<String>)> {
     Some((provider, models))
 }
 
+/// The token usage a provider's answer reports (`usage` of OpenAI and Anthropic shapes,
+/// `usageMetadata` of Gemini): input, output, and no cost (offline there is no price table).
+fn usage_of(body: &[u8]) -> Option<(u64, u64, u64)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let n = |p: &str| v.pointer(p).and_then(Value::as_u64);
+    let input = n("/usage/prompt_tokens")
+        .or_else(|| n("/usage/input_tokens"))
+        .or_else(|| n("/usageMetadata/promptTokenCount"))?;
+    let output = n("/usage/completion_tokens")
+        .or_else(|| n("/usage/output_tokens"))
+        .or_else(|| n("/usageMetadata/candidatesTokenCount"))
+        .unwrap_or(0);
+    Some((input, output, 0))
+}
+
 /// A risk score in 0..=100 for an endpoint: how sensitive its data is, how exposed it is
 /// (shadow and zombie endpoints, no authentication), and how much it is used.
 fn risk(status: &str, s: &Stats) -> u32 {
@@ -895,6 +936,13 @@ pub struct Ai {
     pub calls: u64,
     /// Whether the calls went through the gateway (false: shadow AI).
     pub via_gateway: bool,
+    /// Input tokens the providers reported.
+    pub input_tokens: u64,
+    /// Output tokens the providers reported.
+    pub output_tokens: u64,
+    /// What those tokens cost at list prices, in US dollars (known through the gateway,
+    /// which holds the price table; 0 offline).
+    pub cost_usd: f64,
 }
 
 /// Data moving between a caller and a host.

@@ -58,6 +58,7 @@ impl Discovery {
     pub async fn start(
         config: &DiscoveryConfig,
         data_dir: &std::path::Path,
+        prices: rampart_limits::price::Prices,
         dropped_metric: prometheus_client::metrics::counter::Counter,
     ) -> anyhow::Result<Discovery> {
         let mut specs = Specs::default();
@@ -137,7 +138,7 @@ impl Discovery {
                     loop {
                         match rx.try_recv() {
                             Ok(Msg::Record(event)) => {
-                                batch.observe(&observed(&event));
+                                batch.observe(&observed(&event, &prices));
                                 count.fetch_add(1, Ordering::Relaxed);
                             }
                             Ok(Msg::Flush(reply)) => replies.push(reply),
@@ -230,7 +231,7 @@ impl ExchangeSink for Discovery {
 
 /// What discovery keeps of an exchange's record: no value, only where it went, how it
 /// authenticated and the classes of data found each way.
-fn observed(e: &AuditEvent) -> Observed {
+fn observed(e: &AuditEvent, prices: &rampart_limits::price::Prices) -> Observed {
     let classes = |d: Direction| -> BTreeSet<String> {
         e.findings
             .iter()
@@ -255,6 +256,20 @@ fn observed(e: &AuditEvent) -> Observed {
         request_classes: classes(Direction::Request),
         response_classes: classes(Direction::Response),
         ai: via_provider.then(|| (e.provider.clone(), e.model.iter().cloned().collect())),
+        // what the limits settled, else the provider's report priced at list prices
+        usage: match (&e.limits, &e.usage) {
+            (Some(l), _) if l.source == "reported" => {
+                Some((l.actual.input, l.actual.output, l.actual.cost_micros))
+            }
+            (_, Some(u)) if via_provider => Some((
+                u.input,
+                u.output,
+                prices
+                    .cost(&e.provider, e.model.as_deref(), u.input, u.output)
+                    .micros,
+            )),
+            _ => None,
+        },
         via_gateway: via_provider,
     }
 }

@@ -310,6 +310,7 @@ impl Gateway {
                 discovery::Discovery::start(
                     &config.discovery,
                     &config.data_dir,
+                    prices.clone(),
                     metrics.discovery_dropped.clone(),
                 )
                 .await?,

@@ -116,6 +116,15 @@ async fn exchanges_build_the_live_inventory() {
     assert_eq!(ai[0]["provider"], "openai");
     assert_eq!(ai[0]["via_gateway"], true);
     assert_eq!(ai[0]["models"], json!(["gpt-4o-mini"]));
+    // the fake provider reports 12 prompt and 9 completion tokens, priced at list prices
+    assert_eq!(
+        (
+            ai[0]["input_tokens"].as_u64(),
+            ai[0]["output_tokens"].as_u64()
+        ),
+        (Some(12), Some(9))
+    );
+    assert!(ai[0]["cost_usd"].as_f64().unwrap() > 0.0, "{ai:?}");
     assert!(!doc.to_string().contains("jane.doe"), "no value is kept");
     assert!(!doc.to_string().contains("t0ken"), "no credential is kept");
     // the admin API needs its token off loopback or when one is configured; on loopback reads

@@ -69,8 +69,12 @@ const UPSERT_STATUS: &str = "INSERT INTO discovery_endpoint_statuses (host, meth
      calls = discovery_endpoint_statuses.calls + excluded.calls";
 const INSERT_TAG: &str = "INSERT INTO discovery_endpoint_tags (host, method, template, kind, value) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
-const UPSERT_AI: &str = "INSERT INTO discovery_ai (host, provider, via_gateway, calls) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (host, provider, via_gateway) DO UPDATE SET calls = discovery_ai.calls + excluded.calls";
+const UPSERT_AI: &str = "INSERT INTO discovery_ai (host, provider, via_gateway, calls, input_tokens, output_tokens, cost_micros) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (host, provider, via_gateway) DO UPDATE SET \
+     calls = discovery_ai.calls + excluded.calls, \
+     input_tokens = discovery_ai.input_tokens + excluded.input_tokens, \
+     output_tokens = discovery_ai.output_tokens + excluded.output_tokens, \
+     cost_micros = discovery_ai.cost_micros + excluded.cost_micros";
 const INSERT_MODEL: &str = "INSERT INTO discovery_ai_models (host, provider, via_gateway, model) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 const UPSERT_FLOW: &str = "INSERT INTO discovery_flows (from_node, to_node, calls) VALUES ($1, $2, $3) \
@@ -116,7 +120,17 @@ macro_rules! write_rows {
         }
         for a in &rows.ai {
             let via = i32::from(a.via_gateway);
-            exec!($tx, UPSERT_AI, &a.host, &a.provider, via, a.calls as i64)?;
+            exec!(
+                $tx,
+                UPSERT_AI,
+                &a.host,
+                &a.provider,
+                via,
+                a.calls as i64,
+                a.input_tokens as i64,
+                a.output_tokens as i64,
+                a.cost_micros as i64
+            )?;
             for m in &a.models {
                 exec!($tx, INSERT_MODEL, &a.host, &a.provider, via, m)?;
             }
@@ -187,20 +201,27 @@ macro_rules! read_rows {
             }
         }
         let mut ai: BTreeMap<(String, String, i32), AiRow> = BTreeMap::new();
-        for r in sqlx::query("SELECT host, provider, via_gateway, calls FROM discovery_ai")
+        for r in sqlx::query(
+            "SELECT host, provider, via_gateway, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai",
+        )
             .fetch_all(pool)
             .await?
         {
             let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            let calls: i64 = r.try_get(3)?;
+            let count = |i: usize| -> Result<u64, sqlx::Error> {
+                Ok(r.try_get::<i64, _>(i)?.max(0) as u64)
+            };
             ai.insert(
                 key.clone(),
                 AiRow {
                     host: key.0,
                     provider: key.1,
                     via_gateway: key.2 != 0,
-                    calls: calls.max(0) as u64,
+                    calls: count(3)?,
                     models: Vec::new(),
+                    input_tokens: count(4)?,
+                    output_tokens: count(5)?,
+                    cost_micros: count(6)?,
                 },
             );
         }

@@ -26,6 +26,9 @@ fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
             via_gateway: false,
             calls,
             models: vec!["gpt-4o-mini".into()],
+            input_tokens: 100 * calls,
+            output_tokens: 10 * calls,
+            cost_micros: 7 * calls,
         }],
         flows: vec![FlowRow {
             from: "billing".into(),
@@ -70,6 +73,14 @@ async fn adds_up(store: &Store) {
     assert_eq!(e.first_seen.as_deref(), Some("2024-05-01T00:00:00Z"));
     assert_eq!(e.last_seen.as_deref(), Some("2024-05-02T01:00:00Z"));
     assert_eq!(rows.ai[0].calls, 7);
+    assert_eq!(
+        (
+            rows.ai[0].input_tokens,
+            rows.ai[0].output_tokens,
+            rows.ai[0].cost_micros
+        ),
+        (700, 70, 49)
+    );
     assert_eq!(rows.ai[0].models, ["gpt-4o-mini"]);
     assert_eq!(rows.flows[0].calls, 7);
     assert_eq!(rows.flows[0].classes.len(), 2);

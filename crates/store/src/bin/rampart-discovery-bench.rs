@@ -70,6 +70,7 @@ fn event(i: u64) -> Observed {
         request_classes,
         response_classes,
         ai: (i % 12 == 9).then(|| ("openai".to_owned(), vec!["gpt-4o-mini".to_owned()])),
+        usage: (i % 12 == 9).then_some((250, 40, 62)),
         via_gateway: i.is_multiple_of(2),
     }
 }
