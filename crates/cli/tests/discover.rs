@@ -118,12 +118,18 @@ fn the_json_inventory_has_the_documented_shape() {
     assert_eq!(pet["host"], "petstore.swagger.io");
     assert_eq!(pet["auth"], json!(["bearer"]));
     assert_eq!(pet["response_classes"], json!(["EMAIL_ADDRESS"]));
+    assert_eq!(
+        pet["owasp"],
+        json!(["API3:2023"]),
+        "it exposes personal data"
+    );
     assert_eq!(pet["first_seen"], "2024-05-01T10:00:00.000Z");
     assert_eq!(find("GET", "/v1/pets")["status"], "unused");
     assert_eq!(find("POST", "/v1/pets")["status"], "unused");
     let shadow = find("GET", "/internal/tickets/{ticketId}");
     assert_eq!(shadow["status"], "shadow");
     assert_eq!(shadow["calls"], 12);
+    assert_eq!(shadow["owasp"], json!(["API9:2023"]));
     let chat = find("POST", "/v1/chat/completions");
     assert_eq!(chat["status"], "observed");
     assert_eq!(chat["request_classes"], json!(["US_SSN"]));

@@ -592,10 +592,7 @@ impl Inventory {
                         .iter()
                         .map(|(k, v)| (k.to_string(), *v))
                         .collect(),
-                    owasp: match status {
-                        "shadow" | "zombie" => vec!["API9:2023"],
-                        _ => Vec::new(),
-                    },
+                    owasp: owasp_of(status, &s),
                     risk,
                     request_schema: (s.request_schema.seen > 0).then(|| s.request_schema.to_json()),
                     response_schema: (s.response_schema.seen > 0)
@@ -860,6 +857,23 @@ fn usage_of(body: &[u8]) -> Option<(u64, u64, u64)> {
     Some((input, output, 0))
 }
 
+/// The OWASP API Security Top 10 (2023) entries an endpoint shows: API9 (improper inventory
+/// management) when it is shadow or zombie, and the entries of the data classes its responses
+/// expose (API3, excessive data exposure at property level).
+fn owasp_of(status: &str, s: &Stats) -> Vec<&'static str> {
+    let mut ids: BTreeSet<&'static str> = s
+        .response_classes
+        .iter()
+        .filter_map(|c| rampart_core::DataClass::from_name(c))
+        .flat_map(|c| c.owasp().iter().map(|id| id.as_str()))
+        .filter(|id| id.starts_with("API"))
+        .collect();
+    if matches!(status, "shadow" | "zombie") {
+        ids.insert("API9:2023");
+    }
+    ids.into_iter().collect()
+}
+
 /// A risk score in 0..=100 for an endpoint: how sensitive its data is, how exposed it is
 /// (shadow and zombie endpoints, no authentication), and how much it is used.
 fn risk(status: &str, s: &Stats) -> u32 {
@@ -911,7 +925,8 @@ pub struct Endpoint {
     pub last_seen: Option<String>,
     /// HTTP statuses answered, with counts.
     pub responses: BTreeMap<String, u64>,
-    /// OWASP API Security Top 10 (2023) entries its status maps to.
+    /// OWASP API Security Top 10 (2023) entries: API9 for shadow and zombie endpoints, API3
+    /// where responses expose sensitive data.
     pub owasp: Vec<&'static str>,
     /// Data sensitivity × exposure × volume, 0..=100.
     pub risk: u32,
