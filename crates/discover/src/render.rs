@@ -257,3 +257,61 @@ pub fn dot(doc: &Document) -> String {
     out.push_str("}\n");
     out
 }
+
+/// The flow graph as data: nodes (callers, hosts, AI providers) and edges (flows with their
+/// data classes and calls; AI use from a host to its provider).
+pub fn graph(doc: &Document) -> Value {
+    let mut nodes: BTreeMap<String, &str> = BTreeMap::new();
+    let mut edges = Vec::new();
+    let hosts: std::collections::BTreeSet<&str> =
+        doc.endpoints.iter().map(|e| e.host.as_str()).collect();
+    for f in &doc.flows {
+        for n in [&f.from, &f.to] {
+            let kind = if hosts.contains(n.as_str()) {
+                "host"
+            } else {
+                "caller"
+            };
+            nodes.entry(n.clone()).or_insert(kind);
+        }
+        edges.push(json!({"from": f.from, "to": f.to, "kind": "data", "classes": f.classes, "calls": f.calls}));
+    }
+    for a in &doc.ai {
+        let provider = format!("ai:{}", a.provider);
+        nodes.entry(a.host.clone()).or_insert("host");
+        nodes.insert(provider.clone(), "ai_provider");
+        edges.push(
+            json!({"from": a.host, "to": provider, "kind": "ai", "models": a.models,
+                          "calls": a.calls, "via_gateway": a.via_gateway}),
+        );
+    }
+    json!({
+        "nodes": nodes.iter().map(|(id, kind)| json!({"id": id, "kind": kind})).collect::<Vec<_>>(),
+        "edges": edges,
+    })
+}
+
+/// The endpoints of `doc` that match every filter given (`status`, `host`, `method`, and
+/// `class`: a data class either way).
+pub fn filter_endpoints<'d>(
+    doc: &'d Document,
+    status: Option<&str>,
+    host: Option<&str>,
+    method: Option<&str>,
+    class: Option<&str>,
+) -> Vec<&'d crate::inventory::Endpoint> {
+    doc.endpoints
+        .iter()
+        .filter(|e| status.is_none_or(|s| e.status == s))
+        .filter(|e| host.is_none_or(|h| e.host.eq_ignore_ascii_case(h)))
+        .filter(|e| method.is_none_or(|m| e.method.eq_ignore_ascii_case(m)))
+        .filter(|e| {
+            class.is_none_or(|c| {
+                e.request_classes
+                    .iter()
+                    .chain(&e.response_classes)
+                    .any(|x| x == c)
+            })
+        })
+        .collect()
+}

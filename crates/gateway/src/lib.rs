@@ -612,6 +612,50 @@ impl Gateway {
                     }),
                 )
             }
+            ("GET", "/admin/openapi.json") => text(
+                200,
+                "application/json",
+                include_str!("admin_openapi.json").to_owned(),
+            ),
+            (
+                "GET",
+                "/admin/discovery/endpoints"
+                | "/admin/discovery/ai"
+                | "/admin/discovery/graph"
+                | "/admin/discovery/openapi",
+            ) => match &self.discovery {
+                Some(d) => match d.document().await {
+                    Ok(doc) => {
+                        let query = req.uri().query().unwrap_or("");
+                        let param = |name: &str| {
+                            query.split('&').find_map(|kv| {
+                                let (k, v) = kv.split_once('=')?;
+                                (k == name && !v.is_empty()).then_some(v)
+                            })
+                        };
+                        let v = match path.as_str() {
+                            "/admin/discovery/endpoints" => serde_json::json!({
+                                "endpoints": rampart_discover::render::filter_endpoints(
+                                    &doc,
+                                    param("status"),
+                                    param("host"),
+                                    param("method"),
+                                    param("class"),
+                                )
+                            }),
+                            "/admin/discovery/ai" => serde_json::json!({"ai": doc.ai}),
+                            "/admin/discovery/graph" => rampart_discover::render::graph(&doc),
+                            _ => rampart_discover::render::openapi(&doc),
+                        };
+                        json(200, v)
+                    }
+                    Err(e) => json(503, serde_json::json!({"error": e.to_string()})),
+                },
+                None => json(
+                    404,
+                    serde_json::json!({"error": "discovery is off (discovery.enabled: false)"}),
+                ),
+            },
             ("GET", "/admin/discovery") => match &self.discovery {
                 Some(d) => match d.document().await {
                     Ok(doc) => {

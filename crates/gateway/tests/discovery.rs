@@ -127,6 +127,52 @@ async fn exchanges_build_the_live_inventory() {
     assert!(ai[0]["cost_usd"].as_f64().unwrap() > 0.0, "{ai:?}");
     assert!(!doc.to_string().contains("jane.doe"), "no value is kept");
     assert!(!doc.to_string().contains("t0ken"), "no credential is kept");
+    // filtered views, the graph, the traffic's OpenAPI, and the admin API's own description
+    let get = |path: &'static str| async move {
+        let (status, _, body) = call(gw.admin_addr, "GET", path, &[], Vec::new()).await;
+        assert_eq!(status, 200, "{path}");
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    // (the fake provider shares the spec's host, so its chat path is shadow there too)
+    let shadow = get("/admin/discovery/endpoints?status=shadow&method=GET").await;
+    assert_eq!(shadow["endpoints"].as_array().unwrap().len(), 1, "{shadow}");
+    assert_eq!(
+        shadow["endpoints"][0]["path"],
+        "/api/internal/debug/{debugId}"
+    );
+    let emails = get("/admin/discovery/endpoints?class=EMAIL_ADDRESS&method=POST").await;
+    assert_eq!(emails["endpoints"][0]["path"], "/v1/chat/completions");
+    assert_eq!(get("/admin/discovery/ai").await["ai"], doc["ai"]);
+    let graph = get("/admin/discovery/graph").await;
+    assert!(
+        graph["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "ai:openai" && n["kind"] == "ai_provider")
+    );
+    assert!(
+        graph["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["classes"] == json!(["EMAIL_ADDRESS"]))
+    );
+    let spec = get("/admin/discovery/openapi").await;
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert!(
+        spec["paths"]["/api/internal/debug/{debugId}"]["get"].is_object(),
+        "{spec}"
+    );
+    let admin = get("/admin/openapi.json").await;
+    for p in [
+        "/admin/discovery",
+        "/admin/discovery/endpoints",
+        "/admin/discovery/ai",
+        "/admin/discovery/graph",
+    ] {
+        assert!(admin["paths"][p]["get"].is_object(), "{p}");
+    }
     // the admin API needs its token off loopback or when one is configured; on loopback reads
     // are open, and a write is refused
     let (status, _, _) = call(gw.admin_addr, "POST", "/admin/discovery", &[], Vec::new()).await;
