@@ -275,6 +275,13 @@ impl Specs {
         if let Some(m) = self.find_exact(host, method, path) {
             return m;
         }
+        // servers route `/pets/` as `/pets`
+        if path.len() > 1
+            && let Some(trimmed) = path.strip_suffix('/')
+            && let Some(m) = self.find_exact(host, method, trimmed)
+        {
+            return m;
+        }
         // a version segment the specs do not serve: the same operation of a retired version
         let segs: Vec<&str> = path.split('/').collect();
         for (i, s) in segs.iter().enumerate() {
@@ -441,6 +448,8 @@ paths:
             other => format!("{other:?}"),
         };
         assert_eq!(op("GET", "/v2/pets/12"), "/v2/pets/{petId}");
+        assert_eq!(op("GET", "/v2/pets/12/"), "/v2/pets/{petId}");
+        assert_eq!(op("GET", "/V2/Pets"), "/v2/pets");
         // the literal path wins over the parameter
         assert_eq!(op("GET", "/v2/pets/mine"), "/v2/pets/mine");
         assert_eq!(op("DELETE", "/v2/pets/12"), "/v2/pets/{petId} deprecated");
