@@ -83,6 +83,8 @@ struct AiStats {
     input_tokens: u64,
     output_tokens: u64,
     cost_micros: u64,
+    /// Per UTC day (`YYYY-MM-DD`): calls, input and output tokens, cost.
+    days: BTreeMap<String, [u64; 4]>,
 }
 
 /// An exchange as an inline inspector saw it: the data classes it found, no values.
@@ -159,6 +161,8 @@ pub struct AiRow {
     pub output_tokens: u64,
     /// Cost in micro-dollars.
     pub cost_micros: u64,
+    /// Per UTC day (`YYYY-MM-DD`): calls, input and output tokens, cost in micro-dollars.
+    pub days: Vec<(String, [u64; 4])>,
 }
 
 /// A flow counted between two nodes.
@@ -277,10 +281,15 @@ impl Inventory {
                 .or_default();
             a.calls += 1;
             a.models.extend(models.iter().cloned());
-            if let Some((input, output, cost)) = o.usage {
-                a.input_tokens += input;
-                a.output_tokens += output;
-                a.cost_micros += cost;
+            let (input, output, cost) = o.usage.unwrap_or_default();
+            a.input_tokens += input;
+            a.output_tokens += output;
+            a.cost_micros += cost;
+            if let Some(day) = o.time.as_deref().and_then(day_of) {
+                let d = a.days.entry(day.to_owned()).or_default();
+                for (k, v) in [1, input, output, cost].into_iter().enumerate() {
+                    d[k] += v;
+                }
             }
         }
         key
@@ -316,6 +325,7 @@ impl Inventory {
                 input_tokens: a.input_tokens,
                 output_tokens: a.output_tokens,
                 cost_micros: a.cost_micros,
+                days: a.days.into_iter().collect(),
             })
             .collect();
         let flows = std::mem::take(&mut self.flows)
@@ -366,6 +376,12 @@ impl Inventory {
             a.input_tokens += r.input_tokens;
             a.output_tokens += r.output_tokens;
             a.cost_micros += r.cost_micros;
+            for (day, v) in &r.days {
+                let d = a.days.entry(day.clone()).or_default();
+                for k in 0..4 {
+                    d[k] += v[k];
+                }
+            }
         }
         for r in &rows.flows {
             let f = self
@@ -612,6 +628,17 @@ impl Inventory {
                 input_tokens: a.input_tokens,
                 output_tokens: a.output_tokens,
                 cost_usd: a.cost_micros as f64 / 1e6,
+                by_day: a
+                    .days
+                    .iter()
+                    .map(|(day, [calls, input, output, cost])| AiDay {
+                        day: day.clone(),
+                        calls: *calls,
+                        input_tokens: *input,
+                        output_tokens: *output,
+                        cost_usd: *cost as f64 / 1e6,
+                    })
+                    .collect(),
             })
             .collect();
         let flows = self
@@ -958,6 +985,31 @@ pub struct Ai {
     /// What those tokens cost at list prices, in US dollars (known through the gateway,
     /// which holds the price table; 0 offline).
     pub cost_usd: f64,
+    /// The same per UTC day.
+    pub by_day: Vec<AiDay>,
+}
+
+/// AI use of one UTC day.
+#[derive(Clone, Debug, Serialize)]
+pub struct AiDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+}
+
+/// The UTC day of an RFC 3339 time that is in UTC (`…Z` or `+00:00`); other offsets are
+/// not converted and give no day.
+fn day_of(t: &str) -> Option<&str> {
+    let utc = t.ends_with('Z') || t.ends_with("+00:00");
+    (utc && t.len() >= 10 && crate::template::kind(&t[..10]) == crate::template::Kind::Date)
+        .then(|| &t[..10])
 }
 
 /// Data moving between a caller and a host.

@@ -125,6 +125,14 @@ async fn exchanges_build_the_live_inventory() {
         (Some(12), Some(9))
     );
     assert!(ai[0]["cost_usd"].as_f64().unwrap() > 0.0, "{ai:?}");
+    // and per day
+    let days = ai[0]["by_day"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "{ai:?}");
+    assert_eq!(
+        (days[0]["calls"].as_u64(), days[0]["input_tokens"].as_u64()),
+        (Some(1), Some(12))
+    );
+    assert_eq!(days[0]["cost_usd"], ai[0]["cost_usd"]);
     assert!(!doc.to_string().contains("jane.doe"), "no value is kept");
     assert!(!doc.to_string().contains("t0ken"), "no credential is kept");
     // filtered views, the graph, the traffic's OpenAPI, and the admin API's own description

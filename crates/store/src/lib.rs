@@ -75,6 +75,12 @@ const UPSERT_AI: &str = "INSERT INTO discovery_ai (host, provider, via_gateway, 
      input_tokens = discovery_ai.input_tokens + excluded.input_tokens, \
      output_tokens = discovery_ai.output_tokens + excluded.output_tokens, \
      cost_micros = discovery_ai.cost_micros + excluded.cost_micros";
+const UPSERT_AI_DAY: &str = "INSERT INTO discovery_ai_daily (host, provider, via_gateway, day, calls, input_tokens, output_tokens, cost_micros) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (host, provider, via_gateway, day) DO UPDATE SET \
+     calls = discovery_ai_daily.calls + excluded.calls, \
+     input_tokens = discovery_ai_daily.input_tokens + excluded.input_tokens, \
+     output_tokens = discovery_ai_daily.output_tokens + excluded.output_tokens, \
+     cost_micros = discovery_ai_daily.cost_micros + excluded.cost_micros";
 const INSERT_MODEL: &str = "INSERT INTO discovery_ai_models (host, provider, via_gateway, model) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 const UPSERT_FLOW: &str = "INSERT INTO discovery_flows (from_node, to_node, calls) VALUES ($1, $2, $3) \
@@ -133,6 +139,20 @@ macro_rules! write_rows {
             )?;
             for m in &a.models {
                 exec!($tx, INSERT_MODEL, &a.host, &a.provider, via, m)?;
+            }
+            for (day, [calls, input, output, cost]) in &a.days {
+                exec!(
+                    $tx,
+                    UPSERT_AI_DAY,
+                    &a.host,
+                    &a.provider,
+                    via,
+                    day,
+                    *calls as i64,
+                    *input as i64,
+                    *output as i64,
+                    *cost as i64
+                )?;
             }
         }
         for f in &rows.flows {
@@ -222,6 +242,7 @@ macro_rules! read_rows {
                     input_tokens: count(4)?,
                     output_tokens: count(5)?,
                     cost_micros: count(6)?,
+                    days: Vec::new(),
                 },
             );
         }
@@ -232,6 +253,22 @@ macro_rules! read_rows {
             let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
             if let Some(a) = ai.get_mut(&key) {
                 a.models.push(r.try_get(3)?);
+            }
+        }
+        for r in sqlx::query(
+            "SELECT host, provider, via_gateway, day, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai_daily ORDER BY day",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let day: String = r.try_get(3)?;
+            let mut v = [0u64; 4];
+            for (k, slot) in v.iter_mut().enumerate() {
+                *slot = r.try_get::<i64, _>(4 + k)?.max(0) as u64;
+            }
+            if let Some(a) = ai.get_mut(&key) {
+                a.days.push((day, v));
             }
         }
         let mut flows: BTreeMap<(String, String), FlowRow> = BTreeMap::new();

@@ -29,6 +29,10 @@ fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
             input_tokens: 100 * calls,
             output_tokens: 10 * calls,
             cost_micros: 7 * calls,
+            days: vec![(
+                first[..10.min(first.len())].to_owned(),
+                [calls, 100 * calls, 10 * calls, 7 * calls],
+            )],
         }],
         flows: vec![FlowRow {
             from: "billing".into(),
@@ -80,6 +84,13 @@ async fn adds_up(store: &Store) {
             rows.ai[0].cost_micros
         ),
         (700, 70, 49)
+    );
+    assert_eq!(
+        rows.ai[0].days,
+        [
+            ("2024-05-01".to_owned(), [4, 400, 40, 28]),
+            ("2024-05-02".to_owned(), [3, 300, 30, 21])
+        ]
     );
     assert_eq!(rows.ai[0].models, ["gpt-4o-mini"]);
     assert_eq!(rows.flows[0].calls, 7);

@@ -1,0 +1,12 @@
+-- AI use per UTC day, summed like the totals.
+CREATE TABLE IF NOT EXISTS discovery_ai_daily (
+    host TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    via_gateway INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL,
+    output_tokens BIGINT NOT NULL,
+    cost_micros BIGINT NOT NULL,
+    PRIMARY KEY (host, provider, via_gateway, day)
+);
