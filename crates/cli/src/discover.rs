@@ -35,7 +35,7 @@ pub struct DiscoverArgs {
     #[arg(long = "access-log", value_name = "FILE")]
     pub logs: Vec<PathBuf>,
     /// An OpenAPI 3.0/3.1 or Swagger 2.0 spec (JSON or YAML); repeatable. It covers the hosts
-    /// its servers name (every host when they name none).
+    /// its servers name (when they name none, the hosts seen serving its operations).
     #[arg(long = "openapi", value_name = "FILE")]
     pub specs: Vec<PathBuf>,
     /// A host that is Rampart's gateway: AI calls to it count as through the gateway;

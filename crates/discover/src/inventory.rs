@@ -513,9 +513,33 @@ impl Inventory {
     /// Every endpoint with its final template: positions that vary with high cardinality
     /// collapsed, endpoints of one template merged, spec operations listed once.
     fn endpoints(&self) -> Vec<((String, String, String, Origin), Stats)> {
+        // A spec whose servers name no host covers the hosts seen serving at least one of its
+        // operations: elsewhere an endpoint it does not list is observed, not shadow.
+        let mut hostless_hosts: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+        for (host, _, _, origin) in self.endpoints.keys() {
+            if let Origin::Spec { spec, .. } = origin
+                && self.specs.specs[*spec].hosts.is_empty()
+            {
+                hostless_hosts.entry(*spec).or_default().insert(host);
+            }
+        }
+        let covered = |host: &str| {
+            self.specs.specs.iter().enumerate().any(|(i, s)| {
+                if s.hosts.is_empty() {
+                    hostless_hosts.get(&i).is_some_and(|h| h.contains(host))
+                } else {
+                    s.covers(host)
+                }
+            })
+        };
+        let origin_of = |host: &str, origin: Origin| match origin {
+            Origin::Undocumented if !covered(host) => Origin::Uncovered,
+            o => o,
+        };
         // collapse per (host, method, origin kind) among shape templates
         let mut groups: BTreeMap<(String, String, Origin), BTreeSet<String>> = BTreeMap::new();
         for (host, method, t, origin) in self.endpoints.keys() {
+            let origin = &origin_of(host, *origin);
             if !matches!(origin, Origin::Spec { .. }) {
                 groups
                     .entry((host.clone(), method.clone(), *origin))
@@ -540,8 +564,9 @@ impl Inventory {
                     (h, method.clone(), t, *origin)
                 }
                 _ => {
-                    let t = maps[&(host.clone(), method.clone(), *origin)][t].clone();
-                    (host.clone(), method.clone(), t, *origin)
+                    let origin = origin_of(host, *origin);
+                    let t = maps[&(host.clone(), method.clone(), origin)][t].clone();
+                    (host.clone(), method.clone(), t, origin)
                 }
             };
             out.entry(key).or_default().merge(s);
@@ -552,7 +577,18 @@ impl Inventory {
                 if ops.contains_key(&(si, oi, false)) {
                     continue;
                 }
-                let host = spec.hosts.first().cloned().unwrap_or_default();
+                // a hostless spec's operations belong to a host seen serving it, if any
+                let host = spec
+                    .hosts
+                    .first()
+                    .cloned()
+                    .or_else(|| {
+                        hostless_hosts
+                            .get(&si)
+                            .and_then(|h| h.first())
+                            .map(|h| (*h).to_owned())
+                    })
+                    .unwrap_or_default();
                 let base = spec.bases.first().cloned().unwrap_or_default();
                 out.insert(
                     (

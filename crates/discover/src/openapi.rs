@@ -33,8 +33,8 @@ enum Piece {
 pub struct Spec {
     /// Its title (`info.title`), or the file name.
     pub title: String,
-    /// The hosts its servers name (lowercase); empty when they name none (the spec then covers
-    /// every host).
+    /// The hosts its servers name (lowercase); empty when they name none (the spec then may
+    /// cover any host; the inventory counts it for the hosts seen serving its operations).
     pub hosts: Vec<String>,
     /// The base paths of its servers (`""` for none), the first one preferred.
     pub bases: Vec<String>,

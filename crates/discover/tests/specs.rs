@@ -285,3 +285,42 @@ fn a_hundred_thousand_raw_paths_collapse_into_their_templates() {
     assert_eq!(got, want);
     assert_eq!(doc.endpoints.iter().map(|e| e.calls).sum::<u64>(), 100_000);
 }
+
+#[test]
+fn a_spec_without_a_host_covers_the_hosts_that_serve_it() {
+    let spec = Spec::parse(
+        r#"{"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "servers": [{"url": "/api"}],
+            "paths": {"/orders/{orderId}": {"get": {}}, "/orders": {"post": {}}}}"#,
+        "t",
+    )
+    .unwrap();
+    let mut inv = Inventory::new(Specs { specs: vec![spec] }, []);
+    for (h, m, p) in [
+        ("shop.internal", "GET", "/api/orders/17"),
+        ("shop.internal", "GET", "/api/admin/dump"),
+        ("cdn.example.com", "GET", "/assets/app.js"),
+    ] {
+        inv.add(&event(h, m, p, 1));
+    }
+    let got: BTreeSet<(String, String, String, &str)> = inv
+        .document()
+        .endpoints
+        .iter()
+        .map(|e| (e.host.clone(), e.method.clone(), e.path.clone(), e.status))
+        .collect();
+    let want: BTreeSet<(String, String, String, &str)> = [
+        (
+            "shop.internal",
+            "GET",
+            "/api/orders/{orderId}",
+            "documented",
+        ),
+        ("shop.internal", "POST", "/api/orders", "unused"),
+        ("shop.internal", "GET", "/api/admin/dump", "shadow"),
+        ("cdn.example.com", "GET", "/assets/app.js", "observed"),
+    ]
+    .iter()
+    .map(|(h, m, p, s)| (h.to_string(), m.to_string(), p.to_string(), *s))
+    .collect();
+    assert_eq!(got, want);
+}
