@@ -123,6 +123,15 @@ fn the_json_inventory_has_the_documented_shape() {
         json!(["API3:2023"]),
         "it exposes personal data"
     );
+    let f = &pet["findings"][0];
+    assert_eq!(
+        (
+            f["class"].as_str(),
+            f["direction"].as_str(),
+            f["count"].as_u64()
+        ),
+        (Some("EMAIL_ADDRESS"), Some("response"), Some(1))
+    );
     assert_eq!(pet["first_seen"], "2024-05-01T10:00:00.000Z");
     assert_eq!(find("GET", "/v1/pets")["status"], "unused");
     assert_eq!(find("POST", "/v1/pets")["status"], "unused");

@@ -44,6 +44,43 @@ struct Stats {
     request_schema: Schema,
     response_schema: Schema,
     callers: BTreeSet<String>,
+    /// (detector, direction) -> what was found.
+    findings: BTreeMap<(String, String), FindingStats>,
+}
+
+/// One detector's findings at one endpoint, one direction.
+#[derive(Clone, Debug, Default)]
+struct FindingStats {
+    class: String,
+    severity: String,
+    owasp: BTreeSet<String>,
+    count: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+}
+
+impl FindingStats {
+    fn add(
+        &mut self,
+        class: &str,
+        severity: &str,
+        owasp: &[String],
+        count: u64,
+        times: [&Option<String>; 2],
+    ) {
+        self.class = class.to_owned();
+        self.severity = severity.to_owned();
+        self.owasp.extend(owasp.iter().cloned());
+        self.count += count;
+        for t in times.into_iter().flatten() {
+            if self.first_seen.as_deref().is_none_or(|f| t.as_str() < f) {
+                self.first_seen = Some(t.clone());
+            }
+            if self.last_seen.as_deref().is_none_or(|l| t.as_str() > l) {
+                self.last_seen = Some(t.clone());
+            }
+        }
+    }
 }
 
 impl Stats {
@@ -63,6 +100,15 @@ impl Stats {
         }
         self.request_schema.merge(&o.request_schema);
         self.response_schema.merge(&o.response_schema);
+        for (k, f) in &o.findings {
+            self.findings.entry(k.clone()).or_default().add(
+                &f.class,
+                &f.severity,
+                &f.owasp.iter().cloned().collect::<Vec<_>>(),
+                f.count,
+                [&f.first_seen, &f.last_seen],
+            );
+        }
     }
 
     fn seen_at(&mut self, t: &str) {
@@ -112,6 +158,8 @@ pub struct Observed {
     pub ai: Option<(String, Vec<String>)>,
     /// For AI calls: input and output tokens, and their cost in micro-dollars.
     pub usage: Option<(u64, u64, u64)>,
+    /// What the detectors found, value-free (LLM threats included).
+    pub findings: Vec<SeenFinding>,
     /// It went through the gateway's provider routes.
     pub via_gateway: bool,
 }
@@ -139,6 +187,29 @@ pub struct EndpointRow {
     /// First and last seen, RFC 3339.
     pub first_seen: Option<String>,
     /// Last seen.
+    pub last_seen: Option<String>,
+    /// Findings per detector and direction.
+    pub findings: Vec<FindingRow>,
+}
+
+/// One detector's findings at one endpoint, one direction, as a store keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FindingRow {
+    /// The detector id.
+    pub detector: String,
+    /// `request` or `response`.
+    pub direction: String,
+    /// Its data class.
+    pub class: String,
+    /// Severity.
+    pub severity: String,
+    /// OWASP ids.
+    pub owasp: Vec<String>,
+    /// How many were found.
+    pub count: u64,
+    /// First found.
+    pub first_seen: Option<String>,
+    /// Last found.
     pub last_seen: Option<String>,
 }
 
@@ -211,6 +282,34 @@ fn auth_name(a: &str) -> &'static str {
     }
 }
 
+/// A finding as discovery keeps it: which detector, which way, how bad; never the value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeenFinding {
+    /// The detector id.
+    pub detector: String,
+    /// Its data class name.
+    pub class: String,
+    /// `request` or `response`.
+    pub direction: String,
+    /// `info` .. `critical`.
+    pub severity: String,
+    /// OWASP ids (LLM 2025, API 2023, Kubernetes 2025).
+    pub owasp: Vec<String>,
+}
+
+impl SeenFinding {
+    /// From a detector's finding seen in `direction`.
+    pub fn of(f: &rampart_core::Finding, direction: &str) -> SeenFinding {
+        SeenFinding {
+            detector: f.detector.to_owned(),
+            class: f.class.name().to_owned(),
+            direction: direction.to_owned(),
+            severity: f.severity.name().to_owned(),
+            owasp: f.owasp.iter().map(|o| o.as_str().to_owned()).collect(),
+        }
+    }
+}
+
 /// Builds the inventory from events.
 pub struct Inventory {
     specs: Specs,
@@ -273,6 +372,12 @@ impl Inventory {
         if s.callers.len() < 1000 {
             s.callers.insert(caller.clone());
         }
+        for f in &o.findings {
+            s.findings
+                .entry((f.detector.clone(), f.direction.clone()))
+                .or_default()
+                .add(&f.class, &f.severity, &f.owasp, 1, [&o.time, &o.time]);
+        }
         self.flow(&caller, &o.host, &o.request_classes, &o.response_classes);
         if let Some((provider, models)) = &o.ai {
             let a = self
@@ -312,6 +417,20 @@ impl Inventory {
                 auth: s.auth.into_iter().map(str::to_owned).collect(),
                 first_seen: s.first_seen,
                 last_seen: s.last_seen,
+                findings: s
+                    .findings
+                    .into_iter()
+                    .map(|((detector, direction), f)| FindingRow {
+                        detector,
+                        direction,
+                        class: f.class,
+                        severity: f.severity,
+                        owasp: f.owasp.into_iter().collect(),
+                        count: f.count,
+                        first_seen: f.first_seen,
+                        last_seen: f.last_seen,
+                    })
+                    .collect(),
             })
             .collect();
         let ai = std::mem::take(&mut self.ai)
@@ -364,6 +483,18 @@ impl Inventory {
             s.auth.extend(r.auth.iter().map(|a| auth_name(a)));
             for t in [&r.first_seen, &r.last_seen].into_iter().flatten() {
                 s.seen_at(t);
+            }
+            for f in &r.findings {
+                s.findings
+                    .entry((f.detector.clone(), f.direction.clone()))
+                    .or_default()
+                    .add(
+                        &f.class,
+                        &f.severity,
+                        &f.owasp,
+                        f.count,
+                        [&f.first_seen, &f.last_seen],
+                    );
             }
         }
         for r in &rows.ai {
@@ -435,15 +566,24 @@ impl Inventory {
     pub fn add(&mut self, e: &Event) {
         let mut request_schema = Schema::default();
         let mut response_schema = Schema::default();
-        let mut request_classes = self.classes_of(e.request_body.as_deref(), &mut request_schema);
+        let mut sent = self.findings_of(e.request_body.as_deref(), &mut request_schema);
         if !e.query.is_empty() {
-            request_classes.extend(self.classes_in(e.query.as_bytes()));
+            sent.extend(self.findings_in(e.query.as_bytes()));
         }
         let response_body = e
             .response_body
             .as_deref()
             .filter(|_| !is_media(header(&e.response_headers, "content-type")));
-        let response_classes = self.classes_of(response_body, &mut response_schema);
+        let received = self.findings_of(response_body, &mut response_schema);
+        let names = |fs: &[rampart_core::Finding]| -> BTreeSet<String> {
+            fs.iter().map(|f| f.class.name().to_owned()).collect()
+        };
+        let (request_classes, response_classes) = (names(&sent), names(&received));
+        let findings = sent
+            .iter()
+            .map(|f| SeenFinding::of(f, "request"))
+            .chain(received.iter().map(|f| SeenFinding::of(f, "response")))
+            .collect();
         let observed = Observed {
             time: e.time.clone(),
             caller: e.caller.clone(),
@@ -456,6 +596,7 @@ impl Inventory {
             response_classes,
             ai: ai_use(e).map(|(p, models)| (p, models.into_iter().collect())),
             usage: e.response_body.as_deref().and_then(usage_of),
+            findings,
             via_gateway: e.via_gateway || self.gateway_hosts.contains(&e.host),
         };
         let key = self.record(&observed);
@@ -465,10 +606,10 @@ impl Inventory {
         }
     }
 
-    /// The data classes in a body, each JSON field's tagged on `schema`.
-    fn classes_of(&self, body: Option<&[u8]>, schema: &mut Schema) -> BTreeSet<String> {
+    /// The sensitive-data findings in a body; each JSON field's classes are tagged on `schema`.
+    fn findings_of(&self, body: Option<&[u8]>, schema: &mut Schema) -> Vec<rampart_core::Finding> {
         let Some(body) = body.filter(|b| !b.is_empty() && b.len() <= MAX_BODY) else {
-            return BTreeSet::new();
+            return Vec::new();
         };
         let trimmed = body.trim_ascii_start();
         if matches!(trimmed.first(), Some(b'{' | b'['))
@@ -478,7 +619,7 @@ impl Inventory {
             let mut leaves = Vec::new();
             collect_leaves(&v, &mut Vec::new(), &mut leaves);
             if leaves.len() <= MAX_LEAVES {
-                let mut all = BTreeSet::new();
+                let mut all = Vec::new();
                 for (path, key, value) in leaves {
                     // the key gives context words (`ssn`, `phone`) their chance
                     let snippet = format!(
@@ -486,27 +627,27 @@ impl Inventory {
                         serde_json::to_string(&key).unwrap_or_default(),
                         value
                     );
-                    for c in self.classes_in(snippet.as_bytes()) {
-                        schema.tag(&path, &c);
-                        all.insert(c);
+                    for f in self.findings_in(snippet.as_bytes()) {
+                        schema.tag(&path, f.class.name());
+                        all.push(f);
                     }
                 }
                 return all;
             }
         }
-        self.classes_in(body)
+        self.findings_in(body)
     }
 
-    fn classes_in(&self, bytes: &[u8]) -> BTreeSet<String> {
+    fn findings_in(&self, bytes: &[u8]) -> Vec<rampart_core::Finding> {
         match self.scanner.scan(bytes, &ScanOptions::default()) {
             // sensitive data only: LLM threat findings (markup in a web page) are not data
             Ok(scan) => scan
                 .found
-                .iter()
-                .filter(|f| !f.finding.class.is_threat())
-                .map(|f| f.finding.class.name().to_owned())
+                .into_iter()
+                .map(|f| f.finding)
+                .filter(|f| !f.class.is_threat())
                 .collect(),
-            Err(_) => BTreeSet::new(),
+            Err(_) => Vec::new(),
         }
     }
 
@@ -646,6 +787,20 @@ impl Inventory {
                         .collect(),
                     owasp: owasp_of(status, &s),
                     risk,
+                    findings: s
+                        .findings
+                        .iter()
+                        .map(|((detector, direction), f)| EndpointFinding {
+                            detector: detector.clone(),
+                            class: f.class.clone(),
+                            direction: direction.clone(),
+                            severity: f.severity.clone(),
+                            owasp: f.owasp.iter().cloned().collect(),
+                            count: f.count,
+                            first_seen: f.first_seen.clone(),
+                            last_seen: f.last_seen.clone(),
+                        })
+                        .collect(),
                     request_schema: (s.request_schema.seen > 0).then(|| s.request_schema.to_json()),
                     response_schema: (s.response_schema.seen > 0)
                         .then(|| s.response_schema.to_json()),
@@ -993,12 +1148,35 @@ pub struct Endpoint {
     pub owasp: Vec<&'static str>,
     /// Data sensitivity × exposure × volume, 0..=100.
     pub risk: u32,
+    /// What the detectors found here, per detector and direction (never a value).
+    pub findings: Vec<EndpointFinding>,
     /// The request body schema inferred from traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_schema: Option<Value>,
     /// The response body schema inferred from traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_schema: Option<Value>,
+}
+
+/// One detector's findings at one endpoint, one direction.
+#[derive(Clone, Debug, Serialize)]
+pub struct EndpointFinding {
+    /// The detector id.
+    pub detector: String,
+    /// Its data class.
+    pub class: String,
+    /// `request` or `response`.
+    pub direction: String,
+    /// `info` .. `critical`.
+    pub severity: String,
+    /// OWASP ids (LLM 2025, API 2023, Kubernetes 2025).
+    pub owasp: Vec<String>,
+    /// How many were found.
+    pub count: u64,
+    /// First found.
+    pub first_seen: Option<String>,
+    /// Last found.
+    pub last_seen: Option<String>,
 }
 
 /// AI use at one host.

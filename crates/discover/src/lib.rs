@@ -16,7 +16,10 @@ pub mod render;
 pub mod schema;
 pub mod template;
 
-pub use inventory::{AiRow, Document, EndpointRow, FlowRow, Inventory, Observed, Rows, auth_kind};
+pub use inventory::{
+    AiRow, Document, EndpointRow, FindingRow, FlowRow, Inventory, Observed, Rows, SeenFinding,
+    auth_kind,
+};
 
 /// RFC 3339 (UTC, milliseconds) of a time in milliseconds since the Unix epoch.
 pub fn rfc3339_ms(ms: u128) -> String {

@@ -315,3 +315,48 @@ pub fn filter_endpoints<'d>(
         })
         .collect()
 }
+
+/// Every finding of `doc` with its endpoint, filtered (`severity`: that level or above;
+/// `owasp`, `class`, `host`, `detector`: equal), most severe and most frequent first.
+pub fn findings(
+    doc: &Document,
+    severity: Option<&str>,
+    owasp: Option<&str>,
+    class: Option<&str>,
+    host: Option<&str>,
+    detector: Option<&str>,
+) -> Vec<Value> {
+    let rank = |s: &str| match s {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    };
+    let floor = severity.map_or(0, rank);
+    let mut out: Vec<(i32, u64, Value)> = Vec::new();
+    for e in &doc.endpoints {
+        if host.is_some_and(|h| !e.host.eq_ignore_ascii_case(h)) {
+            continue;
+        }
+        for f in &e.findings {
+            if rank(&f.severity) < floor
+                || owasp.is_some_and(|o| !f.owasp.iter().any(|x| x == o))
+                || class.is_some_and(|c| f.class != c)
+                || detector.is_some_and(|d| f.detector != d)
+            {
+                continue;
+            }
+            out.push((
+                rank(&f.severity),
+                f.count,
+                json!({"host": e.host, "method": e.method, "path": e.path, "status": e.status,
+                       "detector": f.detector, "class": f.class, "direction": f.direction,
+                       "severity": f.severity, "owasp": f.owasp, "count": f.count,
+                       "first_seen": f.first_seen, "last_seen": f.last_seen}),
+            ));
+        }
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    out.into_iter().map(|(_, _, v)| v).collect()
+}

@@ -253,6 +253,19 @@ fn observed(e: &AuditEvent, prices: &rampart_limits::price::Prices) -> Observed 
         path: e.path.split('?').next().unwrap_or("/").to_owned(),
         status: Some(e.status),
         auth: e.auth,
+        findings: e
+            .findings
+            .iter()
+            .map(|f| {
+                rampart_discover::SeenFinding::of(
+                    &f.finding,
+                    match f.direction {
+                        Direction::Request => "request",
+                        Direction::Response => "response",
+                    },
+                )
+            })
+            .collect(),
         request_classes: classes(Direction::Request),
         response_classes: classes(Direction::Response),
         ai: via_provider.then(|| (e.provider.clone(), e.model.iter().cloned().collect())),

@@ -620,6 +620,7 @@ impl Gateway {
             (
                 "GET",
                 "/admin/discovery/endpoints"
+                | "/admin/discovery/findings"
                 | "/admin/discovery/ai"
                 | "/admin/discovery/graph"
                 | "/admin/discovery/openapi",
@@ -641,6 +642,16 @@ impl Gateway {
                                     param("host"),
                                     param("method"),
                                     param("class"),
+                                )
+                            }),
+                            "/admin/discovery/findings" => serde_json::json!({
+                                "findings": rampart_discover::render::findings(
+                                    &doc,
+                                    param("severity"),
+                                    param("owasp"),
+                                    param("class"),
+                                    param("host"),
+                                    param("detector"),
                                 )
                             }),
                             "/admin/discovery/ai" => serde_json::json!({"ai": doc.ai}),

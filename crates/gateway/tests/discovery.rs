@@ -151,6 +151,31 @@ async fn exchanges_build_the_live_inventory() {
     let emails = get("/admin/discovery/endpoints?class=EMAIL_ADDRESS&method=POST").await;
     assert_eq!(emails["endpoints"][0]["path"], "/v1/chat/completions");
     assert_eq!(get("/admin/discovery/ai").await["ai"], doc["ai"]);
+    // findings per detector, filtered by OWASP id and severity
+    let found = get("/admin/discovery/findings?class=EMAIL_ADDRESS").await;
+    let f = &found["findings"][0];
+    assert_eq!(
+        (
+            f["path"].as_str(),
+            f["direction"].as_str(),
+            f["count"].as_u64()
+        ),
+        (Some("/v1/chat/completions"), Some("request"), Some(1)),
+        "{found}"
+    );
+    assert!(
+        f["owasp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "LLM02:2025"),
+        "{found}"
+    );
+    assert!(f["detector"].as_str().is_some_and(|d| !d.is_empty()));
+    let llm02 = get("/admin/discovery/findings?owasp=LLM02:2025&severity=low").await;
+    assert!(!llm02["findings"].as_array().unwrap().is_empty());
+    let none = get("/admin/discovery/findings?host=elsewhere.example").await;
+    assert!(none["findings"].as_array().unwrap().is_empty());
     let graph = get("/admin/discovery/graph").await;
     assert!(
         graph["nodes"]

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use rampart_discover::{AiRow, EndpointRow, FlowRow, Rows};
+use rampart_discover::{AiRow, EndpointRow, FindingRow, FlowRow, Rows};
 use sqlx::{PgPool, Row, SqlitePool};
 
 pub mod testing;
@@ -64,6 +64,14 @@ const UPSERT_ENDPOINT: &str = "INSERT INTO discovery_endpoints (host, method, te
                   THEN excluded.first_seen ELSE discovery_endpoints.first_seen END, \
      last_seen = CASE WHEN discovery_endpoints.last_seen IS NULL OR excluded.last_seen > discovery_endpoints.last_seen \
                  THEN excluded.last_seen ELSE discovery_endpoints.last_seen END";
+const UPSERT_FINDING: &str = "INSERT INTO discovery_findings (host, method, template, detector, direction, class, severity, owasp, count, first_seen, last_seen) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (host, method, template, detector, direction) DO UPDATE SET \
+     class = excluded.class, severity = excluded.severity, owasp = excluded.owasp, \
+     count = discovery_findings.count + excluded.count, \
+     first_seen = CASE WHEN discovery_findings.first_seen IS NULL OR excluded.first_seen < discovery_findings.first_seen \
+                  THEN excluded.first_seen ELSE discovery_findings.first_seen END, \
+     last_seen = CASE WHEN discovery_findings.last_seen IS NULL OR excluded.last_seen > discovery_findings.last_seen \
+                 THEN excluded.last_seen ELSE discovery_findings.last_seen END";
 const UPSERT_STATUS: &str = "INSERT INTO discovery_endpoint_statuses (host, method, template, status, calls) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host, method, template, status) DO UPDATE SET \
      calls = discovery_endpoint_statuses.calls + excluded.calls";
@@ -112,6 +120,23 @@ macro_rules! write_rows {
                     &e.template,
                     i32::from(*status),
                     *n as i64
+                )?;
+            }
+            for f in &e.findings {
+                exec!(
+                    $tx,
+                    UPSERT_FINDING,
+                    &e.host,
+                    &e.method,
+                    &e.template,
+                    &f.detector,
+                    &f.direction,
+                    &f.class,
+                    &f.severity,
+                    f.owasp.join(","),
+                    f.count as i64,
+                    &f.first_seen,
+                    &f.last_seen
                 )?;
             }
             for (kind, values) in [
@@ -218,6 +243,31 @@ macro_rules! read_rows {
                     "auth" => e.auth.push(value),
                     _ => {}
                 }
+            }
+        }
+        for r in sqlx::query(
+            "SELECT host, method, template, detector, direction, class, severity, owasp, count, first_seen, last_seen FROM discovery_findings",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            if let Some(e) = endpoints.get_mut(&key) {
+                let owasp: String = r.try_get(7)?;
+                e.findings.push(FindingRow {
+                    detector: r.try_get(3)?,
+                    direction: r.try_get(4)?,
+                    class: r.try_get(5)?,
+                    severity: r.try_get(6)?,
+                    owasp: owasp
+                        .split(',')
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    count: r.try_get::<i64, _>(8)?.max(0) as u64,
+                    first_seen: r.try_get(9)?,
+                    last_seen: r.try_get(10)?,
+                });
             }
         }
         let mut ai: BTreeMap<(String, String, i32), AiRow> = BTreeMap::new();
@@ -378,12 +428,15 @@ impl Store {
              (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
         const TAGS: &str = "DELETE FROM discovery_endpoint_tags WHERE (host, method, template) IN \
              (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
+        const FINDINGS: &str = "DELETE FROM discovery_findings WHERE (host, method, template) IN \
+             (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
         const ENDPOINTS: &str = "DELETE FROM discovery_endpoints WHERE last_seen < $1";
         let n = match self {
             Store::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 exec!(tx, STATUSES, before)?;
                 exec!(tx, TAGS, before)?;
+                exec!(tx, FINDINGS, before)?;
                 let n = exec!(tx, ENDPOINTS, before)?.rows_affected();
                 tx.commit().await?;
                 n
@@ -392,6 +445,7 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 exec!(tx, STATUSES, before)?;
                 exec!(tx, TAGS, before)?;
+                exec!(tx, FINDINGS, before)?;
                 let n = exec!(tx, ENDPOINTS, before)?.rows_affected();
                 tx.commit().await?;
                 n

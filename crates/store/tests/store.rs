@@ -3,7 +3,7 @@
 //! tags union, first and last seen keep the extremes, the schema migrates once, and old
 //! endpoints expire.
 
-use rampart_discover::{AiRow, EndpointRow, FlowRow, Rows};
+use rampart_discover::{AiRow, EndpointRow, FindingRow, FlowRow, Rows};
 use rampart_store::Store;
 
 fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
@@ -19,6 +19,16 @@ fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
             auth: vec!["bearer".into()],
             first_seen: Some(first.into()),
             last_seen: Some(last.into()),
+            findings: vec![FindingRow {
+                detector: "email_address".into(),
+                direction: "response".into(),
+                class: class.into(),
+                severity: "medium".into(),
+                owasp: vec!["LLM02:2025".into(), "API3:2023".into()],
+                count: calls,
+                first_seen: Some(first.into()),
+                last_seen: Some(last.into()),
+            }],
         }],
         ai: vec![AiRow {
             host: "api.openai.com".into(),
@@ -74,6 +84,13 @@ async fn adds_up(store: &Store) {
     classes.sort();
     assert_eq!(classes, ["EMAIL_ADDRESS", "US_SSN"]);
     assert_eq!(e.auth, ["bearer"]);
+    assert_eq!(e.findings.len(), 1);
+    assert_eq!(e.findings[0].count, 7);
+    assert_eq!(e.findings[0].owasp, ["LLM02:2025", "API3:2023"]);
+    assert_eq!(
+        e.findings[0].first_seen.as_deref(),
+        Some("2024-05-01T00:00:00Z")
+    );
     assert_eq!(e.first_seen.as_deref(), Some("2024-05-01T00:00:00Z"));
     assert_eq!(e.last_seen.as_deref(), Some("2024-05-02T01:00:00Z"));
     assert_eq!(rows.ai[0].calls, 7);

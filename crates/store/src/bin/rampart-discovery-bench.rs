@@ -71,6 +71,7 @@ fn event(i: u64) -> Observed {
         response_classes,
         ai: (i % 12 == 9).then(|| ("openai".to_owned(), vec!["gpt-4o-mini".to_owned()])),
         usage: (i % 12 == 9).then_some((250, 40, 62)),
+        findings: Vec::new(),
         via_gateway: i.is_multiple_of(2),
     }
 }
