@@ -156,14 +156,25 @@ fn the_json_inventory_has_the_documented_shape() {
         ),
         (Some(20), Some(5))
     );
-    // the SSN went to the AI provider
+    // the SSN went to the AI provider: the riskiest flow
     let flows = doc["flows"].as_array().unwrap();
+    let to_ai = flows
+        .iter()
+        .find(|f| f["to"] == "api.openai.com" && f["classes"] == json!(["US_SSN"]))
+        .unwrap_or_else(|| panic!("{flows:?}"));
+    let top = flows
+        .iter()
+        .map(|f| f["risk"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(to_ai["risk"].as_u64(), Some(top), "{flows:?}");
     assert!(
         flows
             .iter()
-            .any(|f| f["to"] == "api.openai.com" && f["classes"] == json!(["US_SSN"])),
-        "{flows:?}"
+            .filter(|f| f["classes"] == json!([]))
+            .all(|f| f["risk"] == 0)
     );
+
     assert!(!out.contains("536-90-4399"));
     // the other formats render the same inventory
     for (format, needle) in [

@@ -840,6 +840,7 @@ impl Inventory {
                 to: to.clone(),
                 classes: classes.iter().cloned().collect(),
                 calls: *calls,
+                risk: flow_risk(to, classes, *calls),
             })
             .collect();
         Document {
@@ -1095,13 +1096,32 @@ fn owasp_of(status: &str, s: &Stats) -> Vec<&'static str> {
 /// A risk score in 0..=100 for an endpoint: how sensitive its data is, how exposed it is
 /// (shadow and zombie endpoints, no authentication), and how much it is used.
 fn risk(status: &str, s: &Stats) -> u32 {
-    let classes: BTreeSet<&String> = s
-        .request_classes
-        .iter()
-        .chain(&s.response_classes)
-        .collect();
+    let exposure = match status {
+        "shadow" | "zombie" => 3,
+        _ => 1,
+    } + u32::from(s.auth.contains("none"));
+    score(
+        s.request_classes.iter().chain(&s.response_classes),
+        exposure,
+        s.calls,
+    )
+}
+
+/// A flow's risk in 0..=100: how sensitive its data is, whether it leaves for an AI provider
+/// or leaves at all, and how much of it there is.
+fn flow_risk(to: &str, classes: &BTreeSet<String>, calls: u64) -> u32 {
+    let exposure = if rampart_llm::is_ai_host(to) { 3 } else { 1 };
+    if classes.is_empty() {
+        return 0;
+    }
+    score(classes.iter(), exposure, calls)
+}
+
+/// Data sensitivity (the most sensitive class: secrets and financial or national ids 3,
+/// contact data 2, the rest 1) × 8, plus exposure × 6, plus the calls' order of magnitude × 2,
+/// capped at 100.
+fn score<'c>(classes: impl Iterator<Item = &'c String>, exposure: u32, calls: u64) -> u32 {
     let sensitivity = classes
-        .iter()
         .map(|c| match c.as_str() {
             "SECRET" | "API_KEY" | "PRIVATE_KEY" | "CREDIT_CARD" | "US_SSN" | "IBAN"
             | "PASSWORD" => 3,
@@ -1110,11 +1130,7 @@ fn risk(status: &str, s: &Stats) -> u32 {
         })
         .max()
         .unwrap_or(0);
-    let exposure = match status {
-        "shadow" | "zombie" => 3,
-        _ => 1,
-    } + u32::from(s.auth.contains("none"));
-    let volume = (64 - s.calls.leading_zeros()).min(10);
+    let volume = (64 - calls.leading_zeros()).min(10);
     (sensitivity * 8 + exposure * 6 + volume * 2).min(100)
 }
 
@@ -1237,6 +1253,9 @@ pub struct Flow {
     pub classes: Vec<String>,
     /// Exchanges.
     pub calls: u64,
+    /// 0..=100: data sensitivity × where it goes (an AI provider weighs most) × volume; 0
+    /// when it carried no sensitive data.
+    pub risk: u32,
 }
 
 /// What `rampart discover --format json` prints.
