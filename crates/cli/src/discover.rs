@@ -71,48 +71,44 @@ pub fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
     // a file that cannot be read is reported and the others still count; the exit status
     // then says something was left out
     let mut failed = 0;
-    for path in &args.hars {
-        let parsed = std::fs::read(path)
+    // HAR files, then access logs
+    let inputs = args
+        .hars
+        .iter()
+        .map(|p| (p, true))
+        .chain(args.logs.iter().map(|p| (p, false)));
+    for (path, is_har) in inputs {
+        let read = std::fs::read(path)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| har::parse(&bytes));
-        let har = match parsed {
-            Ok(h) => h,
+            .and_then(|bytes| {
+                if is_har {
+                    har::parse(&bytes)
+                        .map(|h| (h.events, h.skipped, "entries without an http(s) URL"))
+                } else {
+                    let log = logs::parse(&String::from_utf8_lossy(&bytes));
+                    Ok((
+                        log.events,
+                        log.skipped,
+                        "lines that are not JSON access-log records",
+                    ))
+                }
+            });
+        match read {
+            Ok((events, skipped, what)) => {
+                if skipped > 0 {
+                    eprintln!(
+                        "rampart discover: {}: {skipped} {what} skipped",
+                        path.display()
+                    );
+                }
+                for e in &events {
+                    inv.add(e);
+                }
+            }
             Err(e) => {
                 eprintln!("rampart: error: {}: {e}", path.display());
                 failed += 1;
-                continue;
             }
-        };
-        if har.skipped > 0 {
-            eprintln!(
-                "rampart discover: {}: {} entries without an http(s) URL skipped",
-                path.display(),
-                har.skipped
-            );
-        }
-        for e in &har.events {
-            inv.add(e);
-        }
-    }
-    for path in &args.logs {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("rampart: error: {}: {e}", path.display());
-                failed += 1;
-                continue;
-            }
-        };
-        let log = logs::parse(&String::from_utf8_lossy(&text));
-        if log.skipped > 0 {
-            eprintln!(
-                "rampart discover: {}: {} lines that are not JSON access-log records skipped",
-                path.display(),
-                log.skipped
-            );
-        }
-        for e in &log.events {
-            inv.add(e);
         }
     }
     let doc = inv.document();

@@ -60,6 +60,14 @@ fn the_json_inventory_has_the_documented_shape() {
                    "usage": {"prompt_tokens": 20, "completion_tokens": 5}}),
         ),
     ];
+    // a token in the path: found, and its segment kept only as a parameter
+    entries.push(entry(
+        "GET",
+        "http://petstore.swagger.io/internal/keys/ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        json!([]),
+        None,
+        json!({}),
+    ));
     for i in 0..12 {
         entries.push(entry(
             "GET",
@@ -176,6 +184,9 @@ fn the_json_inventory_has_the_documented_shape() {
     );
 
     assert!(!out.contains("536-90-4399"));
+    let key = find("GET", "/internal/keys/{secret}");
+    assert_eq!(key["request_classes"], json!(["SECRET"]));
+    assert!(!out.contains("ghp_16C7"));
     // the other formats render the same inventory
     for (format, needle) in [
         ("text", "shadow"),

@@ -570,6 +570,11 @@ impl Inventory {
         if !e.query.is_empty() {
             sent.extend(self.findings_in(e.query.as_bytes()));
         }
+        // a value in the path (a key, an SSN) is found like any other, and its segment becomes
+        // a parameter: the inventory never keeps it, whatever its shape
+        let in_path = self.findings_in(e.path.as_bytes());
+        let path = masked(&e.path, &in_path);
+        sent.extend(in_path);
         let response_body = e
             .response_body
             .as_deref()
@@ -589,7 +594,7 @@ impl Inventory {
             caller: e.caller.clone(),
             host: e.host.clone(),
             method: e.method.clone(),
-            path: e.path.clone(),
+            path,
             status: e.status,
             auth: auth_of(e),
             request_classes,
@@ -851,6 +856,29 @@ impl Inventory {
     }
 }
 
+/// `path` with every segment that holds part of a finding replaced by a parameter named after
+/// the finding's class (`/keys/{secret}`).
+fn masked(path: &str, found: &[rampart_core::Finding]) -> String {
+    if found.is_empty() {
+        return path.to_owned();
+    }
+    let mut at = 0;
+    path.split('/')
+        .map(|seg| {
+            let (start, end) = (at, at + seg.len());
+            at = end + 1;
+            match found
+                .iter()
+                .find(|f| f.span.start < end && f.span.end > start)
+            {
+                Some(f) => format!("{{{}}}", f.class.name().to_ascii_lowercase()),
+                None => seg.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The first value of header `name` (lowercase) in `headers`.
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers
@@ -933,7 +961,8 @@ pub fn auth_of(e: &Event) -> &'static str {
     )
 }
 
-/// [`auth_of`] over any request's headers (names in any case) and query string.
+/// [`auth_of`] over any request's headers (names lowercase, as HTTP libraries give them) and
+/// query string. Runs on every exchange: nothing is allocated.
 pub fn auth_kind<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     query: &str,
@@ -941,20 +970,25 @@ pub fn auth_kind<'a>(
     let mut key_header = false;
     let mut cookie = false;
     for (n, v) in headers {
-        let n = n.to_ascii_lowercase();
         if n == "authorization" {
-            let scheme = v.split(' ').next().unwrap_or("").to_ascii_lowercase();
-            return match scheme.as_str() {
-                "bearer" => "bearer",
-                "basic" => "basic",
-                "digest" => "digest",
-                "negotiate" | "ntlm" => "negotiate",
-                "aws4-hmac-sha256" => "aws_sigv4",
-                _ => "other",
+            let scheme = v.split(' ').next().unwrap_or("");
+            let is = |s: &str| scheme.eq_ignore_ascii_case(s);
+            return if is("bearer") {
+                "bearer"
+            } else if is("basic") {
+                "basic"
+            } else if is("digest") {
+                "digest"
+            } else if is("negotiate") || is("ntlm") {
+                "negotiate"
+            } else if is("aws4-hmac-sha256") {
+                "aws_sigv4"
+            } else {
+                "other"
             };
         }
         key_header |= matches!(
-            n.as_str(),
+            n,
             "x-api-key"
                 | "api-key"
                 | "apikey"
@@ -970,11 +1004,17 @@ pub fn auth_kind<'a>(
         return "api_key";
     }
     let key_query = query.split('&').any(|kv| {
-        let k = kv.split('=').next().unwrap_or("").to_ascii_lowercase();
-        matches!(
-            k.as_str(),
-            "api_key" | "apikey" | "key" | "access_token" | "token" | "api-key"
-        )
+        let k = kv.split('=').next().unwrap_or("");
+        [
+            "api_key",
+            "apikey",
+            "key",
+            "access_token",
+            "token",
+            "api-key",
+        ]
+        .iter()
+        .any(|name| k.eq_ignore_ascii_case(name))
     });
     if key_query {
         return "api_key";

@@ -171,6 +171,15 @@ pub fn openapi(doc: &Document) -> Value {
     })
 }
 
+/// An edge's label: its calls and the classes it carried.
+fn flow_label(f: &crate::inventory::Flow) -> String {
+    if f.classes.is_empty() {
+        format!("{} calls", f.calls)
+    } else {
+        format!("{} calls: {}", f.calls, f.classes.join(", "))
+    }
+}
+
 /// A node id safe in both graph languages.
 fn node(name: &str) -> String {
     let mut id = String::from("n_");
@@ -185,11 +194,7 @@ fn node(name: &str) -> String {
 pub fn mermaid(doc: &Document) -> String {
     let mut out = String::from("flowchart LR\n");
     for f in &doc.flows {
-        let label = if f.classes.is_empty() {
-            format!("{} calls", f.calls)
-        } else {
-            format!("{} calls: {}", f.calls, f.classes.join(", "))
-        };
+        let label = flow_label(f);
         let _ = writeln!(
             out,
             "  {}[\"{}\"] -->|\"{}\"| {}[\"{}\"]",
@@ -223,11 +228,7 @@ pub fn dot(doc: &Document) -> String {
     let mut out = String::from("digraph rampart {\n  rankdir=LR;\n");
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     for f in &doc.flows {
-        let label = if f.classes.is_empty() {
-            format!("{} calls", f.calls)
-        } else {
-            format!("{} calls: {}", f.calls, f.classes.join(", "))
-        };
+        let label = flow_label(f);
         let _ = writeln!(
             out,
             "  \"{}\" -> \"{}\" [label=\"{}\"{}];",

@@ -362,6 +362,8 @@ impl Store {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(4)
+                // a server that is down or unreachable fails the start in seconds, not minutes
+                .acquire_timeout(std::time::Duration::from_secs(5))
                 .connect(url)
                 .await
                 .map_err(|e| StoreError(format!("cannot connect to the PostgreSQL store: {e}")))?;
