@@ -42,9 +42,23 @@ pub struct DiscoverArgs {
     /// repeatable.
     #[arg(long = "gateway", value_name = "HOST")]
     pub gateways: Vec<String>,
+    /// A data store: `HOST[:PORT]=KIND` (`orders-db.internal=postgresql`); repeatable. Stores
+    /// are also recognised without it, by hosted-store domain, port and store API shape.
+    #[arg(long = "data-store", value_name = "HOST=KIND", value_parser = parse_store)]
+    pub stores: Vec<(String, String)>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+/// `HOST[:PORT]=KIND`.
+fn parse_store(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((h, k)) if !h.trim().is_empty() && !k.trim().is_empty() => {
+            Ok((h.trim().to_owned(), k.trim().to_owned()))
+        }
+        _ => Err(format!("expected HOST[:PORT]=KIND, got {s:?}")),
+    }
 }
 
 /// Runs `rampart discover`. Exit status 0, or 2 when an input could not be read (the others
@@ -67,7 +81,8 @@ pub fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
             Spec::parse(&text, &name).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         specs.specs.push(spec);
     }
-    let mut inv = Inventory::new(specs, args.gateways.iter().cloned());
+    let mut inv =
+        Inventory::new(specs, args.gateways.iter().cloned()).with_stores(args.stores.clone());
     // a file that cannot be read is reported and the others still count; the exit status
     // then says something was left out
     let mut failed = 0;

@@ -332,6 +332,7 @@ fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             labels,
         },
         destination: a.destination.clone(),
+        port: None,
         signals: a.signals.clone(),
     };
     let mut body = Vec::new();

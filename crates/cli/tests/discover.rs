@@ -266,3 +266,99 @@ fn real_captures_and_bad_input() {
     assert_eq!(doc["endpoints"][0]["path"], "/api/users/{userId}");
     assert_eq!(doc["endpoints"][0]["calls"], 2);
 }
+
+#[test]
+fn stores_third_parties_and_lineage_from_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    // the page's app (Origin: app.shop.example) reads a customer from a partner API, then
+    // indexes it in a search cluster and writes it to a declared database
+    let app = json!([{"name": "Origin", "value": "https://app.shop.example"}]);
+    let entries = vec![
+        entry(
+            "GET",
+            "https://api.partner.com/v1/customers/42",
+            app.clone(),
+            None,
+            json!({"name": "Jane", "email": "jane.doe@example.com"}),
+        ),
+        entry(
+            "PUT",
+            "http://search.shop.internal:9200/customers/_doc/42",
+            app.clone(),
+            Some(json!({"email": "jane.doe@example.com"})),
+            json!({"result": "created"}),
+        ),
+        entry(
+            "POST",
+            "http://ledger.shop.internal/rows",
+            app,
+            Some(json!({"email": "jane.doe@example.com"})),
+            json!({}),
+        ),
+    ];
+    let har = dir.path().join("app.har");
+    std::fs::write(&har, json!({"log": {"entries": entries}}).to_string()).unwrap();
+    let har = har.to_str().unwrap();
+    let (code, out, err) = discover(&[
+        "--har",
+        har,
+        "--data-store",
+        "ledger.shop.internal=postgresql",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let kind = |id: &str| -> (String, Value) {
+        let n = doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .unwrap_or_else(|| panic!("no node {id} in {doc:#}"));
+        (n["kind"].as_str().unwrap().to_owned(), n["store"].clone())
+    };
+    assert_eq!(kind("app.shop.example"), ("identity".into(), Value::Null));
+    assert_eq!(kind("api.partner.com"), ("third_party".into(), Value::Null));
+    assert_eq!(
+        kind("search.shop.internal"),
+        ("data_store".into(), json!("elasticsearch"))
+    );
+    assert_eq!(
+        kind("ledger.shop.internal"),
+        ("data_store".into(), json!("postgresql"))
+    );
+    let lineage = doc["lineage"].as_array().unwrap();
+    assert_eq!(lineage.len(), 2, "{lineage:#?}");
+    for l in lineage {
+        assert_eq!(l["class"], "EMAIL_ADDRESS");
+        assert_eq!(l["source"], "api.partner.com");
+        assert_eq!(l["via"], "app.shop.example");
+        assert_eq!(l["sink_kind"], "data_store");
+    }
+    assert!(!out.contains("jane.doe"));
+    // the text summary and the graphs name them too
+    let (_, text, _) = discover(&["--har", har, "--format", "text"]);
+    assert!(
+        text.contains("Data stores") && text.contains("search.shop.internal  (elasticsearch)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Third-party APIs") && text.contains("Lineage"),
+        "{text}"
+    );
+    let (_, mermaid, _) = discover(&["--har", har, "--format", "mermaid"]);
+    assert!(
+        mermaid.contains("n_search_shop_internal[(\"search.shop.internal\")]"),
+        "{mermaid}"
+    );
+    let (_, dot, _) = discover(&["--har", har, "--format", "dot"]);
+    assert!(
+        dot.contains("\"search.shop.internal\" [shape=cylinder];"),
+        "{dot}"
+    );
+    // a malformed --data-store is refused with the expected form
+    let (code, _, err) = discover(&["--har", har, "--data-store", "nokind"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("HOST[:PORT]=KIND"), "{err}");
+}

@@ -96,6 +96,7 @@ fn entry(e: &Value) -> Option<Event> {
         caller,
         scheme,
         host,
+        port: crate::url_port(url),
         method,
         path,
         query,

@@ -7,14 +7,23 @@ use rampart_detect::{ScanOptions, Scanner};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::nodes::{self, NodeKind};
 use crate::openapi::{Match, Specs};
-use crate::schema::Schema;
+use crate::schema::{FieldRow, Schema};
 use crate::{Event, template};
 
 /// Most JSON leaves scanned one by one per body (the rest of a larger body is scanned whole).
 const MAX_LEAVES: usize = 2000;
 /// Largest body scanned.
 const MAX_BODY: usize = 8 << 20;
+/// Most callers whose data received from third parties is remembered for lineage.
+const MAX_TRACKED_CALLERS: usize = 10_000;
+/// Most third-party sources remembered per caller and class.
+const MAX_SOURCES: usize = 16;
+/// Most callers counted per AI host (the rest are counted as `other`).
+const MAX_AI_CALLERS: usize = 1_000;
+/// Most key fingerprints kept per AI host.
+const MAX_AI_KEYS: usize = 100;
 
 /// How an endpoint relates to the imported specs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,6 +140,56 @@ struct AiStats {
     cost_micros: u64,
     /// Per UTC day (`YYYY-MM-DD`): calls, input and output tokens, cost.
     days: BTreeMap<String, [u64; 4]>,
+    /// Per caller: calls, input and output tokens, cost.
+    callers: BTreeMap<String, [u64; 4]>,
+    /// Fingerprints of the keys used.
+    keys: BTreeSet<String>,
+}
+
+impl AiStats {
+    /// Counts `v` (calls, input, output, cost) for `caller`.
+    fn by_caller(&mut self, caller: &str, v: [u64; 4]) {
+        let caller = if self.callers.len() < MAX_AI_CALLERS || self.callers.contains_key(caller) {
+            caller
+        } else {
+            "other"
+        };
+        if let Some(c) = self.callers.get_mut(caller) {
+            for k in 0..4 {
+                c[k] += v[k];
+            }
+        } else {
+            self.callers.insert(caller.to_owned(), v);
+        }
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.keys.len() < MAX_AI_KEYS {
+            self.keys.insert(key.to_owned());
+        }
+    }
+}
+
+/// Data classes that came from a third-party API and went on to a store or AI provider.
+#[derive(Clone, Debug, Default)]
+struct LineageStats {
+    calls: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+}
+
+impl LineageStats {
+    fn add(&mut self, calls: u64, times: [&Option<String>; 2]) {
+        self.calls += calls;
+        for t in times.into_iter().flatten() {
+            if self.first_seen.as_deref().is_none_or(|f| t.as_str() < f) {
+                self.first_seen = Some(t.clone());
+            }
+            if self.last_seen.as_deref().is_none_or(|l| t.as_str() > l) {
+                self.last_seen = Some(t.clone());
+            }
+        }
+    }
 }
 
 /// An exchange as an inline inspector saw it: the data classes it found, no values.
@@ -142,6 +201,10 @@ pub struct Observed {
     pub caller: Option<String>,
     /// The destination host.
     pub host: String,
+    /// The destination port, when known.
+    pub port: Option<u16>,
+    /// A fingerprint of the credential used (never the credential), when there was one.
+    pub key: Option<String>,
     /// The method.
     pub method: String,
     /// The path (values the inspector redacts already masked).
@@ -162,6 +225,8 @@ pub struct Observed {
     pub findings: Vec<SeenFinding>,
     /// It went through the gateway's provider routes.
     pub via_gateway: bool,
+    /// The shapes of its JSON bodies (request, response), when they were described.
+    pub schemas: Option<Box<(Schema, Schema)>>,
 }
 
 /// What an inventory counted for one endpoint, by raw-shape template (no spec applied):
@@ -190,6 +255,10 @@ pub struct EndpointRow {
     pub last_seen: Option<String>,
     /// Findings per detector and direction.
     pub findings: Vec<FindingRow>,
+    /// The request body schema, place by place.
+    pub request_schema: Vec<FieldRow>,
+    /// The response body schema, place by place.
+    pub response_schema: Vec<FieldRow>,
 }
 
 /// One detector's findings at one endpoint, one direction, as a store keeps them.
@@ -234,6 +303,39 @@ pub struct AiRow {
     pub cost_micros: u64,
     /// Per UTC day (`YYYY-MM-DD`): calls, input and output tokens, cost in micro-dollars.
     pub days: Vec<(String, [u64; 4])>,
+    /// Per caller: calls, input and output tokens, cost in micro-dollars.
+    pub callers: Vec<(String, [u64; 4])>,
+    /// Fingerprints of the keys used.
+    pub keys: Vec<String>,
+}
+
+/// A destination recognised as a data store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreRow {
+    /// The host.
+    pub node: String,
+    /// The kind of store (`postgresql`, `s3`, `elasticsearch`, ...).
+    pub kind: String,
+}
+
+/// Data of one class that arrived from a third-party API and was then sent by the same
+/// caller to a data store or an AI provider.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineageRow {
+    /// The third-party host it came from.
+    pub source: String,
+    /// The caller that received it and sent it on.
+    pub via: String,
+    /// The store or AI host it went to.
+    pub sink: String,
+    /// The data class.
+    pub class: String,
+    /// Exchanges that carried it on.
+    pub calls: u64,
+    /// First carried on.
+    pub first_seen: Option<String>,
+    /// Last carried on.
+    pub last_seen: Option<String>,
 }
 
 /// A flow counted between two nodes.
@@ -258,12 +360,20 @@ pub struct Rows {
     pub ai: Vec<AiRow>,
     /// Flows.
     pub flows: Vec<FlowRow>,
+    /// Destinations recognised as data stores.
+    pub stores: Vec<StoreRow>,
+    /// Lineage: third-party data carried on to stores and AI providers.
+    pub lineage: Vec<LineageRow>,
 }
 
 impl Rows {
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty() && self.ai.is_empty() && self.flows.is_empty()
+        self.endpoints.is_empty()
+            && self.ai.is_empty()
+            && self.flows.is_empty()
+            && self.stores.is_empty()
+            && self.lineage.is_empty()
     }
 }
 
@@ -323,6 +433,17 @@ pub struct Inventory {
     ai: BTreeMap<(String, String, bool), AiStats>,
     /// (from, to) -> (classes, calls).
     flows: BTreeMap<(String, String), (BTreeSet<String>, u64)>,
+    /// Configured data stores: host or `host:port` -> kind.
+    configured_stores: BTreeMap<String, String>,
+    /// Destinations recognised as data stores: host -> kind.
+    stores: BTreeMap<String, String>,
+    /// Hosts whose domain was looked up among hosted stores: host -> kind, if one.
+    store_domains: std::collections::HashMap<String, Option<&'static str>>,
+    /// Per caller, the data classes it received from third-party APIs and from where. Kept
+    /// across [`Inventory::take_rows`], so lineage spans batches.
+    received: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// (source, via, sink, class) -> how often.
+    lineage: BTreeMap<(String, String, String, String), LineageStats>,
     /// Events read.
     pub events: u64,
 }
@@ -341,7 +462,89 @@ impl Inventory {
             endpoints: BTreeMap::new(),
             ai: BTreeMap::new(),
             flows: BTreeMap::new(),
+            configured_stores: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            store_domains: std::collections::HashMap::new(),
+            received: BTreeMap::new(),
+            lineage: BTreeMap::new(),
             events: 0,
+        }
+    }
+
+    /// Declares data stores: host (or `host:port`) -> kind (`postgresql`, `orders-db`, ...).
+    /// Stores are also recognised without it, by hosted-store domain, port and API shape.
+    pub fn with_stores(mut self, stores: impl IntoIterator<Item = (String, String)>) -> Inventory {
+        self.configured_stores = stores
+            .into_iter()
+            .map(|(h, k)| (h.to_ascii_lowercase(), k))
+            .collect();
+        self
+    }
+
+    /// The store kind of a destination: configured, else recognised (the domain looked up
+    /// once per host).
+    fn store_kind(&mut self, host: &str, port: Option<u16>, path: &str) -> Option<String> {
+        if !self.configured_stores.is_empty() {
+            if let Some(p) = port
+                && let Some(k) = self.configured_stores.get(&format!("{host}:{p}"))
+            {
+                return Some(k.clone());
+            }
+            if let Some(k) = self.configured_stores.get(host) {
+                return Some(k.clone());
+            }
+        }
+        let by_domain = match self.store_domains.get(host) {
+            Some(k) => *k,
+            None => {
+                let k = nodes::store_by_domain(host);
+                if self.store_domains.len() < 100_000 {
+                    self.store_domains.insert(host.to_owned(), k);
+                }
+                k
+            }
+        };
+        by_domain
+            .or_else(|| nodes::store_by_port_or_api(port, path))
+            .map(str::to_owned)
+    }
+
+    /// Lineage: what `caller` receives from third parties is remembered; what it sends to a
+    /// store or AI provider is matched against it.
+    fn trace(&mut self, caller: &str, o: &Observed, store: bool) {
+        let sink = store || o.ai.is_some();
+        if sink
+            && !o.request_classes.is_empty()
+            && let Some(got) = self.received.get(caller)
+        {
+            for class in &o.request_classes {
+                for source in got.get(class).into_iter().flatten() {
+                    if *source != o.host {
+                        self.lineage
+                            .entry((
+                                source.clone(),
+                                caller.to_owned(),
+                                o.host.clone(),
+                                class.clone(),
+                            ))
+                            .or_default()
+                            .add(1, [&o.time, &o.time]);
+                    }
+                }
+            }
+        }
+        if !sink
+            && !o.response_classes.is_empty()
+            && nodes::host_kind(&o.host) == NodeKind::ThirdParty
+            && (self.received.len() < MAX_TRACKED_CALLERS || self.received.contains_key(caller))
+        {
+            let got = self.received.entry(caller.to_owned()).or_default();
+            for class in &o.response_classes {
+                let sources = got.entry(class.clone()).or_default();
+                if sources.len() < MAX_SOURCES {
+                    sources.insert(o.host.clone());
+                }
+            }
         }
     }
 
@@ -378,7 +581,18 @@ impl Inventory {
                 .or_default()
                 .add(&f.class, &f.severity, &f.owasp, 1, [&o.time, &o.time]);
         }
+        if let Some(schemas) = &o.schemas {
+            s.request_schema.merge(&schemas.0);
+            s.response_schema.merge(&schemas.1);
+        }
         self.flow(&caller, &o.host, &o.request_classes, &o.response_classes);
+        let store = self.store_kind(&o.host, o.port, &o.path);
+        self.trace(&caller, o, store.is_some());
+        if let Some(kind) = store
+            && !self.stores.contains_key(&o.host)
+        {
+            self.stores.insert(o.host.clone(), kind);
+        }
         if let Some((provider, models)) = &o.ai {
             let a = self
                 .ai
@@ -395,6 +609,10 @@ impl Inventory {
                 for (k, v) in [1, input, output, cost].into_iter().enumerate() {
                     d[k] += v;
                 }
+            }
+            a.by_caller(&caller, [1, input, output, cost]);
+            if let Some(k) = &o.key {
+                a.key(k);
             }
         }
         key
@@ -417,6 +635,8 @@ impl Inventory {
                 auth: s.auth.into_iter().map(str::to_owned).collect(),
                 first_seen: s.first_seen,
                 last_seen: s.last_seen,
+                request_schema: s.request_schema.to_rows_if_seen(),
+                response_schema: s.response_schema.to_rows_if_seen(),
                 findings: s
                     .findings
                     .into_iter()
@@ -445,6 +665,8 @@ impl Inventory {
                 output_tokens: a.output_tokens,
                 cost_micros: a.cost_micros,
                 days: a.days.into_iter().collect(),
+                callers: a.callers.into_iter().collect(),
+                keys: a.keys.into_iter().collect(),
             })
             .collect();
         let flows = std::mem::take(&mut self.flows)
@@ -456,10 +678,28 @@ impl Inventory {
                 classes: classes.into_iter().collect(),
             })
             .collect();
+        let stores = std::mem::take(&mut self.stores)
+            .into_iter()
+            .map(|(node, kind)| StoreRow { node, kind })
+            .collect();
+        let lineage = std::mem::take(&mut self.lineage)
+            .into_iter()
+            .map(|((source, via, sink, class), l)| LineageRow {
+                source,
+                via,
+                sink,
+                class,
+                calls: l.calls,
+                first_seen: l.first_seen,
+                last_seen: l.last_seen,
+            })
+            .collect();
         Rows {
             endpoints,
             ai,
             flows,
+            stores,
+            lineage,
         }
     }
 
@@ -484,6 +724,8 @@ impl Inventory {
             for t in [&r.first_seen, &r.last_seen].into_iter().flatten() {
                 s.seen_at(t);
             }
+            s.request_schema.add_rows(&r.request_schema);
+            s.response_schema.add_rows(&r.response_schema);
             for f in &r.findings {
                 s.findings
                     .entry((f.detector.clone(), f.direction.clone()))
@@ -513,6 +755,28 @@ impl Inventory {
                     d[k] += v[k];
                 }
             }
+            for (caller, v) in &r.callers {
+                a.by_caller(caller, *v);
+            }
+            for k in &r.keys {
+                a.key(k);
+            }
+        }
+        for r in &rows.stores {
+            self.stores
+                .entry(r.node.clone())
+                .or_insert_with(|| r.kind.clone());
+        }
+        for r in &rows.lineage {
+            self.lineage
+                .entry((
+                    r.source.clone(),
+                    r.via.clone(),
+                    r.sink.clone(),
+                    r.class.clone(),
+                ))
+                .or_default()
+                .add(r.calls, [&r.first_seen, &r.last_seen]);
         }
         for r in &rows.flows {
             let f = self
@@ -595,6 +859,8 @@ impl Inventory {
             host: e.host.clone(),
             method: e.method.clone(),
             path,
+            port: e.port,
+            key: None,
             status: e.status,
             auth: auth_of(e),
             request_classes,
@@ -603,12 +869,21 @@ impl Inventory {
             usage: e.response_body.as_deref().and_then(usage_of),
             findings,
             via_gateway: e.via_gateway || self.gateway_hosts.contains(&e.host),
+            schemas: Some(Box::new((request_schema, response_schema))),
         };
-        let key = self.record(&observed);
-        if let Some(s) = self.endpoints.get_mut(&key) {
-            s.request_schema.merge(&request_schema);
-            s.response_schema.merge(&response_schema);
-        }
+        let observed = Observed {
+            key: observed.ai.as_ref().and_then(|_| key_fingerprint(e)),
+            ..observed
+        };
+        self.record(&observed);
+    }
+
+    /// The schema of a JSON body, with the data classes found in each field (nothing for a
+    /// body that is not JSON). Values are read, never kept.
+    pub fn schema_of(&self, body: &[u8]) -> Schema {
+        let mut schema = Schema::default();
+        self.findings_of(Some(body), &mut schema);
+        schema
     }
 
     /// The sensitive-data findings in a body; each JSON field's classes are tagged on `schema`.
@@ -756,7 +1031,7 @@ impl Inventory {
 
     /// The inventory as a document.
     pub fn document(&self) -> Document {
-        let endpoints = self
+        let endpoints: Vec<Endpoint> = self
             .endpoints()
             .into_iter()
             .map(|((host, method, path, origin), s)| {
@@ -824,6 +1099,18 @@ impl Inventory {
                 input_tokens: a.input_tokens,
                 output_tokens: a.output_tokens,
                 cost_usd: a.cost_micros as f64 / 1e6,
+                callers: a
+                    .callers
+                    .iter()
+                    .map(|(caller, [calls, input, output, cost])| AiCaller {
+                        caller: caller.clone(),
+                        calls: *calls,
+                        input_tokens: *input,
+                        output_tokens: *output,
+                        cost_usd: *cost as f64 / 1e6,
+                    })
+                    .collect(),
+                keys: a.keys.iter().cloned().collect(),
                 by_day: a
                     .days
                     .iter()
@@ -837,7 +1124,7 @@ impl Inventory {
                     .collect(),
             })
             .collect();
-        let flows = self
+        let flows: Vec<Flow> = self
             .flows
             .iter()
             .map(|((from, to), (classes, calls))| Flow {
@@ -848,12 +1135,107 @@ impl Inventory {
                 risk: flow_risk(to, classes, *calls),
             })
             .collect();
+        let nodes = self.nodes(&endpoints, &flows);
+        let lineage = self
+            .lineage
+            .iter()
+            .map(|((source, via, sink, class), l)| Lineage {
+                class: class.clone(),
+                source: source.clone(),
+                via: via.clone(),
+                sink: sink.clone(),
+                sink_kind: match self.stores_kind(sink) {
+                    Some(_) => NodeKind::DataStore.as_str(),
+                    None => NodeKind::AiProvider.as_str(),
+                },
+                calls: l.calls,
+                first_seen: l.first_seen.clone(),
+                last_seen: l.last_seen.clone(),
+            })
+            .collect();
         Document {
             endpoints,
             ai,
             flows,
+            nodes,
+            lineage,
         }
     }
+
+    /// The store kind of a node recorded or configured as a store.
+    fn stores_kind(&self, node: &str) -> Option<&str> {
+        self.stores
+            .get(node)
+            .or_else(|| self.configured_stores.get(node))
+            .map(String::as_str)
+    }
+
+    /// Every node of the flow graph with its kind.
+    fn nodes(&self, endpoints: &[Endpoint], flows: &[Flow]) -> Vec<Node> {
+        let ai_hosts: BTreeSet<&str> = self.ai.keys().map(|(h, _, _)| h.as_str()).collect();
+        let hosts: BTreeSet<&str> = endpoints
+            .iter()
+            .map(|e| e.host.as_str())
+            .chain(ai_hosts.iter().copied())
+            .chain(self.stores.keys().map(String::as_str))
+            .filter(|h| !h.is_empty())
+            .collect();
+        let mut out: BTreeMap<&str, Node> = BTreeMap::new();
+        for id in flows
+            .iter()
+            .flat_map(|f| [f.from.as_str(), f.to.as_str()])
+            .chain(hosts.iter().copied())
+        {
+            if out.contains_key(id) {
+                continue;
+            }
+            let store = self.stores_kind(id).map(str::to_owned);
+            let kind = if store.is_some() {
+                NodeKind::DataStore
+            } else if ai_hosts.contains(id) {
+                NodeKind::AiProvider
+            } else if hosts.contains(id) {
+                nodes::host_kind(id)
+            } else {
+                NodeKind::Identity
+            };
+            out.insert(
+                id,
+                Node {
+                    id: id.to_owned(),
+                    kind: kind.as_str(),
+                    store,
+                },
+            );
+        }
+        out.into_values().collect()
+    }
+}
+
+/// A fingerprint of the credential a request presented (bearer token, API-key header or
+/// `key` query parameter): `fp:` and 16 hex digits of its BLAKE3 hash, never the credential.
+pub fn key_fingerprint(e: &Event) -> Option<String> {
+    let header = e
+        .request_headers
+        .iter()
+        .find_map(|(n, v)| match n.as_str() {
+            "authorization" => Some(
+                v.split_once(' ')
+                    .map_or(v.as_str(), |(_, token)| token)
+                    .trim(),
+            ),
+            "x-api-key" | "api-key" | "x-goog-api-key" => Some(v.trim()),
+            _ => None,
+        });
+    let query = || {
+        e.query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == "key" || k == "api_key").then_some(v)
+        })
+    };
+    let key = header.or_else(query).filter(|k| !k.is_empty())?;
+    let hash = blake3::hash(key.as_bytes());
+    Some(format!("fp:{}", &hash.to_hex()[..16]))
 }
 
 /// `path` with every segment that holds part of a finding replaced by a parameter named after
@@ -1255,6 +1637,10 @@ pub struct Ai {
     /// What those tokens cost at list prices, in US dollars (known through the gateway,
     /// which holds the price table; 0 offline).
     pub cost_usd: f64,
+    /// Who called, with their tokens and cost.
+    pub callers: Vec<AiCaller>,
+    /// Fingerprints of the keys used (never the keys).
+    pub keys: Vec<String>,
     /// The same per UTC day.
     pub by_day: Vec<AiDay>,
 }
@@ -1298,6 +1684,55 @@ pub struct Flow {
     pub risk: u32,
 }
 
+/// One node of the flow graph.
+#[derive(Clone, Debug, Serialize)]
+pub struct Node {
+    /// The caller or host.
+    pub id: String,
+    /// `identity`, `service`, `third_party`, `ai_provider` or `data_store`.
+    pub kind: &'static str,
+    /// For a data store, its kind (`postgresql`, `s3`, `elasticsearch`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+}
+
+/// Data of one class that a caller received from a third-party API and then sent to a data
+/// store or an AI provider.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lineage {
+    /// The data class.
+    pub class: String,
+    /// The third-party host it came from.
+    pub source: String,
+    /// The caller that carried it on.
+    pub via: String,
+    /// Where it went.
+    pub sink: String,
+    /// `data_store` or `ai_provider`.
+    pub sink_kind: &'static str,
+    /// Exchanges that carried it on.
+    pub calls: u64,
+    /// First carried on.
+    pub first_seen: Option<String>,
+    /// Last carried on.
+    pub last_seen: Option<String>,
+}
+
+/// AI use by one caller at one host.
+#[derive(Clone, Debug, Serialize)]
+pub struct AiCaller {
+    /// The caller (workload, key id or address).
+    pub caller: String,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
+}
+
 /// What `rampart discover --format json` prints.
 #[derive(Clone, Debug, Serialize)]
 pub struct Document {
@@ -1307,4 +1742,9 @@ pub struct Document {
     pub ai: Vec<Ai>,
     /// Data flows.
     pub flows: Vec<Flow>,
+    /// The nodes of the flow graph: identities, services, third-party APIs, AI providers
+    /// and data stores.
+    pub nodes: Vec<Node>,
+    /// Third-party data carried on to data stores and AI providers, per caller.
+    pub lineage: Vec<Lineage>,
 }

@@ -11,14 +11,15 @@
 pub mod har;
 pub mod inventory;
 pub mod logs;
+pub mod nodes;
 pub mod openapi;
 pub mod render;
 pub mod schema;
 pub mod template;
 
 pub use inventory::{
-    AiRow, Document, EndpointRow, FindingRow, FlowRow, Inventory, Observed, Rows, SeenFinding,
-    auth_kind,
+    AiRow, Document, EndpointRow, FindingRow, FlowRow, Inventory, LineageRow, Observed, Rows,
+    SeenFinding, StoreRow, auth_kind, key_fingerprint,
 };
 
 /// RFC 3339 (UTC, milliseconds) of a time in milliseconds since the Unix epoch.
@@ -55,6 +56,8 @@ pub struct Event {
     pub scheme: String,
     /// The host called (lowercase, without the port).
     pub host: String,
+    /// The port called, when the source names it.
+    pub port: Option<u16>,
     /// The method (uppercase).
     pub method: String,
     /// The path as sent, without the query.
@@ -106,6 +109,28 @@ pub fn split_url(url: &str) -> Option<(String, String, String, String)> {
     Some((scheme, host, path.to_owned(), query.to_owned()))
 }
 
+/// The port an absolute URL names explicitly (`https://h:8443/` -> 8443), if any.
+pub fn url_port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    port_of(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// The port of an authority (`user@host:port`, `[v6]:port`), if it names one.
+pub fn port_of(authority: &str) -> Option<u16> {
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let after = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']')?.1.strip_prefix(':')?,
+        None => {
+            let (h, p) = authority.rsplit_once(':')?;
+            if h.contains(':') {
+                return None;
+            }
+            p
+        }
+    };
+    after.parse().ok()
+}
+
 /// The host of an authority (`user@host:port`, `[v6]:port`): lowercase, without port.
 pub fn host_of(authority: &str) -> Option<String> {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
@@ -144,6 +169,11 @@ mod tests {
             Some(("http".into(), "::1".into(), "/".into(), String::new()))
         );
         assert_eq!(split_url("ftp://x/y"), None);
+        assert_eq!(url_port("https://API.example.com:8443/v1"), Some(8443));
+        assert_eq!(url_port("https://api.example.com/v1"), None);
+        assert_eq!(port_of("[::1]:9200"), Some(9200));
+        assert_eq!(port_of("::1"), None);
+        assert_eq!(port_of("u:p@db:5432"), Some(5432));
         assert_eq!(split_url("/relative"), None);
     }
 }

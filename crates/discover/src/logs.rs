@@ -103,6 +103,11 @@ fn line_event(v: &Value) -> Option<Event> {
             q.to_owned(),
         )
     };
+    let port = authority
+        .as_deref()
+        .and_then(crate::port_of)
+        .or_else(|| crate::url_port(&target))
+        .or_else(|| field(v, &["upstream_host", "upstream_addr"]).and_then(|u| crate::port_of(&u)));
     let status = field(v, &["response_code", "status", ":status", "RESPONSE_CODE"])
         .and_then(|s| s.parse::<u16>().ok())
         .filter(|s| (100..600).contains(s));
@@ -148,6 +153,7 @@ fn line_event(v: &Value) -> Option<Event> {
         caller,
         scheme,
         host,
+        port,
         method,
         path: if path.is_empty() { "/".into() } else { path },
         query,

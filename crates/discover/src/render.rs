@@ -79,6 +79,36 @@ pub fn text(doc: &Document) -> String {
             );
         }
     }
+    for (kind, title) in [
+        ("data_store", "Data stores"),
+        ("third_party", "Third-party APIs"),
+    ] {
+        let nodes: Vec<_> = doc.nodes.iter().filter(|n| n.kind == kind).collect();
+        if !nodes.is_empty() {
+            let _ = writeln!(out, "\n{title}");
+            for n in nodes {
+                let _ = writeln!(
+                    out,
+                    "  {}{}",
+                    n.id,
+                    n.store
+                        .as_deref()
+                        .map(|s| format!("  ({s})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    if !doc.lineage.is_empty() {
+        let _ = writeln!(out, "\nLineage (third-party data carried on)");
+        for l in &doc.lineage {
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {} -> {} ({})  {} calls",
+                l.class, l.source, l.via, l.sink, l.sink_kind, l.calls
+            );
+        }
+    }
     let sensitive: Vec<_> = doc.flows.iter().filter(|f| !f.classes.is_empty()).collect();
     if !sensitive.is_empty() {
         let _ = writeln!(out, "\nSensitive data flows");
@@ -193,24 +223,34 @@ fn node(name: &str) -> String {
 /// with the data classes and call counts.
 pub fn mermaid(doc: &Document) -> String {
     let mut out = String::from("flowchart LR\n");
+    // node shapes: stores as cylinders, AI providers as circles, third parties as
+    // parallelograms
+    for n in &doc.nodes {
+        let label = n.id.replace('"', "'");
+        let shape = match n.kind {
+            "data_store" => format!("[(\"{label}\")]"),
+            "ai_provider" => format!("((\"{label}\"))"),
+            "third_party" => format!("[/\"{label}\"/]"),
+            "identity" => format!("([\"{label}\"])"),
+            _ => format!("[\"{label}\"]"),
+        };
+        let _ = writeln!(out, "  {}{shape}", node(&n.id));
+    }
     for f in &doc.flows {
         let label = flow_label(f);
         let _ = writeln!(
             out,
-            "  {}[\"{}\"] -->|\"{}\"| {}[\"{}\"]",
+            "  {} -->|\"{}\"| {}",
             node(&f.from),
-            f.from.replace('"', "'"),
             label.replace('"', "'"),
             node(&f.to),
-            f.to.replace('"', "'")
         );
     }
     for a in &doc.ai {
         let _ = writeln!(
             out,
-            "  {}[\"{}\"] -.->|\"{}\"| {}((\"{}\"))",
+            "  {} -.->|\"{}\"| {}((\"{}\"))",
             node(&a.host),
-            a.host,
             if a.via_gateway {
                 "via gateway"
             } else {
@@ -227,6 +267,16 @@ pub fn mermaid(doc: &Document) -> String {
 pub fn dot(doc: &Document) -> String {
     let mut out = String::from("digraph rampart {\n  rankdir=LR;\n");
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    for n in &doc.nodes {
+        let shape = match n.kind {
+            "data_store" => "cylinder",
+            "ai_provider" => "ellipse",
+            "third_party" => "parallelogram",
+            "identity" => "oval",
+            _ => "box",
+        };
+        let _ = writeln!(out, "  \"{}\" [shape={shape}];", esc(&n.id));
+    }
     for f in &doc.flows {
         let label = flow_label(f);
         let _ = writeln!(
@@ -259,35 +309,35 @@ pub fn dot(doc: &Document) -> String {
     out
 }
 
-/// The flow graph as data: nodes (callers, hosts, AI providers) and edges (flows with their
-/// data classes and calls; AI use from a host to its provider).
+/// The flow graph as data: nodes (identities, services, third-party APIs, AI providers and
+/// data stores, with their kinds) and edges (flows with their data classes and calls; AI use
+/// from a host to its provider; lineage from a third-party source to a store or AI sink).
 pub fn graph(doc: &Document) -> Value {
-    let mut nodes: BTreeMap<String, &str> = BTreeMap::new();
+    let mut nodes: BTreeMap<String, Value> =
+        doc.nodes.iter().map(|n| (n.id.clone(), json!(n))).collect();
     let mut edges = Vec::new();
-    let hosts: std::collections::BTreeSet<&str> =
-        doc.endpoints.iter().map(|e| e.host.as_str()).collect();
     for f in &doc.flows {
-        for n in [&f.from, &f.to] {
-            let kind = if hosts.contains(n.as_str()) {
-                "host"
-            } else {
-                "caller"
-            };
-            nodes.entry(n.clone()).or_insert(kind);
-        }
         edges.push(json!({"from": f.from, "to": f.to, "kind": "data", "classes": f.classes, "calls": f.calls}));
     }
     for a in &doc.ai {
         let provider = format!("ai:{}", a.provider);
-        nodes.entry(a.host.clone()).or_insert("host");
-        nodes.insert(provider.clone(), "ai_provider");
+        nodes.insert(
+            provider.clone(),
+            json!({"id": provider, "kind": "ai_provider"}),
+        );
         edges.push(
             json!({"from": a.host, "to": provider, "kind": "ai", "models": a.models,
                           "calls": a.calls, "via_gateway": a.via_gateway}),
         );
     }
+    for l in &doc.lineage {
+        edges.push(
+            json!({"from": l.source, "to": l.sink, "kind": "lineage", "via": l.via,
+                          "classes": [l.class], "calls": l.calls}),
+        );
+    }
     json!({
-        "nodes": nodes.iter().map(|(id, kind)| json!({"id": id, "kind": kind})).collect::<Vec<_>>(),
+        "nodes": nodes.into_values().collect::<Vec<_>>(),
         "edges": edges,
     })
 }

@@ -165,6 +165,113 @@ impl Schema {
     }
 }
 
+/// The JSON types, in the order of their bits in [`FieldRow::types`].
+const TYPES: [&str; 7] = [
+    "string", "integer", "number", "boolean", "null", "object", "array",
+];
+
+/// The string formats [`format_of`] knows.
+const FORMATS: [&str; 5] = ["email", "uuid", "date-time", "date", "uri"];
+
+/// One place of a schema as a store keeps it: counts that add up and sets that union, so
+/// replicas merge schemas without reading them back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldRow {
+    /// Property names from the root, `[]` for array items; empty for the root.
+    pub path: Vec<String>,
+    /// Values seen here.
+    pub seen: u64,
+    /// Objects seen here.
+    pub objects: u64,
+    /// JSON types seen, one bit each (`string` 1, `integer` 2, `number` 4, `boolean` 8,
+    /// `null` 16, `object` 32, `array` 64).
+    pub types: i64,
+    /// The format every string here had: `None` no string yet, `Some("")` they differed.
+    pub format: Option<String>,
+    /// Data classes found here.
+    pub classes: Vec<String>,
+}
+
+impl Schema {
+    /// Every place of the schema as a row.
+    pub fn to_rows(&self) -> Vec<FieldRow> {
+        let mut out = Vec::new();
+        self.rows_at(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn rows_at(&self, path: &mut Vec<String>, out: &mut Vec<FieldRow>) {
+        out.push(FieldRow {
+            path: path.clone(),
+            seen: self.seen,
+            objects: self.objects,
+            types: TYPES
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| self.types.contains(*t))
+                .map(|(i, _)| 1i64 << i)
+                .sum(),
+            format: self.format.map(|f| f.unwrap_or("").to_owned()),
+            classes: self.classes.iter().cloned().collect(),
+        });
+        for (k, p) in &self.properties {
+            path.push(k.clone());
+            p.rows_at(path, out);
+            path.pop();
+        }
+        if let Some(items) = &self.items {
+            path.push("[]".into());
+            items.rows_at(path, out);
+            path.pop();
+        }
+    }
+
+    /// [`Schema::to_rows`], or nothing when no value was seen.
+    pub fn to_rows_if_seen(&self) -> Vec<FieldRow> {
+        if self.seen == 0 {
+            Vec::new()
+        } else {
+            self.to_rows()
+        }
+    }
+
+    /// Adds rows (read from a store) to this schema.
+    pub fn add_rows<'r>(&mut self, rows: impl IntoIterator<Item = &'r FieldRow>) {
+        for r in rows {
+            if r.path.len() > MAX_DEPTH + 1 {
+                continue;
+            }
+            let mut at = &mut *self;
+            for seg in &r.path {
+                at = if seg == "[]" {
+                    at.items.get_or_insert_with(Default::default)
+                } else {
+                    if at.properties.len() >= MAX_PROPERTIES && !at.properties.contains_key(seg) {
+                        break;
+                    }
+                    at.properties.entry(seg.clone()).or_default()
+                };
+            }
+            at.merge(&Schema {
+                seen: r.seen,
+                objects: r.objects,
+                types: TYPES
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| r.types & (1 << i) != 0)
+                    .map(|(_, t)| *t)
+                    .collect(),
+                format: r
+                    .format
+                    .as_deref()
+                    .map(|f| FORMATS.iter().find(|k| **k == f).copied()),
+                classes: r.classes.iter().cloned().collect(),
+                ..Schema::default()
+            });
+        }
+    }
+}
+
 /// The format a string value has, if it has a well-known one.
 pub fn format_of(s: &str) -> Option<&'static str> {
     let b = s.as_bytes();
@@ -196,6 +303,25 @@ pub fn format_of(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schemas_survive_rows() {
+        let mut s = Schema::default();
+        s.observe(&json!({"id": 1, "email": "a@b.co", "tags": ["x", 2], "when": "2024-05-01"}));
+        s.observe(&json!({"id": 2, "email": "c@d.io", "tags": [], "when": "soon"}));
+        s.tag(&["email".into()], "EMAIL_ADDRESS");
+        let rows = s.to_rows();
+        assert_eq!(rows[0].path, Vec::<String>::new());
+        let mut back = Schema::default();
+        back.add_rows(&rows);
+        assert_eq!(back.to_json(), s.to_json());
+        // rows of two replicas add up like the values they saw
+        let mut twice = s.clone();
+        twice.merge(&s);
+        back.add_rows(&rows);
+        assert_eq!(back.to_json(), twice.to_json());
+        assert_eq!(back.seen, 4);
+    }
 
     #[test]
     fn schemas_know_types_required_fields_and_formats() {

@@ -54,6 +54,54 @@ pub struct ApiRoute {
     pub base: String,
 }
 
+/// Lets at most `n` exchanges a second lend their JSON bodies to discovery, which describes
+/// their schemas off the request path. One atomic word: the second in the high bits, the
+/// count taken in it in the low 24.
+#[derive(Debug)]
+pub struct Sampler {
+    per_second: u64,
+    epoch: std::time::Instant,
+    state: AtomicU64,
+}
+
+impl Sampler {
+    /// Largest body lent.
+    pub const MAX_BODY: usize = 256 << 10;
+
+    /// At most `n` a second; 0 lends none.
+    pub fn per_second(n: u64) -> Sampler {
+        Sampler {
+            per_second: n.min(0xff_ffff),
+            epoch: std::time::Instant::now(),
+            state: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this body may be lent: a JSON object or array within the size limit, and the
+    /// second's budget not spent (lost races count as spent).
+    pub fn take(&self, body: &[u8]) -> bool {
+        if self.per_second == 0
+            || body.len() > Self::MAX_BODY
+            || !matches!(body.trim_ascii_start().first(), Some(b'{' | b'['))
+        {
+            return false;
+        }
+        let now = self.epoch.elapsed().as_secs() + 1;
+        let cur = self.state.load(Ordering::Relaxed);
+        let next = if cur >> 24 == now {
+            if cur & 0xff_ffff >= self.per_second {
+                return false;
+            }
+            cur + 1
+        } else {
+            (now << 24) | 1
+        };
+        self.state
+            .compare_exchange(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
 /// Sizes the engine enforces or names in its refusals.
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimits {
@@ -81,6 +129,9 @@ pub struct Engine {
     pub identity: Identity,
     /// Body sizes.
     pub limits: BodyLimits,
+    /// Which exchanges lend their JSON bodies to discovery, to describe their schemas (off
+    /// until the front end turns it on).
+    pub samples: Sampler,
     next_id: AtomicU64,
     started_ms: u128,
 }
@@ -137,6 +188,7 @@ impl Engine {
             abuse,
             identity,
             limits,
+            samples: Sampler::per_second(0),
             next_id: AtomicU64::new(0),
             started_ms: crate::now_ms(),
         }
@@ -247,6 +299,11 @@ impl Engine {
             },
             model: None,
             caller: self.caller(head.peer, head.headers),
+            port: match (&head.origin, &route) {
+                (Some((origin, _)), _) => port_of(origin),
+                (None, Some(Route::Provider(_, base) | Route::Api { base, .. })) => port_of(base),
+                _ => None,
+            },
             destination,
             signals: Vec::new(),
         };
@@ -279,6 +336,7 @@ impl Engine {
             method: "CONNECT".into(),
             caller: self.caller(peer, headers),
             destination: target.map(|(h, _)| h.to_owned()),
+            port: target.map(|(_, p)| p),
             ..Meta::default()
         };
         let mut ex = Exchange::begin(self, policies, meta, None, "");
@@ -350,6 +408,18 @@ pub fn host_of(base: &str) -> &str {
     authority.split(':').next().unwrap_or(authority)
 }
 
+/// The port a base URL or origin names explicitly (`http://es:9200/` -> 9200), if any.
+pub fn port_of(base: &str) -> Option<u16> {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let port = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1.strip_prefix(':')?,
+        None => authority.split_once(':')?.1,
+    };
+    port.parse().ok()
+}
+
 /// The credential the caller presented (bearer token or API-key header), if any.
 pub fn credential(headers: &HeaderMap) -> Option<&[u8]> {
     let v = CREDENTIAL_HEADERS
@@ -362,6 +432,28 @@ pub fn credential(headers: &HeaderMap) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_sampler_lends_json_bodies_within_its_budget() {
+        let s = super::Sampler::per_second(3);
+        assert!(!s.take(b"plain text"), "not JSON");
+        assert!(
+            !s.take(&vec![b'{'; super::Sampler::MAX_BODY + 1]),
+            "too large"
+        );
+        let taken = (0..10).filter(|_| s.take(b" {\"a\": 1}")).count();
+        // 3 a second (up to 6 if the ten calls straddle the end of a second)
+        assert!((3..=6).contains(&taken), "{taken}");
+        assert!(!super::Sampler::per_second(0).take(b"[]"));
+    }
+
+    #[test]
+    fn ports_of_base_urls() {
+        assert_eq!(super::port_of("http://es:9200/x"), Some(9200));
+        assert_eq!(super::port_of("https://api.openai.com/v1"), None);
+        assert_eq!(super::port_of("http://[::1]:8080"), Some(8080));
+        assert_eq!(super::port_of("http://u:p@db:5432"), Some(5432));
+    }
+
     #[test]
     fn hosts_of_base_urls() {
         for (base, host) in [

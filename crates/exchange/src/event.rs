@@ -168,6 +168,9 @@ pub struct AuditEvent {
     /// The destination host (the upstream, or the forward proxy's target).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The destination port, when the request or route names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// How the request authenticated: `bearer`, `basic`, `api_key`, `cookie`, `none`, ...
     /// (the kind only).
     pub auth: &'static str,
@@ -206,6 +209,29 @@ pub struct AuditEvent {
     /// What went wrong, when something did (no sensitive content).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The JSON bodies lent to discovery (sampled exchanges only). In memory only: never
+    /// written to the audit log or anywhere else.
+    #[serde(skip)]
+    pub bodies: Option<Box<Bodies>>,
+}
+
+/// An exchange's inspected JSON bodies, lent to discovery to describe their schemas.
+#[derive(Clone, Default)]
+pub struct Bodies {
+    /// The request body, as inspected (decoded).
+    pub request: Option<bytes::Bytes>,
+    /// The response body, as inspected (decoded), before any redaction.
+    pub response: Option<bytes::Bytes>,
+}
+
+impl std::fmt::Debug for Bodies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // lengths only: the bodies hold raw values
+        f.debug_struct("Bodies")
+            .field("request", &self.request.as_ref().map(|b| b.len()))
+            .field("response", &self.response.as_ref().map(|b| b.len()))
+            .finish()
+    }
 }
 
 /// The caller of an exchange.

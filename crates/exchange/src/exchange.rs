@@ -13,7 +13,7 @@ use rampart_llm::Provider;
 use rampart_policy::{EgressVerdict, Exchange as Meta, PolicySet, Selection};
 
 use crate::engine::Engine;
-use crate::event::{AuditEvent, AuditFinding, Caller, LimitsRecord, Outcome, UsageRecord};
+use crate::event::{AuditEvent, AuditFinding, Bodies, Caller, LimitsRecord, Outcome, UsageRecord};
 use crate::refusal::{Code, Refusal};
 
 /// Where a request goes.
@@ -115,6 +115,8 @@ pub struct Exchange {
     pub(crate) body: Bytes,
     pub(crate) json: Option<serde_json::Value>,
     pub(crate) streaming: bool,
+    /// The JSON bodies lent to discovery, when this exchange was sampled.
+    pub(crate) bodies: Option<Box<Bodies>>,
 }
 
 /// The request as forwarded: path, query, headers and body, after inspection.
@@ -192,6 +194,30 @@ impl Exchange {
             body: Bytes::new(),
             json: None,
             streaming: false,
+            bodies: None,
+        }
+    }
+
+    /// Lends an inspected body to discovery when the engine's sampler lets it: the request's
+    /// decides for the exchange; a body-less request is decided by its response.
+    pub(crate) fn sample(&mut self, engine: &Engine, body: &Bytes, direction: Direction) {
+        match (&mut self.bodies, direction) {
+            (Some(b), Direction::Response) => {
+                if body.len() <= crate::engine::Sampler::MAX_BODY {
+                    b.response = Some(body.clone());
+                }
+            }
+            (Some(_), Direction::Request) => {}
+            (None, _) => {
+                if engine.samples.take(body) {
+                    let mut b = Bodies::default();
+                    match direction {
+                        Direction::Request => b.request = Some(body.clone()),
+                        Direction::Response => b.response = Some(body.clone()),
+                    }
+                    self.bodies = Some(Box::new(b));
+                }
+            }
         }
     }
 
@@ -492,6 +518,7 @@ impl Exchange {
                 method: self.method,
                 path: self.audit_path,
                 host: self.meta.destination.clone(),
+                port: self.meta.port,
                 auth: self.auth,
                 caller,
                 decision,
@@ -507,6 +534,7 @@ impl Exchange {
                 usage: self.usage,
                 latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
                 error: self.error,
+                bodies: self.bodies,
             },
             settle,
             faults: self.faults,

@@ -30,8 +30,8 @@ mod response;
 pub mod sse;
 pub mod stream;
 
-pub use engine::{ApiRoute, BodyLimits, Engine, RequestHead};
-pub use event::{AuditEvent, ExchangeSink, Outcome};
+pub use engine::{ApiRoute, BodyLimits, Engine, RequestHead, Sampler};
+pub use event::{AuditEvent, Bodies, ExchangeSink, Outcome};
 pub use exchange::{Exchange, Fault, Finished, Outgoing, Route};
 pub use refusal::{Code, Refusal, Rendered};
 pub use request::{Admission, ReadError, content_encoding, decode_body, path_safe, redactor};

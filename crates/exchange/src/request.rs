@@ -245,6 +245,7 @@ impl Exchange {
             Some(d) => (without_bom(Bytes::from(d)), true),
             None => (without_bom(raw), false),
         };
+        self.sample(engine, &text, Direction::Request);
         let scan = match engine.scanner.scan(&text, &ScanOptions::default()) {
             Ok(scan) => scan,
             Err(e) => {

@@ -275,6 +275,11 @@ impl Exchange {
         } else {
             raw
         };
+        self.sample(
+            engine,
+            decoded.as_ref().unwrap_or(&raw),
+            Direction::Response,
+        );
         let text: &[u8] = decoded.as_deref().unwrap_or(&raw);
         let json: Option<Value> = match self.provider() {
             Some(_) => serde_json::from_slice::<Value>(text).ok(),

@@ -87,6 +87,14 @@ pub struct DiscoveryConfig {
     pub flush_ms: u64,
     /// Endpoints not seen for this many days are deleted (0 keeps them).
     pub retention_days: u32,
+    /// Data stores by host or `host:port`, with their kind (`orders-db.internal:
+    /// postgresql`). Stores are also recognised without it, by hosted-store domain, port and
+    /// store API shape.
+    pub stores: std::collections::BTreeMap<String, String>,
+    /// Exchanges a second whose JSON bodies are described into endpoint schemas (types,
+    /// required fields, formats, data classes per field), off the request path; 0 turns
+    /// schema inference off.
+    pub schema_samples: u32,
 }
 
 impl Default for DiscoveryConfig {
@@ -98,6 +106,8 @@ impl Default for DiscoveryConfig {
             store: None,
             flush_ms: 1_000,
             retention_days: 30,
+            stores: std::collections::BTreeMap::new(),
+            schema_samples: 20,
         }
     }
 }

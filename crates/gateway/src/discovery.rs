@@ -33,6 +33,8 @@ pub struct Discovery {
     tx: SyncSender<Msg>,
     store: Store,
     specs: Specs,
+    /// Configured data stores: host or `host:port` -> kind.
+    stores: std::collections::BTreeMap<String, String>,
     /// Records dropped because the queue was full.
     pub dropped: Arc<AtomicU64>,
     /// The same count, exported (`rampart_discovery_dropped_total`).
@@ -122,12 +124,13 @@ impl Discovery {
             }
         });
         let count = recorded.clone();
+        let stores = config.stores.clone();
         let flush_every = Duration::from_millis(config.flush_ms.max(10));
         std::thread::Builder::new()
             .name("rampart-discovery".into())
             .spawn(move || {
                 // a batch without specs: templates by segment shape, specs applied on read
-                let mut batch = Inventory::new(Specs::default(), []);
+                let mut batch = Inventory::new(Specs::default(), []).with_stores(stores);
                 let mut last = Instant::now();
                 loop {
                     // the queue is drained every tick rather than waking this thread for each
@@ -138,7 +141,20 @@ impl Discovery {
                     loop {
                         match rx.try_recv() {
                             Ok(Msg::Record(event)) => {
-                                batch.observe(&observed(&event, &prices));
+                                let mut o = observed(&event, &prices);
+                                // a sampled exchange's bodies: described, then let go
+                                if let Some(b) = &event.bodies {
+                                    let describe = |body: &Option<bytes::Bytes>| {
+                                        body.as_deref()
+                                            .map(|x| batch.schema_of(x))
+                                            .unwrap_or_default()
+                                    };
+                                    o.schemas = Some(Box::new((
+                                        describe(&b.request),
+                                        describe(&b.response),
+                                    )));
+                                }
+                                batch.observe(&o);
                                 count.fetch_add(1, Ordering::Relaxed);
                             }
                             Ok(Msg::Flush(reply)) => replies.push(reply),
@@ -169,6 +185,7 @@ impl Discovery {
             tx,
             store,
             specs,
+            stores: config.stores.clone(),
             dropped: Arc::new(AtomicU64::new(0)),
             dropped_metric,
             recorded,
@@ -199,7 +216,7 @@ impl Discovery {
             .rows()
             .await
             .map_err(|e| anyhow::anyhow!("discovery store: {e}"))?;
-        let mut inv = Inventory::new(self.specs.clone(), []);
+        let mut inv = Inventory::new(self.specs.clone(), []).with_stores(self.stores.clone());
         inv.add_rows(&rows);
         Ok(inv.document())
     }
@@ -249,6 +266,9 @@ fn observed(e: &AuditEvent, prices: &rampart_limits::price::Prices) -> Observed 
             .or_else(|| e.caller.key_id.clone())
             .or_else(|| (!e.caller.ip.is_empty()).then(|| e.caller.ip.clone())),
         host: e.host.clone().unwrap_or_default(),
+        port: e.port,
+        // the caller's key id is already a keyed hash of the credential, never the credential
+        key: e.caller.key_id.clone(),
         method: e.method.clone(),
         path: e.path.split('?').next().unwrap_or("/").to_owned(),
         status: Some(e.status),
@@ -284,5 +304,6 @@ fn observed(e: &AuditEvent, prices: &rampart_limits::price::Prices) -> Observed 
             _ => None,
         },
         via_gateway: via_provider,
+        schemas: None,
     }
 }

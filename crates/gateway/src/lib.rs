@@ -318,7 +318,7 @@ impl Gateway {
         } else {
             None
         };
-        let engine = rampart_exchange::Engine::new(
+        let mut engine = rampart_exchange::Engine::new(
             keyed_scanner(&hash_key),
             hash_key.clone(),
             providers,
@@ -341,6 +341,10 @@ impl Gateway {
                 max_request_body: config.limits.max_request_body,
             },
         );
+        if discovery.is_some() {
+            engine.samples =
+                rampart_exchange::Sampler::per_second(config.discovery.schema_samples.into());
+        }
         Ok(Arc::new(Gateway {
             config,
             engine,

@@ -222,6 +222,7 @@ fn event(i: usize) -> rampart_gateway::audit::AuditEvent {
         method: "GET".into(),
         path: "/x".into(),
         host: None,
+        port: None,
         auth: "none",
         caller: rampart_gateway::audit::Caller {
             ip: "127.0.0.1".into(),
@@ -238,6 +239,7 @@ fn event(i: usize) -> rampart_gateway::audit::AuditEvent {
         limits: None,
         signals: Vec::new(),
         status: 200,
+        bodies: None,
         findings: Vec::new(),
         usage: None,
         latency_ms: 1.0,

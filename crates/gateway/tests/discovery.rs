@@ -111,6 +111,20 @@ async fn exchanges_build_the_live_inventory() {
     assert_eq!(debug["auth"], json!(["api_key"]));
     let chat = find("POST", "/v1/chat/completions");
     assert_eq!(chat["request_classes"], json!(["EMAIL_ADDRESS"]));
+    // sampled bodies become schemas, with the classes found per field (values never kept)
+    let content =
+        &chat["request_schema"]["properties"]["messages"]["items"]["properties"]["content"];
+    assert_eq!(content["type"], "string", "{chat:#}");
+    assert_eq!(content["x-rampart-classes"], json!(["EMAIL_ADDRESS"]));
+    assert_eq!(
+        chat["response_schema"]["properties"]["usage"]["properties"]["prompt_tokens"]["type"],
+        "integer",
+        "{chat:#}"
+    );
+    assert_eq!(
+        chat["request_schema"]["required"],
+        json!(["messages", "model"])
+    );
     let ai = doc["ai"].as_array().unwrap();
     assert_eq!(ai.len(), 1, "{ai:?}");
     assert_eq!(ai[0]["provider"], "openai");
@@ -133,6 +147,23 @@ async fn exchanges_build_the_live_inventory() {
         (Some(1), Some(12))
     );
     assert_eq!(days[0]["cost_usd"], ai[0]["cost_usd"]);
+    // who called, and which key: a keyed hash of it, never the key
+    let callers = ai[0]["callers"].as_array().unwrap();
+    assert_eq!(callers.len(), 1, "{ai:?}");
+    assert_eq!(callers[0]["calls"], 1);
+    assert_eq!(callers[0]["input_tokens"], 12);
+    let keys = ai[0]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{ai:?}");
+    assert!(!keys[0].as_str().unwrap().contains("sk-test"));
+    // the graph's nodes know their kinds
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["id"] == callers[0]["caller"] && n["kind"] == "identity"),
+        "{nodes:?}"
+    );
+    assert!(doc["lineage"].as_array().unwrap().is_empty());
     assert!(!doc.to_string().contains("jane.doe"), "no value is kept");
     assert!(!doc.to_string().contains("t0ken"), "no credential is kept");
     // filtered views, the graph, the traffic's OpenAPI, and the admin API's own description

@@ -31,6 +31,8 @@ pub struct Exchange {
     pub caller: Caller,
     /// The egress destination host (forward proxy, `CONNECT`, or the upstream).
     pub destination: Option<String>,
+    /// The destination port, when the request or route names one.
+    pub port: Option<u16>,
     /// Abuse signals the caller raised (`volume_spike`, `near_duplicate_prompts`,
     /// `max_length_generations`, `embedding_enumeration`).
     pub signals: Vec<String>,

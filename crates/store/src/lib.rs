@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use rampart_discover::{AiRow, EndpointRow, FindingRow, FlowRow, Rows};
+use rampart_discover::schema::FieldRow;
+use rampart_discover::{AiRow, EndpointRow, FindingRow, FlowRow, LineageRow, Rows, StoreRow};
 use sqlx::{PgPool, Row, SqlitePool};
 
 pub mod testing;
@@ -93,6 +94,33 @@ const INSERT_MODEL: &str = "INSERT INTO discovery_ai_models (host, provider, via
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 const UPSERT_FLOW: &str = "INSERT INTO discovery_flows (from_node, to_node, calls) VALUES ($1, $2, $3) \
      ON CONFLICT (from_node, to_node) DO UPDATE SET calls = discovery_flows.calls + excluded.calls";
+const UPSERT_AI_CALLER: &str = "INSERT INTO discovery_ai_callers (host, provider, via_gateway, caller, calls, input_tokens, output_tokens, cost_micros) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (host, provider, via_gateway, caller) DO UPDATE SET \
+     calls = discovery_ai_callers.calls + excluded.calls, \
+     input_tokens = discovery_ai_callers.input_tokens + excluded.input_tokens, \
+     output_tokens = discovery_ai_callers.output_tokens + excluded.output_tokens, \
+     cost_micros = discovery_ai_callers.cost_micros + excluded.cost_micros";
+const INSERT_AI_KEY: &str = "INSERT INTO discovery_ai_keys (host, provider, via_gateway, fingerprint) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const INSERT_STORE: &str =
+    "INSERT INTO discovery_stores (node, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+const UPSERT_LINEAGE: &str = "INSERT INTO discovery_lineage (source, via, sink, class, calls, first_seen, last_seen) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, via, sink, class) DO UPDATE SET \
+     calls = discovery_lineage.calls + excluded.calls, \
+     first_seen = CASE WHEN discovery_lineage.first_seen IS NULL OR excluded.first_seen < discovery_lineage.first_seen \
+                  THEN excluded.first_seen ELSE discovery_lineage.first_seen END, \
+     last_seen = CASE WHEN discovery_lineage.last_seen IS NULL OR excluded.last_seen > discovery_lineage.last_seen \
+                 THEN excluded.last_seen ELSE discovery_lineage.last_seen END";
+const UPSERT_SCHEMA_FIELD: &str = "INSERT INTO discovery_schema_fields (host, method, template, direction, path, seen, objects, types, format) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (host, method, template, direction, path) DO UPDATE SET \
+     seen = discovery_schema_fields.seen + excluded.seen, \
+     objects = discovery_schema_fields.objects + excluded.objects, \
+     types = discovery_schema_fields.types | excluded.types, \
+     format = CASE WHEN discovery_schema_fields.format IS NULL THEN excluded.format \
+              WHEN excluded.format IS NULL OR excluded.format = discovery_schema_fields.format \
+              THEN discovery_schema_fields.format ELSE '' END";
+const INSERT_SCHEMA_CLASS: &str = "INSERT INTO discovery_schema_classes (host, method, template, direction, path, class) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
 const INSERT_FLOW_CLASS: &str = "INSERT INTO discovery_flow_classes (from_node, to_node, class) \
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
@@ -139,6 +167,39 @@ macro_rules! write_rows {
                     &f.last_seen
                 )?;
             }
+            for (direction, fields) in [
+                ("request", &e.request_schema),
+                ("response", &e.response_schema),
+            ] {
+                for f in fields {
+                    let path = serde_json::to_string(&f.path).unwrap_or_default();
+                    exec!(
+                        $tx,
+                        UPSERT_SCHEMA_FIELD,
+                        &e.host,
+                        &e.method,
+                        &e.template,
+                        direction,
+                        &path,
+                        f.seen as i64,
+                        f.objects as i64,
+                        f.types,
+                        &f.format
+                    )?;
+                    for c in &f.classes {
+                        exec!(
+                            $tx,
+                            INSERT_SCHEMA_CLASS,
+                            &e.host,
+                            &e.method,
+                            &e.template,
+                            direction,
+                            &path,
+                            c
+                        )?;
+                    }
+                }
+            }
             for (kind, values) in [
                 ("request_class", &e.request_classes),
                 ("response_class", &e.response_classes),
@@ -179,6 +240,39 @@ macro_rules! write_rows {
                     *cost as i64
                 )?;
             }
+            for (caller, [calls, input, output, cost]) in &a.callers {
+                exec!(
+                    $tx,
+                    UPSERT_AI_CALLER,
+                    &a.host,
+                    &a.provider,
+                    via,
+                    caller,
+                    *calls as i64,
+                    *input as i64,
+                    *output as i64,
+                    *cost as i64
+                )?;
+            }
+            for k in &a.keys {
+                exec!($tx, INSERT_AI_KEY, &a.host, &a.provider, via, k)?;
+            }
+        }
+        for st in &rows.stores {
+            exec!($tx, INSERT_STORE, &st.node, &st.kind)?;
+        }
+        for l in &rows.lineage {
+            exec!(
+                $tx,
+                UPSERT_LINEAGE,
+                &l.source,
+                &l.via,
+                &l.sink,
+                &l.class,
+                l.calls as i64,
+                &l.first_seen,
+                &l.last_seen
+            )?;
         }
         for f in &rows.flows {
             exec!($tx, UPSERT_FLOW, &f.from, &f.to, f.calls as i64)?;
@@ -270,6 +364,60 @@ macro_rules! read_rows {
                 });
             }
         }
+        // schemas: fields, then the classes found in them
+        let mut fields: BTreeMap<(String, String, String, String, String), FieldRow> =
+            BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT host, method, template, direction, path, seen, objects, types, format FROM discovery_schema_fields",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, String, String, String) = (
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            );
+            let path: Vec<String> = serde_json::from_str(&key.4).unwrap_or_default();
+            fields.insert(
+                key,
+                FieldRow {
+                    path,
+                    seen: r.try_get::<i64, _>(5)?.max(0) as u64,
+                    objects: r.try_get::<i64, _>(6)?.max(0) as u64,
+                    types: r.try_get(7)?,
+                    format: r.try_get(8)?,
+                    classes: Vec::new(),
+                },
+            );
+        }
+        for r in sqlx::query(
+            "SELECT host, method, template, direction, path, class FROM discovery_schema_classes",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, String, String, String) = (
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            );
+            if let Some(f) = fields.get_mut(&key) {
+                f.classes.push(r.try_get(5)?);
+            }
+        }
+        for ((host, method, template, direction, _), f) in fields {
+            if let Some(e) = endpoints.get_mut(&(host, method, template)) {
+                match direction.as_str() {
+                    "request" => e.request_schema.push(f),
+                    _ => e.response_schema.push(f),
+                }
+            }
+        }
         let mut ai: BTreeMap<(String, String, i32), AiRow> = BTreeMap::new();
         for r in sqlx::query(
             "SELECT host, provider, via_gateway, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai",
@@ -292,7 +440,7 @@ macro_rules! read_rows {
                     input_tokens: count(4)?,
                     output_tokens: count(5)?,
                     cost_micros: count(6)?,
-                    days: Vec::new(),
+                    ..AiRow::default()
                 },
             );
         }
@@ -305,21 +453,68 @@ macro_rules! read_rows {
                 a.models.push(r.try_get(3)?);
             }
         }
+        // AI use per day and per caller: the same sums under another key
+        for (query, per_caller) in [
+            (
+                "SELECT host, provider, via_gateway, day, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai_daily ORDER BY day",
+                false,
+            ),
+            (
+                "SELECT host, provider, via_gateway, caller, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai_callers ORDER BY caller",
+                true,
+            ),
+        ] {
+            for r in sqlx::query(query).fetch_all(pool).await? {
+                let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                let by: String = r.try_get(3)?;
+                let mut v = [0u64; 4];
+                for (k, slot) in v.iter_mut().enumerate() {
+                    *slot = r.try_get::<i64, _>(4 + k)?.max(0) as u64;
+                }
+                if let Some(a) = ai.get_mut(&key) {
+                    if per_caller {
+                        a.callers.push((by, v));
+                    } else {
+                        a.days.push((by, v));
+                    }
+                }
+            }
+        }
+        for r in sqlx::query("SELECT host, provider, via_gateway, fingerprint FROM discovery_ai_keys")
+            .fetch_all(pool)
+            .await?
+        {
+            let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            if let Some(a) = ai.get_mut(&key) {
+                a.keys.push(r.try_get(3)?);
+            }
+        }
+        let mut stores = Vec::new();
+        for r in sqlx::query("SELECT node, kind FROM discovery_stores")
+            .fetch_all(pool)
+            .await?
+        {
+            stores.push(StoreRow {
+                node: r.try_get(0)?,
+                kind: r.try_get(1)?,
+            });
+        }
+        let mut lineage = Vec::new();
         for r in sqlx::query(
-            "SELECT host, provider, via_gateway, day, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai_daily ORDER BY day",
+            "SELECT source, via, sink, class, calls, first_seen, last_seen FROM discovery_lineage",
         )
         .fetch_all(pool)
         .await?
         {
-            let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            let day: String = r.try_get(3)?;
-            let mut v = [0u64; 4];
-            for (k, slot) in v.iter_mut().enumerate() {
-                *slot = r.try_get::<i64, _>(4 + k)?.max(0) as u64;
-            }
-            if let Some(a) = ai.get_mut(&key) {
-                a.days.push((day, v));
-            }
+            lineage.push(LineageRow {
+                source: r.try_get(0)?,
+                via: r.try_get(1)?,
+                sink: r.try_get(2)?,
+                class: r.try_get(3)?,
+                calls: r.try_get::<i64, _>(4)?.max(0) as u64,
+                first_seen: r.try_get(5)?,
+                last_seen: r.try_get(6)?,
+            });
         }
         let mut flows: BTreeMap<(String, String), FlowRow> = BTreeMap::new();
         for r in sqlx::query("SELECT from_node, to_node, calls FROM discovery_flows")
@@ -351,6 +546,8 @@ macro_rules! read_rows {
             endpoints: endpoints.into_values().collect(),
             ai: ai.into_values().collect(),
             flows: flows.into_values().collect(),
+            stores,
+            lineage,
         })
     }};
 }
@@ -423,8 +620,8 @@ impl Store {
         }
     }
 
-    /// Deletes endpoints last seen before `before` (RFC 3339), with their statuses and tags;
-    /// returns how many endpoints went.
+    /// Deletes endpoints last seen before `before` (RFC 3339), with their statuses, tags,
+    /// findings and schemas, and lineage last seen before it; returns how many endpoints went.
     pub async fn expire(&self, before: &str) -> Result<u64, StoreError> {
         const STATUSES: &str = "DELETE FROM discovery_endpoint_statuses WHERE (host, method, template) IN \
              (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
@@ -433,12 +630,20 @@ impl Store {
         const FINDINGS: &str = "DELETE FROM discovery_findings WHERE (host, method, template) IN \
              (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
         const ENDPOINTS: &str = "DELETE FROM discovery_endpoints WHERE last_seen < $1";
+        const LINEAGE: &str = "DELETE FROM discovery_lineage WHERE last_seen < $1";
+        const FIELDS: &str = "DELETE FROM discovery_schema_fields WHERE (host, method, template) IN \
+             (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
+        const FIELD_CLASSES: &str = "DELETE FROM discovery_schema_classes WHERE (host, method, template) IN \
+             (SELECT host, method, template FROM discovery_endpoints WHERE last_seen < $1)";
         let n = match self {
             Store::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 exec!(tx, STATUSES, before)?;
                 exec!(tx, TAGS, before)?;
                 exec!(tx, FINDINGS, before)?;
+                exec!(tx, LINEAGE, before)?;
+                exec!(tx, FIELDS, before)?;
+                exec!(tx, FIELD_CLASSES, before)?;
                 let n = exec!(tx, ENDPOINTS, before)?.rows_affected();
                 tx.commit().await?;
                 n
@@ -448,6 +653,9 @@ impl Store {
                 exec!(tx, STATUSES, before)?;
                 exec!(tx, TAGS, before)?;
                 exec!(tx, FINDINGS, before)?;
+                exec!(tx, LINEAGE, before)?;
+                exec!(tx, FIELDS, before)?;
+                exec!(tx, FIELD_CLASSES, before)?;
                 let n = exec!(tx, ENDPOINTS, before)?.rows_affected();
                 tx.commit().await?;
                 n

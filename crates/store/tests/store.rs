@@ -3,8 +3,16 @@
 //! tags union, first and last seen keep the extremes, the schema migrates once, and old
 //! endpoints expire.
 
-use rampart_discover::{AiRow, EndpointRow, FindingRow, FlowRow, Rows};
+use rampart_discover::{AiRow, EndpointRow, FindingRow, FlowRow, LineageRow, Rows, StoreRow};
 use rampart_store::Store;
+
+/// A response schema whose `contact` field held `class`.
+fn schema(class: &str) -> rampart_discover::schema::Schema {
+    let mut s = rampart_discover::schema::Schema::default();
+    s.observe(&serde_json::json!({"id": 7, "contact": "x@y.io"}));
+    s.tag(&["contact".into()], class);
+    s
+}
 
 fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
     Rows {
@@ -29,6 +37,8 @@ fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
                 first_seen: Some(first.into()),
                 last_seen: Some(last.into()),
             }],
+            request_schema: vec![],
+            response_schema: schema(class).to_rows(),
         }],
         ai: vec![AiRow {
             host: "api.openai.com".into(),
@@ -43,12 +53,30 @@ fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
                 first[..10.min(first.len())].to_owned(),
                 [calls, 100 * calls, 10 * calls, 7 * calls],
             )],
+            callers: vec![(
+                "billing".into(),
+                [calls, 100 * calls, 10 * calls, 7 * calls],
+            )],
+            keys: vec![format!("fp:{calls:016x}")],
         }],
         flows: vec![FlowRow {
             from: "billing".into(),
             to: "api.openai.com".into(),
             calls,
             classes: vec![class.into()],
+        }],
+        stores: vec![StoreRow {
+            node: "orders-db.internal".into(),
+            kind: "postgresql".into(),
+        }],
+        lineage: vec![LineageRow {
+            source: "api.partner.com".into(),
+            via: "billing".into(),
+            sink: "orders-db.internal".into(),
+            class: class.into(),
+            calls,
+            first_seen: Some(first.into()),
+            last_seen: Some(last.into()),
         }],
     }
 }
@@ -112,10 +140,50 @@ async fn adds_up(store: &Store) {
     assert_eq!(rows.ai[0].models, ["gpt-4o-mini"]);
     assert_eq!(rows.flows[0].calls, 7);
     assert_eq!(rows.flows[0].classes.len(), 2);
+    // AI use per caller sums; key fingerprints union
+    assert_eq!(
+        rows.ai[0].callers,
+        [("billing".to_owned(), [7, 700, 70, 49])]
+    );
+    // schemas merge as the bodies they describe would
+    let mut merged = rampart_discover::schema::Schema::default();
+    merged.add_rows(&e.response_schema);
+    let mut expected = schema("EMAIL_ADDRESS");
+    expected.merge(&schema("US_SSN"));
+    assert_eq!(merged.to_json(), expected.to_json());
+    assert_eq!(
+        merged.to_json()["properties"]["contact"]["x-rampart-classes"],
+        serde_json::json!(["EMAIL_ADDRESS", "US_SSN"])
+    );
+    let mut keys = rows.ai[0].keys.clone();
+    keys.sort();
+    assert_eq!(keys, ["fp:0000000000000003", "fp:0000000000000004"]);
+    assert_eq!(
+        rows.stores,
+        [StoreRow {
+            node: "orders-db.internal".into(),
+            kind: "postgresql".into()
+        }]
+    );
+    // lineage per class, with first and last seen
+    let mut lineage = rows.lineage.clone();
+    lineage.sort_by(|a, b| a.class.cmp(&b.class));
+    assert_eq!(lineage.len(), 2);
+    assert_eq!(
+        (lineage[0].class.as_str(), lineage[0].calls),
+        ("EMAIL_ADDRESS", 3)
+    );
+    assert_eq!((lineage[1].class.as_str(), lineage[1].calls), ("US_SSN", 4));
+    assert_eq!(
+        lineage[1].first_seen.as_deref(),
+        Some("2024-05-01T00:00:00Z")
+    );
     // retention
     assert_eq!(store.expire("2024-05-01T00:00:00Z").await.unwrap(), 0);
     assert_eq!(store.expire("2024-06-01T00:00:00Z").await.unwrap(), 1);
-    assert!(store.rows().await.unwrap().endpoints.is_empty());
+    let left = store.rows().await.unwrap();
+    assert!(left.endpoints.is_empty());
+    assert!(left.lineage.is_empty());
 }
 
 #[tokio::test]

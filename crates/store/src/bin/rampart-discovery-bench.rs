@@ -25,9 +25,13 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The `i`th event: 40 hosts, 12 endpoint shapes each, ids that never repeat, a few classes.
+/// The `i`th event: 40 hosts (one a third-party API, one a store on its port), 12 endpoint
+/// shapes each, ids that never repeat, a few classes.
 fn event(i: u64) -> Observed {
-    let host = format!("svc{}.internal", i % 40);
+    let host = match i % 40 {
+        38 => "api.partner.example.com".to_owned(),
+        n => format!("svc{n}.internal"),
+    };
     let (method, path) = match i % 12 {
         0 => ("GET", format!("/api/v1/users/{}", i)),
         1 => ("GET", format!("/api/v1/users/{}/orders", i)),
@@ -59,6 +63,8 @@ fn event(i: u64) -> Observed {
         )),
         caller: Some(format!("workload-{}", i % 25)),
         host,
+        port: (i % 40 == 39).then_some(9200),
+        key: (i % 12 == 9).then(|| format!("fp:{:016x}", i % 50)),
         method: method.into(),
         path,
         status: Some(if i.is_multiple_of(50) { 500 } else { 200 }),
@@ -73,6 +79,14 @@ fn event(i: u64) -> Observed {
         usage: (i % 12 == 9).then_some((250, 40, 62)),
         findings: Vec::new(),
         via_gateway: i.is_multiple_of(2),
+        // one exchange in a thousand is sampled for its schema, as the gateway does at
+        // 20 a second under 20k requests a second
+        schemas: i.is_multiple_of(1000).then(|| {
+            let mut response = rampart_discover::schema::Schema::default();
+            response.observe(&serde_json::json!({"id": i, "email": "x@y.io", "tags": ["a"]}));
+            response.tag(&["email".into()], "EMAIL_ADDRESS");
+            Box::new((rampart_discover::schema::Schema::default(), response))
+        }),
     }
 }
 
