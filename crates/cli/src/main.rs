@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `up` (the inline gateway), `scan` (files, folders, stdin; text, JSON, SARIF,
 //! JSONL batch; redaction), `eval` (accuracy on labelled data), `detectors` (the registry
-//! reference), `policy` (check, test, explain), `discover` (inventory from captured traffic).
+//! reference), `policy` (check, test, explain), `discover` (inventory from captured traffic),
+//! `k8s audit` (Kubernetes posture of manifests).
 //! Exit codes: 0 nothing found, 1 findings, 2 error.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ mod detectors_doc;
 mod discover;
 mod eval;
 mod eval_threat;
+mod k8s;
 mod large;
 mod policy;
 mod scan;
@@ -47,6 +49,9 @@ enum Command {
     /// Inventory APIs, AI use and sensitive-data flows from HAR files and access logs;
     /// with OpenAPI specs, tell documented, shadow, zombie and unused endpoints apart.
     Discover(discover::DiscoverArgs),
+    /// Kubernetes: audit manifests against the OWASP Kubernetes Top 10 (2025) and list the AI
+    /// workloads they define.
+    K8s(k8s::K8sArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Detectors(args) => detectors_doc::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Discover(args) => discover::run(args),
+        Command::K8s(args) => k8s::run(args),
     };
     match result {
         Ok(code) => code,
