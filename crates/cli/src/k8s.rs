@@ -21,6 +21,9 @@ enum K8sCommand {
     /// Exit 0 when no finding is at or above --fail-on, 1 when one is, 2 when a file could
     /// not be read (the others are still checked and reported).
     Audit(AuditArgs),
+    /// Print Rampart's CustomResourceDefinitions (RuntimePolicy, RuntimeLimit, Quarantine) as
+    /// YAML, generated from their Rust types.
+    Crds,
 }
 
 /// Output formats.
@@ -64,6 +67,10 @@ struct AuditArgs {
 pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         K8sCommand::Audit(a) => audit(a),
+        K8sCommand::Crds => {
+            print!("{}", rampart_controller::crd::crds_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

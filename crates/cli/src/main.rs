@@ -16,12 +16,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
 
+mod controller;
 mod detectors_doc;
 mod discover;
 mod eval;
 mod eval_threat;
 mod k8s;
 mod large;
+mod logging;
 mod policy;
 mod scan;
 mod up;
@@ -52,6 +54,11 @@ enum Command {
     /// Kubernetes: audit manifests against the OWASP Kubernetes Top 10 (2025) and list the AI
     /// workloads they define.
     K8s(k8s::K8sArgs),
+    /// Run the Kubernetes controller: identities by pod IP, posture, AI workloads, policies
+    /// from RuntimePolicy resources, quarantines.
+    Controller(controller::ControllerArgs),
+    /// Quarantine a pod (label and isolating NetworkPolicy), or release it.
+    Quarantine(controller::QuarantineArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +71,8 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(args),
         Command::Discover(args) => discover::run(args),
         Command::K8s(args) => k8s::run(args),
+        Command::Controller(args) => controller::run(args),
+        Command::Quarantine(args) => controller::quarantine(args),
     };
     match result {
         Ok(code) => code,

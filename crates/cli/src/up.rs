@@ -76,13 +76,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .upstreams
             .insert(id.trim().to_owned(), url.trim().to_owned());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -126,6 +120,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (errors setting up the handlers resolve at once).
+pub async fn terminated() {
+    let _ = shutdown_signal().await;
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM (what Kubernetes sends) where there is one.
