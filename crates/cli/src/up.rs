@@ -38,6 +38,10 @@ pub struct UpArgs {
     /// [default: <data-dir>/inventory.db].
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// Check the configuration (policies compile, stores and files open, the controller URL
+    /// is valid), print what would run, and exit: 0 when it is good, 2 when it is not.
+    #[arg(long)]
+    check: bool,
 }
 
 /// Runs the gateway until interrupted.
@@ -80,9 +84,23 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let check = args.check;
     runtime.block_on(async move {
+        let summary = summary(&config);
         let gateway = Gateway::new(config).await?;
+        let policies = gateway.policy_set().names().join(", ");
+        if check {
+            println!("configuration OK\n{summary}\n  policies: {policies}");
+            return Ok(());
+        }
         let running = gateway.start().await?;
+        tracing::info!(
+            listen = %running.addr,
+            admin = %running.admin_addr,
+            policies = %policies,
+            config = %summary.replace('\n', ";"),
+            "rampart gateway started"
+        );
         // SIGHUP reloads the policy files
         #[cfg(unix)]
         {
@@ -120,6 +138,54 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a configuration runs: addresses, data dir, upstreams and routes (URLs without
+/// credentials), the policy sources, the inventory store and the controller.
+fn summary(c: &Config) -> String {
+    let url = |u: &str| rampart_gateway::config::redact_url(u);
+    let upstreams: Vec<String> = c
+        .upstreams
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url(v)))
+        .collect();
+    let routes: Vec<String> = c
+        .routes
+        .iter()
+        .map(|r| format!("{}->{}", r.prefix, url(&r.upstream)))
+        .collect();
+    let policies: Vec<String> = if c.policies.is_empty() {
+        vec!["<embedded default>".into()]
+    } else {
+        c.policies.iter().map(|p| p.display().to_string()).collect()
+    };
+    format!(
+        "  listen: {}\n  admin: {}\n  data dir: {}\n  upstreams: {}\n  routes: {}\n  policy files: {}\n  discovery: {}\n  controller: {}",
+        c.listen,
+        c.admin_listen,
+        c.data_dir.display(),
+        if upstreams.is_empty() {
+            "(provider defaults)".into()
+        } else {
+            upstreams.join(", ")
+        },
+        if routes.is_empty() {
+            "(none)".into()
+        } else {
+            routes.join(", ")
+        },
+        policies.join(", "),
+        if c.discovery.enabled {
+            c.discovery
+                .store
+                .as_deref()
+                .map(url)
+                .unwrap_or_else(|| format!("{}/inventory.db", c.data_dir.display()))
+        } else {
+            "off".into()
+        },
+        c.kubernetes.controller.as_deref().unwrap_or("(none)")
+    )
 }
 
 /// Resolves on Ctrl-C or SIGTERM (errors setting up the handlers resolve at once).

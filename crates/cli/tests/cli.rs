@@ -443,11 +443,14 @@ fn up_serves_health_stops_on_sigterm_and_bad_config_is_exit_2() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let banner = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.contains("gateway on"))
-        .expect("a start-up line");
+    let mut before = Vec::new();
+    let banner = loop {
+        let l = lines.next().expect("a start-up line").unwrap();
+        if l.contains("gateway on") {
+            break l;
+        }
+        before.push(l);
+    };
     let admin = banner
         .split("admin http://")
         .nth(1)
@@ -472,6 +475,22 @@ fn up_serves_health_stops_on_sigterm_and_bad_config_is_exit_2() {
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");
+    // off a terminal, logs are JSON lines without colour codes; the start-up line names the
+    // policies, upstreams and data dir
+    assert!(before.iter().all(|l| !l.contains('\u{1b}')), "{before:?}");
+    let started: serde_json::Value = before
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "rampart gateway started")
+        .unwrap_or_else(|| panic!("no start-up log line in {before:?}"));
+    assert_eq!(started["level"], "INFO");
+    assert!(started["policies"].as_str().unwrap().contains("default"));
+    let config = started["config"].as_str().unwrap();
+    assert!(config.contains("openai=http://127.0.0.1:9"), "{config}");
+    assert!(
+        config.contains(&dir.path().display().to_string()),
+        "{config}"
+    );
     assert!(rest.iter().any(|l| l.contains("draining")), "{rest:?}");
     assert!(rest.iter().any(|l| l == "rampart: stopped"), "{rest:?}");
 
@@ -484,6 +503,39 @@ fn up_serves_health_stops_on_sigterm_and_bad_config_is_exit_2() {
     let o = rampart(&["up", "--config", bad.to_str().unwrap()], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("shred"), "{}", stderr(&o));
+    // --check: the same error without starting; a good configuration is summarized, exit 0
+    let o = rampart(&["up", "--check", "--config", bad.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("shred"), "{}", stderr(&o));
+    let data = dir.path().join("check-data");
+    let o = rampart(
+        &[
+            "up",
+            "--check",
+            "--upstream",
+            "openai=http://user:pw@127.0.0.1:9",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("configuration OK"), "{out}");
+    assert!(
+        out.contains("policies: default-responses, default"),
+        "{out}"
+    );
+    assert!(
+        out.contains("openai=http://") && !out.contains("pw@"),
+        "credentials never printed: {out}"
+    );
+    // shell completions
+    let o = rampart(&["completions", "bash"], b"");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("_rampart()"));
+    let o = rampart(&["completions", "zsh"], b"");
+    assert!(stdout(&o).contains("#compdef rampart"));
     let o = rampart(&["up", "--upstream", "openai"], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("PROVIDER=URL"), "{}", stderr(&o));

@@ -60,6 +60,11 @@ pub struct Config {
     pub debounce: Duration,
     /// Acts at least this often even without changes.
     pub resync: Duration,
+    /// The inventory store the workloads and posture of this cluster are written to (shared
+    /// with the gateways' discovery), if any.
+    pub store: Option<rampart_store::Store>,
+    /// This cluster's name in the store.
+    pub cluster: String,
 }
 
 impl Default for Config {
@@ -70,6 +75,8 @@ impl Default for Config {
             quarantine: Settings::default(),
             debounce: Duration::from_millis(200),
             resync: Duration::from_secs(300),
+            store: None,
+            cluster: "default".into(),
         }
     }
 }
@@ -118,6 +125,8 @@ pub struct Shared {
     ready: AtomicBool,
     syncs: AtomicU64,
     sync_errors: AtomicU64,
+    /// The version of what was last written to the store.
+    stored: std::sync::Mutex<String>,
 }
 
 impl Shared {
@@ -232,11 +241,26 @@ pub async fn run_on(
         limits: reflect(c, changed.clone(), &mut tasks),
         quarantines: reflect(c, changed.clone(), &mut tasks),
     };
-    // the first sync waits for the workload lists (CRDs may not be installed yet)
+    // the first sync waits for every list, so that readiness means a complete view; the
+    // wait is bounded, since a resource whose CRD is not installed never lists
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = stores.pods.wait_until_ready().await;
+        let _ = stores.deployments.wait_until_ready().await;
+        let _ = stores.statefulsets.wait_until_ready().await;
+        let _ = stores.daemonsets.wait_until_ready().await;
         let _ = stores.replicasets.wait_until_ready().await;
         let _ = stores.jobs.wait_until_ready().await;
+        let _ = stores.cronjobs.wait_until_ready().await;
+        let _ = stores.services.wait_until_ready().await;
+        let _ = stores.namespaces.wait_until_ready().await;
+        let _ = stores.network_policies.wait_until_ready().await;
+        let _ = stores.roles.wait_until_ready().await;
+        let _ = stores.cluster_roles.wait_until_ready().await;
+        let _ = stores.role_bindings.wait_until_ready().await;
+        let _ = stores.cluster_role_bindings.wait_until_ready().await;
+        let _ = stores.policies.wait_until_ready().await;
+        let _ = stores.limits.wait_until_ready().await;
+        let _ = stores.quarantines.wait_until_ready().await;
     })
     .await;
     loop {
@@ -301,6 +325,31 @@ async fn sync(client: &kube::Client, stores: &Stores, shared: &Shared, config: &
     let documents = policies(client, stores, shared).await;
     let doc_version = version_of(&documents);
     reconcile_quarantines(client, stores, config, shared).await;
+    if let Some(store) = &config.store {
+        let findings: Vec<Value> = report
+            .findings
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok())
+            .collect();
+        let docs: Vec<Value> = workloads
+            .iter()
+            .filter_map(|w| serde_json::to_value(w).ok())
+            .collect();
+        let version = version_of(&(&docs, &findings));
+        let changed = *shared.stored.lock().expect("stored lock") != version;
+        if changed {
+            match store
+                .replace_cluster(&config.cluster, &docs, &findings, &quarantine::now())
+                .await
+            {
+                Ok(()) => *shared.stored.lock().expect("stored lock") = version,
+                Err(e) => {
+                    shared.sync_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "cannot write the cluster inventory to the store");
+                }
+            }
+        }
+    }
     {
         let mut p = shared.published.write().expect("published lock");
         p.identities = (id_version, identities);

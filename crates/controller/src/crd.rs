@@ -85,6 +85,9 @@ pub struct RuntimePolicySpec {
     /// Names of the limits that apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<String>,
+    /// Quarantine the calling pod when this policy blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<bool>,
 }
 
 /// Which exchanges a policy applies to.

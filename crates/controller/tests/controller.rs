@@ -3,9 +3,12 @@
 //! applied and released (the exact objects written, idempotent, across restarts), and
 //! recovery from watch errors and `410 Gone`.
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::eventually;
 use http_body_util::{BodyExt, Full};
 use kube::api::{Api, DeleteParams};
 use rampart_controller::controller::{self, Config};
@@ -20,37 +23,14 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let req = http::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"))
-        .header("authorization", "Bearer ctl-token")
-        .body(Full::new(Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = client.request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    common::call(
+        addr,
+        method,
+        path,
+        &[("authorization", "Bearer ctl-token")],
+        body.map(|b| b.to_string()),
     )
-}
-
-async fn eventually<F, Fut>(what: &str, f: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} never happened");
+    .await
 }
 
 fn owner(kind: &str, name: &str) -> Value {

@@ -115,10 +115,18 @@ async fn a_reflector_follows_changes_and_recovers_from_gone_and_watch_errors() {
     api.put(pod("shop", "b"));
     eventually("a watched addition", || reader.state().len() == 2).await;
     // the history is compacted and the watch cut: the reconnect gets 410 and relists
+    // (nothing changes in between, so the client's last version is older than the history)
     api.compact();
-    api.put(pod("shop", "c"));
     api.close_watches();
-    eventually("a relist after 410", || reader.state().len() == 3).await;
+    let lists = || {
+        api.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && !r.uri.contains("watch="))
+            .count()
+    };
+    eventually("a relist after 410", || lists() >= 2).await;
+    api.put(pod("shop", "c"));
+    eventually("an addition after the relist", || reader.state().len() == 3).await;
     // watch errors are retried with backoff
     api.fail_watches(2);
     api.close_watches();
@@ -133,13 +141,7 @@ async fn a_reflector_follows_changes_and_recovers_from_gone_and_watch_errors() {
         .filter(|r| r.uri.contains("watch=true"))
         .count();
     assert!(gone >= 4, "watches: {gone} {:#?}", api.requests());
-    // the 410 made the client list again
-    let lists = api
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET" && !r.uri.contains("watch="))
-        .count();
-    assert!(lists >= 2, "lists: {lists}");
+
     task.abort();
 }
 

@@ -82,6 +82,62 @@ impl ResolveCaller for ConfiguredCallers {
     }
 }
 
+/// Callers known by their pod's address, from Rampart's controller: namespace, workload,
+/// service account and labels, the fields policy selectors read. The index is replaced whole
+/// when the controller's changes.
+#[derive(Default)]
+pub struct PodIdentities {
+    by_ip: ArcSwap<HashMap<IpAddr, (Caller, String)>>,
+}
+
+impl std::fmt::Debug for PodIdentities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodIdentities")
+            .field("pods", &self.by_ip.load().len())
+            .finish()
+    }
+}
+
+impl PodIdentities {
+    /// Replaces the index: (address, caller, pod name) entries.
+    pub fn replace(&self, entries: impl IntoIterator<Item = (IpAddr, Caller, String)>) {
+        let map: HashMap<IpAddr, (Caller, String)> = entries
+            .into_iter()
+            .map(|(ip, c, pod)| (ip, (c, pod)))
+            .collect();
+        self.by_ip.store(Arc::new(map));
+    }
+
+    /// The namespace and pod at an address.
+    pub fn pod(&self, ip: IpAddr) -> Option<(String, String)> {
+        self.by_ip
+            .load()
+            .get(&ip)
+            .map(|(c, pod)| (c.namespace.clone().unwrap_or_default(), pod.clone()))
+    }
+
+    /// Pods indexed.
+    pub fn len(&self) -> usize {
+        self.by_ip.load().len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl ResolveCaller for PodIdentities {
+    fn resolve(&self, hints: &CallerHints<'_>) -> Option<Caller> {
+        // an IPv4 peer may arrive as an IPv4-mapped IPv6 address on a dual-stack socket
+        let ip = match hints.ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(hints.ip),
+            ip => ip,
+        };
+        self.by_ip.load().get(&ip).map(|(c, _)| c.clone())
+    }
+}
+
 /// The resolver chain, replaceable at run time; an exchange reads it once at its start.
 pub struct Identity {
     chain: ArcSwap<Vec<Arc<dyn ResolveCaller>>>,
@@ -139,6 +195,69 @@ mod tests {
             key: key.map(str::to_owned),
             nets: net.map(|n| n.parse().unwrap()).into_iter().collect(),
         }
+    }
+
+    #[test]
+    fn pods_are_known_by_address_after_configured_callers() {
+        let key = HashKey::new([7; 32]);
+        let pods = Arc::new(PodIdentities::default());
+        let ip: IpAddr = "10.1.0.7".parse().unwrap();
+        pods.replace([(
+            ip,
+            Caller {
+                workload: Some("checkout".into()),
+                namespace: Some("shop".into()),
+                service_account: Some("checkout".into()),
+                ..Caller::default()
+            },
+            "checkout-7d4b9-x2x".to_owned(),
+        )]);
+        let configured = ConfiguredCallers::new(vec![entry("batch", Some("sk-batch"), None)], &key);
+        let id = Identity::new(vec![Arc::new(configured), pods.clone()]);
+        let c = id.identify(
+            &CallerHints {
+                ip,
+                credential: None,
+            },
+            None,
+        );
+        assert_eq!(c.workload.as_deref(), Some("checkout"));
+        assert_eq!(c.ip, Some(ip));
+        // the same pod over a dual-stack socket
+        let mapped: IpAddr = "::ffff:10.1.0.7".parse().unwrap();
+        let c = id.identify(
+            &CallerHints {
+                ip: mapped,
+                credential: None,
+            },
+            None,
+        );
+        assert_eq!(c.namespace.as_deref(), Some("shop"));
+        // a configured key wins
+        let c = id.identify(
+            &CallerHints {
+                ip,
+                credential: Some(b"sk-batch"),
+            },
+            None,
+        );
+        assert_eq!(c.key_id.as_deref(), Some("batch"));
+        assert_eq!(
+            pods.pod(ip),
+            Some(("shop".into(), "checkout-7d4b9-x2x".into()))
+        );
+        pods.replace([]);
+        assert!(
+            id.identify(
+                &CallerHints {
+                    ip,
+                    credential: None
+                },
+                None
+            )
+            .workload
+            .is_none()
+        );
     }
 
     #[test]

@@ -66,6 +66,30 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The live inventory of endpoints, AI use and data flows (`GET /admin/discovery`).
     pub discovery: DiscoveryConfig,
+    /// Rampart's controller: pod identities, policies from custom resources, quarantines.
+    pub kubernetes: KubernetesConfig,
+}
+
+/// The link to Rampart's controller (`rampart controller`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// The controller's API, `http://rampart-controller.rampart:9091`; none: no link.
+    pub controller: Option<String>,
+    /// An environment variable holding the controller's bearer token.
+    pub token_env: Option<String>,
+    /// How often identities and policies are fetched, in milliseconds.
+    pub refresh_ms: u64,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            controller: None,
+            token_env: None,
+            refresh_ms: 2_000,
+        }
+    }
 }
 
 /// Discovery: every finished exchange is folded into an inventory off the request path.
@@ -290,6 +314,7 @@ impl Default for Config {
             allow_unenforced: false,
             audit: AuditConfig::default(),
             discovery: DiscoveryConfig::default(),
+            kubernetes: KubernetesConfig::default(),
         }
     }
 }

@@ -193,6 +193,14 @@ impl Discovery {
         })
     }
 
+    /// What Rampart's controllers wrote of their clusters to the store.
+    pub async fn clusters(&self) -> anyhow::Result<rampart_store::ClusterState> {
+        self.store
+            .clusters()
+            .await
+            .map_err(|e| anyhow::anyhow!("discovery store: {e}"))
+    }
+
     /// `sqlite` or `postgres`.
     pub fn store_kind(&self) -> &'static str {
         self.store.kind()

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod body;
 pub mod config;
 pub mod discovery;
+pub mod kubernetes;
 pub mod metrics;
 mod pipeline;
 pub mod policies;
@@ -55,6 +56,8 @@ pub struct Gateway {
     audit: audit::AuditSink,
     /// The live inventory (when `discovery.enabled`).
     discovery: Option<discovery::Discovery>,
+    /// The link to Rampart's controller (when `kubernetes.controller` is set).
+    kubernetes: Option<Arc<kubernetes::Kubernetes>>,
     /// The gateway's metrics.
     pub metrics: metrics::Metrics,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -318,6 +321,15 @@ impl Gateway {
         } else {
             None
         };
+        // configured callers first; then, with a controller, pods by address
+        let kubernetes = kubernetes::Kubernetes::new(&config.kubernetes)?.map(Arc::new);
+        let mut identity_chain: Vec<Arc<dyn rampart_exchange::identity::ResolveCaller>> =
+            vec![Arc::new(
+                rampart_exchange::identity::ConfiguredCallers::new(callers, &hash_key),
+            )];
+        if let Some(k) = &kubernetes {
+            identity_chain.push(k.pods.clone());
+        }
         let mut engine = rampart_exchange::Engine::new(
             keyed_scanner(&hash_key),
             hash_key.clone(),
@@ -334,9 +346,7 @@ impl Gateway {
                 .collect(),
             prices,
             abuse,
-            rampart_exchange::identity::Identity::new(vec![Arc::new(
-                rampart_exchange::identity::ConfiguredCallers::new(callers, &hash_key),
-            )]),
+            rampart_exchange::identity::Identity::new(identity_chain),
             rampart_exchange::BodyLimits {
                 max_request_body: config.limits.max_request_body,
             },
@@ -355,6 +365,7 @@ impl Gateway {
             client,
             audit,
             discovery,
+            kubernetes,
             metrics,
             tls,
             stop: tokio::sync::watch::Sender::new(false),
@@ -377,6 +388,10 @@ impl Gateway {
         tokio::spawn(self.clone().serve_admin(admin));
         if self.config.policy_poll_ms > 0 && self.policies.watches_files() {
             tokio::spawn(self.clone().watch_policies());
+        }
+        if let Some(k) = &self.kubernetes {
+            tokio::spawn(k.clone().send_quarantines());
+            tokio::spawn(self.clone().follow_controller(k.clone()));
         }
         if self.limiter.is_shared() {
             // the abuse counts that need the global view travel through the limits store,
@@ -554,6 +569,83 @@ impl Gateway {
         }
     }
 
+    /// `GET /admin/kubernetes`: the clusters' workloads and posture (from the store the
+    /// controllers write, else live from the controller link), with the models running in
+    /// them joined to the AI use discovery recorded.
+    async fn kubernetes_view(&self) -> Result<serde_json::Value, (u16, String)> {
+        let mut state = match &self.discovery {
+            Some(d) => d.clusters().await.map_err(|e| (503, e.to_string()))?,
+            None => rampart_store::ClusterState::default(),
+        };
+        if state.workloads.is_empty()
+            && state.findings.is_empty()
+            && let Some(k) = &self.kubernetes
+        {
+            let (w, p) = k.cluster().await.map_err(|e| (502, e.to_string()))?;
+            for x in w["workloads"].as_array().into_iter().flatten() {
+                state.workloads.push(("local".into(), x.clone()));
+            }
+            for x in p["findings"].as_array().into_iter().flatten() {
+                state.findings.push(("local".into(), x.clone()));
+            }
+        }
+        if state.workloads.is_empty() && state.findings.is_empty() && self.kubernetes.is_none() {
+            return Err((
+                404,
+                "no cluster data: set kubernetes.controller, or run `rampart controller --store` on the discovery store".into(),
+            ));
+        }
+        let ai = match &self.discovery {
+            Some(d) => d.document().await.map(|doc| doc.ai).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(kubernetes::view(&state, &ai))
+    }
+
+    /// Follows Rampart's controller: the identity index and the policy documents, every
+    /// `kubernetes.refresh_ms`. A controller that cannot be reached leaves both as they were.
+    async fn follow_controller(self: Arc<Self>, k: Arc<kubernetes::Kubernetes>) {
+        let every = std::time::Duration::from_millis(self.config.kubernetes.refresh_ms.max(100));
+        let mut stop = self.stop.subscribe();
+        loop {
+            match k.refresh_identities().await {
+                Ok(_) => {}
+                Err(e) => {
+                    k.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(error = %e, "cannot read the controller's identities");
+                }
+            }
+            match k.fetch_policies().await {
+                Ok(Some(sources)) => {
+                    let gw = self.clone();
+                    let result =
+                        tokio::task::spawn_blocking(move || gw.policies.set_remote(sources)).await;
+                    match result {
+                        Ok(Ok(Reloaded::Swapped { version })) => {
+                            self.metrics.reload("ok");
+                            tracing::info!(%version, "policies from the controller in force");
+                        }
+                        Ok(Ok(Reloaded::Unchanged)) => {}
+                        Ok(Err(e)) => {
+                            self.metrics.reload("error");
+                            tracing::error!(error = %e, "the controller's policies do not compile here; the set in force stays");
+                        }
+                        Err(_) => {}
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    k.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(error = %e, "cannot read the controller's policies");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|&s| s) => return,
+            }
+        }
+    }
+
     /// Serves `/healthz`, `/readyz`, `/metrics` and the policy admin API.
     pub async fn serve_admin(self: Arc<Self>, listener: TcpListener) {
         loop {
@@ -670,6 +762,10 @@ impl Gateway {
                     404,
                     serde_json::json!({"error": "discovery is off (discovery.enabled: false)"}),
                 ),
+            },
+            ("GET", "/admin/kubernetes") => match self.kubernetes_view().await {
+                Ok(v) => json(200, v),
+                Err((status, e)) => json(status, serde_json::json!({"error": e})),
             },
             ("GET", "/admin/discovery") => match &self.discovery {
                 Some(d) => match d.document().await {

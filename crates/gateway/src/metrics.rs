@@ -45,6 +45,61 @@ pub struct LimitLabels {
     pub result: String,
 }
 
+/// Labels by provider (`api` for API routes).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// Provider id or `api`.
+    pub provider: String,
+}
+
+/// Labels of a response status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// Provider id or `api`.
+    pub provider: String,
+    /// The HTTP status code returned to the caller.
+    pub code: String,
+}
+
+/// Labels of a decision by a policy rule.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    /// `policy/rule`.
+    pub rule: String,
+    /// allow, monitor, redact or block.
+    pub decision: String,
+}
+
+/// Labels of token counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// Provider id.
+    pub provider: String,
+    /// A model of the price table, else `other` (so callers cannot grow the label set).
+    pub model: String,
+    /// input or output.
+    pub kind: String,
+}
+
+/// Labels of spend.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    /// Provider id.
+    pub provider: String,
+    /// A model of the price table, else `other`.
+    pub model: String,
+}
+
+/// A histogram family by provider.
+pub type DurationFamily = Family<ProviderLabels, Histogram, fn() -> Histogram>;
+
+/// Latency buckets, in seconds.
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -66,6 +121,18 @@ pub struct Metrics {
     pub audit_write_errors: Counter,
     /// Exchanges discovery did not fold in because its queue was full.
     pub discovery_dropped: Counter,
+    /// Time from request head to the end of the response, by provider.
+    pub request_seconds: DurationFamily,
+    /// Time the upstream took to answer with its response head, by provider.
+    pub upstream_seconds: DurationFamily,
+    /// Responses by provider and status code.
+    pub responses: Family<StatusLabels, Counter>,
+    /// Exchanges by the policy rule that decided them and the decision.
+    pub rule_decisions: Family<RuleLabels, Counter>,
+    /// Tokens the providers reported, by provider, model and kind.
+    pub tokens: Family<TokenLabels, Counter>,
+    /// Spend at list prices in US dollars, by provider and model.
+    pub cost_usd: Family<ModelLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     registry: Registry,
 }
 
@@ -125,7 +192,49 @@ impl Metrics {
             "Exchanges left out of the live inventory (its queue was full)",
             discovery_dropped.clone(),
         );
+        let request_seconds: DurationFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time from request head to the end of the response, by provider",
+            request_seconds.clone(),
+        );
+        let upstream_seconds: DurationFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "upstream_duration_seconds",
+            "Time the upstream took to send its response head, by provider",
+            upstream_seconds.clone(),
+        );
+        let responses = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "responses",
+            "Responses by provider and HTTP status code",
+            responses.clone(),
+        );
+        let rule_decisions = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "rule_decisions",
+            "Exchanges by the policy rule that decided them and the decision",
+            rule_decisions.clone(),
+        );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "tokens",
+            "Tokens the providers reported, by provider, model and kind",
+            tokens.clone(),
+        );
+        let cost_usd = Family::<ModelLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "cost_usd",
+            "Spend at list prices in US dollars, by provider and model",
+            cost_usd.clone(),
+        );
         Metrics {
+            request_seconds,
+            upstream_seconds,
+            responses,
+            rule_decisions,
+            tokens,
+            cost_usd,
             exchanges,
             findings,
             errors,

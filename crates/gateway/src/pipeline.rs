@@ -237,13 +237,23 @@ impl Gateway {
             }
         };
         let limits = &self.config.limits;
+        let asked = std::time::Instant::now();
         let upstream = tokio::time::timeout(
             Duration::from_millis(limits.upstream_timeout_ms),
             self.client.request(req),
         )
         .await;
         let resp = match upstream {
-            Ok(Ok(resp)) => resp,
+            Ok(Ok(resp)) => {
+                let provider = p.ex().provider().map_or("api", |p| p.id());
+                self.metrics
+                    .upstream_seconds
+                    .get_or_create(&crate::metrics::ProviderLabels {
+                        provider: provider.to_owned(),
+                    })
+                    .observe(asked.elapsed().as_secs_f64());
+                resp
+            }
             Ok(Err(e)) => {
                 let r = p
                     .ex()
@@ -468,6 +478,64 @@ impl Gateway {
         Ok(addrs)
     }
 
+    /// Latency, status, the deciding rule, tokens and spend of a finished exchange.
+    fn observe(&self, event: &rampart_exchange::AuditEvent) {
+        use crate::metrics::{ModelLabels, ProviderLabels, RuleLabels, StatusLabels, TokenLabels};
+        let m = &self.metrics;
+        m.request_seconds
+            .get_or_create(&ProviderLabels {
+                provider: event.provider.clone(),
+            })
+            .observe(event.latency_ms / 1e3);
+        m.responses
+            .get_or_create(&StatusLabels {
+                provider: event.provider.clone(),
+                code: event.status.to_string(),
+            })
+            .inc();
+        if let Some(rule) = &event.decided_by {
+            m.rule_decisions
+                .get_or_create(&RuleLabels {
+                    rule: rule.clone(),
+                    decision: format!("{:?}", event.decision).to_ascii_lowercase(),
+                })
+                .inc();
+        }
+        if let Some(u) = &event.usage {
+            let prices = &self.engine.prices;
+            // only models of the price table become labels: callers name models freely
+            let model = event
+                .model
+                .as_deref()
+                .filter(|m| prices.of(m).is_some())
+                .unwrap_or("other")
+                .to_owned();
+            for (kind, n) in [("input", u.input), ("output", u.output)] {
+                m.tokens
+                    .get_or_create(&TokenLabels {
+                        provider: event.provider.clone(),
+                        model: model.clone(),
+                        kind: kind.into(),
+                    })
+                    .inc_by(n);
+            }
+            let micros = match &event.limits {
+                Some(l) => l.actual.cost_micros,
+                None => {
+                    prices
+                        .cost(&event.provider, event.model.as_deref(), u.input, u.output)
+                        .micros
+                }
+            };
+            m.cost_usd
+                .get_or_create(&ModelLabels {
+                    provider: event.provider.clone(),
+                    model,
+                })
+                .inc_by(micros as f64 / 1e6);
+        }
+    }
+
     /// Takes a finished exchange: metrics, the limits settled, the event to every sink.
     fn record(&self, done: Finished) {
         for fault in &done.faults {
@@ -487,6 +555,7 @@ impl Gateway {
                 decision: format!("{:?}", event.decision).to_ascii_lowercase(),
             })
             .inc();
+        self.observe(&event);
         for f in &event.findings {
             self.metrics
                 .findings
@@ -498,6 +567,9 @@ impl Gateway {
                     },
                 })
                 .inc();
+        }
+        if let Some(k) = &self.kubernetes {
+            k.consider(&event, &self.policies.current());
         }
         let event = Arc::new(event);
         if let Some(d) = &self.discovery {

@@ -150,6 +150,9 @@ pub fn load(paths: &[PathBuf]) -> Result<PolicySet, LoadError> {
 /// The live policy snapshot and its reload state.
 pub struct PolicyStore {
     paths: Vec<PathBuf>,
+    /// Documents from Rampart's controller (RuntimePolicy and RuntimeLimit resources),
+    /// compiled together with the files.
+    remote: Mutex<Vec<Source>>,
     requirements: Requirements,
     current: ArcSwap<PolicySet>,
     state: Mutex<ReloadState>,
@@ -213,6 +216,7 @@ impl PolicyStore {
         };
         let store = PolicyStore {
             paths,
+            remote: Mutex::new(Vec::new()),
             requirements,
             current: ArcSwap::from_pointee(set),
             state: Mutex::new(state),
@@ -229,10 +233,22 @@ impl PolicyStore {
     /// Reads and compiles the files again; swaps the set in when it compiles and differs.
     /// On failure the current set stays and the error is kept for the admin API.
     pub fn reload(&self) -> Result<Reloaded, LoadError> {
-        if self.paths.is_empty() {
+        let remote = self.remote.lock().expect("remote policies lock").clone();
+        if self.paths.is_empty()
+            && remote.is_empty()
+            && self.current.load().version() == self.embedded_version()
+        {
             return Ok(Reloaded::Unchanged);
         }
-        let sources = read_sources(&self.paths).inspect_err(|e| self.failed(e, None))?;
+        let mut sources = if self.paths.is_empty() {
+            vec![Source {
+                name: "<embedded policies/default.yaml>".into(),
+                text: DEFAULT_POLICY.into(),
+            }]
+        } else {
+            read_sources(&self.paths).inspect_err(|e| self.failed(e, None))?
+        };
+        sources.extend(remote);
         let print = rampart_policy::fingerprint(&sources);
         if print == self.current.load().version() {
             self.state.lock().expect("policy state lock").last_error = None;
@@ -265,6 +281,27 @@ impl PolicyStore {
                 Err(e)
             }
         }
+    }
+
+    /// The version of the embedded default alone.
+    fn embedded_version(&self) -> String {
+        rampart_policy::fingerprint(&[Source {
+            name: "<embedded policies/default.yaml>".into(),
+            text: DEFAULT_POLICY.into(),
+        }])
+    }
+
+    /// Replaces the documents from Rampart's controller and reloads: they are compiled with
+    /// the files, and a set that does not compile never replaces the one in force.
+    pub fn set_remote(&self, sources: Vec<Source>) -> Result<Reloaded, LoadError> {
+        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        *self.remote.lock().expect("remote policies lock") = sources;
+        let result = self.reload();
+        let mut st = self.state.lock().expect("policy state lock");
+        st.sources = sources_of(&self.paths);
+        st.sources
+            .extend(names.into_iter().map(|n| format!("controller: {n}")));
+        result
     }
 
     fn failed(&self, e: &LoadError, version: Option<String>) {

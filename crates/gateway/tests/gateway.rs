@@ -461,6 +461,20 @@ async fn every_exchange_leaves_one_audit_event_without_raw_values_and_metrics() 
         "{metrics}"
     );
     assert!(metrics.contains("rampart_findings_total"), "{metrics}");
+    // what a dashboard needs: latency histograms, statuses, decisions per rule, tokens, spend
+    for want in [
+        "rampart_request_duration_seconds_bucket{le=\"0.001\",provider=\"openai\"}",
+        "rampart_request_duration_seconds_count{provider=\"openai\"} 3",
+        "rampart_upstream_duration_seconds_count{provider=\"openai\"}",
+        "rampart_responses_total{provider=\"openai\",code=\"200\"}",
+        "rampart_responses_total{provider=\"openai\",code=\"403\"} 1",
+        "rampart_rule_decisions_total{rule=\"default/",
+        "rampart_tokens_total{provider=\"openai\",model=\"gpt-4o-mini\",kind=\"input\"}",
+        "rampart_tokens_total{provider=\"openai\",model=\"gpt-4o-mini\",kind=\"output\"}",
+        "rampart_cost_usd_total{provider=\"openai\",model=\"gpt-4o-mini\"}",
+    ] {
+        assert!(metrics.contains(want), "{want} not in {metrics}");
+    }
     for path in ["/healthz", "/readyz"] {
         assert_eq!(
             call(gw.admin_addr, "GET", path, &[], Vec::new()).await.0,

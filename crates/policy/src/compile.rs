@@ -93,6 +93,17 @@ pub struct PolicySet {
     version: String,
 }
 
+impl PolicySet {
+    /// Whether the enforce-mode policy `name` asks to quarantine the pods it blocks
+    /// (`spec.quarantine`). `name` may be a `policy/rule` origin.
+    pub fn quarantines(&self, name: &str) -> bool {
+        let policy = name.split('/').next().unwrap_or(name);
+        self.policies
+            .iter()
+            .any(|p| p.name == policy && p.quarantine && p.mode == Mode::Enforce)
+    }
+}
+
 /// One compiled policy.
 #[derive(Debug)]
 pub(crate) struct Policy {
@@ -113,6 +124,8 @@ pub(crate) struct Policy {
     /// Hosts output may point to (`llm.unsafeOutput.allowHosts`).
     pub(crate) allow_hosts: Vec<String>,
     pub(crate) limits: Vec<String>,
+    /// Quarantine the calling pod when this policy blocks.
+    pub(crate) quarantine: bool,
     /// Where each limit reference is written: (name, line, column).
     pub(crate) limit_refs: Vec<(String, u32, u32)>,
 }
@@ -641,6 +654,7 @@ impl Compiler<'_> {
             canary,
             allow_hosts,
             limits,
+            quarantine: spec.quarantine.as_ref().is_some_and(|q| q.value),
             limit_refs,
         })
     }

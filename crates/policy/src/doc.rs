@@ -67,6 +67,9 @@ pub struct Spec {
     /// Names of the limits that apply to the selected exchanges.
     #[serde(default)]
     pub limits: Vec<Spanned<String>>,
+    /// When this policy blocks an exchange of a Kubernetes pod, quarantine the pod (the
+    /// gateway asks Rampart's controller).
+    pub quarantine: Option<Spanned<bool>>,
 }
 
 /// Which exchanges a policy applies to. Every field given must match (AND); within a list, any

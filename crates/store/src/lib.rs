@@ -50,6 +50,15 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+/// What the controllers stored of their clusters.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterState {
+    /// (cluster, workload document).
+    pub workloads: Vec<(String, serde_json::Value)>,
+    /// (cluster, posture finding).
+    pub findings: Vec<(String, serde_json::Value)>,
+}
+
 /// Runs one statement on either pool: `$q` with its binds.
 macro_rules! exec {
     ($tx:expr, $q:expr $(, $b:expr)*) => {
@@ -617,6 +626,103 @@ impl Store {
         match self {
             Store::Sqlite(pool) => read_rows!(pool),
             Store::Postgres(pool) => read_rows!(pool),
+        }
+    }
+
+    /// Replaces what is stored of one cluster: its workloads (JSON documents with an `object`
+    /// of `kind`, `namespace` and `name`) and its posture findings, in one transaction.
+    pub async fn replace_cluster(
+        &self,
+        cluster: &str,
+        workloads: &[serde_json::Value],
+        findings: &[serde_json::Value],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        macro_rules! replace {
+            ($tx:expr) => {{
+                exec!($tx, "DELETE FROM k8s_workloads WHERE cluster = $1", cluster)?;
+                exec!($tx, "DELETE FROM k8s_findings WHERE cluster = $1", cluster)?;
+                let mut seen = std::collections::BTreeSet::new();
+                for w in workloads {
+                    let o = &w["object"];
+                    let key = (
+                        o["namespace"].as_str().unwrap_or("").to_owned(),
+                        o["kind"].as_str().unwrap_or("").to_owned(),
+                        o["name"].as_str().unwrap_or("").to_owned(),
+                    );
+                    if !seen.insert(key.clone()) {
+                        continue;
+                    }
+                    exec!(
+                        $tx,
+                        "INSERT INTO k8s_workloads (cluster, namespace, kind, name, document, updated) VALUES ($1, $2, $3, $4, $5, $6)",
+                        cluster,
+                        &key.0,
+                        &key.1,
+                        &key.2,
+                        w.to_string(),
+                        at
+                    )?;
+                }
+                for (i, f) in findings.iter().enumerate() {
+                    exec!(
+                        $tx,
+                        "INSERT INTO k8s_findings (cluster, seq, document, updated) VALUES ($1, $2, $3, $4)",
+                        cluster,
+                        i as i64,
+                        f.to_string(),
+                        at
+                    )?;
+                }
+                Ok::<(), sqlx::Error>(())
+            }};
+        }
+        match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                replace!(tx)?;
+                tx.commit().await?;
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                replace!(tx)?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every cluster's workloads and findings: (cluster, document) pairs, in cluster order.
+    pub async fn clusters(&self) -> Result<ClusterState, StoreError> {
+        macro_rules! read {
+            ($pool:expr) => {{
+                let mut state = ClusterState::default();
+                for r in sqlx::query(
+                    "SELECT cluster, document FROM k8s_workloads ORDER BY cluster, namespace, kind, name",
+                )
+                .fetch_all($pool)
+                .await?
+                {
+                    let text: String = r.try_get(1)?;
+                    if let Ok(v) = serde_json::from_str(&text) {
+                        state.workloads.push((r.try_get(0)?, v));
+                    }
+                }
+                for r in sqlx::query("SELECT cluster, document FROM k8s_findings ORDER BY cluster, seq")
+                    .fetch_all($pool)
+                    .await?
+                {
+                    let text: String = r.try_get(1)?;
+                    if let Ok(v) = serde_json::from_str(&text) {
+                        state.findings.push((r.try_get(0)?, v));
+                    }
+                }
+                Ok::<ClusterState, StoreError>(state)
+            }};
+        }
+        match self {
+            Store::Sqlite(pool) => read!(pool),
+            Store::Postgres(pool) => read!(pool),
         }
     }
 

@@ -240,3 +240,66 @@ async fn postgres_replicas_share_one_inventory() {
     );
     assert_eq!(rows.ai[0].calls, 200);
 }
+
+/// Each cluster's controller replaces its own snapshot; the others stay.
+async fn clusters_replace_their_own(store: &Store) {
+    let w = |ns: &str, name: &str| {
+        serde_json::json!({"object": {"kind": "Deployment", "namespace": ns, "name": name},
+                           "images": ["app:1"]})
+    };
+    let f = |rule: &str| serde_json::json!({"id": "K01:2025", "rule": rule, "severity": "high"});
+    store
+        .replace_cluster(
+            "eu",
+            &[w("shop", "api"), w("shop", "api"), w("ai", "llm")],
+            &[f("privileged")],
+            "t1",
+        )
+        .await
+        .unwrap();
+    store
+        .replace_cluster("us", &[w("shop", "api")], &[], "t1")
+        .await
+        .unwrap();
+    let s = store.clusters().await.unwrap();
+    assert_eq!(s.workloads.len(), 3, "a workload listed twice is kept once");
+    assert_eq!(s.findings.len(), 1);
+    // the next snapshot of eu replaces eu's, and leaves us alone
+    store
+        .replace_cluster(
+            "eu",
+            &[w("ai", "llm")],
+            &[f("host-path"), f("run-as-root")],
+            "t2",
+        )
+        .await
+        .unwrap();
+    let s = store.clusters().await.unwrap();
+    let eu: Vec<&str> = s
+        .workloads
+        .iter()
+        .filter(|(c, _)| c == "eu")
+        .map(|(_, w)| w["object"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(eu, ["llm"]);
+    assert_eq!(s.workloads.iter().filter(|(c, _)| c == "us").count(), 1);
+    let rules: Vec<&str> = s
+        .findings
+        .iter()
+        .map(|(_, f)| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["host-path", "run-as-root"]);
+}
+
+#[tokio::test]
+async fn clusters_in_sqlite_and_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(dir.path().join("i.db").to_str().unwrap())
+        .await
+        .unwrap();
+    clusters_replace_their_own(&sqlite).await;
+    let pg = Store::open(&rampart_store::testing::fresh_postgres().await)
+        .await
+        .unwrap();
+    clusters_replace_their_own(&pg).await;
+}
