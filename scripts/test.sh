@@ -59,6 +59,21 @@ command -v kubectl >/dev/null || PATH="$PATH:$k8s_tools"
 export PATH
 kubectl version --client 2>/dev/null | head -1
 
+# The console's tests drive Debian's chromium through chromedriver (WebDriver).
+echo "==> chromium and chromedriver"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null || true
+  fi
+  command -v chromium >/dev/null || { echo "test.sh: chromium not found and could not be installed (apt-get install chromium chromium-driver)" >&2; exit 2; }
+  command -v chromedriver >/dev/null || { echo "test.sh: chromedriver not found and could not be installed (apt-get install chromium-driver)" >&2; exit 2; }
+fi
+RAMPART_CHROMIUM="$(command -v chromium)"
+export RAMPART_CHROMIUM
+chromium --version 2>/dev/null || true
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -116,6 +116,7 @@ struct Published {
     policies: (String, Vec<PolicyDocument>),
     report: Option<rampart_k8s::Report>,
     workloads: Vec<Workload>,
+    quarantines: Vec<Value>,
 }
 
 /// The controller's shared state.
@@ -356,6 +357,17 @@ async fn sync(client: &kube::Client, stores: &Stores, shared: &Shared, config: &
         p.policies = (doc_version, documents);
         p.report = Some(report);
         p.workloads = workloads;
+        p.quarantines = stores
+            .quarantines
+            .state()
+            .iter()
+            .map(|q| {
+                json!({"namespace": q.namespace(), "name": q.name_any(), "pod": q.spec.pod,
+                       "reason": q.spec.reason, "requested_by": q.spec.requested_by,
+                       "phase": q.status.as_ref().map(|s| s.phase.clone()).unwrap_or_default(),
+                       "releasing": q.metadata.deletion_timestamp.is_some()})
+            })
+            .collect();
     }
     shared.syncs.fetch_add(1, Ordering::Relaxed);
     shared.ready.store(true, Ordering::Relaxed);
@@ -784,6 +796,43 @@ async fn route(
                 StatusCode::OK,
                 &serde_json::to_value(&p.report).unwrap_or(Value::Null),
             )
+        }
+        (Method::GET, "/v1/quarantines") => {
+            let p = shared.published.read().expect("published lock");
+            reply(StatusCode::OK, &json!({"quarantines": p.quarantines}))
+        }
+        (Method::DELETE, "/v1/quarantine") => {
+            let query = req.uri().query().unwrap_or("").to_owned();
+            let param = |name: &str| {
+                query.split('&').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k == name && !v.is_empty()).then(|| v.to_owned())
+                })
+            };
+            let (Some(ns), Some(pod)) = (param("namespace"), param("pod")) else {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "namespace and pod are required"}),
+                );
+            };
+            let api: Api<Quarantine> = Api::namespaced(client.clone(), &ns);
+            match api
+                .delete(
+                    &quarantine::label_value(&pod),
+                    &kube::api::DeleteParams::default(),
+                )
+                .await
+            {
+                Ok(_) => reply(
+                    StatusCode::OK,
+                    &json!({"namespace": ns, "pod": pod, "released": true}),
+                ),
+                Err(kube::Error::Api(s)) if s.code == 404 => reply(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": format!("no quarantine of {ns}/{pod}")}),
+                ),
+                Err(e) => reply(StatusCode::BAD_GATEWAY, &json!({"error": e.to_string()})),
+            }
         }
         (Method::GET, "/v1/workloads") => {
             let p = shared.published.read().expect("published lock");

@@ -222,6 +222,38 @@ async fn pods_are_callers_policies_come_from_resources_and_blocks_quarantine() {
         "{view}"
     );
     assert!(view["posture"]["prod-eu/ai"].is_object(), "{view}");
+    // the quarantine is listed, and the console's release undoes it
+    let q = &view["quarantines"][0];
+    assert_eq!(
+        (q["namespace"].as_str(), q["pod"].as_str()),
+        (Some("shop"), Some(pod)),
+        "{view}"
+    );
+    assert_eq!(q["requested_by"], "policy/checkout-no-cards");
+    let auth = format!("Bearer {}", running.admin_token());
+    let (status, released) = common::call(
+        running.admin_addr,
+        "POST",
+        "/admin/kubernetes/release",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(json!({"namespace": "shop", "pod": pod}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{released}");
+    eventually("the release", || async {
+        api.get("quarantines", "shop", pod).is_none()
+            && api
+                .get("pods", "shop", pod)
+                .is_some_and(|p| p["metadata"]["labels"].get(quarantine::LABEL).is_none())
+    })
+    .await;
+    assert!(
+        api.get("networkpolicies", "shop", &quarantine::policy_name(pod))
+            .is_none()
+    );
     running.shutdown().await;
     // the audit log names the caller as the pod's workload, and the resource's rule
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();

@@ -114,6 +114,33 @@ impl Kubernetes {
         Ok((workloads, posture))
     }
 
+    /// The quarantines the controller keeps.
+    pub async fn quarantines(&self) -> anyhow::Result<Value> {
+        Ok(self.call("GET", "/v1/quarantines", None).await?["quarantines"].take())
+    }
+
+    /// Releases a pod: the controller deletes its Quarantine, then unlabels it and removes
+    /// its policy.
+    pub async fn release(&self, ns: &str, pod: &str) -> anyhow::Result<Value> {
+        let enc = |s: &str| -> String {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect()
+        };
+        self.call(
+            "DELETE",
+            &format!("/v1/quarantine?namespace={}&pod={}", enc(ns), enc(pod)),
+            None,
+        )
+        .await
+    }
+
     /// Fetches the identity index; replaces the pod link when it changed. Returns the pods
     /// indexed.
     pub async fn refresh_identities(&self) -> anyhow::Result<usize> {

@@ -10,8 +10,10 @@
 pub mod audit;
 pub mod body;
 pub mod config;
+pub mod console;
 pub mod discovery;
 pub mod kubernetes;
+pub mod limits_view;
 pub mod metrics;
 mod pipeline;
 pub mod policies;
@@ -58,6 +60,8 @@ pub struct Gateway {
     discovery: Option<discovery::Discovery>,
     /// The link to Rampart's controller (when `kubernetes.controller` is set).
     kubernetes: Option<Arc<kubernetes::Kubernetes>>,
+    /// The web console: sessions and the live feed.
+    console: console::Console,
     /// The gateway's metrics.
     pub metrics: metrics::Metrics,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -366,6 +370,7 @@ impl Gateway {
             audit,
             discovery,
             kubernetes,
+            console: console::Console::default(),
             metrics,
             tls,
             stop: tokio::sync::watch::Sender::new(false),
@@ -599,7 +604,11 @@ impl Gateway {
             Some(d) => d.document().await.map(|doc| doc.ai).unwrap_or_default(),
             None => Vec::new(),
         };
-        Ok(kubernetes::view(&state, &ai))
+        let mut view = kubernetes::view(&state, &ai);
+        if let Some(k) = &self.kubernetes {
+            view["quarantines"] = k.quarantines().await.unwrap_or_default();
+        }
+        Ok(view)
     }
 
     /// Follows Rampart's controller: the identity index and the policy documents, every
@@ -679,6 +688,9 @@ impl Gateway {
         let json =
             |status: u16, v: serde_json::Value| text(status, "application/json", v.to_string());
         let path = req.uri().path().to_owned();
+        if path == "/console" || path.starts_with("/console/") {
+            return self.console_page(req, &path).await;
+        }
         if path.starts_with("/admin/")
             && let Err(why) = self.admin_allowed(&req)
         {
@@ -704,7 +716,8 @@ impl Gateway {
                         "shared_decisions": c.shared.load(Relaxed),
                         "fallback_decisions": c.fallback.load(Relaxed),
                         "store_errors": c.errors.load(Relaxed),
-                        "counters": usage.into_iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                        "counters": usage.iter().map(|(k, v)| serde_json::json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                        "headroom": limits_view::headroom(&usage, self.policy_set().all_limits()),
                     }),
                 )
             }
@@ -763,6 +776,60 @@ impl Gateway {
                     serde_json::json!({"error": "discovery is off (discovery.enabled: false)"}),
                 ),
             },
+            ("GET", "/admin/events") => hyper::Response::builder()
+                .status(200)
+                .header(http::header::CONTENT_TYPE, "text/event-stream")
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .body(self.console.events(50))
+                .expect("static response parts are valid"),
+            ("GET", "/admin/exchanges") => {
+                let query = req.uri().query().unwrap_or("");
+                let param = |name: &str| {
+                    query.split('&').find_map(|kv| {
+                        let (k, v) = kv.split_once('=')?;
+                        (k == name && !v.is_empty()).then_some(v)
+                    })
+                };
+                let limit = param("limit")
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(100usize)
+                    .min(1000);
+                json(
+                    200,
+                    serde_json::json!({"exchanges": self.console.recent(param("decision"), limit)}),
+                )
+            }
+            ("GET", p) if p.starts_with("/admin/exchanges/") => {
+                match self.console.exchange(&p["/admin/exchanges/".len()..]) {
+                    Some(x) => json(200, x),
+                    None => json(
+                        404,
+                        serde_json::json!({"error": "no such exchange among the last 1,000"}),
+                    ),
+                }
+            }
+            ("POST", "/admin/kubernetes/release") => {
+                let Some(k) = self.kubernetes.clone() else {
+                    return json(
+                        404,
+                        serde_json::json!({"error": "no controller is linked (kubernetes.controller)"}),
+                    );
+                };
+                let body = small_body(req).await;
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                match (v["namespace"].as_str(), v["pod"].as_str()) {
+                    (Some(ns), Some(pod)) if !ns.is_empty() && !pod.is_empty() => {
+                        match k.release(ns, pod).await {
+                            Ok(r) => json(200, r),
+                            Err(e) => json(502, serde_json::json!({"error": e.to_string()})),
+                        }
+                    }
+                    _ => json(
+                        400,
+                        serde_json::json!({"error": "expected {\"namespace\": …, \"pod\": …}"}),
+                    ),
+                }
+            }
             ("GET", "/admin/kubernetes") => match self.kubernetes_view().await {
                 Ok(v) => json(200, v),
                 Err((status, e)) => json(status, serde_json::json!({"error": e})),
@@ -832,6 +899,93 @@ impl Gateway {
         }
     }
 
+    /// The console's pages: the login page for anyone without a session, the console and
+    /// its assets for those with one.
+    async fn console_page(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+        path: &str,
+    ) -> hyper::Response<body::GatewayBody> {
+        let page = |status: u16, ctype: &'static str, text: String, cookie: Option<String>| {
+            let mut r = hyper::Response::builder()
+                .status(status)
+                .header(http::header::CONTENT_TYPE, ctype)
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .header("x-content-type-options", "nosniff")
+                .header("x-frame-options", "DENY")
+                .header(
+                    "content-security-policy",
+                    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                );
+            if let Some(c) = cookie {
+                r = r.header(http::header::SET_COOKIE, c);
+            }
+            r.body(body::full(text))
+                .expect("static response parts are valid")
+        };
+        let login = |status: u16, error: &str| {
+            page(
+                status,
+                "text/html; charset=utf-8",
+                console::LOGIN.replace("{{error}}", error),
+                None,
+            )
+        };
+        let redirect = |cookie: Option<String>| {
+            let mut r = hyper::Response::builder()
+                .status(303)
+                .header(http::header::LOCATION, "/console/");
+            if let Some(c) = cookie {
+                r = r.header(http::header::SET_COOKIE, c);
+            }
+            r.body(body::full(""))
+                .expect("static response parts are valid")
+        };
+        match (req.method().as_str(), path) {
+            ("POST", "/console/login") => {
+                let body = small_body(req).await;
+                let given = console::form_token(&body).unwrap_or_default();
+                let key = &self.engine.hash_key;
+                let same = key.hash(rampart_core::DataClass::Secret, given.trim().as_bytes())
+                    == key.hash(rampart_core::DataClass::Secret, self.admin_token.as_bytes());
+                if !same {
+                    return login(401, "That token is not the admin token.");
+                }
+                let id = self.console.login();
+                redirect(Some(format!(
+                    "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200",
+                    console::COOKIE
+                )))
+            }
+            ("POST", "/console/logout") => {
+                if let Some(id) = console::session_id(&req) {
+                    self.console.logout(id);
+                }
+                redirect(Some(format!(
+                    "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                    console::COOKIE
+                )))
+            }
+            _ if !self.console.session(&req) => login(200, ""),
+            ("GET", "/console" | "/console/" | "/console/index.html") => {
+                page(200, "text/html; charset=utf-8", console::INDEX.into(), None)
+            }
+            ("GET", "/console/app.js") => page(
+                200,
+                "text/javascript; charset=utf-8",
+                console::APP_JS.into(),
+                None,
+            ),
+            ("GET", "/console/app.css") => page(
+                200,
+                "text/css; charset=utf-8",
+                console::APP_CSS.into(),
+                None,
+            ),
+            _ => page(404, "text/plain", "not found\n".into(), None),
+        }
+    }
+
     /// Who may call the admin API: a state-changing call (any method but `GET` and `HEAD`)
     /// always needs the bearer token (configured or generated); reads of `/admin/*` need it
     /// when `admin_token_env` is configured or the admin listener is not on loopback.
@@ -856,6 +1010,11 @@ impl Gateway {
                     .hash(rampart_core::DataClass::Secret, self.admin_token.as_bytes())
         });
         let read = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+        // the console's session: reads, and writes that carry the console's header (a form
+        // on another site cannot set it)
+        if self.console.session(req) && (read || req.headers().contains_key("x-rampart-console")) {
+            return Ok(());
+        }
         // reads keep the earlier rule: open on loopback unless a token is configured
         let open_reads =
             self.config.admin_token_env.is_none() && self.config.admin_listen.ip().is_loopback();
@@ -1043,4 +1202,12 @@ fn check_url(url: &str) -> anyhow::Result<()> {
         Some("http" | "https") if uri.host().is_some() => Ok(()),
         _ => anyhow::bail!("{url:?} must be an http:// or https:// URL with a host"),
     }
+}
+
+/// A small request body (a login form, a release request): at most 8 KiB, else empty.
+async fn small_body(req: hyper::Request<hyper::body::Incoming>) -> Bytes {
+    http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 8 << 10))
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
 }

@@ -572,6 +572,7 @@ impl Gateway {
             k.consider(&event, &self.policies.current());
         }
         let event = Arc::new(event);
+        self.console.record(&event);
         if let Some(d) = &self.discovery {
             ExchangeSink::record(d, event.clone());
         }

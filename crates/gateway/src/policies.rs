@@ -165,6 +165,8 @@ pub struct ReloadState {
     pub version: String,
     /// Policy names in force, most specific first.
     pub policies: Vec<String>,
+    /// Those of them in enforce mode (the others monitor).
+    pub enforcing: Vec<String>,
     /// Where they come from.
     pub sources: Vec<String>,
     /// Warnings of the set in force.
@@ -316,6 +318,7 @@ impl PolicyStore {
         let mut st = self.state.lock().expect("policy state lock");
         st.version = set.version().to_owned();
         st.policies = set.names().into_iter().map(str::to_owned).collect();
+        st.enforcing = set.enforcing().into_iter().map(str::to_owned).collect();
         st.warnings = set.warnings.iter().map(|w| w.to_string()).collect();
         st.last_error = None;
         st.failed_version = None;

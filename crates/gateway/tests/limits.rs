@@ -122,6 +122,24 @@ async fn token_budgets_settle_to_the_reported_usage() {
     assert_eq!(counter(":tok:d:"), Some(2 * 21), "{admin}");
     // gpt-4o-mini: 12 x 0.15 + 9 x 0.60 micro-dollars per call
     assert_eq!(counter(":usd:d:"), Some(2 * 7), "{admin}");
+    // the same counters as headroom: the limit, what it counts, used, max and what is left
+    let room = admin["headroom"].as_array().unwrap();
+    let tokens = room.iter().find(|h| h["what"] == "tokens per day").unwrap();
+    assert_eq!(
+        (
+            tokens["used"].as_f64(),
+            tokens["max"].as_f64(),
+            tokens["headroom"].as_f64()
+        ),
+        (Some(42.0), Some(60.0), Some(18.0)),
+        "{admin}"
+    );
+    let spend = room
+        .iter()
+        .find(|h| h["what"] == "spend (USD) per day")
+        .unwrap();
+    assert_eq!(spend["max"].as_f64(), Some(1.0));
+    assert_eq!(spend["used"].as_f64(), Some(14e-6));
     // 42 used: a third call reserving 18 still fits (60), a fourth does not
     let (status, _, _) = call(gw.addr, "POST", "/v1/chat/completions", &[JSON], chat(10)).await;
     assert_eq!(status, 200);
