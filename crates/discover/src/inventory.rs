@@ -144,9 +144,27 @@ struct AiStats {
     callers: BTreeMap<String, [u64; 4]>,
     /// Fingerprints of the keys used.
     keys: BTreeSet<String>,
+    /// (dimension: `model`, `key` or `caller`; its value; UTC day) -> calls, input and
+    /// output tokens, cost: the series the console charts.
+    usage: BTreeMap<(String, String, String), [u64; 4]>,
 }
 
+/// Most series points kept per AI host (beyond, new points are not started).
+const MAX_AI_USAGE: usize = 20_000;
+
 impl AiStats {
+    /// Adds `v` to the series point `(dimension, name, day)`.
+    fn series(&mut self, dimension: &str, name: &str, day: &str, v: [u64; 4]) {
+        let key = (dimension.to_owned(), name.to_owned(), day.to_owned());
+        if let Some(c) = self.usage.get_mut(&key) {
+            for k in 0..4 {
+                c[k] += v[k];
+            }
+        } else if self.usage.len() < MAX_AI_USAGE {
+            self.usage.insert(key, v);
+        }
+    }
+
     /// Counts `v` (calls, input, output, cost) for `caller`.
     fn by_caller(&mut self, caller: &str, v: [u64; 4]) {
         let caller = if self.callers.len() < MAX_AI_CALLERS || self.callers.contains_key(caller) {
@@ -307,6 +325,9 @@ pub struct AiRow {
     pub callers: Vec<(String, [u64; 4])>,
     /// Fingerprints of the keys used.
     pub keys: Vec<String>,
+    /// Series: (dimension `model`, `key` or `caller`; its value; UTC day, empty when the
+    /// source gave no time) -> calls, input and output tokens, cost in micro-dollars.
+    pub usage: Vec<(String, String, String, [u64; 4])>,
 }
 
 /// A destination recognised as a data store.
@@ -614,6 +635,16 @@ impl Inventory {
             if let Some(k) = &o.key {
                 a.key(k);
             }
+            let day = o.time.as_deref().and_then(day_of).unwrap_or("").to_owned();
+            let v = [1, input, output, cost];
+            // a call naming several models counts for the first
+            if let Some(m) = models.first() {
+                a.series("model", m, &day, v);
+            }
+            if let Some(k) = &o.key {
+                a.series("key", k, &day, v);
+            }
+            a.series("caller", &caller, &day, v);
         }
         key
     }
@@ -667,6 +698,11 @@ impl Inventory {
                 days: a.days.into_iter().collect(),
                 callers: a.callers.into_iter().collect(),
                 keys: a.keys.into_iter().collect(),
+                usage: a
+                    .usage
+                    .into_iter()
+                    .map(|((d, n, day), v)| (d, n, day, v))
+                    .collect(),
             })
             .collect();
         let flows = std::mem::take(&mut self.flows)
@@ -760,6 +796,9 @@ impl Inventory {
             }
             for k in &r.keys {
                 a.key(k);
+            }
+            for (d, n, day, v) in &r.usage {
+                a.series(d, n, day, *v);
             }
         }
         for r in &rows.stores {
@@ -1111,6 +1150,21 @@ impl Inventory {
                     })
                     .collect(),
                 keys: a.keys.iter().cloned().collect(),
+                usage: a
+                    .usage
+                    .iter()
+                    .map(
+                        |((dimension, name, day), [calls, input, output, cost])| AiUsage {
+                            dimension: dimension.clone(),
+                            name: name.clone(),
+                            day: day.clone(),
+                            calls: *calls,
+                            input_tokens: *input,
+                            output_tokens: *output,
+                            cost_usd: *cost as f64 / 1e6,
+                        },
+                    )
+                    .collect(),
                 by_day: a
                     .days
                     .iter()
@@ -1641,8 +1695,30 @@ pub struct Ai {
     pub callers: Vec<AiCaller>,
     /// Fingerprints of the keys used (never the keys).
     pub keys: Vec<String>,
+    /// Per model, key fingerprint and caller, per UTC day: the series behind the console's
+    /// charts.
+    pub usage: Vec<AiUsage>,
     /// The same per UTC day.
     pub by_day: Vec<AiDay>,
+}
+
+/// One point of an AI use series.
+#[derive(Clone, Debug, Serialize)]
+pub struct AiUsage {
+    /// `model`, `key` or `caller`.
+    pub dimension: String,
+    /// The model, key fingerprint or caller.
+    pub name: String,
+    /// `YYYY-MM-DD` (UTC); empty when the source gave no time.
+    pub day: String,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in US dollars.
+    pub cost_usd: f64,
 }
 
 /// AI use of one UTC day.

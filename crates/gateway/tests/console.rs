@@ -519,6 +519,11 @@ async fn a_person_logs_in_and_reads_every_page_in_chromium() {
         "return document.querySelector('#ai-charts').innerText.includes('gpt-4o-mini')",
     )
     .await;
+    b.until(
+        "AI use by model, key and workload",
+        "const t = document.querySelector('#ai-charts').innerText; return t.includes('By model') && t.includes('By workload') && !!document.querySelector('#ai-charts svg[aria-label=\"tokens per day\"]')",
+    )
+    .await;
     b.go(&format!("{console}#policies")).await;
     b.until("the policies", "return document.querySelector('#policies').innerText.includes('default') && document.querySelector('#policies').innerText.includes('enforce')").await;
     b.go(&format!("{console}#kubernetes")).await;

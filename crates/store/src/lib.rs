@@ -109,6 +109,12 @@ const UPSERT_AI_CALLER: &str = "INSERT INTO discovery_ai_callers (host, provider
      input_tokens = discovery_ai_callers.input_tokens + excluded.input_tokens, \
      output_tokens = discovery_ai_callers.output_tokens + excluded.output_tokens, \
      cost_micros = discovery_ai_callers.cost_micros + excluded.cost_micros";
+const UPSERT_AI_USAGE: &str = "INSERT INTO discovery_ai_usage (host, provider, via_gateway, dimension, name, day, calls, input_tokens, output_tokens, cost_micros) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (host, provider, via_gateway, dimension, name, day) DO UPDATE SET \
+     calls = discovery_ai_usage.calls + excluded.calls, \
+     input_tokens = discovery_ai_usage.input_tokens + excluded.input_tokens, \
+     output_tokens = discovery_ai_usage.output_tokens + excluded.output_tokens, \
+     cost_micros = discovery_ai_usage.cost_micros + excluded.cost_micros";
 const INSERT_AI_KEY: &str = "INSERT INTO discovery_ai_keys (host, provider, via_gateway, fingerprint) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 const INSERT_STORE: &str =
@@ -265,6 +271,22 @@ macro_rules! write_rows {
             }
             for k in &a.keys {
                 exec!($tx, INSERT_AI_KEY, &a.host, &a.provider, via, k)?;
+            }
+            for (dimension, name, day, [calls, input, output, cost]) in &a.usage {
+                exec!(
+                    $tx,
+                    UPSERT_AI_USAGE,
+                    &a.host,
+                    &a.provider,
+                    via,
+                    dimension,
+                    name,
+                    day,
+                    *calls as i64,
+                    *input as i64,
+                    *output as i64,
+                    *cost as i64
+                )?;
             }
         }
         for st in &rows.stores {
@@ -496,6 +518,21 @@ macro_rules! read_rows {
             let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
             if let Some(a) = ai.get_mut(&key) {
                 a.keys.push(r.try_get(3)?);
+            }
+        }
+        for r in sqlx::query(
+            "SELECT host, provider, via_gateway, dimension, name, day, calls, input_tokens, output_tokens, cost_micros FROM discovery_ai_usage ORDER BY dimension, name, day",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key: (String, String, i32) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let mut v = [0u64; 4];
+            for (k, slot) in v.iter_mut().enumerate() {
+                *slot = r.try_get::<i64, _>(6 + k)?.max(0) as u64;
+            }
+            if let Some(a) = ai.get_mut(&key) {
+                a.usage.push((r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, v));
             }
         }
         let mut stores = Vec::new();

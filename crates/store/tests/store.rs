@@ -58,6 +58,12 @@ fn batch(calls: u64, first: &str, last: &str, class: &str) -> Rows {
                 [calls, 100 * calls, 10 * calls, 7 * calls],
             )],
             keys: vec![format!("fp:{calls:016x}")],
+            usage: vec![(
+                "model".into(),
+                "gpt-4o-mini".into(),
+                first[..10.min(first.len())].to_owned(),
+                [calls, 100 * calls, 10 * calls, 7 * calls],
+            )],
         }],
         flows: vec![FlowRow {
             from: "billing".into(),
@@ -154,6 +160,26 @@ async fn adds_up(store: &Store) {
     assert_eq!(
         merged.to_json()["properties"]["contact"]["x-rampart-classes"],
         serde_json::json!(["EMAIL_ADDRESS", "US_SSN"])
+    );
+    // the series add up per model and day
+    let mut usage = rows.ai[0].usage.clone();
+    usage.sort();
+    assert_eq!(
+        usage,
+        [
+            (
+                "model".to_owned(),
+                "gpt-4o-mini".to_owned(),
+                "2024-05-01".to_owned(),
+                [4, 400, 40, 28]
+            ),
+            (
+                "model".to_owned(),
+                "gpt-4o-mini".to_owned(),
+                "2024-05-02".to_owned(),
+                [3, 300, 30, 21]
+            ),
+        ]
     );
     let mut keys = rows.ai[0].keys.clone();
     keys.sort();

@@ -19,6 +19,7 @@ function table(rows, cols) {
   const body = rows.map((r) => `<tr>${cols.map((c) => `<td>${c[1](r)}</td>`).join("")}</tr>`).join("");
   return `<div class="table-wrap"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
+const usd = (v) => "$" + (v > 0 && v < 0.01 ? v.toPrecision(2) : v.toFixed(2));
 const short = (t) => t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "";
 const badge = (text, cls) => `<span class="badge ${esc(cls ?? text)}">${esc(text)}</span>`;
 const classes = (list) => (list || []).map((c) => badge(c, SECRET.has(c) ? "critical" : "medium")).join(" ");
@@ -126,7 +127,7 @@ async function exchange(id) {
 
 function bars(items, unit) {
   const max = Math.max(...items.map((i) => i[1]), 1e-9);
-  return `<div class="bars">${items.map(([label, v]) => `<div class="bar"><span>${esc(label)}</span><span class="fill" style="width:${(100 * v / max).toFixed(1)}%"></span><span>${unit === "$" ? "$" + v.toFixed(4) : v}</span></div>`).join("")}</div>`;
+  return `<div class="bars">${items.map(([label, v]) => `<div class="bar"><span>${esc(label)}</span><span class="fill" style="width:${(100 * v / max).toFixed(1)}%"></span><span>${unit === "$" ? usd(v) : v}</span></div>`).join("")}</div>`;
 }
 
 async function ai() {
@@ -137,11 +138,33 @@ async function ai() {
   const callers = rows.flatMap((a) => (a.callers || []).map((c) => [`${c.caller} → ${a.provider}`, c.input_tokens + c.output_tokens]));
   const days = {};
   for (const a of rows) for (const d of a.by_day || []) days[d.day] = (days[d.day] || 0) + d.input_tokens + d.output_tokens;
+  // series per model, key and caller: totals, and tokens per day as a small chart
+  const series = {};
+  for (const a of rows) for (const u of a.usage || []) {
+    const s = ((series[u.dimension] ||= {})[u.name] ||= { tokens: 0, cost: 0, days: {} });
+    const t = u.input_tokens + u.output_tokens;
+    s.tokens += t; s.cost += u.cost_usd;
+    if (u.day) s.days[u.day] = (s.days[u.day] || 0) + t;
+  }
+  const allDays = [...new Set(Object.values(series).flatMap((d) => Object.values(d).flatMap((s) => Object.keys(s.days))))].sort();
+  const spark = (s) => {
+    const max = Math.max(...allDays.map((d) => s.days[d] || 0), 1);
+    return `<svg width="${allDays.length * 10 + 2}" height="24" role="img" aria-label="tokens per day">${allDays.map((d, i) => {
+      const h = Math.round(22 * (s.days[d] || 0) / max);
+      return `<rect x="${1 + i * 10}" y="${23 - h}" width="8" height="${h}" fill="var(--accent)"><title>${esc(d)}: ${s.days[d] || 0} tokens</title></rect>`;
+    }).join("")}</svg>`;
+  };
+  const dimension = (dim, title, label) => {
+    const entries = Object.entries(series[dim] || {}).sort((a, b) => b[1].tokens - a[1].tokens);
+    return entries.length ? `<h2>${title}</h2>` + table(entries, [[label, ([n]) => esc(n)], ["Tokens", ([, s]) => s.tokens],
+      ["Cost", ([, s]) => usd(s.cost)], ["Tokens per day", ([, s]) => spark(s)]]) : "";
+  };
   $("#ai-charts").innerHTML = rows.length ? `
     <h2>Providers and models</h2>${table(rows, [["Host", (a) => esc(a.host)], ["Provider", (a) => esc(a.provider)], ["Models", (a) => esc(a.models.join(", "))],
       ["Calls", (a) => a.calls], ["Route", (a) => a.via_gateway ? badge("via gateway", "allow") : badge("shadow AI", "shadow-ai")], ["Keys", (a) => esc((a.keys || []).join(", "))]])}
     <h2>Tokens per provider</h2>${bars(tokens)}<h2>Cost per provider (list prices)</h2>${bars(cost, "$")}
-    <h2>Tokens per caller</h2>${bars(callers)}<h2>Tokens per day</h2>${bars(Object.entries(days).sort())}` : '<p class="empty">No AI use recorded yet.</p>';
+    <h2>Tokens per caller</h2>${bars(callers)}<h2>Tokens per day</h2>${bars(Object.entries(days).sort())}
+    ${dimension("model", "By model", "Model")}${dimension("key", "By key", "Key fingerprint")}${dimension("caller", "By workload", "Workload or caller")}` : '<p class="empty">No AI use recorded yet.</p>';
   const room = limits.headroom || [];
   $("#limits").innerHTML = `<p>Counters in ${esc(limits.store)}; ${limits.store_errors} store errors.</p>` + (room.length
     ? `<div class="bars">${room.map((h) => {
