@@ -1016,8 +1016,11 @@ impl Gateway {
             return Ok(());
         }
         // reads keep the earlier rule: open on loopback unless a token is configured
-        let open_reads =
-            self.config.admin_token_env.is_none() && self.config.admin_listen.ip().is_loopback();
+        // ... and only to requests that name a loopback host: a page on another site whose
+        // name resolves to 127.0.0.1 (DNS rebinding) sends its own name and is refused
+        let open_reads = self.config.admin_token_env.is_none()
+            && self.config.admin_listen.ip().is_loopback()
+            && loopback_host(req);
         match (same, read) {
             (true, _) => Ok(()),
             (false, true) if open_reads => Ok(()),
@@ -1210,4 +1213,34 @@ async fn small_body(req: hyper::Request<hyper::body::Incoming>) -> Bytes {
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default()
+}
+
+/// Whether a request names a loopback host (`127.0.0.1`, `[::1]`, `localhost`, with any port),
+/// or names none (HTTP/1.0).
+fn loopback_host<B>(req: &hyper::Request<B>) -> bool {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let Some(host) = host else {
+        return true;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -95,6 +95,25 @@ async fn the_console_api_needs_a_session_and_streams_exchanges() {
             "{path}: {body}"
         );
     }
+    // DNS rebinding: a page whose own name resolves to loopback reads nothing without a token
+    let (status, _, _) = raw(
+        gw.admin_addr,
+        "GET",
+        "/admin/exchanges",
+        &[("host", "evil.example:9090")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = raw(
+        gw.admin_addr,
+        "GET",
+        "/admin/exchanges",
+        &[("host", "localhost:9090")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
     // a wrong token: the login page again, 401
     let (status, _, body) = raw(
         gw.admin_addr,
