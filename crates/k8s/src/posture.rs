@@ -522,6 +522,44 @@ fn container<'a>(
             );
         }
     }
+    // K03: credentials on the command line (anyone who can list processes or read the
+    // object sees them)
+    let argv = c.argv();
+    let flag_key = |f: &str| f.trim_start_matches('-').replace('-', "_");
+    for (i, arg) in argv.iter().enumerate() {
+        let hit = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => {
+                looks_secret(&flag_key(flag), value).then(|| flag.to_owned())
+            }
+            _ if arg.starts_with('-') && !arg.contains(' ') => argv
+                .get(i + 1)
+                .filter(|v| !v.starts_with('-') && looks_secret(&flag_key(arg), v))
+                .map(|_| {
+                    // a flag that names a credential is named; else the value's position
+                    if credential_name(&flag_key(arg).to_ascii_uppercase()) {
+                        (*arg).to_owned()
+                    } else {
+                        format!("argument {}", i + 2)
+                    }
+                }),
+            // a shell line or a bare value: only what the secret detectors find
+            _ => looks_secret("", arg).then(|| format!("argument {}", i + 1)),
+        };
+        if let Some(what) = hit {
+            push(
+                out,
+                "K03:2025",
+                "secret-in-args",
+                Severity::High,
+                o,
+                name,
+                format!(
+                    "{what} on the command line holds a credential; pass it from a Secret (an environment variable from secretKeyRef, or a mounted file)"
+                ),
+            );
+            break;
+        }
+    }
 }
 
 /// Whether a literal value under `key` is a credential: the secret detectors find one in it,
@@ -543,21 +581,7 @@ fn looks_secret(key: &str, value: &str) -> bool {
         return true;
     }
     let k = key.to_ascii_uppercase();
-    let named = crate::ai::is_credential_var(&k)
-        || [
-            "PASSWORD",
-            "PASSWD",
-            "SECRET",
-            "TOKEN",
-            "API_KEY",
-            "APIKEY",
-            "ACCESS_KEY",
-            "PRIVATE_KEY",
-            "CREDENTIAL",
-            "AUTH_KEY",
-        ]
-        .iter()
-        .any(|w| k.contains(w));
+    let named = credential_name(&k);
     // references, file paths, booleans and short placeholders are not credentials
     let v = value.trim();
     let reference = v.starts_with("$(")
@@ -575,6 +599,25 @@ fn looks_secret(key: &str, value: &str) -> bool {
         && !k.ends_with("_PATH")
         && !k.ends_with("_NAME")
         && !k.ends_with("_REF")
+}
+
+/// Whether a variable or flag name (upper case) names a credential.
+fn credential_name(k: &str) -> bool {
+    crate::ai::is_credential_var(k)
+        || [
+            "PASSWORD",
+            "PASSWD",
+            "SECRET",
+            "TOKEN",
+            "API_KEY",
+            "APIKEY",
+            "ACCESS_KEY",
+            "PRIVATE_KEY",
+            "CREDENTIAL",
+            "AUTH_KEY",
+        ]
+        .iter()
+        .any(|w| k.contains(w))
 }
 
 /// K02 and K09 checks of a Role or ClusterRole.

@@ -450,3 +450,55 @@ spec:
     assert!(!has(&r, "K01:2025", "writable-root-filesystem"));
     assert!(!has(&r, "K03:2025", "automounted-token"));
 }
+
+#[test]
+fn credentials_on_the_command_line_are_found_without_printing_them() {
+    let yaml = format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: sync, namespace: ops}}
+spec:
+  template:
+    spec:
+      containers:
+      - name: a
+        image: tool
+        args: ["--api-key={KEY}", "--verbose"]
+      - name: b
+        image: tool
+        args: ["--token", "ghp_R2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi"]
+      - name: c
+        image: curlimages/curl
+        command: ["sh", "-c", "curl -H 'Authorization: token ghp_R2d9xKq7LmPz4WvT8bYc3NfJ6hGs1aEo5uQi' https://api.github.com/user"]
+      - name: d
+        image: tool
+        args: ["--log-level=debug", "--token-file=/var/run/token", "--port", "8080"]
+"#
+    );
+    let (r, objects) = run(&yaml);
+    let by_container: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "secret-in-args")
+        .map(|f| (f.container.as_deref().unwrap(), f.message.as_str()))
+        .collect();
+    let names: Vec<&str> = by_container.iter().map(|(c, _)| *c).collect();
+    assert_eq!(names, ["a", "b", "c"], "{by_container:?}");
+    assert!(
+        by_container[0]
+            .1
+            .starts_with("--api-key on the command line")
+    );
+    assert!(by_container[1].1.starts_with("--token on the command line"));
+    assert!(
+        by_container[2]
+            .1
+            .starts_with("argument 3 on the command line")
+    );
+    let out = serde_json::to_string(&r).unwrap() + &text(&r) + &sarif(&r, &objects).to_string();
+    assert!(
+        !out.contains(KEY) && !out.contains("ghp_R2d9"),
+        "a value leaked"
+    );
+}
