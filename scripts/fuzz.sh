@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-for target in scan decoders json_decoder metadata stream sse policy threat report; do
+for target in scan decoders json_decoder metadata stream sse policy threat report discover k8s; do
   echo "==> fuzz $target for ${secs}s"
   cargo +nightly fuzz run "$target" -- -max_total_time="$secs" -max_len=4096
 done
