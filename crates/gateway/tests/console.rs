@@ -530,6 +530,16 @@ async fn a_person_logs_in_and_reads_every_page_in_chromium() {
         ),
     )
     .await;
+    // the theme stays across pages
+    b.go(&format!("{console}#ai")).await;
+    b.until(
+        "the AI page in the other theme",
+        &format!(
+            "return document.body.dataset.loaded === 'ai' && document.documentElement.classList.contains('dark') === {}",
+            !dark.as_bool().unwrap()
+        ),
+    )
+    .await;
     b.screenshot("ai-phone-other-theme").await;
     // what each page shows
     b.go(&format!("{console}#ai")).await;
