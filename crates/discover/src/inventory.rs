@@ -82,12 +82,7 @@ impl FindingStats {
         self.owasp.extend(owasp.iter().cloned());
         self.count += count;
         for t in times.into_iter().flatten() {
-            if self.first_seen.as_deref().is_none_or(|f| t.as_str() < f) {
-                self.first_seen = Some(t.clone());
-            }
-            if self.last_seen.as_deref().is_none_or(|l| t.as_str() > l) {
-                self.last_seen = Some(t.clone());
-            }
+            widen(&mut self.first_seen, &mut self.last_seen, t);
         }
     }
 }
@@ -121,12 +116,17 @@ impl Stats {
     }
 
     fn seen_at(&mut self, t: &str) {
-        if self.first_seen.as_deref().is_none_or(|f| t < f) {
-            self.first_seen = Some(t.to_owned());
-        }
-        if self.last_seen.as_deref().is_none_or(|l| t > l) {
-            self.last_seen = Some(t.to_owned());
-        }
+        widen(&mut self.first_seen, &mut self.last_seen, t);
+    }
+}
+
+/// Moves `first` and `last` (RFC 3339 times, which sort as text) out to take in `t`.
+fn widen(first: &mut Option<String>, last: &mut Option<String>, t: &str) {
+    if first.as_deref().is_none_or(|f| t < f) {
+        *first = Some(t.to_owned());
+    }
+    if last.as_deref().is_none_or(|l| t > l) {
+        *last = Some(t.to_owned());
     }
 }
 
@@ -200,12 +200,7 @@ impl LineageStats {
     fn add(&mut self, calls: u64, times: [&Option<String>; 2]) {
         self.calls += calls;
         for t in times.into_iter().flatten() {
-            if self.first_seen.as_deref().is_none_or(|f| t.as_str() < f) {
-                self.first_seen = Some(t.clone());
-            }
-            if self.last_seen.as_deref().is_none_or(|l| t.as_str() > l) {
-                self.last_seen = Some(t.clone());
-            }
+            widen(&mut self.first_seen, &mut self.last_seen, t);
         }
     }
 }

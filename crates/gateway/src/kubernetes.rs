@@ -25,6 +25,16 @@ use serde_json::{Value, json};
 
 use crate::config::KubernetesConfig;
 
+/// A quarantine to ask the controller for.
+#[derive(Debug)]
+struct QuarantineAsk {
+    namespace: String,
+    pod: String,
+    /// The policy whose block asked for it.
+    policy: String,
+    reason: String,
+}
+
 /// The link to Rampart's controller.
 pub struct Kubernetes {
     base: String,
@@ -35,8 +45,8 @@ pub struct Kubernetes {
     identities_version: Mutex<String>,
     policies_version: Mutex<String>,
     requested: Mutex<HashSet<(String, String)>>,
-    quarantine_tx: tokio::sync::mpsc::Sender<(String, String, String)>,
-    quarantine_rx: Mutex<Option<tokio::sync::mpsc::Receiver<(String, String, String)>>>,
+    quarantine_tx: tokio::sync::mpsc::Sender<QuarantineAsk>,
+    quarantine_rx: Mutex<Option<tokio::sync::mpsc::Receiver<QuarantineAsk>>>,
     /// Failed calls to the controller.
     pub errors: AtomicU64,
     /// Quarantines asked for.
@@ -227,8 +237,12 @@ impl Kubernetes {
             .expect("requested lock")
             .insert((ns.clone(), pod.clone()));
         if first {
-            let reason = format!("blocked by {by} ({:?})", event.reason);
-            let _ = self.quarantine_tx.try_send((ns, pod, reason));
+            let _ = self.quarantine_tx.try_send(QuarantineAsk {
+                namespace: ns,
+                pod,
+                policy: by.split('/').next().unwrap_or(by).to_owned(),
+                reason: format!("blocked by {by} ({:?})", event.reason),
+            });
         }
     }
 
@@ -237,11 +251,13 @@ impl Kubernetes {
         let Some(mut rx) = self.quarantine_rx.lock().expect("queue lock").take() else {
             return;
         };
-        while let Some((ns, pod, reason)) = rx.recv().await {
-            let policy = reason
-                .strip_prefix("blocked by ")
-                .and_then(|r| r.split('/').next())
-                .unwrap_or("policy");
+        while let Some(QuarantineAsk {
+            namespace: ns,
+            pod,
+            policy,
+            reason,
+        }) = rx.recv().await
+        {
             let body = json!({"namespace": ns, "pod": pod, "reason": reason,
                               "requested_by": format!("policy/{policy}")});
             match self.call("POST", "/v1/quarantine", Some(body)).await {

@@ -568,7 +568,10 @@ impl Gateway {
                 })
                 .inc();
         }
-        if let Some(k) = &self.kubernetes {
+        // only a block can ask for a quarantine: the policy set is not read otherwise
+        if let Some(k) = &self.kubernetes
+            && event.decision == rampart_core::Action::Block
+        {
             k.consider(&event, &self.policies.current());
         }
         let event = Arc::new(event);

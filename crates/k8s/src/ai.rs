@@ -204,7 +204,15 @@ fn models_of_argv(argv: &[&str], models: &mut BTreeSet<String>) {
             add_model(value, models);
             continue;
         }
+        // `python -m module` names a module, not a model
+        let python_module = *w == "-m"
+            && i > 0
+            && words[i - 1]
+                .rsplit('/')
+                .next()
+                .is_some_and(|p| p.starts_with("python"));
         if MODEL_FLAGS.contains(w)
+            && !python_module
             && let Some(v) = words.get(i + 1)
             && !v.starts_with('-')
         {
@@ -431,6 +439,13 @@ mod tests {
                 &["mistralai/Mistral-7B-Instruct-v0.3".to_owned()][..]
             )
         );
+        // `python3 -m vllm.entrypoints…`: the module is not a model, the flag's value is
+        let module = recognise(&deployment(serde_json::json!({
+            "name": "v", "image": "vllm/vllm-openai:latest",
+            "command": ["python3", "-m", "vllm.entrypoints.openai.api_server", "--model", "Qwen/Qwen2.5-1.5B",
+                        "--served-model-name", "${MODEL}"]})))
+        .unwrap();
+        assert_eq!(module.models, ["Qwen/Qwen2.5-1.5B"]);
         let shell = recognise(&deployment(serde_json::json!({
             "name": "x", "image": "python:3.12",
             "command": ["sh", "-c", "pip install vllm && vllm serve Qwen/Qwen2.5-7B --port 8000"]})))

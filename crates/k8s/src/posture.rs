@@ -655,7 +655,10 @@ fn role(o: &Object, out: &mut Vec<Finding>) {
             wild = true;
         }
         let reads = ["get", "list", "watch"].iter().any(|v| any(&verbs, v));
-        if reads && (any(&resources, "secrets")) && (groups.is_empty() || any(&groups, "")) {
+        // access to secrets named one by one (`resourceNames`) is the least privilege asked for
+        let named = !list(r, "resourceNames").is_empty();
+        if reads && !named && any(&resources, "secrets") && (groups.is_empty() || any(&groups, ""))
+        {
             secrets = true;
         }
         for v in ["escalate", "bind", "impersonate"] {
@@ -820,10 +823,13 @@ fn config_map(o: &Object, out: &mut Vec<Finding>) {
 /// K03: a Secret with its values in a manifest.
 fn secret(o: &Object, out: &mut Vec<Finding>) {
     if !o.file.is_empty() {
+        // keys with a value: an empty placeholder (`csrf: ""`) holds nothing
         let keys: BTreeSet<&str> = ["data", "stringData"]
             .iter()
             .filter_map(|f| o.value.get(*f).and_then(Value::as_object))
-            .flat_map(|m| m.keys().map(String::as_str))
+            .flat_map(|m| m.iter())
+            .filter(|(_, v)| v.as_str().is_some_and(|v| !v.trim().is_empty()))
+            .map(|(k, _)| k.as_str())
             .collect();
         if !keys.is_empty() {
             push(

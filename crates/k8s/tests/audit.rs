@@ -502,3 +502,30 @@ spec:
         "a value leaked"
     );
 }
+
+#[test]
+fn name_scoped_secret_access_and_empty_secrets_are_not_findings() {
+    // the shapes real manifests use: a Role that reads only the secrets it names, and Secrets
+    // shipped empty for the workload to fill
+    let yaml = r#"
+kind: Role
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: app, namespace: ui}
+rules:
+  - apiGroups: [""]
+    resources: ["secrets"]
+    resourceNames: ["app-certs", "app-csrf"]
+    verbs: ["get", "update"]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app-csrf, namespace: ui}
+data: {csrf: ""}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app-certs, namespace: ui}
+"#;
+    let (r, _) = run(yaml);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+}
